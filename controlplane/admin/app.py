@@ -1,0 +1,335 @@
+"""The native admin API (admin port, JSON).
+
+Session-scoped endpoints exist twice: under `/api/...` for session `default` and under
+`/api/sessions/{sid}/...`. Every error leaves as `{"error": {"code","message","location"}}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from controlplane import wire
+from controlplane._version import __version__
+from controlplane.admin.decoding import decode_body, encode, json_response
+from controlplane.admin.openapi import openapi_document
+from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
+from controlplane.logs import get_logger
+from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
+from controlplane.verify import verify_calls
+
+__all__ = ["STORE", "build_admin_app"]
+
+STORE = web.AppKey("store", SessionStore)
+_log = get_logger("admin")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error_response(error: ControlplaneError) -> web.Response:
+    body = wire.ErrorBody(
+        error=wire.ErrorDetail(code=error.code, message=error.message, location=error.location)
+    )
+    return web.Response(status=error.status, body=encode(body), content_type="application/json")
+
+
+def _error_middleware(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    expected = f"Bearer {token}" if token else None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if expected is not None and request.path != "/health":
+                if request.headers.get("Authorization") != expected:
+                    raise Unauthorized(
+                        "this admin API needs `Authorization: Bearer <token>` "
+                        "(the server was started with --admin-token)"
+                    )
+            return await handler(request)
+        except ControlplaneError as error:
+            return _error_response(error)
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                return _error_response(
+                    NotFound(f"no admin endpoint {request.method} {request.path}; "
+                             "see GET /api/openapi.json for the API")
+                )
+            if exc.status == 405:
+                error = ControlplaneError(
+                    f"{request.method} is not allowed on {request.path}"
+                )
+                error.status, error.code = 405, "method_not_allowed"
+                return _error_response(error)
+            raise
+        except Exception:
+            # A bug of ours, not the client's: say so, log the traceback, keep serving.
+            _log.exception("admin_internal_error", method=request.method, path=request.path)
+            return _error_response(
+                ControlplaneError("internal error in controlplane (a bug): see the server log")
+            )
+
+    return middleware
+
+
+def _session(request: web.Request) -> SessionState:
+    store = request.app[STORE]
+    return store.require(request.match_info.get("sid", DEFAULT_SESSION))
+
+
+# ------------------------------------------------------------------ server and sessions
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response(wire.Health(status="ok", version=__version__))
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=openapi_document(), content_type="application/json")
+
+
+async def create_session(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    body = await request.read()
+    spec = (
+        wire.SessionCreate()
+        if not body.strip()
+        else await decode_body(request, wire.SessionCreate)
+    )
+    state = store.create(spec.name, spec.id)
+    _log.info("session_created", session=state.id, name=state.name)
+    return json_response(store.describe(state), status=201)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    return json_response(wire.SessionList(sessions=[store.describe(s) for s in store.all()]))
+
+
+async def get_session(request: web.Request) -> web.Response:
+    return json_response(request.app[STORE].describe(_session(request)))
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["sid"]
+    request.app[STORE].delete(session_id)
+    _log.info("session_deleted", session=session_id)
+    return web.Response(status=204)
+
+
+# ------------------------------------------------------------------ routes
+
+
+async def add_routes(request: web.Request) -> web.Response:
+    session = _session(request)
+    specs = await decode_body(request, wire.Route | list[wire.Route])
+    many = isinstance(specs, list)
+    routes = session.add_routes(specs if many else [specs], list_location="$" if many else None)
+    for route in routes:
+        _log.info(
+            "route_added",
+            session=session.id,
+            route_id=route.id,
+            handler=route.handler,
+            method=route.spec.method,
+            path=route.pattern.source,
+        )
+    return json_response(wire.RouteList(routes=[r.spec for r in routes]), status=201)
+
+
+async def list_routes(request: web.Request) -> web.Response:
+    session = _session(request)
+    return json_response(wire.RouteList(routes=[r.spec for r in session.routes]))
+
+
+async def delete_routes(request: web.Request) -> web.Response:
+    session = _session(request)
+    session.clear_routes()
+    _log.info("routes_cleared", session=session.id)
+    return web.Response(status=204)
+
+
+async def get_route(request: web.Request) -> web.Response:
+    return json_response(_session(request).get_route(request.match_info["route_id"]).spec)
+
+
+async def put_route(request: web.Request) -> web.Response:
+    session = _session(request)
+    route_id = request.match_info["route_id"]
+    session.get_route(route_id)
+    spec = await decode_body(request, wire.Route)
+    if spec.id is not None and spec.id != route_id:
+        raise InvalidInput(
+            f"the body's id {spec.id!r} differs from the path's {route_id!r}", location="$.id"
+        )
+    route = session.replace_route(route_id, spec)
+    _log.info("route_replaced", session=session.id, route_id=route_id, handler=route.handler)
+    return json_response(route.spec)
+
+
+async def delete_route(request: web.Request) -> web.Response:
+    session = _session(request)
+    route_id = request.match_info["route_id"]
+    session.remove_route(route_id)
+    _log.info("route_removed", session=session.id, route_id=route_id)
+    return web.Response(status=204)
+
+
+# ------------------------------------------------------------------ handlers
+
+
+async def put_response(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    spec = await decode_body(request, wire.AnyResponse)
+    session.register_response(name, spec)
+    _log.info("response_registered", session=session.id, handler=name, response_type=wire.response_type(spec))
+    return json_response(spec)
+
+
+async def list_handlers(request: web.Request) -> web.Response:
+    session = _session(request)
+    calls: dict[str, int] = {}
+    for entry in session.journal:
+        if entry.handler is not None:
+            calls[entry.handler] = calls.get(entry.handler, 0) + 1
+    handlers = [
+        wire.HandlerInfo(
+            name=name,
+            route_ids=session.route_ids_for(name),
+            calls=calls.get(name, 0),
+            response=responder.spec if (responder := session.responses.get(name)) else None,
+        )
+        for name in session.handler_names
+    ]
+    return json_response(wire.HandlerList(handlers=handlers))
+
+
+async def handler_calls(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    journal = session.journal
+    calls = [journal.to_wire(e) for e in journal if e.handler == name]
+    return json_response(wire.CallList(calls=calls, evicted=journal.evicted))
+
+
+async def verify(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    body = await request.read()
+    spec = (
+        wire.VerifyRequest() if not body.strip() else await decode_body(request, wire.VerifyRequest)
+    )
+    result = verify_calls(session, name, spec)
+    return json_response(result, status=200 if result.ok else 409)
+
+
+# ------------------------------------------------------------------ journal
+
+
+def _bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"`{name}` must be true or false, got {raw!r}", location=f"?{name}")
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}")
+    return value
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    session = _session(request)
+    journal = session.journal
+    handler = request.query.get("handler")
+    method = request.query.get("method")
+    path = request.query.get("path")
+    matched = _bool_param(request, "matched")
+    limit = _int_param(request, "limit")
+    entries = [
+        e
+        for e in journal
+        if (handler is None or e.handler == handler)
+        and (matched is None or e.matched == matched)
+        and (method is None or e.view.method == method.upper())
+        and (path is None or e.view.path == path)
+    ]
+    if limit is not None:
+        entries = entries[len(entries) - limit :] if limit else []
+    return json_response(
+        wire.RequestList(requests=[journal.to_wire(e) for e in entries], evicted=journal.evicted)
+    )
+
+
+async def unmatched_requests(request: web.Request) -> web.Response:
+    session = _session(request)
+    journal = session.journal
+    entries = [journal.to_wire_unmatched(e) for e in journal if not e.matched]
+    return json_response(wire.UnmatchedRequestList(requests=entries, evicted=journal.evicted))
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    session = _session(request)
+    session.journal.clear()
+    _log.info("journal_cleared", session=session.id)
+    return web.Response(status=204)
+
+
+async def reset(request: web.Request) -> web.Response:
+    session = _session(request)
+    session.reset()
+    _log.info("session_reset", session=session.id)
+    return web.Response(status=204)
+
+
+# ------------------------------------------------------------------ the application
+
+_SESSION_SCOPED: list[tuple[str, str, Handler]] = [
+    ("POST", "/routes", add_routes),
+    ("GET", "/routes", list_routes),
+    ("DELETE", "/routes", delete_routes),
+    ("GET", "/routes/{route_id}", get_route),
+    ("PUT", "/routes/{route_id}", put_route),
+    ("DELETE", "/routes/{route_id}", delete_route),
+    ("PUT", "/handlers/{name}/response", put_response),
+    ("GET", "/handlers", list_handlers),
+    ("GET", "/handlers/{name}/calls", handler_calls),
+    ("POST", "/handlers/{name}/verify", verify),
+    ("GET", "/requests", list_requests),
+    ("GET", "/requests/unmatched", unmatched_requests),
+    ("DELETE", "/requests", clear_requests),
+    ("POST", "/reset", reset),
+]
+
+
+def build_admin_app(store: SessionStore, *, token: str | None = None) -> web.Application:
+    """The admin application over `store`."""
+    app = web.Application(middlewares=[_error_middleware(token)], client_max_size=64 * 1024**2)
+    app[STORE] = store
+    router = app.router
+    router.add_get("/health", health)
+    router.add_get("/api/openapi.json", openapi)
+    router.add_post("/api/sessions", create_session)
+    router.add_get("/api/sessions", list_sessions)
+    router.add_get("/api/sessions/{sid}", get_session)
+    router.add_delete("/api/sessions/{sid}", delete_session)
+    for method, path, handler in _SESSION_SCOPED:
+        router.add_route(method, "/api" + path, handler)
+        router.add_route(method, "/api/sessions/{sid}" + path, handler)
+    return app
+

@@ -1,0 +1,59 @@
+"""Errors a person can act on.
+
+    ControlplaneError            base: HTTP status, machine code, message, JSON location
+    ├── InvalidJson        400   the admin body is not JSON
+    ├── InvalidInput       422   JSON of the wrong shape; `location` is e.g. `$[1].response.status`
+    ├── Unauthorized       401   admin token missing or wrong
+    ├── NotFound           404   unknown session, route or handler (named in the message)
+    └── Conflict           409   an id already taken; `default` cannot be removed
+
+The admin API turns every one of them into `{"error": {"code", "message", "location"}}`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "ControlplaneError",
+    "InvalidInput",
+    "InvalidJson",
+    "NotFound",
+    "Unauthorized",
+]
+
+
+class ControlplaneError(Exception):
+    """Base of every error controlplane reports to a client."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+class InvalidJson(ControlplaneError):
+    status = 400
+    code = "invalid_json"
+
+
+class InvalidInput(ControlplaneError):
+    status = 422
+    code = "invalid_input"
+
+
+class Unauthorized(ControlplaneError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(ControlplaneError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ControlplaneError):
+    status = 409
+    code = "conflict"

@@ -1,0 +1,145 @@
+"""The journal: every request that reached the mock port, bounded per session.
+
+Writing an entry is on the hot path, so an entry keeps references to what the
+request already is (its `RequestView`) and a handful of scalars; converting to the
+wire shape (`RecordedRequest`) happens only when someone reads the journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from controlplane import wire
+from controlplane.request_view import NOT_JSON, RequestView
+
+__all__ = ["Journal", "JournalEntry"]
+
+
+class JournalEntry:
+    """One request and what was answered."""
+
+    __slots__ = (
+        "delay_ms",
+        "error",
+        "handler",
+        "matched",
+        "near_misses",
+        "path_params",
+        "response_type",
+        "route_id",
+        "seq",
+        "status",
+        "time",
+        "view",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        time: float,
+        view: RequestView,
+        *,
+        route_id: str | None,
+        handler: str | None,
+        path_params: dict[str, str],
+        status: int,
+        response_type: str,
+        delay_ms: float,
+        error: str | None,
+        near_misses: list[wire.NearMiss] | None = None,
+    ) -> None:
+        self.seq = seq
+        self.time = time
+        self.view = view
+        self.route_id = route_id
+        self.handler = handler
+        self.path_params = path_params
+        self.status = status
+        self.response_type = response_type
+        self.delay_ms = delay_ms
+        self.error = error
+        self.matched = route_id is not None
+        self.near_misses = near_misses
+
+
+class Journal:
+    """A bounded, ordered record of requests; counts what it evicted since the last clear."""
+
+    def __init__(self, session_id: str, max_entries: int) -> None:
+        self.session_id = session_id
+        self.max_entries = max_entries
+        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+        self._appended = 0
+        self._next_seq = 1
+        # Request ids are UUIDs (WireMock clients expect them) derived from this base and
+        # the sequence number, so none is generated on the hot path.
+        self._id_base = uuid.uuid4().int
+
+    def next_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return seq
+
+    def append(self, entry: JournalEntry) -> None:
+        self._entries.append(entry)
+        self._appended += 1
+
+    @property
+    def evicted(self) -> int:
+        """Entries dropped to stay within `max_entries` since the journal was last cleared."""
+        return self._appended - len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._appended = 0
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry_id(self, entry: JournalEntry) -> str:
+        return str(uuid.UUID(int=self._id_base ^ entry.seq))
+
+    def to_wire(self, entry: JournalEntry) -> wire.RecordedRequest:
+        return wire.RecordedRequest(**self._wire_fields(entry))
+
+    def to_wire_unmatched(self, entry: JournalEntry) -> wire.UnmatchedRequest:
+        return wire.UnmatchedRequest(
+            **self._wire_fields(entry), near_misses=list(entry.near_misses or ())
+        )
+
+    def _wire_fields(self, entry: JournalEntry) -> dict[str, object]:
+        view = entry.view
+        query: dict[str, list[str]] = {}
+        for name, value in view.query.items():
+            query.setdefault(name, []).append(value)
+        parsed = view.json
+        return {
+            "id": self.entry_id(entry),
+            "seq": entry.seq,
+            "time": datetime.fromtimestamp(entry.time, UTC).isoformat().replace("+00:00", "Z"),
+            "session": self.session_id,
+            "handler": entry.handler,
+            "route_id": entry.route_id,
+            "method": view.method,
+            "path": view.path,
+            "query": query,
+            "headers": [(str(name), value) for name, value in view.headers.items()],
+            "path_params": entry.path_params,
+            "body": view.text,
+            "body_base64": base64.b64encode(view.body).decode("ascii"),
+            "json": wire.UNSET if parsed is NOT_JSON else parsed,
+            "response": wire.RecordedResponse(
+                status=entry.status,
+                type=entry.response_type,
+                delay_ms=entry.delay_ms,
+                error=entry.error,
+            ),
+            "matched": entry.matched,
+        }

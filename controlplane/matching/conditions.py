@@ -1,0 +1,349 @@
+"""Match conditions beyond method and path (`wire.Match`), compiled once per route.
+
+`CompiledMatch.__call__` is the hot path: checks run cheapest first (headers before
+query before cookies, byte comparisons before decoding, JSON last) and stop at the
+first failure. `CompiledMatch.diffs` is the slow path for near misses and explains
+every failing condition.
+
+JSON semantics:
+
+- `json` is deep equality of the parsed body. Numbers compare by value (`1` equals
+  `1.0`, as JSON itself does not tell them apart) but booleans are never numbers
+  (`true` does not equal `1`).
+- `json_subset` is partial: every expected object key must be present with a
+  subset-equal value, extra keys are ignored; an expected array must have the same
+  length as the actual one and match it element by element (each element a subset).
+  Scalars compare as in `json`.
+- Both fail when the body is not JSON, and so does every `json_path` condition.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+from jsonpath_ng.ext.parser import parse as _parse_jsonpath
+
+from controlplane import wire
+from controlplane.matching.strings import CompiledStringMatcher, compile_string_matcher
+from controlplane.request_view import NOT_JSON, RequestView
+
+__all__ = ["CompiledMatch", "compile_match", "json_equal", "json_subset"]
+
+ABSENT = "<absent>"
+_CLIP = 300
+_encode = msgspec.json.encode
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """Deep JSON equality where booleans are distinct from numbers."""
+    if type(expected) is bool or type(actual) is bool:
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(json_equal(value, actual[key]) for key, value in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(map(json_equal, expected, actual))
+        )
+    if isinstance(expected, int | float):
+        return isinstance(actual, int | float) and expected == actual
+    return bool(expected == actual)
+
+
+def json_subset(expected: Any, actual: Any) -> bool:
+    """Whether `actual` contains `expected` (objects: extra keys ignored; arrays: same length)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and json_subset(value, actual[key]) for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(map(json_subset, expected, actual))
+        )
+    return json_equal(expected, actual)
+
+
+def _has_number_or_bool(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_number_or_bool(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_number_or_bool(v) for v in value)
+    return isinstance(value, int | float)  # bool is an int subclass, so it counts too
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _CLIP else text[:_CLIP] + "…"
+
+
+def _json_text(value: Any) -> str:
+    return _encode(value).decode()
+
+
+def _show_values(values: Sequence[str]) -> str:
+    if not values:
+        return ABSENT
+    if len(values) == 1:
+        return _clip(values[0])
+    return _clip(_json_text(list(values)))
+
+
+def _show_body(view: RequestView) -> str:
+    if not view.body:
+        return ABSENT
+    text = view.text
+    if text is None:
+        return f"<{len(view.body)} bytes, not UTF-8>"
+    return _clip(text)
+
+
+def _show_json_body(view: RequestView) -> str:
+    data = view.json
+    if data is NOT_JSON:
+        return ABSENT if not view.body else f"<not JSON> {_show_body(view)}"
+    return _clip(_json_text(data))
+
+
+class _Check:
+    """One condition: `__call__` decides, `actual` describes what the request had."""
+
+    __slots__ = ("expected", "field")
+
+    #: Lower runs first in the hot path.
+    cost = 0
+    field: str
+    expected: str
+
+    def __call__(self, view: RequestView) -> bool:
+        raise NotImplementedError
+
+    def actual(self, view: RequestView) -> str:
+        raise NotImplementedError
+
+    def diff(self, view: RequestView) -> wire.Diff | None:
+        if self(view):
+            return None
+        return wire.Diff(field=self.field, expected=self.expected, actual=self.actual(view))
+
+
+_Getter = Callable[[RequestView, str], Sequence[str]]
+
+
+def _headers(view: RequestView, name: str) -> Sequence[str]:
+    return view.headers.getall(name, ())
+
+
+def _query(view: RequestView, name: str) -> Sequence[str]:
+    return view.query.getall(name, ())
+
+
+def _cookies(view: RequestView, name: str) -> Sequence[str]:
+    value = view.cookies.get(name)
+    return () if value is None else (value,)
+
+
+def _form(view: RequestView, name: str) -> Sequence[str]:
+    return view.form.getall(name, ())
+
+
+class _ValuesCheck(_Check):
+    """A string matcher on the (possibly repeated) values of one named field."""
+
+    __slots__ = ("_get", "_matcher", "_name", "cost")
+
+    def __init__(
+        self, kind: str, name: str, spec: wire.StringMatcherSpec, get: _Getter, cost: int
+    ) -> None:
+        self.field = f"{kind} {name}"
+        self._name = name
+        self._matcher: CompiledStringMatcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+        self._get = get
+        self.cost = cost
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher.matches_any(self._get(view, self._name))
+
+    def actual(self, view: RequestView) -> str:
+        return _show_values(self._get(view, self._name))
+
+
+class _BodyBytes(_Check):
+    __slots__ = ("_body",)
+    cost = 3
+
+    def __init__(self, field: str, body: bytes, expected: str) -> None:
+        self.field = field
+        self._body = body
+        self.expected = _clip(expected)
+
+    def __call__(self, view: RequestView) -> bool:
+        return view.body == self._body
+
+    def actual(self, view: RequestView) -> str:
+        if self.field == "body_base64" and view.body:
+            return _clip(base64.b64encode(view.body).decode())
+        return _show_body(view)
+
+
+class _BodyMatcher(_Check):
+    __slots__ = ("_matcher",)
+    cost = 4
+
+    def __init__(self, spec: wire.StringMatcherSpec) -> None:
+        self.field = "body"
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(view.text)
+
+    def actual(self, view: RequestView) -> str:
+        return _show_body(view)
+
+
+class _JsonEqual(_Check):
+    __slots__ = ("_plain", "_value")
+    cost = 6
+
+    def __init__(self, value: Any) -> None:
+        self.field = "json"
+        self._value = value
+        # Without numbers or booleans, Python's == is exactly JSON equality, and faster.
+        self._plain = not _has_number_or_bool(value)
+        self.expected = _clip(_json_text(value))
+
+    def __call__(self, view: RequestView) -> bool:
+        data = view.json
+        if data is NOT_JSON:
+            return False
+        if self._plain:
+            return bool(self._value == data)
+        return json_equal(self._value, data)
+
+    def actual(self, view: RequestView) -> str:
+        return _show_json_body(view)
+
+
+class _JsonSubset(_Check):
+    __slots__ = ("_value",)
+    cost = 6
+
+    def __init__(self, value: Any) -> None:
+        self.field = "json_subset"
+        self._value = value
+        self.expected = _clip(_json_text(value))
+
+    def __call__(self, view: RequestView) -> bool:
+        data = view.json
+        return data is not NOT_JSON and json_subset(self._value, data)
+
+    def actual(self, view: RequestView) -> str:
+        return _show_json_body(view)
+
+
+class _JsonPath(_Check):
+    __slots__ = ("_matcher", "_path")
+    cost = 7
+
+    def __init__(self, condition: wire.JsonPathCondition) -> None:
+        self.field = f"json_path {condition.expression}"
+        try:
+            self._path: Any = _parse_jsonpath(condition.expression)
+        except Exception as exc:  # jsonpath_ng raises bare Exception subclasses of its own
+            raise ValueError(
+                f"invalid JSONPath expression {condition.expression!r}: {exc}"
+            ) from None
+        self._matcher = (
+            None if condition.matcher is None else compile_string_matcher(condition.matcher)
+        )
+        self.expected = "exists" if self._matcher is None else self._matcher.description
+
+    def _values(self, data: Any) -> list[str]:
+        try:
+            found = self._path.find(data)
+        except Exception:  # filters can fail on unexpected shapes; that is "not found"
+            return []
+        # Strings as they are, everything else by its JSON text: 42, true, null, {...}.
+        return [v if isinstance(v, str) else _json_text(v) for v in (m.value for m in found)]
+
+    def __call__(self, view: RequestView) -> bool:
+        data = view.json
+        if data is NOT_JSON:
+            return False
+        values = self._values(data)
+        if self._matcher is None:
+            return bool(values)
+        return self._matcher.matches_any(values)
+
+    def actual(self, view: RequestView) -> str:
+        data = view.json
+        if data is NOT_JSON:
+            return _show_json_body(view)
+        return _show_values(self._values(data))
+
+
+class CompiledMatch:
+    """All conditions of one route's `match`; call it to test a request."""
+
+    __slots__ = ("_declared", "_fast")
+
+    def __init__(self, checks: Sequence[_Check]) -> None:
+        self._declared = tuple(checks)
+        self._fast = tuple(sorted(checks, key=lambda c: c.cost))  # stable: ties keep order
+
+    def __call__(self, view: RequestView) -> bool:
+        # A plain loop, not all(...): no generator on the hot path.
+        for check in self._fast:  # noqa: SIM110
+            if not check(view):
+                return False
+        return True
+
+    def diffs(self, view: RequestView) -> list[wire.Diff]:
+        """One `Diff` per failing condition, in declaration order."""
+        return [d for d in (c.diff(view) for c in self._declared) if d is not None]
+
+    def __len__(self) -> int:
+        return len(self._declared)
+
+
+def compile_match(match: wire.Match | None) -> CompiledMatch | None:
+    """Compile a route's conditions; None when there is nothing to check.
+
+    Raises ValueError for an invalid JSONPath expression (the wire types do not parse them).
+    """
+    if match is None:
+        return None
+    checks: list[_Check] = []
+    named = (
+        ("query", match.query, _query, 1),
+        ("header", match.headers, _headers, 0),
+        ("cookie", match.cookies, _cookies, 2),
+    )
+    for kind, specs, getter, cost in named:
+        for name, spec in (specs or {}).items():
+            checks.append(_ValuesCheck(kind, name, spec, getter, cost))
+    if match.json is not wire.UNSET:
+        checks.append(_JsonEqual(match.json))
+    if match.json_subset is not wire.UNSET:
+        checks.append(_JsonSubset(match.json_subset))
+    checks.extend(_JsonPath(condition) for condition in match.json_path or ())
+    if match.body is not None:
+        checks.append(_BodyBytes("body", match.body.encode(), match.body))
+    if match.body_base64 is not None:
+        raw = base64.b64decode(match.body_base64)
+        checks.append(_BodyBytes("body_base64", raw, match.body_base64))
+    if match.body_matcher is not None:
+        checks.append(_BodyMatcher(match.body_matcher))
+    for name, spec in (match.form or {}).items():
+        checks.append(_ValuesCheck("form", name, spec, _form, 5))
+    return CompiledMatch(checks) if checks else None

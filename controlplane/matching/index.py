@@ -1,0 +1,280 @@
+"""The route table: finds the winning route for a request without scanning every route.
+
+Routes live in one of three places, by path kind:
+
+- exact paths in a dict, path -> routes sorted by (priority, order);
+- templates in a segment trie: static segments are keyed children, a one-segment
+  parameter is the wildcard child, and a template whose remainder has a custom regex
+  or a mixed segment (`v{version}`) hangs a full-match regex for that remainder off
+  the deepest simple node (routes sharing a remainder share one regex);
+- `path_regex` routes in a list of regexes, grouped by source, which *is* scanned on
+  every lookup: they are rare, and nothing about an arbitrary regex can be indexed.
+
+A lookup gathers the sorted candidate lists whose path matches, merges them by
+(priority, order) only when more than one source answered, and takes the first route
+whose method, remaining `times` and conditions all hold. The table never assumes that
+insertion order is `order`: the caller supplies it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, insort
+from collections.abc import Iterator
+from itertools import chain
+from operator import attrgetter
+
+from controlplane import wire
+from controlplane.matching.near_miss import rank_near_misses
+from controlplane.matching.paths import PathPattern
+from controlplane.matching.route import CompiledRoute
+from controlplane.request_view import RequestView
+
+__all__ = ["RouteTable"]
+
+_KEY = attrgetter("key")
+#: With this many routes or fewer, near misses consider every route.
+_SMALL_TABLE = 50
+#: Lexicographic neighbours of the request path taken on each side for near misses.
+_NEIGHBOURS = 10
+#: Cap on routes whose path matches that near misses examine (each one costs a diff).
+_PATH_POOL = 100
+
+_Routes = list[CompiledRoute]
+
+
+class _Group:
+    """Routes sharing one compiled regex (a template remainder or a path_regex)."""
+
+    __slots__ = ("regex", "routes", "source")
+
+    def __init__(self, pattern: PathPattern) -> None:
+        regex = pattern.regex if pattern.kind == "regex" else pattern.tail
+        source = pattern.source if pattern.kind == "regex" else pattern.tail_source
+        assert regex is not None and source is not None
+        self.regex: re.Pattern[str] = regex
+        self.source: str = source
+        self.routes: _Routes = []
+
+
+class _Node:
+    __slots__ = ("routes", "static", "tails", "wild")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.wild: _Node | None = None
+        self.routes: _Routes = []
+        self.tails: list[_Group] = []
+
+    def empty(self) -> bool:
+        return not (self.static or self.wild or self.routes or self.tails)
+
+
+def _walk(
+    node: _Node, segments: list[str], i: int, pos: int, path: str, out: list[_Routes]
+) -> None:
+    """Collect route lists of every trie branch matching `segments[i:]`.
+
+    `pos` is the index in `path` of the '/' that precedes `segments[i]`, so tails
+    match the remainder in place, without slicing the path.
+    """
+    for tail in node.tails:
+        if tail.regex.fullmatch(path, pos) is not None:
+            out.append(tail.routes)
+    if i == len(segments):
+        if node.routes:
+            out.append(node.routes)
+        return
+    segment = segments[i]
+    after = pos + len(segment) + 1
+    child = node.static.get(segment)
+    if child is not None:
+        _walk(child, segments, i + 1, after, path, out)
+    if segment and node.wild is not None:
+        _walk(node.wild, segments, i + 1, after, path, out)
+
+
+class RouteTable:
+    """The routes of one session, indexed by path."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Remove every route."""
+        self._by_id: dict[str, CompiledRoute] = {}
+        self._exact: dict[str, _Routes] = {}
+        self._root = _Node()
+        self._templates = 0
+        self._regexes: list[_Group] = []
+        #: (path source, route id), sorted: near misses look up lexicographic neighbours.
+        self._sources: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ mutation
+
+    def add(self, route: CompiledRoute) -> None:
+        """Add a route; ValueError if its id is taken (use `replace`)."""
+        if route.id in self._by_id:
+            raise ValueError(f"route {route.id!r} already exists")
+        self._by_id[route.id] = route
+        self._place(route)
+
+    def remove(self, route_id: str) -> CompiledRoute:
+        """Remove and return a route; KeyError if unknown."""
+        route = self._by_id.pop(route_id)
+        self._unplace(route)
+        return route
+
+    def replace(self, route: CompiledRoute) -> None:
+        """Swap in a route with an existing id, keeping its place in iteration order."""
+        old = self._by_id[route.id]
+        self._unplace(old)
+        self._by_id[route.id] = route
+        self._place(route)
+
+    def _place(self, route: CompiledRoute) -> None:
+        insort(self._bucket(route.pattern), route, key=_KEY)
+        insort(self._sources, (route.pattern.source, route.id))
+        if route.pattern.kind == "template":
+            self._templates += 1
+
+    def _unplace(self, route: CompiledRoute) -> None:
+        pattern = route.pattern
+        bucket = self._bucket(pattern)
+        bucket.remove(route)
+        if pattern.kind == "template":
+            self._templates -= 1
+        del self._sources[bisect_left(self._sources, (pattern.source, route.id))]
+        if bucket:
+            return
+        if pattern.kind == "exact":
+            del self._exact[pattern.source]
+        elif pattern.kind == "regex":
+            self._regexes = [g for g in self._regexes if g.routes]
+        else:
+            self._prune(pattern)
+
+    def _bucket(self, pattern: PathPattern) -> _Routes:
+        """The sorted list that holds routes with this pattern, created when missing."""
+        if pattern.kind == "exact":
+            return self._exact.setdefault(pattern.source, [])
+        if pattern.kind == "regex":
+            return self._group(self._regexes, pattern).routes
+        node = self._root
+        for segment in pattern.prefix:
+            if segment is None:
+                if node.wild is None:
+                    node.wild = _Node()
+                node = node.wild
+            else:
+                node = node.static.setdefault(segment, _Node())
+        if pattern.tail_source is None:
+            return node.routes
+        return self._group(node.tails, pattern).routes
+
+    @staticmethod
+    def _group(groups: list[_Group], pattern: PathPattern) -> _Group:
+        source = pattern.source if pattern.kind == "regex" else pattern.tail_source
+        for group in groups:
+            if group.source == source:
+                return group
+        groups.append(_Group(pattern))
+        return groups[-1]
+
+    def _prune(self, pattern: PathPattern) -> None:
+        """Drop an emptied tail group and the trie nodes left without routes."""
+        trail: list[tuple[_Node, str | None]] = []
+        node = self._root
+        for segment in pattern.prefix:
+            trail.append((node, segment))
+            child = node.wild if segment is None else node.static[segment]
+            assert child is not None
+            node = child
+        node.tails = [g for g in node.tails if g.routes]
+        for parent, segment in reversed(trail):
+            if not node.empty():
+                break
+            if segment is None:
+                parent.wild = None
+            else:
+                del parent.static[segment]
+            node = parent
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, route_id: str) -> CompiledRoute | None:
+        """The route with this id, or None."""
+        return self._by_id.get(route_id)
+
+    def __iter__(self) -> Iterator[CompiledRoute]:
+        """Routes in insertion order (a replaced route keeps its place)."""
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def _path_candidates(self, path: str) -> list[_Routes]:
+        """Sorted route lists, one per index entry whose pattern matches `path`."""
+        out: list[_Routes] = []
+        exact = self._exact.get(path)
+        if exact is not None:
+            out.append(exact)
+        if self._templates and path.startswith("/"):
+            _walk(self._root, path.split("/"), 1, 0, path, out)
+        for group in self._regexes:
+            if group.regex.fullmatch(path) is not None:
+                out.append(group.routes)
+        return out
+
+    def find(self, view: RequestView) -> tuple[CompiledRoute, dict[str, str]] | None:
+        """The winning route and its path params, or None; does not touch `remaining`."""
+        path = view.path
+        candidates: _Routes | None
+        if not self._templates and not self._regexes:
+            candidates = self._exact.get(path)  # the common all-exact table: one dict lookup
+            if candidates is None:
+                return None
+        else:
+            lists = self._path_candidates(path)
+            if not lists:
+                return None
+            candidates = (
+                lists[0] if len(lists) == 1 else sorted(chain.from_iterable(lists), key=_KEY)
+            )
+        method = view.method
+        for route in candidates:
+            if route.remaining == 0 or (route.method is not None and route.method != method):
+                continue
+            conditions = route.conditions
+            if conditions is not None and not conditions(view):
+                continue
+            params = route.pattern.match(path)
+            if params is not None:
+                return route, params
+        return None
+
+    def near_misses(self, view: RequestView, limit: int = 3) -> list[wire.NearMiss]:
+        """The routes closest to matching `view`, closest first, at most `limit`.
+
+        Examines a small pool, never every route of a large table: routes whose path
+        matches (those with the request's method first, at most 100), the routes whose
+        path sources sort next to the request path, and every route of a table of 50
+        or fewer.
+        """
+        if len(self._by_id) <= _SMALL_TABLE:
+            return rank_near_misses(view, self._by_id.values(), limit)
+        pool: dict[str, CompiledRoute] = {}
+        same_method: _Routes = []
+        other_method: _Routes = []
+        for routes in self._path_candidates(view.path):
+            for route in routes:
+                same = route.method is None or route.method == view.method
+                (same_method if same else other_method).append(route)
+        for route in chain(same_method, other_method):
+            if len(pool) >= _PATH_POOL:
+                break
+            pool[route.id] = route
+        at = bisect_left(self._sources, (view.path,))
+        for _, route_id in self._sources[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]:
+            pool[route_id] = self._by_id[route_id]
+        return rank_near_misses(view, pool.values(), limit)

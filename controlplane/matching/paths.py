@@ -1,0 +1,120 @@
+"""Path patterns: exact paths, templates (`/users/{id}`, `/files/{path:.*}`) and `path_regex`.
+
+A template parameter without a regex matches one non-empty segment (`[^/]+`); with a
+regex (`{n:[0-9]+}`) it matches that regex, which may span `/`. Parameters may sit
+inside a segment (`/v{version}/x`). Paths are compared as given: aiohttp has already
+percent-decoded them, and a trailing slash is significant.
+
+For the route index a template is also split into a *prefix* of simple segments
+(a static string, or `None` for a one-segment parameter) and, from the first segment
+that is anything else, a *tail*: a regex for the rest of the path, starting at its `/`.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Literal
+
+from controlplane.wire import _PATH_PARAM
+
+__all__ = ["PathPattern", "compile_path"]
+
+PathKind = Literal["exact", "template", "regex"]
+
+
+class PathPattern:
+    """A compiled path or path_regex; `match` returns the path params or None."""
+
+    __slots__ = ("_names", "kind", "prefix", "regex", "source", "tail", "tail_source")
+
+    def __init__(
+        self,
+        kind: PathKind,
+        source: str,
+        regex: re.Pattern[str] | None = None,
+        names: tuple[str, ...] = (),
+        prefix: tuple[str | None, ...] = (),
+        tail_source: str | None = None,
+    ) -> None:
+        self.kind: PathKind = kind
+        self.source = source
+        #: The full-match regex (None for an exact path).
+        self.regex = regex
+        self._names = names
+        #: Templates only: leading segments, a string (static) or None (any one segment).
+        self.prefix = prefix
+        #: Templates only: the rest of the template from its first complex segment, if any.
+        self.tail_source = tail_source
+        self.tail = None if tail_source is None else re.compile(_template_regex(tail_source)[0])
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path params when `path` matches ({} for an exact path), else None."""
+        if self.regex is None:
+            return {} if path == self.source else None
+        found = self.regex.fullmatch(path)
+        if found is None:
+            return None
+        if self.kind == "template":
+            # Only the declared names: a parameter's own regex may define groups too.
+            return {name: found.group(name) for name in self._names}
+        # Optional named groups that did not take part have no value to report.
+        return {k: v for k, v in found.groupdict().items() if v is not None}
+
+    def __repr__(self) -> str:
+        return f"PathPattern({self.kind}, {self.source!r})"
+
+
+def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:
+    """A full-match regex for `template` and the parameter names in order."""
+    parts: list[str] = []
+    names: list[str] = []
+    end = 0
+    for param in _PATH_PARAM.finditer(template):
+        name, custom = param.group(1), param.group(2)
+        if name in names:
+            raise ValueError(f"path parameter {{{name}}} appears twice in {template!r}")
+        names.append(name)
+        parts.append(re.escape(template[end : param.start()]))
+        parts.append(f"(?P<{name}>[^/]+)" if custom is None else f"(?P<{name}>(?:{custom}))")
+        end = param.end()
+    parts.append(re.escape(template[end:]))
+    return "".join(parts), tuple(names)
+
+
+def _split_template(template: str) -> tuple[tuple[str | None, ...], str | None]:
+    """The simple-segment prefix of a template and the source of its tail (or None)."""
+    params = list(_PATH_PARAM.finditer(template))
+    # Segment boundaries are the slashes outside parameters (a param regex may hold '/').
+    inside = {i for p in params for i in range(p.start(), p.end())}
+    slashes = [i for i, ch in enumerate(template) if ch == "/" and i not in inside]
+    slashes.append(len(template))
+    prefix: list[str | None] = []
+    for start, stop in pairwise(slashes):
+        segment = template[start + 1 : stop]
+        in_segment = [p for p in params if start < p.start() < stop]
+        if not in_segment:
+            prefix.append(segment)
+        elif (
+            len(in_segment) == 1
+            and in_segment[0].group(2) is None
+            and in_segment[0].group(0) == segment
+        ):
+            prefix.append(None)
+        else:
+            return tuple(prefix), template[start:]
+    return tuple(prefix), None
+
+
+def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
+    """Compile exactly one of `path` (exact or template) and `path_regex`."""
+    if (path is None) == (path_regex is None):
+        raise ValueError("give exactly one of `path` and `path_regex`")
+    if path_regex is not None:
+        return PathPattern("regex", path_regex, re.compile(path_regex))
+    assert path is not None
+    if _PATH_PARAM.search(path) is None:
+        return PathPattern("exact", path)
+    pattern, names = _template_regex(path)
+    prefix, tail_source = _split_template(path)
+    return PathPattern("template", path, re.compile(pattern), names, prefix, tail_source)

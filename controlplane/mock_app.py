@@ -1,0 +1,162 @@
+"""The mock port: every request here is the hot path.
+
+One low-level aiohttp handler (no router: the route table is ours) picks the session
+(path prefix `/_s/{id}` or the `X-Controlplane-Session` header), finds the winning
+route, asks the handler's compiled responder for the answer, journals it and applies
+any delay. Everything that can be prepared at registration already was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+from aiohttp import web
+
+from controlplane import wire
+from controlplane.journal import JournalEntry
+from controlplane.logs import debug_enabled, get_logger
+from controlplane.request_view import RequestView
+from controlplane.responses import no_response_outcome
+from controlplane.sessions import SESSION_HEADER, SESSION_PREFIX, SessionState, SessionStore
+
+__all__ = ["MockHandler"]
+
+_log = get_logger("mock")
+_encode = msgspec.json.encode
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_PREFIX_LEN = len(SESSION_PREFIX)
+_EMPTY_PARAMS: dict[str, str] = {}
+
+
+class NoRouteBody(msgspec.Struct, kw_only=True):
+    """The 404 body of a request no route matched."""
+
+    message: str
+    session: str
+    method: str
+    path: str
+    near_misses: list[wire.NearMiss]
+
+
+class MockHandler:
+    """The aiohttp low-level handler serving mock traffic for every session."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+        self._debug = debug_enabled(_log)
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.monotonic() if self._debug else 0.0
+        path = request.path
+        store = self.store
+        if path.startswith(SESSION_PREFIX):
+            session_id, _, rest = path[_PREFIX_LEN:].partition("/")
+            path = "/" + rest
+            session = store.get(session_id)
+        else:
+            session_id = request.headers.get(SESSION_HEADER)  # type: ignore[assignment]
+            session = store.default if session_id is None else store.get(session_id)
+        if session is None:
+            return _unknown_session(session_id)
+
+        view = RequestView(
+            request.method, path, request.query_string, request.headers, await request.read()
+        )
+        journal = session.journal
+        found = session.routes.find(view)
+        if found is None:
+            return self._unmatched(session, view)
+
+        route, params = found
+        if route.remaining is not None:
+            route.remaining -= 1
+        handler = route.handler
+        responder = session.responses.get(handler)
+        outcome = responder.answer(view) if responder is not None else no_response_outcome(handler)
+        journal.append(
+            JournalEntry(
+                journal.next_seq(),
+                time.time(),
+                view,
+                route_id=route.id,
+                handler=handler,
+                path_params=params or _EMPTY_PARAMS,
+                status=outcome.status,
+                response_type=outcome.type,
+                delay_ms=outcome.delay_ms,
+                error=outcome.error,
+            )
+        )
+        if self._debug:
+            _log.debug(
+                "mock_request",
+                session=session.id,
+                method=view.method,
+                path=path,
+                handler=handler,
+                route_id=route.id,
+                status=outcome.status,
+                response_type=outcome.type,
+                delay_ms=outcome.delay_ms,
+                error=outcome.error,
+                duration_ms=round((time.monotonic() - started) * 1000, 3),
+            )
+        if outcome.delay_ms:
+            await asyncio.sleep(outcome.delay_ms / 1000)
+        return outcome.response
+
+    def _unmatched(self, session: SessionState, view: RequestView) -> web.Response:
+        near_misses = session.routes.near_misses(view)
+        journal = session.journal
+        journal.append(
+            JournalEntry(
+                journal.next_seq(),
+                time.time(),
+                view,
+                route_id=None,
+                handler=None,
+                path_params=_EMPTY_PARAMS,
+                status=404,
+                response_type="no_route",
+                delay_ms=0,
+                error="no_route",
+                near_misses=near_misses,
+            )
+        )
+        if near_misses:
+            closest = near_misses[0]
+            differed = ", ".join(diff.field for diff in closest.diffs)
+            hint = f"closest route {closest.route_id} (handler {closest.handler!r}) differed in {differed}"
+        else:
+            hint = f"session {session.id!r} has no routes near it"
+        message = f"no route matched {view.method} {view.path}: {hint}"
+        _log.info(
+            "mock_unmatched",
+            session=session.id,
+            method=view.method,
+            path=view.path,
+            near_miss=near_misses[0].route_id if near_misses else None,
+        )
+        body = NoRouteBody(
+            message=message,
+            session=session.id,
+            method=view.method,
+            path=view.path,
+            near_misses=near_misses,
+        )
+        return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
+
+
+def _unknown_session(session_id: str) -> web.Response:
+    message = (
+        f"no session {session_id!r} on this server; create it with POST /api/sessions "
+        "on the admin port and use the mock_url it returns"
+    )
+    _log.info("mock_unknown_session", session=session_id)
+    return web.Response(
+        status=404,
+        body=_encode({"message": message, "session": session_id}),
+        headers=_JSON_HEADERS,
+    )

@@ -1,0 +1,18 @@
+"""Responses: wire response specs compiled once into responders the mock hot path calls.
+
+    compile_response(spec) -> Responder     at registration; raises ValueError on bodies
+                                            that cannot be encoded (the admin API: 422)
+    Responder.answer(view) -> Outcome       per request, synchronous; the caller sleeps
+                                            `delay_ms`, journals, returns `response`
+    no_response_outcome(handler) -> Outcome the 500 for a handler without a response
+
+Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
+`outcome` (the result type and error answers), `compile` (dispatch).
+"""
+
+from __future__ import annotations
+
+from controlplane.responses.compile import compile_response
+from controlplane.responses.outcome import Outcome, Responder, no_response_outcome
+
+__all__ = ["Outcome", "Responder", "compile_response", "no_response_outcome"]

@@ -1,0 +1,131 @@
+"""Static responses (json, raw, msgpack, yaml, toml): encoded once, answered cheaply.
+
+Everything that does not change between requests (the body bytes, the header
+multidict) is built in `compile_body`; `BodyResponder.answer` only constructs the
+`web.Response`. Passing a prebuilt `CIMultiDict` is the cheapest public way aiohttp
+accepts headers (it copies it, which it must: it adds Content-Length, Date, Server).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from controlplane import wire
+from controlplane.request_view import RequestView
+from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.outcome import Outcome
+
+__all__ = ["BodyResponder", "BodySpec", "compile_body", "encode_body"]
+
+BodySpec = (
+    wire.JsonResponse
+    | wire.RawResponse
+    | wire.MsgpackResponse
+    | wire.YamlResponse
+    | wire.TomlResponse
+)
+
+_CONTENT_TYPES: Final[dict[str, str]] = {
+    "json": "application/json",
+    "msgpack": "application/msgpack",
+    "yaml": "application/yaml",
+    "toml": "application/toml",
+}
+_ENCODERS: Final[dict[str, Callable[[Any], bytes]]] = {
+    "json": msgspec.json.encode,
+    "msgpack": msgspec.msgpack.encode,
+    "yaml": msgspec.yaml.encode,
+    "toml": msgspec.toml.encode,
+}
+# TOML integers are signed 64-bit (TOML 1.0, "Integer").
+_TOML_INT_MIN: Final = -(2**63)
+_TOML_INT_MAX: Final = 2**63 - 1
+
+
+class BodyResponder:
+    """Answers every request with the same status, headers and prebuilt body."""
+
+    __slots__ = ("_body", "_delay", "_headers", "_status", "_type", "spec")
+
+    def __init__(self, spec: wire.AnyResponse, body: bytes, headers: CIMultiDict[str]) -> None:
+        self.spec = spec
+        self._type: str = spec.__struct_config__.tag  # type: ignore[assignment]
+        self._status: int = getattr(spec, "status", 200)
+        self._body = body
+        self._headers = headers
+        self._delay: DelaySampler = compile_delay(spec.delay)
+
+    @property
+    def body(self) -> bytes:
+        """The encoded body every answer carries."""
+        return self._body
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The headers every answer carries (before aiohttp adds its own)."""
+        return CIMultiDictProxy(self._headers)
+
+    def answer(self, view: RequestView) -> Outcome:
+        """Build the response from the prebuilt parts and sample the delay."""
+        response = web.Response(body=self._body, status=self._status, headers=self._headers)
+        return Outcome(response, self._status, self._type, self._delay())
+
+
+def _toml_problem(value: Any, location: str) -> str | None:
+    """Where `value` holds something TOML cannot represent, said for a person; else None."""
+    if value is None:
+        return f"`{location}` is null, and TOML has no null: drop the key or use a string"
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not _TOML_INT_MIN <= value <= _TOML_INT_MAX:
+        return f"`{location}` = {value} does not fit TOML's 64-bit integers: use a string"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (problem := _toml_problem(item, f"{location}.{key}")) is not None:
+                return problem
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if (problem := _toml_problem(item, f"{location}[{index}]")) is not None:
+                return problem
+    return None
+
+
+def encode_body(spec: BodySpec) -> tuple[bytes, str]:
+    """Encode the body of `spec` once; return the bytes and the default Content-Type.
+
+    Raises `ValueError` naming the problem when the body cannot be encoded in the
+    format asked for (the admin API answers that with a 422).
+    """
+    if isinstance(spec, wire.RawResponse):
+        if spec.body_base64 is not None:
+            return base64.b64decode(spec.body_base64), "application/octet-stream"
+        return (spec.body or "").encode("utf-8"), "text/plain; charset=utf-8"
+    kind: str = spec.__struct_config__.tag  # type: ignore[assignment]
+    if kind == "toml":
+        if not isinstance(spec.body, dict):
+            raise ValueError("a toml `body` must be an object: TOML documents are tables")
+        if (problem := _toml_problem(spec.body, "body")) is not None:
+            raise ValueError(f"the toml body cannot be encoded: {problem}")
+    try:
+        data = _ENCODERS[kind](spec.body)
+    except (TypeError, ValueError, OverflowError, AttributeError, msgspec.EncodeError) as exc:
+        raise ValueError(f"the {kind} body cannot be encoded as {kind}: {exc}") from exc
+    return data, _CONTENT_TYPES[kind]
+
+
+def compile_body(spec: BodySpec) -> BodyResponder:
+    """Encode the body and build the headers of a static response, once."""
+    body, default_type = encode_body(spec)
+    if isinstance(spec, wire.RawResponse) and spec.content_type is not None:
+        default_type = spec.content_type
+    headers: CIMultiDict[str] = CIMultiDict(spec.headers)
+    # An explicit Content-Type in `headers` (any case) wins over every default.
+    if "Content-Type" not in headers:
+        headers["Content-Type"] = default_type
+    return BodyResponder(spec, body, headers)

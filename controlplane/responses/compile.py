@@ -1,0 +1,30 @@
+"""`compile_response`: a wire response turned, once, into the responder that answers it."""
+
+from __future__ import annotations
+
+from controlplane import wire
+from controlplane.responses.bodies import compile_body
+from controlplane.responses.faults import FaultResponder
+from controlplane.responses.outcome import Responder
+from controlplane.responses.sequence import SequenceResponder
+
+__all__ = ["compile_response"]
+
+
+def compile_response(spec: wire.AnyResponse) -> Responder:
+    """Build the responder for `spec`: bodies encoded, headers built, delays compiled.
+
+    Raises `ValueError` naming the problem when a body cannot be encoded; for a
+    sequence the message says which item (`responses[2]: ...`).
+    """
+    if isinstance(spec, wire.SequenceResponse):
+        items: list[Responder] = []
+        for index, item in enumerate(spec.responses):
+            try:
+                items.append(compile_response(item))
+            except ValueError as exc:
+                raise ValueError(f"responses[{index}]: {exc}") from exc
+        return SequenceResponder(spec, items)
+    if isinstance(spec, wire.FaultResponse):
+        return FaultResponder(spec)
+    return compile_body(spec)

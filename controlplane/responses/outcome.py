@@ -1,0 +1,84 @@
+"""What one answer is (`Outcome`), who produces it (`Responder`), and the error answers.
+
+The mock hot path asks a compiled `Responder` for an `Outcome`, sleeps `delay_ms`
+itself (so a delay never blocks the event loop), journals `status`/`type`/`error`
+and returns `response` from its aiohttp handler.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDict
+
+from controlplane import wire
+from controlplane.request_view import RequestView
+
+__all__ = ["Outcome", "Responder", "error_outcome", "no_response_outcome"]
+
+
+class Outcome:
+    """One answer: the aiohttp response plus what the journal records about it."""
+
+    __slots__ = ("delay_ms", "error", "response", "status", "type")
+
+    def __init__(
+        self,
+        response: web.StreamResponse,
+        status: int,
+        type: str,
+        delay_ms: float = 0.0,
+        error: str | None = None,
+    ) -> None:
+        self.response = response
+        #: Status for the journal; 0 for faults (no status line reaches the client).
+        self.status = status
+        #: "json" | "raw" | "msgpack" | "yaml" | "toml" | "fault" | "sequence".
+        self.type = type
+        #: Milliseconds the caller sleeps before returning `response`.
+        self.delay_ms = delay_ms
+        #: Machine-readable reason when the answer is an error, e.g. "sequence_exhausted".
+        self.error = error
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(status={self.status}, type={self.type!r}, "
+            f"delay_ms={self.delay_ms:.1f}, error={self.error!r})"
+        )
+
+
+class Responder(Protocol):
+    """A response compiled once at registration; `answer` runs once per mock request."""
+
+    @property
+    def spec(self) -> wire.AnyResponse:
+        """The wire response this responder was compiled from."""
+        ...
+
+    def answer(self, view: RequestView) -> Outcome:
+        """Pick, sample and build the answer to one request (synchronous, no awaits)."""
+        ...
+
+
+_encode: Final = msgspec.json.encode
+
+
+def error_outcome(code: str, message: str, *, type: str, delay_ms: float = 0.0) -> Outcome:
+    """A 500 whose JSON body has the admin API's error shape, so one parser reads both."""
+    body = _encode(wire.ErrorBody(error=wire.ErrorDetail(code=code, message=message)))
+    headers = CIMultiDict({"Content-Type": "application/json"})
+    response = web.Response(body=body, status=500, headers=headers)
+    return Outcome(response, 500, type, delay_ms, code)
+
+
+def no_response_outcome(handler: str, *, session: str = "default") -> Outcome:
+    """The 500 a route answers when its handler has no registered response."""
+    prefix = "/api" if session == "default" else f"/api/sessions/{session}"
+    message = (
+        f"handler {handler!r} has no registered response; register one on the admin "
+        f"port with PUT {prefix}/handlers/{handler}/response "
+        f'(e.g. {{"type": "json", "body": {{}}}}) or give its route an inline `response`'
+    )
+    return error_outcome("no_response", message, type="json")

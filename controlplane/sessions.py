@@ -1,0 +1,214 @@
+"""Sessions: isolated namespaces of routes, handler responses and journal.
+
+Every change to routes and responses goes through `SessionState`, so the admin API,
+route files and any other dialect share one model and one set of rules: compile at
+registration, validate before changing anything, last write of a response wins.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import uuid
+from collections.abc import Iterable
+
+from controlplane import wire
+from controlplane.errors import Conflict, InvalidInput, NotFound
+from controlplane.journal import Journal
+from controlplane.matching import CompiledRoute, RouteTable, compile_route
+from controlplane.responses import Responder, compile_response
+
+__all__ = ["DEFAULT_SESSION", "SESSION_HEADER", "SessionState", "SessionStore"]
+
+DEFAULT_SESSION = "default"
+SESSION_HEADER = "X-Controlplane-Session"
+SESSION_PREFIX = "/_s/"
+
+
+def _compile_response(spec: wire.AnyResponse, location: str) -> Responder:
+    try:
+        return compile_response(spec)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), location=location) from None
+
+
+class SessionState:
+    """One session's routes, responses and journal."""
+
+    def __init__(self, session_id: str, name: str | None, journal_size: int) -> None:
+        self.id = session_id
+        self.name = name
+        self.routes = RouteTable()
+        self.journal = Journal(session_id, journal_size)
+        self.responses: dict[str, Responder] = {}
+        # handler name -> number of routes declaring it; a handler exists while > 0
+        self._handler_routes: dict[str, int] = {}
+        self._order = itertools.count(1)
+
+    # ----------------------------------------------------------------- routes
+
+    def add_routes(
+        self, specs: Iterable[wire.Route], *, list_location: str | None = "$"
+    ) -> list[CompiledRoute]:
+        """Compile all, then add all: a list with one bad route adds none.
+
+        Errors point at `{list_location}[i]`, or at `$` when `list_location` is None
+        (a single route was sent).
+        """
+        pending: list[tuple[CompiledRoute, Responder | None]] = []
+        seen: set[str] = set()
+        for index, spec in enumerate(specs):
+            where = "$" if list_location is None else f"{list_location}[{index}]"
+            if spec.id is None:
+                spec.id = str(uuid.uuid4())
+            elif spec.id in seen or self.routes.get(spec.id) is not None:
+                raise Conflict(f"route id {spec.id!r} is already taken", location=f"{where}.id")
+            seen.add(spec.id)
+            responder = (
+                _compile_response(spec.response, f"{where}.response")
+                if spec.response is not None
+                else None
+            )
+            pending.append((self._compile(spec, next(self._order), where), responder))
+        for route, responder in pending:
+            self.routes.add(route)
+            self._declare(route.handler)
+            if responder is not None:
+                self.responses[route.handler] = responder
+        return [route for route, _ in pending]
+
+    def replace_route(self, route_id: str, spec: wire.Route) -> CompiledRoute:
+        old = self.get_route(route_id)
+        spec.id = route_id
+        responder = (
+            _compile_response(spec.response, "$.response") if spec.response is not None else None
+        )
+        route = self._compile(spec, old.order, "$")
+        self.routes.replace(route)
+        self._declare(route.handler)
+        self._undeclare(old.handler)
+        if responder is not None:
+            self.responses[route.handler] = responder
+        return route
+
+    def remove_route(self, route_id: str) -> None:
+        route = self.get_route(route_id)
+        self.routes.remove(route_id)
+        self._undeclare(route.handler)
+
+    def clear_routes(self) -> None:
+        self.routes.clear()
+        self._handler_routes.clear()
+        self.responses.clear()
+
+    def get_route(self, route_id: str) -> CompiledRoute:
+        route = self.routes.get(route_id)
+        if route is None:
+            raise NotFound(f"no route {route_id!r} in session {self.id!r}")
+        return route
+
+    @staticmethod
+    def _compile(spec: wire.Route, order: int, where: str) -> CompiledRoute:
+        try:
+            return compile_route(spec, order)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), location=where) from None
+
+    def _declare(self, handler: str) -> None:
+        self._handler_routes[handler] = self._handler_routes.get(handler, 0) + 1
+
+    def _undeclare(self, handler: str) -> None:
+        left = self._handler_routes[handler] - 1
+        if left:
+            self._handler_routes[handler] = left
+        else:
+            # The last route naming this handler is gone: so is the handler and its response.
+            del self._handler_routes[handler]
+            self.responses.pop(handler, None)
+
+    # ----------------------------------------------------------------- handlers
+
+    @property
+    def handler_names(self) -> list[str]:
+        return sorted(self._handler_routes)
+
+    def require_handler(self, name: str) -> None:
+        if name not in self._handler_routes:
+            known = ", ".join(repr(n) for n in self.handler_names) or "none yet"
+            raise NotFound(
+                f"no route in session {self.id!r} declares handler {name!r}; "
+                f"declare a route with \"handler\": {name!r} first (known handlers: {known})"
+            )
+
+    def register_response(self, handler: str, spec: wire.AnyResponse) -> None:
+        self.require_handler(handler)
+        self.responses[handler] = _compile_response(spec, "$")
+
+    def route_ids_for(self, handler: str) -> list[str]:
+        return [route.id for route in self.routes if route.handler == handler]
+
+    # ----------------------------------------------------------------- whole session
+
+    def reset(self) -> None:
+        """Routes, responses and journal back to empty."""
+        self.clear_routes()
+        self.journal.clear()
+
+
+class SessionStore:
+    """All sessions of one server; `default` always exists."""
+
+    def __init__(self, journal_size: int) -> None:
+        self.journal_size = journal_size
+        self.mock_base_url = ""
+        self.admin_base_url = ""
+        self._sessions: dict[str, SessionState] = {}
+        self.default = self._add(DEFAULT_SESSION, None)
+
+    def _add(self, session_id: str, name: str | None) -> SessionState:
+        state = SessionState(session_id, name, self.journal_size)
+        self._sessions[session_id] = state
+        return state
+
+    def create(self, name: str | None = None, session_id: str | None = None) -> SessionState:
+        if session_id is None:
+            session_id = secrets.token_hex(6)
+            while session_id in self._sessions:
+                session_id = secrets.token_hex(6)
+        elif session_id in self._sessions:
+            raise Conflict(f"session id {session_id!r} is already taken", location="$.id")
+        return self._add(session_id, name)
+
+    def get(self, session_id: str) -> SessionState | None:
+        return self._sessions.get(session_id)
+
+    def require(self, session_id: str) -> SessionState:
+        state = self._sessions.get(session_id)
+        if state is None:
+            raise NotFound(
+                f"no session {session_id!r}; create one with POST /api/sessions "
+                "or list them with GET /api/sessions"
+            )
+        return state
+
+    def delete(self, session_id: str) -> None:
+        if session_id == DEFAULT_SESSION:
+            raise Conflict("session 'default' always exists and cannot be removed; "
+                           "use POST /api/reset to empty it")
+        self.require(session_id)
+        del self._sessions[session_id]
+
+    def all(self) -> list[SessionState]:
+        return list(self._sessions.values())
+
+    def describe(self, state: SessionState) -> wire.Session:
+        if state.id == DEFAULT_SESSION:
+            mock_url = self.mock_base_url
+        else:
+            mock_url = f"{self.mock_base_url}{SESSION_PREFIX}{state.id}"
+        return wire.Session(
+            id=state.id,
+            name=state.name,
+            mock_url=mock_url,
+            admin_url=f"{self.admin_base_url}/api/sessions/{state.id}",
+        )

@@ -1,0 +1,507 @@
+"""Wire types: every JSON shape the admin API reads or writes, declared once.
+
+Validation of admin input, route files (JSON/YAML), the OpenAPI document and the
+journal all use these `msgspec.Struct`s; nothing restates a field by hand.
+
+Shapes that the design distinguishes by *which key is present* (string matchers,
+delays) are one Struct with optional fields and a `__post_init__` that insists on
+exactly one operator; msgspec reports the error with its JSON location.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, Literal, Union
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType, field
+
+__all__ = [
+    "UNSET",
+    "AnyResponse",
+    "Delay",
+    "Diff",
+    "ErrorBody",
+    "ErrorDetail",
+    "FaultResponse",
+    "HandlerInfo",
+    "HandlerList",
+    "Health",
+    "JsonPathCondition",
+    "JsonResponse",
+    "LognormalDelay",
+    "Match",
+    "MsgpackResponse",
+    "NearMiss",
+    "RawResponse",
+    "RecordedRequest",
+    "RecordedResponse",
+    "RequestList",
+    "Route",
+    "RouteList",
+    "SequenceResponse",
+    "Session",
+    "SessionCreate",
+    "SessionList",
+    "StringMatcher",
+    "StringMatcherSpec",
+    "TomlResponse",
+    "UnmatchedRequest",
+    "UnmatchedRequestList",
+    "VerifyRequest",
+    "VerifyResult",
+    "YamlResponse",
+    "response_type",
+]
+
+_STRICT = {"forbid_unknown_fields": True, "omit_defaults": True, "kw_only": True}
+
+
+# --------------------------------------------------------------------------- matchers
+
+
+class StringMatcher(Struct, **_STRICT):  # type: ignore[call-arg]
+    """One string test. Exactly one operator is set; `case_insensitive` goes with `equals`."""
+
+    equals: str | None = None
+    case_insensitive: bool = False
+    contains: str | None = None
+    not_contains: str | None = None
+    starts_with: str | None = None
+    ends_with: str | None = None
+    matches: str | None = None
+    not_matches: str | None = None
+    absent: bool | None = None
+    any_of: list[StringMatcherSpec] | None = None
+    all_of: list[StringMatcherSpec] | None = None
+    not_: StringMatcherSpec | None = field(default=None, name="not")
+
+    def __post_init__(self) -> None:
+        operators = [
+            name
+            for name in _OPERATORS
+            if getattr(self, name if name != "not" else "not_") is not None
+        ]
+        if len(operators) != 1:
+            found = ", ".join(operators) or "none"
+            raise ValueError(
+                f"a string matcher takes exactly one of {', '.join(_OPERATORS)} (found: {found})"
+            )
+        if self.case_insensitive and operators != ["equals"]:
+            raise ValueError("`case_insensitive` goes only with `equals`")
+        if self.absent is False:
+            raise ValueError("`absent` must be true; to require a value use `matches: '.*'`")
+        for name in ("matches", "not_matches"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                _check_regex(pattern)
+        for name in ("any_of", "all_of"):
+            items = getattr(self, name)
+            if items is not None and not items:
+                raise ValueError(f"`{name}` needs at least one matcher")
+
+
+_OPERATORS = (
+    "equals",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "not_matches",
+    "absent",
+    "any_of",
+    "all_of",
+    "not",
+)
+
+#: A bare string means equality.
+StringMatcherSpec = Union[str, StringMatcher]
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+class JsonPathCondition(Struct, **_STRICT):  # type: ignore[call-arg]
+    """A JSONPath expression; without a matcher it means "the path exists"."""
+
+    expression: str
+    matcher: StringMatcherSpec | None = None
+
+
+class Match(Struct, **_STRICT):  # type: ignore[call-arg]
+    """Conditions beyond method and path; every field set must hold."""
+
+    query: dict[str, StringMatcherSpec] | None = None
+    headers: dict[str, StringMatcherSpec] | None = None
+    cookies: dict[str, StringMatcherSpec] | None = None
+    json: Any | UnsetType = UNSET
+    json_subset: Any | UnsetType = UNSET
+    json_path: list[JsonPathCondition] | None = None
+    body: str | None = None
+    body_base64: str | None = None
+    body_matcher: StringMatcherSpec | None = None
+    form: dict[str, StringMatcherSpec] | None = None
+
+    def __post_init__(self) -> None:
+        if self.body_base64 is not None:
+            _check_base64(self.body_base64)
+
+
+def _check_base64(text: str) -> None:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("`body_base64` is not valid base64") from None
+
+
+# --------------------------------------------------------------------------- delays
+
+
+class LognormalDelay(Struct, **_STRICT):  # type: ignore[call-arg]
+    median_ms: float = field()
+    sigma: float = field()
+
+    def __post_init__(self) -> None:
+        if self.median_ms < 0 or self.sigma < 0:
+            raise ValueError("`median_ms` and `sigma` must be >= 0")
+
+
+class Delay(Struct, **_STRICT):  # type: ignore[call-arg]
+    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`."""
+
+    fixed_ms: float | None = None
+    uniform_ms: tuple[float, float] | None = None
+    lognormal: LognormalDelay | None = None
+
+    def __post_init__(self) -> None:
+        chosen = [n for n in ("fixed_ms", "uniform_ms", "lognormal") if getattr(self, n) is not None]
+        if len(chosen) != 1:
+            raise ValueError("a delay takes exactly one of fixed_ms, uniform_ms, lognormal")
+        if self.fixed_ms is not None and self.fixed_ms < 0:
+            raise ValueError("`fixed_ms` must be >= 0")
+        if self.uniform_ms is not None:
+            lo, hi = self.uniform_ms
+            if lo < 0 or hi < lo:
+                raise ValueError("`uniform_ms` is [lo, hi] with 0 <= lo <= hi")
+
+
+# --------------------------------------------------------------------------- responses
+
+_RESPONSE = {"tag_field": "type", "forbid_unknown_fields": True, "kw_only": True}
+Status = int
+
+
+def _check_status(status: int) -> None:
+    if not 100 <= status <= 599:
+        raise ValueError(f"`status` must be an HTTP status code 100-599, not {status}")
+
+
+class JsonResponse(Struct, tag="json", **_RESPONSE):  # type: ignore[call-arg]
+    """`body` serialised as JSON, `application/json`."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_status(self.status)
+
+
+class RawResponse(Struct, tag="raw", **_RESPONSE):  # type: ignore[call-arg]
+    """Bytes exactly as given: `body` (text) or `body_base64`, not both."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    body_base64: str | None = None
+    content_type: str | None = None
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_status(self.status)
+        if self.body is not None and self.body_base64 is not None:
+            raise ValueError("give `body` or `body_base64`, not both")
+        if self.body_base64 is not None:
+            _check_base64(self.body_base64)
+
+
+class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):  # type: ignore[call-arg]
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_status(self.status)
+
+
+class YamlResponse(Struct, tag="yaml", **_RESPONSE):  # type: ignore[call-arg]
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_status(self.status)
+
+
+class TomlResponse(Struct, tag="toml", **_RESPONSE):  # type: ignore[call-arg]
+    """`body` must be an object: TOML documents are tables."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_status(self.status)
+
+
+class SequenceResponse(Struct, tag="sequence", **_RESPONSE):  # type: ignore[call-arg]
+    """Answers with each response in turn; `on_exhausted` says what follows the last."""
+
+    responses: list[AnyResponse]
+    on_exhausted: Literal["raise", "cycle", "last"] = "raise"
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        if not self.responses:
+            raise ValueError("`responses` needs at least one response")
+
+
+FaultKind = Literal[
+    "disconnect",
+    "empty_response",
+    "connection_reset",
+    "truncated",
+    "malformed_chunk",
+    "random_data_then_close",
+]
+
+
+class FaultResponse(Struct, tag="fault", **_RESPONSE):  # type: ignore[call-arg]
+    """A socket-level failure the client really sees."""
+
+    fault: FaultKind
+    delay: Delay | None = None
+
+
+AnyResponse = Union[
+    JsonResponse,
+    RawResponse,
+    MsgpackResponse,
+    YamlResponse,
+    TomlResponse,
+    SequenceResponse,
+    FaultResponse,
+]
+
+
+# --------------------------------------------------------------------------- routes
+
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
+
+
+class Route(Struct, **_STRICT):  # type: ignore[call-arg]
+    """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
+
+    method: str
+    handler: str
+    path: str | None = None
+    path_regex: str | None = None
+    priority: int = 5
+    match: Match | None = None
+    times: int | None = None
+    response: AnyResponse | None = None
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.path_regex is None):
+            raise ValueError("a route takes exactly one of `path` and `path_regex`")
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"`path` must start with '/', got {self.path!r}")
+        if self.path is not None:
+            for m in _PATH_PARAM.finditer(self.path):
+                if m.group(2) is not None:
+                    _check_regex(m.group(2))
+        if self.path_regex is not None:
+            _check_regex(self.path_regex)
+        if self.times is not None and self.times < 1:
+            raise ValueError("`times` is null (unlimited) or >= 1")
+        if not self.handler:
+            raise ValueError("`handler` must not be empty")
+        if not self.method or not (self.method == "*" or self.method.isalpha()):
+            raise ValueError(f"`method` must be an HTTP method or '*', got {self.method!r}")
+        self.method = self.method.upper()
+
+
+class RouteList(Struct, **_STRICT):  # type: ignore[call-arg]
+    routes: list[Route]
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class SessionCreate(Struct, **_STRICT):  # type: ignore[call-arg]
+    name: str | None = None
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.id):
+            raise ValueError("`id` takes 1-64 of A-Z a-z 0-9 _ . -")
+
+
+class Session(Struct, kw_only=True):
+    id: str
+    name: str | None
+    mock_url: str
+    admin_url: str
+
+
+class SessionList(Struct, kw_only=True):
+    sessions: list[Session]
+
+
+class Health(Struct, kw_only=True):
+    status: str
+    version: str
+
+
+# --------------------------------------------------------------------------- journal
+
+
+class RecordedResponse(Struct, kw_only=True):
+    status: int
+    type: str
+    delay_ms: float = 0
+    error: str | None = None
+
+
+class RecordedRequest(Struct, kw_only=True):
+    id: str
+    seq: int
+    time: str
+    session: str
+    handler: str | None
+    route_id: str | None
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: list[tuple[str, str]]
+    path_params: dict[str, str]
+    body: str | None
+    body_base64: str
+    response: RecordedResponse
+    matched: bool
+    json: Any | UnsetType = UNSET
+
+
+class Diff(Struct, kw_only=True):
+    field: str
+    expected: str
+    actual: str
+
+
+class NearMiss(Struct, kw_only=True):
+    route_id: str
+    handler: str
+    distance: float
+    diffs: list[Diff]
+
+
+class UnmatchedRequest(RecordedRequest, kw_only=True):
+    near_misses: list[NearMiss] = field(default_factory=list)
+
+
+class RequestList(Struct, kw_only=True):
+    requests: list[RecordedRequest]
+    evicted: int
+
+
+class UnmatchedRequestList(Struct, kw_only=True):
+    requests: list[UnmatchedRequest]
+    evicted: int
+
+
+class CallList(Struct, kw_only=True):
+    calls: list[RecordedRequest]
+    evicted: int
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+class HandlerInfo(Struct, kw_only=True):
+    name: str
+    route_ids: list[str]
+    calls: int
+    response: AnyResponse | None
+
+
+class HandlerList(Struct, kw_only=True):
+    handlers: list[HandlerInfo]
+
+
+# --------------------------------------------------------------------------- verify
+
+
+class VerifyRequest(Struct, **_STRICT):  # type: ignore[call-arg]
+    """Which calls to count (`json`/`body` exact, `headers`/`query` subset) and how many."""
+
+    times: int | None = None
+    at_least: int | None = None
+    at_most: int | None = None
+    json: Any | UnsetType = UNSET
+    body: str | None = None
+    headers: dict[str, str] | None = None
+    query: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("times", "at_least", "at_most"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"`{name}` must be >= 0")
+        if (
+            self.at_least is not None
+            and self.at_most is not None
+            and self.at_least > self.at_most
+        ):
+            raise ValueError("`at_least` is greater than `at_most`: no count can satisfy both")
+
+
+class VerifyResult(Struct, kw_only=True, omit_defaults=True):
+    ok: bool
+    count: int
+    evicted: int
+    message: str | None = None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(Struct, kw_only=True):
+    code: str
+    message: str
+    location: str | None = None
+
+
+class ErrorBody(Struct, kw_only=True):
+    error: ErrorDetail
+
+
+def response_type(spec: AnyResponse) -> str:
+    """The `type` tag of a response (`json`, `raw`, ...)."""
+    return str(spec.__struct_config__.tag)
+
+
+def to_builtins(value: Any) -> Any:
+    """Wire object -> plain JSON-able Python (for logs and diffs)."""
+    return msgspec.to_builtins(value)

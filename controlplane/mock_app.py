@@ -74,7 +74,10 @@ class MockHandler:
             route.remaining -= 1
         handler = route.handler
         responder = session.responses.get(handler)
-        outcome = responder.answer(view) if responder is not None else no_response_outcome(handler)
+        if responder is not None:
+            outcome = responder.answer(view)
+        else:
+            outcome = no_response_outcome(handler, session=session.id)
         journal.append(
             JournalEntry(
                 journal.next_seq(),
@@ -128,7 +131,10 @@ class MockHandler:
         if near_misses:
             closest = near_misses[0]
             differed = ", ".join(diff.field for diff in closest.diffs)
-            hint = f"closest route {closest.route_id} (handler {closest.handler!r}) differed in {differed}"
+            hint = (
+                f"closest route {closest.route_id} (handler {closest.handler!r}) "
+                f"differed in {differed}"
+            )
         else:
             hint = f"session {session.id!r} has no routes near it"
         message = f"no route matched {view.method} {view.path}: {hint}"

@@ -137,7 +137,7 @@ class SessionState:
             known = ", ".join(repr(n) for n in self.handler_names) or "none yet"
             raise NotFound(
                 f"no route in session {self.id!r} declares handler {name!r}; "
-                f"declare a route with \"handler\": {name!r} first (known handlers: {known})"
+                f'declare a route with "handler": {name!r} first (known handlers: {known})'
             )
 
     def register_response(self, handler: str, spec: wire.AnyResponse) -> None:
@@ -193,8 +193,10 @@ class SessionStore:
 
     def delete(self, session_id: str) -> None:
         if session_id == DEFAULT_SESSION:
-            raise Conflict("session 'default' always exists and cannot be removed; "
-                           "use POST /api/reset to empty it")
+            raise Conflict(
+                "session 'default' always exists and cannot be removed; "
+                "use POST /api/reset to empty it"
+            )
         self.require(session_id)
         del self._sessions[session_id]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType, field
@@ -62,7 +62,7 @@ _STRICT = {"forbid_unknown_fields": True, "omit_defaults": True, "kw_only": True
 # --------------------------------------------------------------------------- matchers
 
 
-class StringMatcher(Struct, **_STRICT):  # type: ignore[call-arg]
+class StringMatcher(Struct, **_STRICT):
     """One string test. Exactly one operator is set; `case_insensitive` goes with `equals`."""
 
     equals: str | None = None
@@ -118,7 +118,7 @@ _OPERATORS = (
 )
 
 #: A bare string means equality.
-StringMatcherSpec = Union[str, StringMatcher]
+StringMatcherSpec = str | StringMatcher
 
 
 def _check_regex(pattern: str) -> None:
@@ -128,14 +128,14 @@ def _check_regex(pattern: str) -> None:
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
-class JsonPathCondition(Struct, **_STRICT):  # type: ignore[call-arg]
+class JsonPathCondition(Struct, **_STRICT):
     """A JSONPath expression; without a matcher it means "the path exists"."""
 
     expression: str
     matcher: StringMatcherSpec | None = None
 
 
-class Match(Struct, **_STRICT):  # type: ignore[call-arg]
+class Match(Struct, **_STRICT):
     """Conditions beyond method and path; every field set must hold."""
 
     query: dict[str, StringMatcherSpec] | None = None
@@ -164,7 +164,7 @@ def _check_base64(text: str) -> None:
 # --------------------------------------------------------------------------- delays
 
 
-class LognormalDelay(Struct, **_STRICT):  # type: ignore[call-arg]
+class LognormalDelay(Struct, **_STRICT):
     median_ms: float = field()
     sigma: float = field()
 
@@ -173,7 +173,7 @@ class LognormalDelay(Struct, **_STRICT):  # type: ignore[call-arg]
             raise ValueError("`median_ms` and `sigma` must be >= 0")
 
 
-class Delay(Struct, **_STRICT):  # type: ignore[call-arg]
+class Delay(Struct, **_STRICT):
     """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`."""
 
     fixed_ms: float | None = None
@@ -181,7 +181,9 @@ class Delay(Struct, **_STRICT):  # type: ignore[call-arg]
     lognormal: LognormalDelay | None = None
 
     def __post_init__(self) -> None:
-        chosen = [n for n in ("fixed_ms", "uniform_ms", "lognormal") if getattr(self, n) is not None]
+        chosen = [
+            n for n in ("fixed_ms", "uniform_ms", "lognormal") if getattr(self, n) is not None
+        ]
         if len(chosen) != 1:
             raise ValueError("a delay takes exactly one of fixed_ms, uniform_ms, lognormal")
         if self.fixed_ms is not None and self.fixed_ms < 0:
@@ -203,7 +205,7 @@ def _check_status(status: int) -> None:
         raise ValueError(f"`status` must be an HTTP status code 100-599, not {status}")
 
 
-class JsonResponse(Struct, tag="json", **_RESPONSE):  # type: ignore[call-arg]
+class JsonResponse(Struct, tag="json", **_RESPONSE):
     """`body` serialised as JSON, `application/json`."""
 
     status: int = 200
@@ -215,7 +217,7 @@ class JsonResponse(Struct, tag="json", **_RESPONSE):  # type: ignore[call-arg]
         _check_status(self.status)
 
 
-class RawResponse(Struct, tag="raw", **_RESPONSE):  # type: ignore[call-arg]
+class RawResponse(Struct, tag="raw", **_RESPONSE):
     """Bytes exactly as given: `body` (text) or `body_base64`, not both."""
 
     status: int = 200
@@ -233,7 +235,7 @@ class RawResponse(Struct, tag="raw", **_RESPONSE):  # type: ignore[call-arg]
             _check_base64(self.body_base64)
 
 
-class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):  # type: ignore[call-arg]
+class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
@@ -243,7 +245,7 @@ class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):  # type: ignore[call-
         _check_status(self.status)
 
 
-class YamlResponse(Struct, tag="yaml", **_RESPONSE):  # type: ignore[call-arg]
+class YamlResponse(Struct, tag="yaml", **_RESPONSE):
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
@@ -253,7 +255,7 @@ class YamlResponse(Struct, tag="yaml", **_RESPONSE):  # type: ignore[call-arg]
         _check_status(self.status)
 
 
-class TomlResponse(Struct, tag="toml", **_RESPONSE):  # type: ignore[call-arg]
+class TomlResponse(Struct, tag="toml", **_RESPONSE):
     """`body` must be an object: TOML documents are tables."""
 
     status: int = 200
@@ -265,7 +267,7 @@ class TomlResponse(Struct, tag="toml", **_RESPONSE):  # type: ignore[call-arg]
         _check_status(self.status)
 
 
-class SequenceResponse(Struct, tag="sequence", **_RESPONSE):  # type: ignore[call-arg]
+class SequenceResponse(Struct, tag="sequence", **_RESPONSE):
     """Answers with each response in turn; `on_exhausted` says what follows the last."""
 
     responses: list[AnyResponse]
@@ -287,22 +289,22 @@ FaultKind = Literal[
 ]
 
 
-class FaultResponse(Struct, tag="fault", **_RESPONSE):  # type: ignore[call-arg]
+class FaultResponse(Struct, tag="fault", **_RESPONSE):
     """A socket-level failure the client really sees."""
 
     fault: FaultKind
     delay: Delay | None = None
 
 
-AnyResponse = Union[
-    JsonResponse,
-    RawResponse,
-    MsgpackResponse,
-    YamlResponse,
-    TomlResponse,
-    SequenceResponse,
-    FaultResponse,
-]
+AnyResponse = (
+    JsonResponse
+    | RawResponse
+    | MsgpackResponse
+    | YamlResponse
+    | TomlResponse
+    | SequenceResponse
+    | FaultResponse
+)
 
 
 # --------------------------------------------------------------------------- routes
@@ -310,7 +312,7 @@ AnyResponse = Union[
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
-class Route(Struct, **_STRICT):  # type: ignore[call-arg]
+class Route(Struct, **_STRICT):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
 
     method: str
@@ -343,14 +345,14 @@ class Route(Struct, **_STRICT):  # type: ignore[call-arg]
         self.method = self.method.upper()
 
 
-class RouteList(Struct, **_STRICT):  # type: ignore[call-arg]
+class RouteList(Struct, **_STRICT):
     routes: list[Route]
 
 
 # --------------------------------------------------------------------------- sessions
 
 
-class SessionCreate(Struct, **_STRICT):  # type: ignore[call-arg]
+class SessionCreate(Struct, **_STRICT):
     name: str | None = None
     id: str | None = None
 
@@ -453,7 +455,7 @@ class HandlerList(Struct, kw_only=True):
 # --------------------------------------------------------------------------- verify
 
 
-class VerifyRequest(Struct, **_STRICT):  # type: ignore[call-arg]
+class VerifyRequest(Struct, **_STRICT):
     """Which calls to count (`json`/`body` exact, `headers`/`query` subset) and how many."""
 
     times: int | None = None
@@ -469,11 +471,7 @@ class VerifyRequest(Struct, **_STRICT):  # type: ignore[call-arg]
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"`{name}` must be >= 0")
-        if (
-            self.at_least is not None
-            and self.at_most is not None
-            and self.at_least > self.at_most
-        ):
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
             raise ValueError("`at_least` is greater than `at_most`: no count can satisfy both")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import msgspec
@@ -83,13 +83,10 @@ async def raw_exchange(port: int, request: bytes, timeout: float = 5.0) -> bytes
     finally:
         writer.close()
         # The peer may already have reset the connection; closing our end still works.
-        try:
+        with suppress(ConnectionError, OSError):
             await writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 def get_request(path: str = "/") -> bytes:
     """A minimal HTTP/1.1 GET for `raw_exchange`."""
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-

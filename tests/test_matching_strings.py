@@ -48,8 +48,16 @@ def matcher(spec: Any) -> Any:
         ({"not": "abc"}, "abc", False),
         ({"not": {"contains": "x"}}, "abc", True),
         ({"not": {"not": "abc"}}, "abc", True),
-        ({"any_of": [{"not": {"matches": "a.*"}}, {"all_of": ["b", {"contains": "b"}]}]}, "b", True),
-        ({"any_of": [{"not": {"matches": "a.*"}}, {"all_of": ["b", {"contains": "b"}]}]}, "a", False),
+        (
+            {"any_of": [{"not": {"matches": "a.*"}}, {"all_of": ["b", {"contains": "b"}]}]},
+            "b",
+            True,
+        ),
+        (
+            {"any_of": [{"not": {"matches": "a.*"}}, {"all_of": ["b", {"contains": "b"}]}]},
+            "a",
+            False,
+        ),
     ],
 )
 def test_string_matcher_on_a_present_value(spec: Any, value: str, expected: bool) -> None:

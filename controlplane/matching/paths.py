@@ -41,7 +41,8 @@ class PathPattern:
         self.source = source
         #: The full-match regex (None for an exact path).
         self.regex = regex
-        self._names = names
+        # Empty when groupdict() gives exactly the params (the fast, common case).
+        self._names = () if regex is None or set(regex.groupindex) == set(names) else names
         #: Templates only: leading segments, a string (static) or None (any one segment).
         self.prefix = prefix
         #: Templates only: the rest of the template from its first complex segment, if any.
@@ -55,9 +56,11 @@ class PathPattern:
         found = self.regex.fullmatch(path)
         if found is None:
             return None
-        if self.kind == "template":
+        if self._names:
             # Only the declared names: a parameter's own regex may define groups too.
             return {name: found.group(name) for name in self._names}
+        if self.kind == "template":
+            return found.groupdict()  # every param group takes part in a match
         # Optional named groups that did not take part have no value to report.
         return {k: v for k, v in found.groupdict().items() if v is not None}
 

@@ -7,6 +7,7 @@ and returns `response` from its aiohttp handler.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final, Protocol
 
 import msgspec
@@ -16,7 +17,7 @@ from multidict import CIMultiDict
 from controlplane import wire
 from controlplane.request_view import RequestView
 
-__all__ = ["Outcome", "Responder", "error_outcome", "no_response_outcome"]
+__all__ = ["Outcome", "Responder", "error_body", "error_outcome", "no_response_outcome"]
 
 
 class Outcome:
@@ -62,23 +63,32 @@ class Responder(Protocol):
         ...
 
 
-_encode: Final = msgspec.json.encode
+_JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
 
 
-def error_outcome(code: str, message: str, *, type: str, delay_ms: float = 0.0) -> Outcome:
-    """A 500 whose JSON body has the admin API's error shape, so one parser reads both."""
-    body = _encode(wire.ErrorBody(error=wire.ErrorDetail(code=code, message=message)))
-    headers = CIMultiDict({"Content-Type": "application/json"})
-    response = web.Response(body=body, status=500, headers=headers)
+def error_body(code: str, message: str) -> bytes:
+    """The admin API's error shape, `{"error": {"code", "message", ...}}`, as JSON bytes."""
+    return msgspec.json.encode(wire.ErrorBody(error=wire.ErrorDetail(code=code, message=message)))
+
+
+def error_outcome(code: str, body: bytes, *, type: str, delay_ms: float = 0.0) -> Outcome:
+    """A 500 carrying a prebuilt `error_body`, so one parser reads admin and mock errors."""
+    response = web.Response(body=body, status=500, headers=_JSON_HEADERS)
     return Outcome(response, 500, type, delay_ms, code)
 
 
-def no_response_outcome(handler: str, *, session: str = "default") -> Outcome:
-    """The 500 a route answers when its handler has no registered response."""
+@lru_cache(maxsize=1024)
+def _no_response_body(handler: str, session: str) -> bytes:
+    # Cached: a suite that forgot to register a response may hit this path in a loop.
     prefix = "/api" if session == "default" else f"/api/sessions/{session}"
     message = (
         f"handler {handler!r} has no registered response; register one on the admin "
         f"port with PUT {prefix}/handlers/{handler}/response "
         f'(e.g. {{"type": "json", "body": {{}}}}) or give its route an inline `response`'
     )
-    return error_outcome("no_response", message, type="json")
+    return error_body("no_response", message)
+
+
+def no_response_outcome(handler: str, *, session: str = "default") -> Outcome:
+    """The 500 a route answers when its handler has no registered response."""
+    return error_outcome("no_response", _no_response_body(handler, session), type="json")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from controlplane import wire
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
-from controlplane.responses.outcome import Outcome, Responder, error_outcome
+from controlplane.responses.outcome import Outcome, Responder, error_body, error_outcome
 
 __all__ = ["SequenceResponder"]
 
@@ -22,7 +22,7 @@ __all__ = ["SequenceResponder"]
 class SequenceResponder:
     """Serves compiled item responders in order, then raises, cycles or repeats the last."""
 
-    __slots__ = ("_delay", "_index", "_items", "_mode", "spec")
+    __slots__ = ("_delay", "_exhausted_body", "_index", "_items", "_mode", "spec")
 
     def __init__(self, spec: wire.SequenceResponse, items: Sequence[Responder]) -> None:
         self.spec: wire.AnyResponse = spec
@@ -30,6 +30,7 @@ class SequenceResponder:
         self._mode = spec.on_exhausted
         self._index = 0
         self._delay: DelaySampler = compile_delay(spec.delay)
+        self._exhausted_body = _exhausted_body(len(self._items))
 
     @property
     def served(self) -> int:
@@ -54,11 +55,16 @@ class SequenceResponder:
         return outcome
 
     def _exhausted(self) -> Outcome:
-        count = len(self._items)
-        noun = "response" if count == 1 else "responses"
-        message = (
-            f"sequence for this handler is exhausted after {count} {noun}; re-register "
-            "the handler's response (PUT /api/handlers/{name}/response) to start it "
-            'again, or set "on_exhausted" to "cycle" or "last"'
+        return error_outcome(
+            "sequence_exhausted", self._exhausted_body, type="sequence", delay_ms=self._delay()
         )
-        return error_outcome("sequence_exhausted", message, type="sequence", delay_ms=self._delay())
+
+
+def _exhausted_body(count: int) -> bytes:
+    noun = "response" if count == 1 else "responses"
+    message = (
+        f"sequence for this handler is exhausted after {count} {noun}; re-register "
+        "the handler's response (PUT /api/handlers/{name}/response) to start it "
+        'again, or set "on_exhausted" to "cycle" or "last"'
+    )
+    return error_body("sequence_exhausted", message)

@@ -1,0 +1,271 @@
+"""Match conditions: each field, JSON semantics, JSONPath, and the diffs they explain."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+import pytest
+from multidict import CIMultiDict
+
+from controlplane import wire
+from controlplane.matching.conditions import CompiledMatch, compile_match
+from controlplane.request_view import RequestView
+
+
+def view(
+    *,
+    query: str = "",
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | str = b"",
+    json: Any = wire.UNSET,
+) -> RequestView:
+    hdrs: CIMultiDict[str] = CIMultiDict(headers or [])
+    if json is not wire.UNSET:
+        body = msgspec.json.encode(json)
+        hdrs.setdefault("Content-Type", "application/json")
+    raw = body.encode() if isinstance(body, str) else body
+    return RequestView("POST", "/x", query, hdrs, raw)
+
+
+def match(**fields: Any) -> CompiledMatch:
+    compiled = compile_match(msgspec.convert(fields, wire.Match))
+    assert compiled is not None
+    return compiled
+
+
+def test_no_conditions_compile_to_none() -> None:
+    assert compile_match(None) is None
+    assert compile_match(wire.Match()) is None
+
+
+# ------------------------------------------------------------------ headers, query, cookies, form
+
+
+def test_header_names_are_case_insensitive_and_values_case_sensitive() -> None:
+    m = match(headers={"X-Tenant": "a"})
+    assert m(view(headers=[("x-tenant", "a")]))
+    assert not m(view(headers=[("X-TENANT", "A")]))
+    assert not m(view())
+
+
+def test_header_value_case_insensitive_when_asked() -> None:
+    m = match(headers={"X-Tenant": {"equals": "acme", "case_insensitive": True}})
+    assert m(view(headers=[("X-Tenant", "ACME")]))
+
+
+def test_repeated_header_matches_when_any_value_matches() -> None:
+    m = match(headers={"Accept": {"contains": "json"}})
+    assert m(view(headers=[("Accept", "text/html"), ("Accept", "application/json")]))
+    assert not m(view(headers=[("Accept", "text/html"), ("Accept", "text/plain")]))
+
+
+def test_query_absent_and_repeated_values() -> None:
+    m = match(query={"debug": {"absent": True}, "tag": "b"})
+    assert m(view(query="tag=a&tag=b"))
+    assert not m(view(query="tag=a&tag=b&debug=1"))
+    assert not m(view(query="tag=a"))
+
+
+def test_query_blank_value_is_present() -> None:
+    assert match(query={"debug": ""})(view(query="debug="))
+    assert not match(query={"debug": {"absent": True}})(view(query="debug="))
+
+
+def test_query_names_are_case_sensitive() -> None:
+    assert not match(query={"Debug": "1"})(view(query="debug=1"))
+
+
+def test_cookie_matches_by_name() -> None:
+    m = match(cookies={"sid": {"starts_with": "s-"}})
+    assert m(view(headers=[("Cookie", "theme=dark; sid=s-123")]))
+    assert not m(view(headers=[("Cookie", "sid=x")]))
+    assert not m(view())
+    assert match(cookies={"sid": {"absent": True}})(view(headers=[("Cookie", "a=b")]))
+
+
+def test_form_fields_need_a_form_content_type() -> None:
+    m = match(form={"name": "Whiskers", "age": {"matches": "[0-9]+"}})
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    assert m(view(headers=form, body="name=Whiskers&age=3&extra=1"))
+    assert not m(view(headers=form, body="name=Whiskers&age=three"))
+    assert not m(view(headers=[("Content-Type", "text/plain")], body="name=Whiskers&age=3"))
+
+
+# ------------------------------------------------------------------ body
+
+
+def test_body_is_exact_text() -> None:
+    m = match(body="héllo")
+    assert m(view(body="héllo"))
+    assert not m(view(body="héllo "))
+    assert not m(view())
+
+
+def test_body_base64_is_exact_bytes() -> None:
+    raw = b"\x00\xff\x10binary"
+    m = match(body_base64=base64.b64encode(raw).decode())
+    assert m(view(body=raw))
+    assert not m(view(body=raw + b"\x00"))
+
+
+def test_body_matcher_applies_to_utf8_text_only() -> None:
+    m = match(body_matcher={"contains": "needle"})
+    assert m(view(body="hay needle hay"))
+    assert not m(view(body=b"\xffneedle"))
+    assert match(body_matcher={"absent": True})(view(body=b"\xff\xfe"))
+
+
+# ------------------------------------------------------------------ json
+
+
+def test_json_is_deep_equality() -> None:
+    m = match(json={"name": "Whiskers", "tags": ["a", "b"], "owner": None})
+    assert m(view(json={"tags": ["a", "b"], "owner": None, "name": "Whiskers"}))
+    assert not m(view(json={"name": "Whiskers", "tags": ["a", "b"], "owner": None, "x": 1}))
+    assert not m(view(json={"name": "Whiskers", "tags": ["b", "a"], "owner": None}))
+
+
+def test_json_numbers_compare_by_value_but_booleans_are_not_numbers() -> None:
+    m = match(json={"n": 1, "flag": True})
+    assert m(view(body='{"n": 1.0, "flag": true}'))
+    assert not m(view(body='{"n": 1, "flag": 1}'))
+    assert not m(view(body='{"n": true, "flag": true}'))
+    assert not match(json=[0])(view(body="[false]"))
+
+
+def test_json_null_is_a_value_to_match() -> None:
+    assert match(json=None)(view(body="null"))
+    assert not match(json=None)(view())
+
+
+def test_json_fails_when_the_body_is_not_json() -> None:
+    assert not match(json="text")(view(body="text"))
+    assert not match(json_subset={})(view(body="{not json"))
+
+
+def test_json_subset_ignores_extra_keys_recursively() -> None:
+    m = match(json_subset={"user": {"name": "Whiskers"}})
+    assert m(view(json={"user": {"name": "Whiskers", "age": 3}, "id": 7}))
+    assert not m(view(json={"user": {"age": 3}}))
+    assert not m(view(json={"user": "Whiskers"}))
+    assert not match(json={"user": {"name": "Whiskers"}})(
+        view(json={"user": {"name": "Whiskers", "age": 3}})
+    )
+
+
+def test_json_subset_arrays_need_same_length_and_match_element_wise() -> None:
+    m = match(json_subset={"items": [{"id": 1}, {"id": 2}]})
+    assert m(view(json={"items": [{"id": 1, "x": "a"}, {"id": 2}]}))
+    assert not m(view(json={"items": [{"id": 1}, {"id": 2}, {"id": 3}]}))
+    assert not m(view(json={"items": [{"id": 2}, {"id": 1}]}))
+
+
+def test_json_subset_keeps_booleans_apart_from_numbers() -> None:
+    assert not match(json_subset={"a": 1})(view(json={"a": True}))
+    assert match(json_subset={"a": 1})(view(json={"a": 1.0, "b": True}))
+
+
+# ------------------------------------------------------------------ json_path
+
+
+def test_json_path_without_matcher_means_the_path_exists() -> None:
+    m = match(json_path=[{"expression": "$.a.b[0]"}])
+    assert m(view(json={"a": {"b": [None]}}))
+    assert not m(view(json={"a": {"b": []}}))
+    assert not m(view(body="a.b"))
+
+
+def test_json_path_matches_strings_as_is_and_numbers_and_bools_by_json_text() -> None:
+    assert match(json_path=[{"expression": "$.name", "matcher": "Whiskers"}])(
+        view(json={"name": "Whiskers"})
+    )
+    assert match(json_path=[{"expression": "$.n", "matcher": "42"}])(view(json={"n": 42}))
+    assert match(json_path=[{"expression": "$.ok", "matcher": "true"}])(view(json={"ok": True}))
+    assert not match(json_path=[{"expression": "$.ok", "matcher": "True"}])(view(json={"ok": True}))
+    assert match(json_path=[{"expression": "$.x", "matcher": "null"}])(view(json={"x": None}))
+
+
+def test_json_path_matches_when_any_found_value_matches() -> None:
+    m = match(json_path=[{"expression": "$.items[*].id", "matcher": {"matches": "[0-9]+"}}])
+    assert m(view(json={"items": [{"id": "a"}, {"id": 7}]}))
+    assert not m(view(json={"items": [{"id": "a"}, {"id": "b"}]}))
+
+
+def test_json_path_with_absent_matcher_holds_when_nothing_is_found() -> None:
+    m = match(json_path=[{"expression": "$.debug", "matcher": {"absent": True}}])
+    assert m(view(json={"x": 1}))
+    assert not m(view(json={"debug": False}))
+
+
+def test_json_path_filter_expressions_work() -> None:
+    m = match(json_path=[{"expression": "$.items[?(@.price > 10)].name", "matcher": "big"}])
+    assert m(view(json={"items": [{"price": 5, "name": "small"}, {"price": 20, "name": "big"}]}))
+    assert not m(view(json={"items": [{"price": 5, "name": "big"}]}))
+
+
+def test_invalid_json_path_is_a_value_error_at_compile_time() -> None:
+    with pytest.raises(ValueError, match="invalid JSONPath"):
+        match(json_path=[{"expression": "$$["}])
+
+
+# ------------------------------------------------------------------ combination and diffs
+
+
+def test_all_conditions_must_hold() -> None:
+    m = match(headers={"X-Tenant": "a"}, query={"v": "2"}, json_subset={"ok": True})
+    good = view(query="v=2", headers=[("X-Tenant", "a")], json={"ok": True, "n": 1})
+    assert m(good)
+    assert not m(view(query="v=1", headers=[("X-Tenant", "a")], json={"ok": True}))
+    assert m.diffs(good) == []
+    assert len(m) == 3
+
+
+def test_diffs_name_each_failing_condition_with_expected_and_actual() -> None:
+    m = match(
+        headers={"X-Tenant": "a", "Accept": {"contains": "json"}},
+        query={"debug": {"absent": True}},
+        cookies={"sid": "s1"},
+        json={"name": "Whiskers"},
+    )
+    request = view(
+        query="debug=1&debug=2",
+        headers=[("Accept", "application/json"), ("Cookie", "sid=s2")],
+        json={"name": "Tom"},
+    )
+    diffs = {d.field: (d.expected, d.actual) for d in m.diffs(request)}
+    assert diffs == {
+        "header X-Tenant": ('equals "a"', "<absent>"),
+        "query debug": ("absent", '["1","2"]'),
+        "cookie sid": ('equals "s1"', "s2"),
+        "json": ('{"name":"Whiskers"}', '{"name":"Tom"}'),
+    }
+
+
+def test_diffs_for_body_json_path_and_form() -> None:
+    m = match(
+        body_matcher={"contains": "x"},
+        json_subset={"a": 1},
+        json_path=[{"expression": "$.a.b", "matcher": "2"}],
+        form={"name": "a"},
+    )
+    diffs = {d.field: (d.expected, d.actual) for d in m.diffs(view(body="plain"))}
+    assert diffs == {
+        "body": ('contains "x"', "plain"),
+        "json_subset": ('{"a":1}', "<not JSON> plain"),
+        "json_path $.a.b": ('equals "2"', "<not JSON> plain"),
+        "form name": ('equals "a"', "<absent>"),
+    }
+    found = {d.field: d.actual for d in m.diffs(view(json={"a": {"b": 3}}))}
+    assert found["json_path $.a.b"] == "3"
+
+
+def test_diffs_for_exact_body_and_body_base64() -> None:
+    m = match(body="expected", body_base64=base64.b64encode(b"expected").decode())
+    diffs = {d.field: (d.expected, d.actual) for d in m.diffs(view(body=b"\xff"))}
+    assert diffs == {
+        "body": ("expected", "<1 bytes, not UTF-8>"),
+        "body_base64": ("ZXhwZWN0ZWQ=", "/w=="),
+    }
+    assert {d.actual for d in m.diffs(view())} == {"<absent>"}

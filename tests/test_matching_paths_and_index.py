@@ -1,0 +1,239 @@
+"""Path patterns and the route table: lookup, ordering, limits, mutation, scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from multidict import CIMultiDict
+
+from controlplane import wire
+from controlplane.matching import CompiledRoute, RouteTable, compile_path, compile_route
+
+
+def view(method: str, path: str, *, headers: list[tuple[str, str]] | None = None) -> Any:
+    from controlplane.request_view import RequestView
+
+    return RequestView(method, path, "", CIMultiDict(headers or []), b"")
+
+
+def route(id: str, order: int, *, method: str = "GET", **fields: Any) -> CompiledRoute:
+    fields.setdefault("handler", f"h-{id}")
+    spec = msgspec.convert({"id": id, "method": method, **fields}, wire.Route)
+    return compile_route(spec, order)
+
+
+def table(*routes: CompiledRoute) -> RouteTable:
+    t = RouteTable()
+    for r in routes:
+        t.add(r)
+    return t
+
+
+def winner(t: RouteTable, method: str, path: str, **kw: Any) -> tuple[str, dict[str, str]] | None:
+    found = t.find(view(method, path, **kw))
+    return None if found is None else (found[0].id, found[1])
+
+
+# ------------------------------------------------------------------ paths
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "params"),
+    [
+        ("/users/42", "/users/42", {}),
+        ("/users/42", "/users/42/", None),
+        ("/users/{id}", "/users/42", {"id": "42"}),
+        ("/users/{id}", "/users/", None),
+        ("/users/{id}", "/users/4/2", None),
+        ("/users/{id}/", "/users/42/", {"id": "42"}),
+        ("/users/{id}/", "/users/42", None),
+        ("/files/{path:.*}", "/files/a/b/c.txt", {"path": "a/b/c.txt"}),
+        ("/files/{path:.*}", "/files/", {"path": ""}),
+        ("/n/{n:[0-9]+}", "/n/123", {"n": "123"}),
+        ("/n/{n:[0-9]+}", "/n/12a", None),
+        ("/n/{n:[0-9]{2}}", "/n/12", {"n": "12"}),
+        ("/n/{n:[0-9]{2}}", "/n/123", None),
+        ("/v{version}/x", "/v2/x", {"version": "2"}),
+        ("/v{version}/x", "/w2/x", None),
+        ("/a/{x}/b/{y}.{ext}", "/a/1/b/report.pdf", {"x": "1", "y": "report", "ext": "pdf"}),
+        ("/a.b/{x}", "/aXb/1", None),  # literal text is escaped, not a regex
+        ("/search/{q}", "/search/a b%", {"q": "a b%"}),
+    ],
+)
+def test_template_and_exact_paths(source: str, path: str, params: dict[str, str] | None) -> None:
+    assert compile_path(source, None).match(path) == params
+
+
+def test_path_kinds() -> None:
+    assert compile_path("/a", None).kind == "exact"
+    assert compile_path("/a/{b}", None).kind == "template"
+    assert compile_path(None, "/a/.*").kind == "regex"
+
+
+def test_path_regex_is_a_full_match_and_named_groups_become_params() -> None:
+    p = compile_path(None, r"/orders/(?P<id>\d+)(?:/(?P<part>[a-z]+))?")
+    assert p.match("/orders/7") == {"id": "7"}
+    assert p.match("/orders/7/items") == {"id": "7", "part": "items"}
+    assert p.match("/orders/7/8") is None
+    assert p.match("/x/orders/7") is None
+
+
+def test_param_regex_groups_do_not_leak_into_params() -> None:
+    p = compile_path("/d/{date:(?P<y>[0-9]{4})-[0-9]{2}}", None)
+    assert p.match("/d/2024-05") == {"date": "2024-05"}
+
+
+def test_duplicate_param_name_is_rejected() -> None:
+    with pytest.raises(ValueError, match="appears twice"):
+        compile_path("/{a}/{a}", None)
+
+
+# ------------------------------------------------------------------ lookup
+
+
+def test_exact_template_and_regex_routes_are_all_found() -> None:
+    t = table(
+        route("exact", 0, path="/users/me"),
+        route("tmpl", 1, path="/users/{id}"),
+        route("re", 2, path_regex=r"/orders/(?P<n>\d+)"),
+        route("tail", 3, path="/files/{path:.*}"),
+        route("mixed", 4, path="/api/v{version}/ping"),
+    )
+    assert winner(t, "GET", "/users/me") == ("exact", {})
+    assert winner(t, "GET", "/users/7") == ("tmpl", {"id": "7"})
+    assert winner(t, "GET", "/orders/12") == ("re", {"n": "12"})
+    assert winner(t, "GET", "/files/a/b") == ("tail", {"path": "a/b"})
+    assert winner(t, "GET", "/api/v3/ping") == ("mixed", {"version": "3"})
+    assert winner(t, "GET", "/nothing") is None
+    assert winner(t, "GET", "/users/7/") is None
+
+
+def test_declaration_order_wins_within_a_priority() -> None:
+    t = table(route("first", 0, path="/users/{id}"), route("second", 1, path="/users/me"))
+    assert winner(t, "GET", "/users/me") == ("first", {"id": "me"})
+
+
+def test_lower_priority_number_wins_over_declaration_order() -> None:
+    t = table(
+        route("general", 0, path="/users/{id}"),
+        route("specific", 1, path="/users/me", priority=1),
+    )
+    assert winner(t, "GET", "/users/me") == ("specific", {})
+
+
+def test_order_comes_from_the_caller_not_insertion() -> None:
+    # The WireMock dialect passes a decreasing order so the newest route wins.
+    t = table(route("older", 10, path="/x"), route("newer", 9, path="/x"))
+    assert winner(t, "GET", "/x") == ("newer", {})
+    t2 = table(route("older", 10, path="/t/{a}"), route("newer", 9, path_regex="/t/.*"))
+    assert winner(t2, "GET", "/t/1") == ("newer", {})
+
+
+def test_overlapping_templates_merge_by_priority_and_order() -> None:
+    t = table(
+        route("static-then-param", 2, path="/a/b/{y}"),
+        route("param-then-static", 1, path="/a/{x}/c"),
+        route("catch-all", 3, path="/a/{rest:.*}", priority=9),
+        route("regex", 0, path_regex="/a/b/c", priority=6),
+    )
+    assert winner(t, "GET", "/a/b/c") == ("param-then-static", {"x": "b"})
+    assert winner(t, "GET", "/a/b/d") == ("static-then-param", {"y": "d"})
+    assert winner(t, "GET", "/a/z/z/z") == ("catch-all", {"rest": "z/z/z"})
+
+
+def test_method_must_match_and_star_means_any() -> None:
+    t = table(route("post", 0, path="/x", method="POST"), route("any", 1, path="/x", method="*"))
+    assert winner(t, "POST", "/x") == ("post", {})
+    assert winner(t, "DELETE", "/x") == ("any", {})
+
+
+def test_route_with_times_used_up_no_longer_matches() -> None:
+    limited = route("limited", 0, path="/x", times=1)
+    t = table(limited, route("fallback", 1, path="/x"))
+    assert limited.remaining == 1
+    assert winner(t, "GET", "/x") == ("limited", {})
+    assert limited.remaining == 1  # find never decrements; the caller does
+    limited.remaining = 0
+    assert winner(t, "GET", "/x") == ("fallback", {})
+
+
+def test_conditions_are_checked_after_path_and_method() -> None:
+    t = table(
+        route("tenant-a", 0, path="/x", match={"headers": {"X-Tenant": "a"}}),
+        route("other", 1, path="/x"),
+    )
+    assert winner(t, "GET", "/x", headers=[("X-Tenant", "a")]) == ("tenant-a", {})
+    assert winner(t, "GET", "/x", headers=[("X-Tenant", "b")]) == ("other", {})
+
+
+# ------------------------------------------------------------------ mutation
+
+
+def test_remove_replace_get_iter_len_and_clear() -> None:
+    t = table(
+        route("a", 0, path="/a"),
+        route("b", 1, path="/b/{id}"),
+        route("c", 2, path_regex="/c.*"),
+    )
+    assert [r.id for r in t] == ["a", "b", "c"]
+    assert len(t) == 3
+    assert t.remove("b").id == "b"
+    assert t.get("b") is None
+    assert winner(t, "GET", "/b/1") is None
+    with pytest.raises(KeyError):
+        t.remove("b")
+
+    t.replace(route("a", 0, path="/a2", method="POST"))
+    assert [r.id for r in t] == ["a", "c"]  # keeps its place
+    assert winner(t, "GET", "/a") is None
+    assert winner(t, "POST", "/a2") == ("a", {})
+
+    t.remove("c")
+    assert winner(t, "GET", "/cc") is None
+    t.clear()
+    assert len(t) == 0 and list(t) == []
+    assert winner(t, "POST", "/a2") is None
+
+
+def test_adding_a_taken_id_is_an_error() -> None:
+    t = table(route("a", 0, path="/a"))
+    with pytest.raises(ValueError, match="already exists"):
+        t.add(route("a", 1, path="/b"))
+
+
+def test_removing_one_of_two_routes_on_a_template_keeps_the_other() -> None:
+    t = table(route("a", 0, path="/u/{id}/x"), route("b", 1, path="/u/{uid}/x"))
+    t.remove("a")
+    assert winner(t, "GET", "/u/1/x") == ("b", {"uid": "1"})
+    t.remove("b")
+    assert winner(t, "GET", "/u/1/x") is None
+    t.add(route("c", 2, path="/u/{id}/x"))
+    assert winner(t, "GET", "/u/1/x") == ("c", {"id": "1"})
+
+
+def test_route_needs_an_id_to_compile() -> None:
+    spec = wire.Route(method="GET", handler="h", path="/x")
+    with pytest.raises(ValueError, match="id"):
+        compile_route(spec, 0)
+
+
+# ------------------------------------------------------------------ scale
+
+
+def test_ten_thousand_exact_routes_find_the_right_one() -> None:
+    t = table(*(route(f"r{i}", i, path=f"/items/{i}") for i in range(10_000)))
+    assert winner(t, "GET", "/items/9999") == ("r9999", {})
+    assert winner(t, "GET", "/items/0") == ("r0", {})
+    assert winner(t, "GET", "/items/10000") is None
+
+
+def test_ten_thousand_template_routes_find_the_right_one() -> None:
+    routes = [route(f"t{i}", i, path=f"/t{i}/{{id}}") for i in range(10_000)]
+    routes += [route(f"v{i}", 10_000 + i, path=f"/items/{{id}}/v{i}") for i in range(10_000)]
+    t = table(*routes)
+    assert winner(t, "GET", "/t9999/abc") == ("t9999", {"id": "abc"})
+    assert winner(t, "GET", "/items/42/v9999") == ("v9999", {"id": "42"})
+    assert winner(t, "GET", "/items/42/v10000") is None
+    assert winner(t, "GET", "/t9999/abc/def") is None

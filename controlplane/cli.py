@@ -1,4 +1,9 @@
-"""`controlplane serve ...` and `controlplane --version`."""
+"""`controlplane serve ...` and `controlplane --version`.
+
+Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM), 2 when the command line is
+wrong (argparse's usage message) or the server cannot start (one `cannot_start` log
+event saying why: a taken port, a bad route file, an unreadable TLS file).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from controlplane._version import __version__
 from controlplane.errors import ControlplaneError
 from controlplane.logs import configure_logging, get_logger
+from controlplane.mappings import MappingFileError
 from controlplane.server import ControlplaneServer, ServerConfig
 
 __all__ = ["main"]
@@ -19,7 +26,8 @@ __all__ = ["main"]
 _log = get_logger("server")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and its `serve` subcommand (for errors about serve's flags)."""
     parser = argparse.ArgumentParser(
         prog="controlplane",
         description="HTTP mock server: mock traffic on one port, a JSON admin API on another.",
@@ -27,20 +35,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"controlplane {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the mock and admin servers until SIGINT/SIGTERM")
-    serve.add_argument("--host", default="127.0.0.1", help="mock port address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="mock port; 0 picks a free one (default 8080)")
-    serve.add_argument("--admin-host", default="127.0.0.1", help="admin address (default 127.0.0.1)")
-    serve.add_argument("--admin-port", type=int, default=8081, help="admin port; 0 picks a free one (default 8081)")
-    serve.add_argument("--mappings", type=Path, help="directory of route files (JSON or YAML) to load at start")
-    serve.add_argument("--journal-size", type=int, default=10_000, help="requests kept per session (default 10000)")
-    serve.add_argument("--log-format", choices=("console", "json"), default="console")
-    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info",
-                       help="debug logs one event per mock request")
-    serve.add_argument("--ready-file", type=Path, help="write {mock_url, admin_url, pid} here once listening")
-    serve.add_argument("--admin-token", help="require `Authorization: Bearer TOKEN` on the admin API")
-    serve.add_argument("--tls-cert", type=Path, help="serve the mock port over HTTPS with this certificate (PEM)")
-    serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
-    return parser
+    add = serve.add_argument
+    add("--host", default="127.0.0.1", help="mock port address (default 127.0.0.1)")
+    add("--port", type=int, default=8080, help="mock port; 0 picks a free one (default 8080)")
+    add("--admin-host", default="127.0.0.1", help="admin address (default 127.0.0.1)")
+    add("--admin-port", type=int, default=8081, help="admin port; 0 picks one (default 8081)")
+    add("--mappings", type=Path, help="directory of route files (JSON or YAML) to load at start")
+    add("--journal-size", type=int, default=10_000, help="requests kept per session (10000)")
+    add("--log-format", choices=("console", "json"), default="console")
+    add(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="debug logs one event per mock request",
+    )
+    add("--ready-file", type=Path, help="write {mock_url, admin_url, pid} here once listening")
+    add("--admin-token", help="require `Authorization: Bearer TOKEN` on the admin API")
+    add("--tls-cert", type=Path, help="serve the mock port over HTTPS with this PEM certificate")
+    add("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    return parser, serve
 
 
 async def _serve(config: ServerConfig) -> None:
@@ -68,31 +81,39 @@ def _run(config: ServerConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser, serve = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            admin_host=args.admin_host,
+            admin_port=args.admin_port,
+            mappings=args.mappings,
+            journal_size=args.journal_size,
+            admin_token=args.admin_token,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            ready_file=args.ready_file,
+        )
+    except ValueError as exc:
+        serve.error(str(exc))  # exits 2 with the usage line, like any bad flag
     configure_logging(args.log_format, args.log_level)
-    if args.journal_size < 1:
-        _log.error("bad_argument", argument="--journal-size", message="must be >= 1")
-        return 2
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        admin_host=args.admin_host,
-        admin_port=args.admin_port,
-        mappings=args.mappings,
-        journal_size=args.journal_size,
-        admin_token=args.admin_token,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        ready_file=args.ready_file,
-    )
     try:
         _run(config)
     except ControlplaneError as exc:
-        _log.error("cannot_start", message=exc.message, location=exc.location)
+        fields: dict[str, Any] = {"code": exc.code}
+        if exc.location is not None:
+            fields["location"] = exc.location
+        if isinstance(exc, MappingFileError):
+            fields["file"] = str(exc.path)
+        _log.error("cannot_start", message=exc.message, **fields)
         return 2
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # e.g. an unknown --host, an unwritable --ready-file
         _log.error("cannot_start", message=str(exc))
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return 130
     return 0
 
 

@@ -12,11 +12,14 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from controlplane import wire
 from controlplane.request_view import NOT_JSON, RequestView
 
 __all__ = ["Journal", "JournalEntry"]
+
+_R = TypeVar("_R", bound=wire.RecordedRequest)
 
 
 class JournalEntry:
@@ -107,39 +110,44 @@ class Journal:
         return str(uuid.UUID(int=self._id_base ^ entry.seq))
 
     def to_wire(self, entry: JournalEntry) -> wire.RecordedRequest:
-        return wire.RecordedRequest(**self._wire_fields(entry))
+        return self._build(entry, wire.RecordedRequest)
 
     def to_wire_unmatched(self, entry: JournalEntry) -> wire.UnmatchedRequest:
-        return wire.UnmatchedRequest(
-            **self._wire_fields(entry), near_misses=list(entry.near_misses or ())
-        )
+        recorded = self._build(entry, wire.UnmatchedRequest)
+        recorded.near_misses = list(entry.near_misses or ())
+        return recorded
 
-    def _wire_fields(self, entry: JournalEntry) -> dict[str, object]:
+    def _build(self, entry: JournalEntry, shape: type[_R]) -> _R:
         view = entry.view
         query: dict[str, list[str]] = {}
         for name, value in view.query.items():
             query.setdefault(name, []).append(value)
         parsed = view.json
-        return {
-            "id": self.entry_id(entry),
-            "seq": entry.seq,
-            "time": datetime.fromtimestamp(entry.time, UTC).isoformat().replace("+00:00", "Z"),
-            "session": self.session_id,
-            "handler": entry.handler,
-            "route_id": entry.route_id,
-            "method": view.method,
-            "path": view.path,
-            "query": query,
-            "headers": [(str(name), value) for name, value in view.headers.items()],
-            "path_params": entry.path_params,
-            "body": view.text,
-            "body_base64": base64.b64encode(view.body).decode("ascii"),
-            "json": wire.UNSET if parsed is NOT_JSON else parsed,
-            "response": wire.RecordedResponse(
+        return shape(
+            id=self.entry_id(entry),
+            seq=entry.seq,
+            time=_iso_utc(entry.time),
+            session=self.session_id,
+            handler=entry.handler,
+            route_id=entry.route_id,
+            method=view.method,
+            path=view.path,
+            query=query,
+            headers=[(str(name), value) for name, value in view.headers.items()],
+            path_params=entry.path_params,
+            body=view.text,
+            body_base64=base64.b64encode(view.body).decode("ascii"),
+            json=wire.UNSET if parsed is NOT_JSON else parsed,
+            response=wire.RecordedResponse(
                 status=entry.status,
                 type=entry.response_type,
                 delay_ms=entry.delay_ms,
                 error=entry.error,
             ),
-            "matched": entry.matched,
-        }
+            matched=entry.matched,
+        )
+
+
+def _iso_utc(timestamp: float) -> str:
+    """`2024-05-01T12:00:00.123456Z`: ISO 8601, UTC, always with microseconds."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -15,17 +15,18 @@ LogFormat = Literal["console", "json"]
 
 def configure_logging(log_format: LogFormat = "console", level: str = "info") -> None:
     """Route structlog to stderr; debug events are dropped before any work when filtered."""
-    renderer: structlog.typing.Processor
+    rendering: list[structlog.typing.Processor]
     if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
+        # One JSON object per line, tracebacks included as data rather than text.
+        rendering = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        rendering = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
+            *rendering,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
@@ -42,5 +43,10 @@ def get_logger(subsystem: str) -> structlog.typing.FilteringBoundLogger:
 
 
 def debug_enabled(logger: structlog.typing.FilteringBoundLogger) -> bool:
-    """Whether `logger` emits debug events (asked once, not per request)."""
+    """Whether `logger` emits debug events (asked once, not per request).
+
+    The mock handler asks when a server starts, so the level in force then (from
+    `configure_logging`, or structlog's defaults, which let debug through) holds for
+    that server's life; `structlog.testing.capture_logs` around the start sees them.
+    """
     return bool(logger.bind().is_enabled_for(logging.DEBUG))

@@ -1,7 +1,10 @@
 """Route files: `--mappings DIR` loads native routes from JSON and YAML files.
 
-A file holds one route, a list of routes, or `{"routes": [...]}`. Files load in name
-order (subdirectories included), so declaration order is predictable. A bad file stops
+A file holds one route, a list of routes, or `{"routes": [...]}`, in the same shapes
+`POST /api/routes` takes. Files load in path order (subdirectories included, compared
+part by part), and routes within a file in their order, so declaration order, which
+breaks priority ties, is predictable. Empty files are skipped, and so are hidden files
+and directories (names starting with `.`, such as editor swap files). A bad file stops
 the start with its name and the JSON location of the problem.
 """
 
@@ -23,24 +26,45 @@ _SUFFIXES = (".json", ".yaml", ".yml")
 
 
 class MappingFileError(ControlplaneError):
-    """A route file that cannot be loaded; the message names the file."""
+    """A route file that cannot be loaded; the message names the file and location."""
 
     status = 422
     code = "invalid_mapping_file"
 
+    def __init__(self, path: Path, problem: str, *, location: str | None = None) -> None:
+        where = f" at {location}" if location is not None else ""
+        super().__init__(f"{path}: {problem}{where}", location=location)
+        self.path = path
+        self.problem = problem
+
 
 def route_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
+    """The route files under `directory`, in load order."""
+    found = (
+        path
+        for path in directory.rglob("*")
+        if path.suffix in _SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+        and path.is_file()
+    )
+    return sorted(found, key=lambda path: path.relative_to(directory).parts)
 
 
 def _read(path: Path) -> Any:
-    data = path.read_bytes()
+    """The file's document, or None when the file is empty."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MappingFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data.strip():
+        return None
     try:
         if path.suffix == ".json":
             return msgspec.json.decode(data)
         return msgspec.yaml.decode(data)
     except msgspec.DecodeError as exc:
-        raise MappingFileError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise MappingFileError(path, f"not valid {kind}: {exc}") from None
 
 
 def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]:
@@ -53,13 +77,14 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
         return [msgspec.convert(document, wire.Route)], None
     except msgspec.ValidationError as exc:
         error = validation_error(exc)
-        raise MappingFileError(f"{path}: {error.message}", location=error.location) from None
+        raise MappingFileError(path, error.message, location=error.location) from None
 
 
 def load_route_files(directory: Path, session: SessionState) -> int:
     """Add every route found under `directory` to `session`; returns how many."""
     if not directory.is_dir():
-        raise MappingFileError(f"--mappings {directory}: not a directory")
+        problem = "does not exist" if not directory.exists() else "is not a directory"
+        raise MappingFileError(directory, f"{problem}; --mappings takes a directory")
     count = 0
     for path in route_files(directory):
         document = _read(path)
@@ -69,7 +94,6 @@ def load_route_files(directory: Path, session: SessionState) -> int:
         try:
             session.add_routes(routes, list_location=list_location)
         except ControlplaneError as exc:
-            raise MappingFileError(f"{path}: {exc.message}", location=exc.location) from None
+            raise MappingFileError(path, exc.message, location=exc.location) from None
         count += len(routes)
     return count
-

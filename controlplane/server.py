@@ -4,11 +4,21 @@
 
     async with ControlplaneServer(ServerConfig(port=0, admin_port=0)) as server:
         server.mock_url, server.admin_url
+
+Start-up problems a person can fix (a taken port, an unreadable TLS file, a bad route
+file) raise `ControlplaneError` subclasses (`StartupError`, `MappingFileError`); a
+`ServerConfig` that contradicts itself raises `ValueError` when it is built.
+
+The ready file (`ready_file`) is written atomically once both sites listen, and removed
+again by a clean `stop()` so that its presence means "a server is listening". It is
+left alone when its content is no longer ours (another process wrote the same path),
+and it survives a crash or SIGKILL: its `pid` tells a reader whether it is stale.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import ssl
@@ -23,12 +33,13 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
 from controlplane.admin.app import build_admin_app
+from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
 from controlplane.mappings import load_route_files
 from controlplane.mock_app import MockHandler
 from controlplane.sessions import SessionStore
 
-__all__ = ["ControlplaneServer", "ServerConfig"]
+__all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
 
 _log = get_logger("server")
 #: Mock requests may carry uploads; aiohttp's default cap is 1 MiB.
@@ -49,6 +60,29 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     ready_file: Path | None = None
+    #: Seconds `stop()` lets in-flight mock requests (a long `delay`) finish before
+    #: cancelling them; aiohttp's own default (60 s) is far too long for a test double.
+    shutdown_grace: float = 2.0
+
+    def __post_init__(self) -> None:
+        # Messages name the CLI flags: that is where most people set these.
+        if self.journal_size < 1:
+            raise ValueError(f"--journal-size must be >= 1, got {self.journal_size}")
+        for flag, port in (("--port", self.port), ("--admin-port", self.admin_port)):
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{flag} must be 0 (pick a free port) to 65535, got {port}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "--tls-cert and --tls-key go together: give both (PEM files) or neither"
+            )
+        if self.shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
+
+
+class StartupError(ControlplaneError):
+    """The server cannot start: a port is taken, a TLS file cannot be loaded."""
+
+    code = "cannot_start"
 
 
 def _url(scheme: str, address: Any) -> str:
@@ -77,21 +111,25 @@ class ControlplaneServer:
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
-        if self.config.journal_size < 1:
-            raise ValueError("journal_size must be >= 1")
         self.store = SessionStore(self.config.journal_size)
         self.mock_url = ""
         self.admin_url = ""
         self._runners: list[web.BaseRunner] = []
+        self._ready_content: dict[str, Any] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         cert, key = self.config.tls_cert, self.config.tls_key
-        if cert is None and key is None:
+        if cert is None or key is None:  # ServerConfig guarantees both or neither
             return None
-        if cert is None or key is None:
-            raise ValueError("--tls-cert and --tls-key go together")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert, key)
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StartupError(
+                f"cannot load the TLS certificate {cert} with key {key}: {reason}; "
+                "--tls-cert and --tls-key take PEM files"
+            ) from None
         return context
 
     async def start(self) -> None:
@@ -101,35 +139,56 @@ class ControlplaneServer:
             _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded)
         ssl_context = self._ssl_context()
 
-        mock_runner = web.ServerRunner(_mock_server(MockHandler(self.store)), access_log=None)
+        mock_runner = web.ServerRunner(
+            _mock_server(MockHandler(self.store)),
+            access_log=None,
+            shutdown_timeout=config.shutdown_grace,
+        )
         admin_runner = web.AppRunner(
-            build_admin_app(self.store, token=config.admin_token), access_log=None
+            build_admin_app(self.store, token=config.admin_token),
+            access_log=None,
+            shutdown_timeout=config.shutdown_grace,
         )
         try:
             await mock_runner.setup()
             self._runners.append(mock_runner)
-            await web.TCPSite(
-                mock_runner, config.host, config.port, ssl_context=ssl_context
-            ).start()
+            site = web.TCPSite(mock_runner, config.host, config.port, ssl_context=ssl_context)
+            await _listen(site, "mock traffic", "--port", config.host, config.port)
             await admin_runner.setup()
             self._runners.append(admin_runner)
-            await web.TCPSite(admin_runner, config.admin_host, config.admin_port).start()
+            site = web.TCPSite(admin_runner, config.admin_host, config.admin_port)
+            await _listen(
+                site, "the admin API", "--admin-port", config.admin_host, config.admin_port
+            )
+            self.mock_url = _url("https" if ssl_context else "http", mock_runner.addresses[0])
+            self.admin_url = _url("http", admin_runner.addresses[0])
+            self.store.mock_base_url = self.mock_url
+            self.store.admin_base_url = self.admin_url
+            if config.ready_file is not None:
+                content = {
+                    "mock_url": self.mock_url,
+                    "admin_url": self.admin_url,
+                    "pid": os.getpid(),
+                }
+                _write_atomically(config.ready_file, content)
+                self._ready_content = content
         except BaseException:
             await self.stop()
             raise
-
-        self.mock_url = _url("https" if ssl_context else "http", mock_runner.addresses[0])
-        self.admin_url = _url("http", admin_runner.addresses[0])
-        self.store.mock_base_url = self.mock_url
-        self.store.admin_base_url = self.admin_url
-        if config.ready_file is not None:
-            _write_atomically(
-                config.ready_file,
-                {"mock_url": self.mock_url, "admin_url": self.admin_url, "pid": os.getpid()},
-            )
-        _log.info("ready", mock_url=self.mock_url, admin_url=self.admin_url, pid=os.getpid())
+        _log.info(
+            "ready",
+            mock_url=self.mock_url,
+            admin_url=self.admin_url,
+            pid=os.getpid(),
+            loop=_loop_name(),
+        )
 
     async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish (up to `shutdown_grace`), and
+        remove the ready file this server wrote."""
+        if self._ready_content is not None and self.config.ready_file is not None:
+            _remove_if_unchanged(self.config.ready_file, self._ready_content)
+            self._ready_content = None
         while self._runners:
             await self._runners.pop().cleanup()
 
@@ -146,6 +205,23 @@ class ControlplaneServer:
         await self.stop()
 
 
+async def _listen(site: web.TCPSite, what: str, flag: str, host: str, port: int) -> None:
+    try:
+        await site.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            hint = f"address already in use; choose another {flag}, or 0 for a free port"
+        else:
+            hint = exc.strerror or str(exc)
+        raise StartupError(f"cannot listen for {what} on {host}:{port}: {hint}") from None
+
+
+def _loop_name() -> str:
+    """`uvloop` or `asyncio`: which event loop implementation is serving."""
+    module = type(asyncio.get_running_loop()).__module__
+    return module.partition(".")[0]
+
+
 def _write_atomically(path: Path, content: dict[str, Any]) -> None:
     """Readers see the old file or the whole new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,3 +233,11 @@ def _write_atomically(path: Path, content: dict[str, Any]) -> None:
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def _remove_if_unchanged(path: Path, content: dict[str, Any]) -> None:
+    try:
+        if json.loads(path.read_text()) == content:
+            path.unlink()
+    except (OSError, ValueError):  # gone already, or rewritten by someone else: theirs now
+        pass

@@ -28,15 +28,19 @@ def _as_match(request: wire.VerifyRequest) -> wire.Match:
     )
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 def _count_rule(request: wire.VerifyRequest) -> str:
     rules = []
     if request.times is not None:
-        rules.append(f"exactly {request.times}")
+        rules.append(f"exactly {_times(request.times)}")
     if request.at_least is not None:
-        rules.append(f"at least {request.at_least}")
+        rules.append(f"at least {_times(request.at_least)}")
     if request.at_most is not None:
-        rules.append(f"at most {request.at_most}")
-    return " and ".join(rules) or "at least 1"
+        rules.append(f"at most {_times(request.at_most)}")
+    return " and ".join(rules) or "at least once"
 
 
 def _count_holds(request: wire.VerifyRequest, count: int) -> bool:
@@ -49,8 +53,8 @@ def _count_holds(request: wire.VerifyRequest, count: int) -> bool:
     )
 
 
-def _plural(n: int) -> str:
-    return "call" if n == 1 else "calls"
+def _calls(n: int) -> str:
+    return "1 call" if n == 1 else f"{n} calls"
 
 
 def verify_calls(
@@ -61,33 +65,33 @@ def verify_calls(
     journal = session.journal
     calls = [entry for entry in journal if entry.handler == handler]
     predicate = compile_match(_as_match(request))
-    matching = calls if predicate is None else [c for c in calls if predicate(c.view)]
+    matching: list[JournalEntry] = calls if predicate is None else []
+    missed: list[JournalEntry] = []
+    if predicate is not None:
+        for call in calls:
+            (matching if predicate(call.view) else missed).append(call)
     count = len(matching)
     evicted = journal.evicted
     if _count_holds(request, count):
         return wire.VerifyResult(ok=True, count=count, evicted=evicted)
 
-    rule = _count_rule(request)
+    wanted = f" with {_describe(request)}" if predicate is not None else ""
+    seen = f" ({_calls(len(calls))} in all)" if predicate is not None else ""
     lines = [
-        f"expected handler {handler!r} to be called {rule} "
-        f"time{'s' if rule != 'exactly 1' else ''}"
-        + (f" with {_describe(request)}" if predicate is not None else "")
-        + f", but {count} {_plural(count)} matched"
-        + (f" ({len(calls)} {_plural(len(calls))} in all)" if predicate is not None else "")
-        + "."
+        f"expected handler {handler!r} to be called {_count_rule(request)}{wanted}, "
+        f"but {_calls(count)} matched{seen}."
     ]
-    if predicate is not None:
-        unmatched = [c for c in calls if c not in matching]
-        ranked = sorted(((predicate.diffs(c.view), c) for c in unmatched), key=lambda p: len(p[0]))
-        if ranked:
-            lines.append("Closest calls that did not match:")
-        for diffs, entry in ranked[:_CLOSEST_SHOWN]:
-            lines.append(f"  call #{entry.seq} {entry.view.method} {entry.view.path}:")
+    if predicate is not None and missed:
+        ranked = sorted(missed, key=lambda entry: len(predicate.diffs(entry.view)))
+        lines.append("Closest calls that did not match:")
+        for entry in ranked[:_CLOSEST_SHOWN]:
+            lines.append(_summary(entry) + ":")
             lines.extend(
-                f"    {d.field}: expected {d.expected}, got {d.actual}" for d in diffs
+                f"    {d.field}: expected {d.expected}, got {d.actual}"
+                for d in predicate.diffs(entry.view)
             )
     elif calls:
-        lines.append("Calls received:")
+        lines.append("Calls received (latest last):")
         lines.extend(_summary(entry) for entry in calls[-_CLOSEST_SHOWN:])
     if evicted:
         lines.append(
@@ -104,13 +108,17 @@ def _summary(entry: JournalEntry) -> str:
 
 
 def _describe(request: wire.VerifyRequest) -> str:
-    parts = []
-    if request.headers:
-        parts.append(f"headers {request.headers}")
-    if request.query:
-        parts.append(f"query {request.query}")
+    parts = [
+        f"{name} {_json(value)}"
+        for name, value in (("headers", request.headers), ("query", request.query))
+        if value
+    ]
     if request.json is not wire.UNSET:
-        parts.append(f"json {msgspec.json.encode(request.json).decode()}")
+        parts.append(f"json {_json(request.json)}")
     if request.body is not None:
-        parts.append(f"body {request.body!r}")
+        parts.append(f"body {_json(request.body)}")
     return " and ".join(parts)
+
+
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()

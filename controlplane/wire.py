@@ -16,11 +16,14 @@ import re
 from typing import Any, Literal
 
 import msgspec
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Struct, UnsetType, field
 
 __all__ = [
+    "PATH_PARAM",
     "UNSET",
     "AnyResponse",
+    "CallList",
     "Delay",
     "Diff",
     "ErrorBody",
@@ -96,7 +99,7 @@ class StringMatcher(Struct, **_STRICT):
         for name in ("matches", "not_matches"):
             pattern = getattr(self, name)
             if pattern is not None:
-                _check_regex(pattern)
+                _check_regex(pattern, name)
         for name in ("any_of", "all_of"):
             items = getattr(self, name)
             if items is not None and not items:
@@ -121,11 +124,14 @@ _OPERATORS = (
 StringMatcherSpec = str | StringMatcher
 
 
-def _check_regex(pattern: str) -> None:
+def _check_regex(pattern: str, field: str) -> None:
+    # The message starts with the field's name so the admin API can point at it.
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise ValueError(
+            f"`{field}` is not a valid regular expression ({pattern!r}: {exc})"
+        ) from None
 
 
 class JsonPathCondition(Struct, **_STRICT):
@@ -133,6 +139,12 @@ class JsonPathCondition(Struct, **_STRICT):
 
     expression: str
     matcher: StringMatcherSpec | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            parse_jsonpath(self.expression)
+        except Exception as exc:  # jsonpath_ng raises plain Exceptions of its own
+            raise ValueError(f"`expression` is not valid JSONPath: {exc}") from None
 
 
 class Match(Struct, **_STRICT):
@@ -309,7 +321,8 @@ AnyResponse = (
 
 # --------------------------------------------------------------------------- routes
 
-_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
+#: A `{name}` or `{name:regex}` in a path template (the regex may hold one level of braces).
+PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
 class Route(Struct, **_STRICT):
@@ -331,11 +344,11 @@ class Route(Struct, **_STRICT):
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"`path` must start with '/', got {self.path!r}")
         if self.path is not None:
-            for m in _PATH_PARAM.finditer(self.path):
+            for m in PATH_PARAM.finditer(self.path):
                 if m.group(2) is not None:
-                    _check_regex(m.group(2))
+                    _check_regex(m.group(2), "path")
         if self.path_regex is not None:
-            _check_regex(self.path_regex)
+            _check_regex(self.path_regex, "path_regex")
         if self.times is not None and self.times < 1:
             raise ValueError("`times` is null (unlimited) or >= 1")
         if not self.handler:

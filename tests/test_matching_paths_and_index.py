@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import msgspec
@@ -237,3 +238,63 @@ def test_ten_thousand_template_routes_find_the_right_one() -> None:
     assert winner(t, "GET", "/items/42/v9999") == ("v9999", {"id": "42"})
     assert winner(t, "GET", "/items/42/v10000") is None
     assert winner(t, "GET", "/t9999/abc/def") is None
+
+
+def test_index_agrees_with_trying_every_route_in_order() -> None:
+    # The trie, tails and regex list are an optimisation: they must pick exactly the
+    # route a naive scan in (priority, order) would pick.
+    sources = [
+        "/a",
+        "/a/",
+        "/a/{x}",
+        "/a/{x}/",
+        "/a/b",
+        "/a/{x}/c",
+        "/a/b/{y}",
+        "/a/{rest:.*}",
+        "/{first}/b/{last}",
+        "/a/v{n}",
+        "/a/{n:[0-9]+}",
+        "/a/{n:[0-9]+}/c",
+        "/{p:a/b}/c",
+        "/{any:.*}",
+        "/a/{x}.{ext}",
+    ]
+    rng = random.Random(7)
+    orders = rng.sample(range(100), len(sources) + 1)  # distinct: no ties to break
+    routes = [
+        route(f"r{i}", orders[i], path=source, priority=rng.choice([1, 5, 5, 9]))
+        for i, source in enumerate(sources)
+    ]
+    routes.append(route("re", orders[-1], path_regex=r"/a/(?P<d>[0-9])/?", priority=5))
+    t = table(*routes)
+    by_key = sorted(routes, key=lambda r: r.key)
+    pieces = ["a", "b", "c", "v1", "12", "7", "x.y", ""]
+    hits = 0
+    for _ in range(2_000):
+        path = "/" + "/".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5)))
+        naive = next(((r.id, p) for r in by_key if (p := r.pattern.match(path)) is not None), None)
+        assert winner(t, "GET", path) == naive, path
+        hits += naive is not None
+    assert hits > 1_000
+
+
+def test_lookups_stay_right_while_routes_are_removed_in_any_order() -> None:
+    sources = ["/a/{x}", "/a/{x}/c", "/a/{n:[0-9]+}", "/a/{n:[0-9]+}/c", "/a/b", "/{p:.*}"]
+    paths = ["/a/1", "/a/1/c", "/a/b", "/a/x/c", "/zz"]
+    rng = random.Random(3)
+    for _ in range(20):
+        routes = [route(f"r{i}", i, path=s) for i, s in enumerate(sources)]
+        routes.append(route("re", len(sources), path_regex="/a/.*"))
+        t = table(*routes)
+        alive = list(routes)
+        rng.shuffle(routes)
+        for gone in routes:
+            t.remove(gone.id)
+            alive.remove(gone)
+            for path in paths:
+                naive = next(
+                    ((r.id, p) for r in alive if (p := r.pattern.match(path)) is not None), None
+                )
+                assert winner(t, "GET", path) == naive
+        assert len(t) == 0

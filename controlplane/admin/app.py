@@ -6,14 +6,15 @@ Session-scoped endpoints exist twice: under `/api/...` for session `default` and
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from controlplane import wire
 from controlplane._version import __version__
 from controlplane.admin.decoding import decode_body, encode, json_response
-from controlplane.admin.openapi import openapi_document
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
@@ -33,14 +34,33 @@ def _error_response(error: ControlplaneError) -> web.Response:
     return web.Response(status=error.status, body=encode(body), content_type="application/json")
 
 
-def _error_middleware(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    expected = f"Bearer {token}" if token else None
+def _http_error(request: web.Request, exc: web.HTTPException) -> ControlplaneError:
+    """aiohttp's own errors (no such path, wrong method, body too large) as our JSON errors."""
+    if exc.status == 404:
+        return NotFound(
+            f"no admin endpoint {request.method} {request.path}; "
+            "see GET /api/openapi.json for the API"
+        )
+    if exc.status == 405:
+        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ()) or ()))
+        message = f"{request.method} is not allowed on {request.path}"
+        error = ControlplaneError(message + (f" (allowed: {allowed})" if allowed else ""))
+        error.status, error.code = 405, "method_not_allowed"
+        return error
+    error = ControlplaneError(exc.text or exc.reason)
+    error.status, error.code = exc.status, exc.reason.lower().replace(" ", "_")
+    return error
+
+
+def _error_middleware(token: str | None) -> Middleware:
+    expected = f"Bearer {token}".encode() if token else None
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             if expected is not None and request.path != "/health":
-                if request.headers.get("Authorization") != expected:
+                given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+                if not hmac.compare_digest(given, expected):
                     raise Unauthorized(
                         "this admin API needs `Authorization: Bearer <token>` "
                         "(the server was started with --admin-token)"
@@ -49,18 +69,9 @@ def _error_middleware(token: str | None) -> Callable[[web.Request, Handler], Awa
         except ControlplaneError as error:
             return _error_response(error)
         except web.HTTPException as exc:
-            if exc.status == 404:
-                return _error_response(
-                    NotFound(f"no admin endpoint {request.method} {request.path}; "
-                             "see GET /api/openapi.json for the API")
-                )
-            if exc.status == 405:
-                error = ControlplaneError(
-                    f"{request.method} is not allowed on {request.path}"
-                )
-                error.status, error.code = 405, "method_not_allowed"
-                return _error_response(error)
-            raise
+            if exc.status < 400:
+                raise
+            return _error_response(_http_error(request, exc))
         except Exception:
             # A bug of ours, not the client's: say so, log the traceback, keep serving.
             _log.exception("admin_internal_error", method=request.method, path=request.path)
@@ -84,6 +95,10 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
+    # Imported here, not at the top, so `python -m controlplane.admin.openapi` (which
+    # regenerates docs/reference/openapi.json) runs a module nothing imported before.
+    from controlplane.admin.openapi import openapi_document
+
     return web.Response(body=openapi_document(), content_type="application/json")
 
 
@@ -91,9 +106,7 @@ async def create_session(request: web.Request) -> web.Response:
     store = request.app[STORE]
     body = await request.read()
     spec = (
-        wire.SessionCreate()
-        if not body.strip()
-        else await decode_body(request, wire.SessionCreate)
+        wire.SessionCreate() if not body.strip() else await decode_body(request, wire.SessionCreate)
     )
     state = store.create(spec.name, spec.id)
     _log.info("session_created", session=state.id, name=state.name)
@@ -121,9 +134,11 @@ async def delete_session(request: web.Request) -> web.Response:
 
 async def add_routes(request: web.Request) -> web.Response:
     session = _session(request)
-    specs = await decode_body(request, wire.Route | list[wire.Route])
-    many = isinstance(specs, list)
-    routes = session.add_routes(specs if many else [specs], list_location="$" if many else None)
+    specs: wire.Route | list[wire.Route] = await decode_body(request, wire.Route | list[wire.Route])
+    if isinstance(specs, list):
+        routes = session.add_routes(specs, list_location="$")
+    else:
+        routes = session.add_routes([specs], list_location=None)
     for route in routes:
         _log.info(
             "route_added",
@@ -183,7 +198,12 @@ async def put_response(request: web.Request) -> web.Response:
     session.require_handler(name)
     spec = await decode_body(request, wire.AnyResponse)
     session.register_response(name, spec)
-    _log.info("response_registered", session=session.id, handler=name, response_type=wire.response_type(spec))
+    _log.info(
+        "response_registered",
+        session=session.id,
+        handler=name,
+        response_type=wire.response_type(spec),
+    )
     return json_response(spec)
 
 
@@ -249,7 +269,9 @@ def _int_param(request: web.Request, name: str) -> int | None:
     except ValueError:
         value = -1
     if value < 0:
-        raise InvalidInput(f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}")
+        raise InvalidInput(
+            f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
+        )
     return value
 
 
@@ -332,4 +354,3 @@ def build_admin_app(store: SessionStore, *, token: str | None = None) -> web.App
         router.add_route(method, "/api" + path, handler)
         router.add_route(method, "/api/sessions/{sid}" + path, handler)
     return app
-

@@ -1,23 +1,51 @@
-"""Admin request bodies -> wire types, with errors that carry the JSON location."""
+"""Admin request bodies -> wire types, with errors that carry the JSON location.
+
+msgspec reports *where* a document is wrong (`$.match.headers[...]`) in its own
+words. `validation_error` turns that into something a person can act on: it names
+the dict key msgspec leaves as `[...]`, points at the field a message is about,
+rewrites "Expected `int | null`, got `str`" as plain English, and for an unknown
+field or value lists what is allowed (with a "did you mean" when one is close).
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import msgspec
 from aiohttp import web
+from msgspec import inspect as mi
 
 from controlplane.errors import InvalidInput, InvalidJson
 
-__all__ = ["decode_body", "encode", "json_response"]
+__all__ = ["decode_body", "decode_value", "encode", "json_response", "validation_error"]
 
 T = TypeVar("T")
 _AT = re.compile(r"^(?P<message>.*) - at `(?P<location>[^`]*)`$", re.DOTALL)
 _LEADING_FIELD = re.compile(r"^`(?P<field>[A-Za-z_][A-Za-z0-9_]*)`")
+_STEP = re.compile(r"\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<index>\d+)\]|\[(?P<any>\.\.\.)\]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]*)`, got `(?P<got>[^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+_BAD_VALUE = re.compile(r"^Invalid (?:enum )?value (?P<value>.*)$")
+_JSON_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "bool": "a boolean",
+    "null": "null",
+    "object": "an object",
+    "array": "an array",
+}
+_NO_DOCUMENT: Any = object()
 _encoder = msgspec.json.Encoder()
 encode = _encoder.encode
+
+#: One step of a location: a field name, a list index, or `...` (a dict key msgspec omits).
+Step = str | int
 
 
 @cache
@@ -25,39 +53,198 @@ def _decoder(target: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(target)
 
 
-def validation_error(exc: msgspec.ValidationError, prefix: str = "$") -> InvalidInput:
-    """msgspec's `... - at `$.a.b`` -> InvalidInput(message, location)."""
+# ----------------------------------------------------------------- locations
+
+
+def _steps(location: str) -> list[Step]:
+    return [
+        int(m["index"]) if m["index"] is not None else (m["field"] or "...")
+        for m in _STEP.finditer(location, 1)
+    ]
+
+
+def _render(steps: list[Step], prefix: str = "$") -> str:
+    parts = [prefix]
+    for step in steps:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif _IDENTIFIER.fullmatch(step):
+            parts.append(f".{step}")
+        else:
+            parts.append(f"[{encode(step).decode()}]")
+    return "".join(parts)
+
+
+def _keep_only(document: Any, steps: list[Step], key: str) -> Any:
+    """A copy of `document` whose dict at `steps` holds only `key`."""
+    if not steps:
+        return {key: document[key]}
+    head, rest = steps[0], steps[1:]
+    copy = list(document) if isinstance(document, list) else dict(document)
+    copy[head] = _keep_only(document[head], rest, key)  # type: ignore[index]
+    return copy
+
+
+def _name_keys(raw: str, steps: list[Step], document: Any, target: Any) -> list[Step]:
+    """Replace each `...` step by the dict key that reproduces the error."""
+    while "..." in steps:
+        at = steps.index("...")
+        try:
+            container = document
+            for step in steps[:at]:
+                container = container[step]
+            keys = list(container) if isinstance(container, dict) else []
+        except (KeyError, IndexError, TypeError):
+            return steps
+        for key in keys:
+            try:
+                msgspec.convert(_keep_only(document, steps[:at], key), target)
+            except msgspec.ValidationError as exc:
+                if str(exc) == raw:
+                    steps = [*steps[:at], key, *steps[at + 1 :]]
+                    break
+        else:
+            return steps
+    return steps
+
+
+# ----------------------------------------------------------------- types at a location
+
+
+def _narrow(info: mi.Type, node: Any) -> mi.Type:
+    """The member of a union that `node` is meant to be (by JSON shape, then by tag)."""
+    if not isinstance(info, mi.UnionType):
+        return info
+    if isinstance(node, list):
+        shaped: list[mi.Type] = [t for t in info.types if isinstance(t, mi.ListType | mi.TupleType)]
+    elif isinstance(node, dict):
+        shaped = [t for t in info.types if isinstance(t, mi.StructType | mi.DictType)]
+        tagged: list[mi.Type] = [
+            t
+            for t in shaped
+            if isinstance(t, mi.StructType) and t.tag is not None and node.get(t.tag_field) == t.tag
+        ]
+        shaped = tagged or shaped
+    else:
+        return info
+    return shaped[0] if len(shaped) == 1 else info
+
+
+def _type_at(target: Any, document: Any, steps: list[Step]) -> tuple[mi.Type | None, Step | None]:
+    """The type at `steps` and the last step, or None where the walk loses its way."""
+    info: mi.Type = mi.type_info(target)
+    node = document
+    for step in steps:
+        info = _narrow(info, node)
+        if isinstance(info, mi.UnionType) and isinstance(step, str):
+            tags = [t for t in info.types if isinstance(t, mi.StructType) and t.tag is not None]
+            if tags and tags[0].tag_field == step:
+                return mi.LiteralType(values=tuple(str(t.tag) for t in tags)), step
+        try:
+            if isinstance(info, mi.StructType) and isinstance(step, str):
+                info = next(f.type for f in info.fields if f.encode_name == step)
+            elif isinstance(info, mi.DictType):
+                info = info.value_type
+            elif isinstance(info, mi.ListType):
+                info = info.item_type
+            elif isinstance(info, mi.TupleType) and isinstance(step, int):
+                info = info.item_types[step]
+            else:
+                return None, step
+            node = node[step] if node is not _NO_DOCUMENT else node
+        except (StopIteration, KeyError, IndexError, TypeError):
+            node = _NO_DOCUMENT
+    return _narrow(info, node) if node is not _NO_DOCUMENT else info, None
+
+
+def _choices(words: list[str], given: str) -> str:
+    close = difflib.get_close_matches(given, words, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"{', '.join(words)}{hint}"
+
+
+# ----------------------------------------------------------------- messages
+
+
+def _plain(types: str) -> str:
+    return " or ".join(_JSON_NAMES.get(t, f"`{t}`") for t in types.split(" | "))
+
+
+def validation_error(
+    exc: msgspec.ValidationError,
+    prefix: str = "$",
+    *,
+    document: Any = _NO_DOCUMENT,
+    target: Any = None,
+) -> InvalidInput:
+    """msgspec's `... - at `$.a.b`` -> InvalidInput(message, location).
+
+    With the untyped `document` and the `target` type, dict keys are named and
+    unknown fields or values come with what is allowed.
+    """
     text = str(exc)
     found = _AT.match(text)
-    if found is None:
-        return InvalidInput(text, location=prefix)
-    message, location = found["message"], found["location"]
-    # Our own checks (Struct.__post_init__) name the field they are about first; msgspec
-    # then points at the object, so point at the field instead.
-    named = _LEADING_FIELD.match(message)
-    if named is not None and not location.endswith(f".{named['field']}"):
-        location = f"{location}.{named['field']}"
-    return InvalidInput(message, location=prefix + location[1:])
+    message, location = (found["message"], found["location"]) if found else (text, "$")
+    steps = _steps(location)
+    known = document is not _NO_DOCUMENT and target is not None
+    if known and "..." in steps:
+        steps = _name_keys(text, steps, document, target)
+
+    if expected := _EXPECTED.match(message):
+        message = f"expected {_plain(expected['expected'])}, got {_plain(expected['got'])}"
+    elif missing := _MISSING.match(message):
+        steps.append(missing["field"])
+        message = f"`{missing['field']}` is required"
+    elif unknown := _UNKNOWN.match(message):
+        name = unknown["field"]
+        info = _type_at(target, document, steps)[0] if known else None
+        message = f"unknown field `{name}`"
+        if isinstance(info, mi.StructType):
+            message += f"; known fields: {_choices([f.encode_name for f in info.fields], name)}"
+        steps.append(name)
+    elif bad := _BAD_VALUE.match(message):
+        info = _type_at(target, document, steps)[0] if known else None
+        message = f"{bad['value']} is not allowed here"
+        if isinstance(info, mi.LiteralType):
+            given = bad["value"].strip("'\"")
+            message += f"; allowed values: {_choices([str(v) for v in info.values], given)}"
+    elif (named := _LEADING_FIELD.match(message)) and steps[-1:] != [named["field"]]:
+        # Our own checks (Struct.__post_init__) name the field they are about first;
+        # msgspec points at the object, so point at the field instead.
+        steps.append(named["field"])
+    return InvalidInput(message, location=_render(steps, prefix))
 
 
-def decode_value(data: bytes, target: type[T] | Any) -> T:
+@overload
+def decode_value(data: bytes, target: type[T]) -> T: ...
+@overload
+def decode_value(data: bytes, target: Any) -> Any: ...
+def decode_value(data: bytes, target: Any) -> Any:
     """Decode JSON bytes into `target`, raising InvalidJson / InvalidInput."""
     if not data.strip():
         raise InvalidJson("the request body is empty; send a JSON document")
     try:
-        result: T = _decoder(target).decode(data)
+        result = _decoder(target).decode(data)
     except msgspec.ValidationError as exc:
-        raise validation_error(exc) from None
+        try:
+            document = msgspec.json.decode(data)
+        except msgspec.DecodeError as malformed:
+            # Well-formed up to the shape error, malformed after it: the basic problem first.
+            raise InvalidJson(f"the request body is not valid JSON: {malformed}") from None
+        raise validation_error(exc, document=document, target=target) from None
     except msgspec.DecodeError as exc:
         raise InvalidJson(f"the request body is not valid JSON: {exc}") from None
     return result
 
 
-async def decode_body(request: web.Request, target: type[T] | Any) -> T:
+@overload
+async def decode_body(request: web.Request, target: type[T]) -> T: ...
+@overload
+async def decode_body(request: web.Request, target: Any) -> Any: ...
+async def decode_body(request: web.Request, target: Any) -> Any:
+    """The request's JSON body decoded into `target` (see `decode_value`)."""
     return decode_value(await request.read(), target)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=encode(value), content_type="application/json"
-    )
+    return web.Response(status=status, body=encode(value), content_type="application/json")

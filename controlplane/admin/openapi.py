@@ -24,52 +24,159 @@ _Op = tuple[str, str, str, Any, dict[int, tuple[str, Any]]]
 
 _ERR = wire.ErrorBody
 _SESSION_SCOPED: list[_Op] = [
-    ("post", "/routes", "Add one route or a list of routes",
-     wire.Route | list[wire.Route],
-     {201: ("The routes, with ids", wire.RouteList), 400: ("Not JSON", _ERR),
-      409: ("Route id taken", _ERR), 422: ("Wrong shape", _ERR)}),
-    ("get", "/routes", "List routes in declaration order", None,
-     {200: ("Routes", wire.RouteList)}),
-    ("delete", "/routes", "Remove every route (and their handlers' responses)", None,
-     {204: ("Removed", None)}),
-    ("get", "/routes/{route_id}", "One route", None,
-     {200: ("The route", wire.Route), 404: ("Unknown route", _ERR)}),
-    ("put", "/routes/{route_id}", "Replace a route, keeping its place in declaration order",
-     wire.Route,
-     {200: ("The route", wire.Route), 404: ("Unknown route", _ERR), 422: ("Wrong shape", _ERR)}),
-    ("delete", "/routes/{route_id}", "Remove a route", None,
-     {204: ("Removed", None), 404: ("Unknown route", _ERR)}),
-    ("put", "/handlers/{name}/response", "Register the response of a handler (last write wins)",
-     wire.AnyResponse,
-     {200: ("Registered", wire.AnyResponse), 404: ("No route declares this handler", _ERR),
-      422: ("Wrong shape", _ERR)}),
-    ("get", "/handlers", "Handlers with their routes, call counts and responses", None,
-     {200: ("Handlers", wire.HandlerList)}),
-    ("get", "/handlers/{name}/calls", "The journaled calls of one handler", None,
-     {200: ("Calls, oldest first", wire.CallList), 404: ("Unknown handler", _ERR)}),
-    ("post", "/handlers/{name}/verify", "Count matching calls and check the count",
-     wire.VerifyRequest,
-     {200: ("Holds", wire.VerifyResult), 409: ("Does not hold; `message` explains", wire.VerifyResult),
-      404: ("Unknown handler", _ERR), 422: ("Wrong shape", _ERR)}),
-    ("get", "/requests", "The journal, filtered (handler, matched, method, path, limit)", None,
-     {200: ("Requests, oldest first", wire.RequestList), 422: ("Bad filter", _ERR)}),
-    ("get", "/requests/unmatched", "Requests no route matched, with their near misses", None,
-     {200: ("Unmatched requests", wire.UnmatchedRequestList)}),
+    (
+        "post",
+        "/routes",
+        "Add one route or a list of routes",
+        wire.Route | list[wire.Route],
+        {
+            201: ("The routes, with ids", wire.RouteList),
+            400: ("Not JSON", _ERR),
+            409: ("Route id taken", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+    ),
+    ("get", "/routes", "List routes in declaration order", None, {200: ("Routes", wire.RouteList)}),
+    (
+        "delete",
+        "/routes",
+        "Remove every route (and their handlers' responses)",
+        None,
+        {204: ("Removed", None)},
+    ),
+    (
+        "get",
+        "/routes/{route_id}",
+        "One route",
+        None,
+        {200: ("The route", wire.Route), 404: ("Unknown route", _ERR)},
+    ),
+    (
+        "put",
+        "/routes/{route_id}",
+        "Replace a route, keeping its place in declaration order",
+        wire.Route,
+        {200: ("The route", wire.Route), 404: ("Unknown route", _ERR), 422: ("Wrong shape", _ERR)},
+    ),
+    (
+        "delete",
+        "/routes/{route_id}",
+        "Remove a route",
+        None,
+        {204: ("Removed", None), 404: ("Unknown route", _ERR)},
+    ),
+    (
+        "put",
+        "/handlers/{name}/response",
+        "Register the response of a handler (last write wins)",
+        wire.AnyResponse,
+        {
+            200: ("Registered", wire.AnyResponse),
+            404: ("No route declares this handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+    ),
+    (
+        "get",
+        "/handlers",
+        "Handlers with their routes, call counts and responses",
+        None,
+        {200: ("Handlers", wire.HandlerList)},
+    ),
+    (
+        "get",
+        "/handlers/{name}/calls",
+        "The journaled calls of one handler",
+        None,
+        {200: ("Calls, oldest first", wire.CallList), 404: ("Unknown handler", _ERR)},
+    ),
+    (
+        "post",
+        "/handlers/{name}/verify",
+        "Count matching calls and check the count",
+        wire.VerifyRequest,
+        {
+            200: ("Holds", wire.VerifyResult),
+            409: ("Does not hold; `message` explains", wire.VerifyResult),
+            404: ("Unknown handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+    ),
+    (
+        "get",
+        "/requests",
+        "The journal, filtered (handler, matched, method, path, limit)",
+        None,
+        {200: ("Requests, oldest first", wire.RequestList), 422: ("Bad filter", _ERR)},
+    ),
+    (
+        "get",
+        "/requests/unmatched",
+        "Requests no route matched, with their near misses",
+        None,
+        {200: ("Unmatched requests", wire.UnmatchedRequestList)},
+    ),
     ("delete", "/requests", "Clear the journal", None, {204: ("Cleared", None)}),
-    ("post", "/reset", "Remove routes, responses and journal of the session", None,
-     {204: ("Reset", None)}),
+    (
+        "post",
+        "/reset",
+        "Remove routes, responses and journal of the session",
+        None,
+        {204: ("Reset", None)},
+    ),
+]
+
+#: Query parameters of `GET .../requests` (the journal filters).
+_REQUEST_FILTERS: list[dict[str, Any]] = [
+    {"name": "handler", "description": "only calls of this handler", "schema": {"type": "string"}},
+    {
+        "name": "matched",
+        "description": "true: matched a route; false: did not",
+        "schema": {"type": "boolean"},
+    },
+    {"name": "method", "description": "HTTP method (any case)", "schema": {"type": "string"}},
+    {
+        "name": "path",
+        "description": "exact path, without a session prefix",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "limit",
+        "description": "keep the newest N",
+        "schema": {"type": "integer", "minimum": 0},
+    },
 ]
 
 _GLOBAL: list[_Op] = [
     ("get", "/health", "Liveness and version", None, {200: ("Up", wire.Health)}),
-    ("post", "/api/sessions", "Create an isolated session", wire.SessionCreate,
-     {201: ("The session", wire.Session), 409: ("Id taken", _ERR), 422: ("Wrong shape", _ERR)}),
-    ("get", "/api/sessions", "List sessions (default included)", None,
-     {200: ("Sessions", wire.SessionList)}),
-    ("get", "/api/sessions/{sid}", "One session", None,
-     {200: ("The session", wire.Session), 404: ("Unknown session", _ERR)}),
-    ("delete", "/api/sessions/{sid}", "Delete a session with everything in it", None,
-     {204: ("Deleted", None), 404: ("Unknown session", _ERR), 409: ("`default` stays", _ERR)}),
+    (
+        "post",
+        "/api/sessions",
+        "Create an isolated session",
+        wire.SessionCreate,
+        {201: ("The session", wire.Session), 409: ("Id taken", _ERR), 422: ("Wrong shape", _ERR)},
+    ),
+    (
+        "get",
+        "/api/sessions",
+        "List sessions (default included)",
+        None,
+        {200: ("Sessions", wire.SessionList)},
+    ),
+    (
+        "get",
+        "/api/sessions/{sid}",
+        "One session",
+        None,
+        {200: ("The session", wire.Session), 404: ("Unknown session", _ERR)},
+    ),
+    (
+        "delete",
+        "/api/sessions/{sid}",
+        "Delete a session with everything in it",
+        None,
+        {204: ("Deleted", None), 404: ("Unknown session", _ERR), 409: ("`default` stays", _ERR)},
+    ),
     ("get", "/api/openapi.json", "This document", None, {200: ("OpenAPI 3.1", None)}),
 ]
 
@@ -112,11 +219,13 @@ def openapi_spec() -> dict[str, Any]:
                 for status, (description, schema) in responses.items()
             },
         }
-        params = [
+        params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in ("sid", "route_id", "name")
             if "{" + name + "}" in path
         ]
+        if method == "get" and path.endswith("/requests"):
+            params += [{"in": "query", "required": False} | p for p in _REQUEST_FILTERS]
         if params:
             operation["parameters"] = params
         if request is not None:
@@ -141,3 +250,11 @@ def openapi_spec() -> dict[str, Any]:
 def openapi_document() -> bytes:
     """The document as indented JSON bytes (what `GET /api/openapi.json` serves)."""
     return msgspec.json.format(msgspec.json.encode(openapi_spec()), indent=2)
+
+
+if __name__ == "__main__":
+    # `python -m controlplane.admin.openapi > docs/reference/openapi.json` refreshes the
+    # committed copy; a test fails when it differs from what the server serves.
+    import sys
+
+    sys.stdout.buffer.write(openapi_document() + b"\n")

@@ -64,7 +64,8 @@ class _Node:
         self.static: dict[str, _Node] = {}
         self.wild: _Node | None = None
         self.routes: _Routes = []
-        self.tails: list[_Group] = []
+        #: Tail regex source -> its group.
+        self.tails: dict[str, _Group] = {}
 
     def empty(self) -> bool:
         return not (self.static or self.wild or self.routes or self.tails)
@@ -78,7 +79,7 @@ def _walk(
     `pos` is the index in `path` of the '/' that precedes `segments[i]`, so tails
     match the remainder in place, without slicing the path.
     """
-    for tail in node.tails:
+    for tail in node.tails.values():
         if tail.regex.fullmatch(path, pos) is not None:
             out.append(tail.routes)
     if i == len(segments):
@@ -106,7 +107,8 @@ class RouteTable:
         self._exact: dict[str, _Routes] = {}
         self._root = _Node()
         self._templates = 0
-        self._regexes: list[_Group] = []
+        #: path_regex source -> its group; scanned on every lookup.
+        self._regexes: dict[str, _Group] = {}
         #: (path source, route id), sorted: near misses look up lexicographic neighbours.
         self._sources: list[tuple[str, str]] = []
 
@@ -150,7 +152,7 @@ class RouteTable:
         if pattern.kind == "exact":
             del self._exact[pattern.source]
         elif pattern.kind == "regex":
-            self._regexes = [g for g in self._regexes if g.routes]
+            del self._regexes[pattern.source]
         else:
             self._prune(pattern)
 
@@ -173,13 +175,13 @@ class RouteTable:
         return self._group(node.tails, pattern).routes
 
     @staticmethod
-    def _group(groups: list[_Group], pattern: PathPattern) -> _Group:
+    def _group(groups: dict[str, _Group], pattern: PathPattern) -> _Group:
         source = pattern.source if pattern.kind == "regex" else pattern.tail_source
-        for group in groups:
-            if group.source == source:
-                return group
-        groups.append(_Group(pattern))
-        return groups[-1]
+        assert source is not None
+        group = groups.get(source)
+        if group is None:
+            group = groups[source] = _Group(pattern)
+        return group
 
     def _prune(self, pattern: PathPattern) -> None:
         """Drop an emptied tail group and the trie nodes left without routes."""
@@ -190,7 +192,8 @@ class RouteTable:
             child = node.wild if segment is None else node.static[segment]
             assert child is not None
             node = child
-        node.tails = [g for g in node.tails if g.routes]
+        if pattern.tail_source is not None:
+            del node.tails[pattern.tail_source]
         for parent, segment in reversed(trail):
             if not node.empty():
                 break
@@ -208,6 +211,7 @@ class RouteTable:
 
     def __iter__(self) -> Iterator[CompiledRoute]:
         """Routes in insertion order (a replaced route keeps its place)."""
+        # A snapshot, so a caller may remove routes while iterating.
         return iter(list(self._by_id.values()))
 
     def __len__(self) -> int:
@@ -221,7 +225,7 @@ class RouteTable:
             out.append(exact)
         if self._templates and path.startswith("/"):
             _walk(self._root, path.split("/"), 1, 0, path, out)
-        for group in self._regexes:
+        for group in self._regexes.values():
             if group.regex.fullmatch(path) is not None:
                 out.append(group.routes)
         return out

@@ -16,7 +16,7 @@ import re
 from itertools import pairwise
 from typing import Literal
 
-from controlplane.wire import _PATH_PARAM
+from controlplane.wire import PATH_PARAM
 
 __all__ = ["PathPattern", "compile_path"]
 
@@ -73,7 +73,7 @@ def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:
     parts: list[str] = []
     names: list[str] = []
     end = 0
-    for param in _PATH_PARAM.finditer(template):
+    for param in PATH_PARAM.finditer(template):
         name, custom = param.group(1), param.group(2)
         if name in names:
             raise ValueError(f"path parameter {{{name}}} appears twice in {template!r}")
@@ -87,7 +87,7 @@ def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:
 
 def _split_template(template: str) -> tuple[tuple[str | None, ...], str | None]:
     """The simple-segment prefix of a template and the source of its tail (or None)."""
-    params = list(_PATH_PARAM.finditer(template))
+    params = list(PATH_PARAM.finditer(template))
     # Segment boundaries are the slashes outside parameters (a param regex may hold '/').
     inside = {i for p in params for i in range(p.start(), p.end())}
     slashes = [i for i, ch in enumerate(template) if ch == "/" and i not in inside]
@@ -116,7 +116,7 @@ def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
     if path_regex is not None:
         return PathPattern("regex", path_regex, re.compile(path_regex))
     assert path is not None
-    if _PATH_PARAM.search(path) is None:
+    if PATH_PARAM.search(path) is None:
         return PathPattern("exact", path)
     pattern, names = _template_regex(path)
     prefix, tail_source = _split_template(path)

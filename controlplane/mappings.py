@@ -69,15 +69,21 @@ def _read(path: Path) -> Any:
 
 def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]:
     """The routes of one file and where their list sits (None: the file is one route)."""
+    target: Any
+    if isinstance(document, dict) and "routes" in document:
+        target, list_location = wire.RouteList, "$.routes"
+    elif isinstance(document, list):
+        target, list_location = list[wire.Route], "$"
+    else:
+        target, list_location = wire.Route, None
     try:
-        if isinstance(document, dict) and "routes" in document:
-            return msgspec.convert(document, wire.RouteList).routes, "$.routes"
-        if isinstance(document, list):
-            return msgspec.convert(document, list[wire.Route]), "$"
-        return [msgspec.convert(document, wire.Route)], None
+        converted = msgspec.convert(document, target)
     except msgspec.ValidationError as exc:
-        error = validation_error(exc)
+        error = validation_error(exc, document=document, target=target)
         raise MappingFileError(path, error.message, location=error.location) from None
+    if isinstance(converted, wire.RouteList):
+        return converted.routes, list_location
+    return (converted if isinstance(converted, list) else [converted]), list_location
 
 
 def load_route_files(directory: Path, session: SessionState) -> int:

@@ -94,9 +94,10 @@ def verify_calls(
         lines.append("Calls received (latest last):")
         lines.extend(_summary(entry) for entry in calls[-_CLOSEST_SHOWN:])
     if evicted:
+        were = "1 earlier request was" if evicted == 1 else f"{evicted} earlier requests were"
         lines.append(
-            f"Warning: {evicted} earlier requests were evicted from this session's journal "
-            "(--journal-size); the count may be short."
+            f"Warning: {were} evicted from this session's journal (--journal-size); "
+            "the count may be short."
         )
     return wire.VerifyResult(ok=False, count=count, evicted=evicted, message="\n".join(lines))
 

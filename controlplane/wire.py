@@ -217,6 +217,23 @@ def _check_status(status: int) -> None:
         raise ValueError(f"`status` must be an HTTP status code 100-599, not {status}")
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _check_headers(headers: dict[str, str]) -> None:
+    """Refuse what would break the response on the wire (or inject into it)."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"`headers` has an invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise ValueError(f"`headers` value of {name!r} contains CR, LF or NUL")
+
+
+def _check_plain(status: int, headers: dict[str, str]) -> None:
+    _check_status(status)
+    _check_headers(headers)
+
+
 class JsonResponse(Struct, tag="json", **_RESPONSE):
     """`body` serialised as JSON, `application/json`."""
 
@@ -226,7 +243,7 @@ class JsonResponse(Struct, tag="json", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_status(self.status)
+        _check_plain(self.status, self.headers)
 
 
 class RawResponse(Struct, tag="raw", **_RESPONSE):
@@ -240,7 +257,7 @@ class RawResponse(Struct, tag="raw", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_status(self.status)
+        _check_plain(self.status, self.headers)
         if self.body is not None and self.body_base64 is not None:
             raise ValueError("give `body` or `body_base64`, not both")
         if self.body_base64 is not None:
@@ -254,7 +271,7 @@ class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_status(self.status)
+        _check_plain(self.status, self.headers)
 
 
 class YamlResponse(Struct, tag="yaml", **_RESPONSE):
@@ -264,7 +281,7 @@ class YamlResponse(Struct, tag="yaml", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_status(self.status)
+        _check_plain(self.status, self.headers)
 
 
 class TomlResponse(Struct, tag="toml", **_RESPONSE):
@@ -276,7 +293,7 @@ class TomlResponse(Struct, tag="toml", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_status(self.status)
+        _check_plain(self.status, self.headers)
 
 
 class SequenceResponse(Struct, tag="sequence", **_RESPONSE):

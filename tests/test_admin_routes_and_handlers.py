@@ -59,7 +59,8 @@ def test_client_given_route_id_is_honoured_and_a_duplicate_is_409(cp: SessionHan
     route = cp.add_route(method="GET", path="/a", handler="a", id="route-a")
     assert route["id"] == "route-a"
     again = requests.post(
-        f"{cp.api}/routes", json={"method": "GET", "path": "/b", "handler": "b", "id": "route-a"},
+        f"{cp.api}/routes",
+        json={"method": "GET", "path": "/b", "handler": "b", "id": "route-a"},
         timeout=10,
     )
     assert again.status_code == 409
@@ -68,15 +69,24 @@ def test_client_given_route_id_is_honoured_and_a_duplicate_is_409(cp: SessionHan
 
 def test_put_route_replaces_it_in_place_keeping_declaration_order(cp: SessionHandle) -> None:
     # Same path and priority: the first declared wins, so the order is observable.
-    first = cp.add_route(method="GET", path="/x", handler="first",
-                         response={"type": "raw", "body": "first"})
-    cp.add_route(method="GET", path="/x", handler="second",
-                 response={"type": "raw", "body": "second"})
+    first = cp.add_route(
+        method="GET", path="/x", handler="first", response={"type": "raw", "body": "first"}
+    )
+    cp.add_route(
+        method="GET", path="/x", handler="second", response={"type": "raw", "body": "second"}
+    )
     assert mock_get(cp, "/x").text == "first"
 
-    answer = requests.put(f"{cp.api}/routes/{first['id']}", timeout=10, json={
-        "method": "GET", "path": "/x", "handler": "replaced",
-        "response": {"type": "raw", "body": "replaced"}})
+    answer = requests.put(
+        f"{cp.api}/routes/{first['id']}",
+        timeout=10,
+        json={
+            "method": "GET",
+            "path": "/x",
+            "handler": "replaced",
+            "response": {"type": "raw", "body": "replaced"},
+        },
+    )
     assert answer.status_code == 200
     assert answer.json()["id"] == first["id"] and answer.json()["handler"] == "replaced"
     assert mock_get(cp, "/x").text == "replaced"  # still ahead of "second"
@@ -104,8 +114,12 @@ def test_delete_routes_removes_all_and_their_responses(cp: SessionHandle) -> Non
 
 
 def test_get_handlers_shows_name_route_ids_calls_and_response(cp: SessionHandle) -> None:
-    one = cp.add_route(method="GET", path="/users/{id}", handler="get_user",
-                       response={"type": "json", "body": {"id": 1}})
+    one = cp.add_route(
+        method="GET",
+        path="/users/{id}",
+        handler="get_user",
+        response={"type": "json", "body": {"id": 1}},
+    )
     two = cp.add_route(method="HEAD", path="/users/{id}", handler="get_user")
     cp.add_route(method="POST", path="/users", handler="create_user")
     for user in (1, 2):
@@ -113,11 +127,24 @@ def test_get_handlers_shows_name_route_ids_calls_and_response(cp: SessionHandle)
 
     handlers = get(f"{cp.api}/handlers")["handlers"]
     assert handlers == [
-        {"name": "create_user", "route_ids": [handlers[0]["route_ids"][0]], "calls": 0,
-         "response": None},
-        {"name": "get_user", "route_ids": [one["id"], two["id"]], "calls": 2,
-         "response": {"type": "json", "status": 200, "headers": {}, "body": {"id": 1},
-                      "delay": None}},
+        {
+            "name": "create_user",
+            "route_ids": [handlers[0]["route_ids"][0]],
+            "calls": 0,
+            "response": None,
+        },
+        {
+            "name": "get_user",
+            "route_ids": [one["id"], two["id"]],
+            "calls": 2,
+            "response": {
+                "type": "json",
+                "status": 200,
+                "headers": {},
+                "body": {"id": 1},
+                "delay": None,
+            },
+        },
     ]
 
 
@@ -126,8 +153,11 @@ def test_put_response_registers_and_last_write_wins(cp: SessionHandle) -> None:
     assert mock_get(cp, "/a").status_code == 500  # no response registered yet
     assert "'a'" in mock_get(cp, "/a").text
 
-    answer = requests.put(f"{cp.api}/handlers/a/response", timeout=10,
-                          json={"type": "raw", "status": 202, "body": "put"})
+    answer = requests.put(
+        f"{cp.api}/handlers/a/response",
+        timeout=10,
+        json={"type": "raw", "status": 202, "body": "put"},
+    )
     assert answer.status_code == 200 and answer.json()["body"] == "put"
     assert (mock_get(cp, "/a").status_code, mock_get(cp, "/a").text) == (202, "put")
 
@@ -156,11 +186,19 @@ def test_removing_the_last_route_of_a_handler_drops_its_response(cp: SessionHand
 def test_api_acts_on_default_and_sessions_path_on_the_session(
     cp_server: ThreadedServer, cp: SessionHandle, default_api: str
 ) -> None:
-    requests.post(f"{default_api}/routes", timeout=10, json={
-        "method": "GET", "path": "/where", "handler": "where",
-        "response": {"type": "raw", "body": "default"}})
-    cp.add_route(method="GET", path="/where", handler="where",
-                 response={"type": "raw", "body": "session"})
+    requests.post(
+        f"{default_api}/routes",
+        timeout=10,
+        json={
+            "method": "GET",
+            "path": "/where",
+            "handler": "where",
+            "response": {"type": "raw", "body": "default"},
+        },
+    )
+    cp.add_route(
+        method="GET", path="/where", handler="where", response={"type": "raw", "body": "session"}
+    )
 
     assert requests.get(f"{cp_server.mock_url}/where", timeout=10).text == "default"
     assert mock_get(cp, "/where").text == "session"
@@ -182,9 +220,7 @@ def test_post_reset_empties_routes_responses_and_journal(cp: SessionHandle) -> N
     assert mock_get(cp, "/a").status_code == 404
 
 
-def test_reset_of_default_leaves_other_sessions_alone(
-    cp: SessionHandle, default_api: str
-) -> None:
+def test_reset_of_default_leaves_other_sessions_alone(cp: SessionHandle, default_api: str) -> None:
     cp.add_route(method="GET", path="/a", handler="a", response={"type": "json"})
     requests.post(f"{default_api}/reset", timeout=10)
     assert mock_get(cp, "/a").status_code == 200
@@ -198,7 +234,9 @@ def test_get_sessions_lists_default_too(cp_server: ThreadedServer, cp: SessionHa
     sessions = get(f"{cp_server.admin_url}/api/sessions")["sessions"]
     by_id = {s["id"]: s for s in sessions}
     assert by_id["default"] == {
-        "id": "default", "name": None, "mock_url": cp_server.mock_url,
+        "id": "default",
+        "name": None,
+        "mock_url": cp_server.mock_url,
         "admin_url": f"{cp_server.admin_url}/api/sessions/default",
     }
     assert cp.id in by_id
@@ -211,7 +249,8 @@ def test_session_urls_have_the_documented_shape(cp_server: ThreadedServer) -> No
         assert answer.status_code == 201
         session = answer.json()
         assert session == {
-            "id": "shape-1", "name": "shape",
+            "id": "shape-1",
+            "name": "shape",
             "mock_url": f"{cp_server.mock_url}/_s/shape-1",
             "admin_url": f"{cp_server.admin_url}/api/sessions/shape-1",
         }
@@ -227,8 +266,11 @@ def test_session_urls_have_the_documented_shape(cp_server: ThreadedServer) -> No
 def test_deleted_session_is_gone_with_everything_in_it(cp_server: ThreadedServer) -> None:
     api = f"{cp_server.admin_url}/api/sessions"
     session = requests.post(api, json={}, timeout=10).json()
-    requests.post(f"{session['admin_url']}/routes", timeout=10, json={
-        "method": "GET", "path": "/a", "handler": "a", "response": {"type": "json"}})
+    requests.post(
+        f"{session['admin_url']}/routes",
+        timeout=10,
+        json={"method": "GET", "path": "/a", "handler": "a", "response": {"type": "json"}},
+    )
     assert requests.get(f"{session['mock_url']}/a", timeout=10).status_code == 200
     assert requests.delete(f"{api}/{session['id']}", timeout=10).status_code == 204
     assert requests.get(f"{session['admin_url']}/routes", timeout=10).status_code == 404

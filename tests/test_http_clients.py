@@ -73,15 +73,34 @@ async def with_aiohttp(
 @pytest.fixture
 def shop(cp: SessionHandle) -> SessionHandle:
     """A JSON route, a raw route and a POST matched on its JSON body."""
-    cp.add_route(method="GET", path="/items/{id}", handler="get_item",
-                 response={"type": "json", "headers": {"X-Served-By": "controlplane"},
-                           "body": {"id": 7, "name": "lamp", "tags": ["a", "b"]}})
-    cp.add_route(method="GET", path="/logo", handler="logo",
-                 response={"type": "raw", "status": 203, "body_base64": "iVBORw0KGgo=",
-                           "content_type": "image/png"})
-    cp.add_route(method="POST", path="/orders", handler="create_order",
-                 match={"json": {"item": 7, "qty": 2}},
-                 response={"type": "json", "status": 201, "body": {"order": 1}})
+    cp.add_route(
+        method="GET",
+        path="/items/{id}",
+        handler="get_item",
+        response={
+            "type": "json",
+            "headers": {"X-Served-By": "controlplane"},
+            "body": {"id": 7, "name": "lamp", "tags": ["a", "b"]},
+        },
+    )
+    cp.add_route(
+        method="GET",
+        path="/logo",
+        handler="logo",
+        response={
+            "type": "raw",
+            "status": 203,
+            "body_base64": "iVBORw0KGgo=",
+            "content_type": "image/png",
+        },
+    )
+    cp.add_route(
+        method="POST",
+        path="/orders",
+        handler="create_order",
+        match={"json": {"item": 7, "qty": 2}},
+        response={"type": "json", "status": 201, "body": {"order": 1}},
+    )
     return cp
 
 
@@ -104,6 +123,7 @@ def check_raw_route(answer: Answer) -> None:
 def check_post_route(answer: Answer) -> None:
     status, headers, body = answer
     assert status == 201
+    assert headers["content-type"].startswith("application/json")
     assert json.loads(body) == {"order": 1}
 
 

@@ -28,6 +28,7 @@ def journal(api: str, query: str = "") -> dict[str, Any]:
 
 def only(cp: SessionHandle) -> dict[str, Any]:
     [entry] = journal(cp.api)["requests"]
+    assert isinstance(entry, dict)
     return entry
 
 
@@ -35,8 +36,12 @@ def only(cp: SessionHandle) -> dict[str, Any]:
 
 
 def test_recorded_request_has_every_documented_field(cp: SessionHandle) -> None:
-    route = cp.add_route(method="PUT", path="/users/{id}", handler="put_user",
-                         response={"type": "json", "status": 201, "body": {}})
+    route = cp.add_route(
+        method="PUT",
+        path="/users/{id}",
+        handler="put_user",
+        response={"type": "json", "status": 201, "body": {}},
+    )
     before = datetime.now(UTC)
     httpx.put(
         f"{cp.mock_url}/users/42?b=2&a=1&b=3&empty=",
@@ -45,8 +50,22 @@ def test_recorded_request_has_every_documented_field(cp: SessionHandle) -> None:
     )
     entry = only(cp)
     assert set(entry) == {
-        "id", "seq", "time", "session", "handler", "route_id", "method", "path", "query",
-        "headers", "path_params", "body", "body_base64", "json", "response", "matched",
+        "id",
+        "seq",
+        "time",
+        "session",
+        "handler",
+        "route_id",
+        "method",
+        "path",
+        "query",
+        "headers",
+        "path_params",
+        "body",
+        "body_base64",
+        "json",
+        "response",
+        "matched",
     }
     assert uuid.UUID(entry["id"]) and entry["seq"] >= 1
     assert ISO_UTC.fullmatch(entry["time"]), entry["time"]
@@ -102,10 +121,18 @@ def test_json_field_is_present_only_when_the_body_is_json(
 
 
 def test_response_records_delay_and_sequence_exhaustion(cp: SessionHandle) -> None:
-    cp.add_route(method="GET", path="/slow", handler="slow",
-                 response={"type": "json", "delay": {"fixed_ms": 30}})
-    cp.add_route(method="GET", path="/once", handler="once",
-                 response={"type": "sequence", "responses": [{"type": "raw", "body": "1"}]})
+    cp.add_route(
+        method="GET",
+        path="/slow",
+        handler="slow",
+        response={"type": "json", "delay": {"fixed_ms": 30}},
+    )
+    cp.add_route(
+        method="GET",
+        path="/once",
+        handler="once",
+        response={"type": "sequence", "responses": [{"type": "raw", "body": "1"}]},
+    )
     requests.get(f"{cp.mock_url}/slow", timeout=10)
     requests.get(f"{cp.mock_url}/once", timeout=10)
     requests.get(f"{cp.mock_url}/once", timeout=10)
@@ -177,8 +204,12 @@ def test_request_filters(mixed: SessionHandle, query: str, expected: list[str]) 
 
 @pytest.mark.parametrize(
     ("query", "location"),
-    [("?limit=-1", "?limit"), ("?limit=ten", "?limit"), ("?limit=1.5", "?limit"),
-     ("?matched=maybe", "?matched")],
+    [
+        ("?limit=-1", "?limit"),
+        ("?limit=ten", "?limit"),
+        ("?limit=1.5", "?limit"),
+        ("?matched=maybe", "?matched"),
+    ],
 )
 def test_bad_filter_values_are_422_with_location(
     cp: SessionHandle, query: str, location: str

@@ -67,8 +67,9 @@ def assert_4xx_or_closed(raw: bytes) -> None:
 @pytest.fixture
 def alive(cp: SessionHandle) -> Iterator[SessionHandle]:
     """A session with one route; after the test the server must still answer it."""
-    cp.add_route(method="GET", path="/ping", handler="ping",
-                 response={"type": "raw", "body": "pong"})
+    cp.add_route(
+        method="GET", path="/ping", handler="ping", response={"type": "raw", "body": "pong"}
+    )
     yield cp
     answer = requests.get(f"{cp.mock_url}/ping", timeout=10)
     assert (answer.status_code, answer.text) == (200, "pong")
@@ -89,10 +90,20 @@ def alive(cp: SessionHandle) -> Iterator[SessionHandle]:
         b"GET /ping HTTP/1.1\r\nBad Header Line\r\n\r\n",
         b"\r\n" * 1000 + b"\x00 garbage\r\n\r\n",
     ],
-    ids=["binary", "tls-hello", "words", "http-9", "negative-length", "bad-chunk", "bad-header",
-         "blank-lines"],
+    ids=[
+        "binary",
+        "tls-hello",
+        "words",
+        "http-9",
+        "negative-length",
+        "bad-chunk",
+        "bad-header",
+        "blank-lines",
+    ],
 )
-def test_non_http_bytes_get_a_4xx_or_a_closed_connection(alive: SessionHandle, garbage: bytes) -> None:
+def test_non_http_bytes_get_a_4xx_or_a_closed_connection(
+    alive: SessionHandle, garbage: bytes
+) -> None:
     assert_4xx_or_closed(exchange(alive.mock_url, [garbage]))
 
 
@@ -151,8 +162,9 @@ async def test_flood_of_concurrent_requests_is_all_answered_and_journaled(
 
 
 def test_large_mock_body_is_received_whole(alive: SessionHandle) -> None:
-    alive.add_route(method="POST", path="/upload", handler="upload",
-                    response={"type": "json", "status": 202})
+    alive.add_route(
+        method="POST", path="/upload", handler="upload", response={"type": "json", "status": 202}
+    )
     payload = os.urandom(5 * 1024 * 1024)
     assert requests.post(f"{alive.mock_url}/upload", data=payload, timeout=30).status_code == 202
     [call] = alive.calls("upload")
@@ -181,7 +193,10 @@ def test_admin_body_over_the_size_cap_is_a_json_4xx(cp: SessionHandle) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"\x00\x01\x02 garbage\r\n\r\n", b"GET /api/routes HTTP/1.1\r\nX: " + b"a" * 100_000 + b"\r\n\r\n"],
+    [
+        b"\x00\x01\x02 garbage\r\n\r\n",
+        b"GET /api/routes HTTP/1.1\r\nX: " + b"a" * 100_000 + b"\r\n\r\n",
+    ],
     ids=["binary", "huge-header"],
 )
 def test_admin_port_survives_garbage(cp_server: ThreadedServer, garbage: bytes) -> None:

@@ -136,8 +136,11 @@ def test_count_applies_to_calls_matching_all_predicates(cp: SessionHandle) -> No
     cp.add_route(method="POST", path="/h", handler="h", response={"type": "json"})
     for tenant, name in (("a", "x"), ("a", "y"), ("b", "x"), ("a", "x")):
         httpx.post(f"{cp.mock_url}/h?v=1", json={"name": name}, headers={"X-Tenant": tenant})
-    answer = verify(cp, "h", {"headers": {"X-Tenant": "a"}, "json": {"name": "x"},
-                              "query": {"v": "1"}, "times": 2})
+    answer = verify(
+        cp,
+        "h",
+        {"headers": {"X-Tenant": "a"}, "json": {"name": "x"}, "query": {"v": "1"}, "times": 2},
+    )
     assert answer.json() == {"ok": True, "count": 2, "evicted": 0}
 
 
@@ -150,8 +153,7 @@ def test_failure_message_shows_counts_and_what_differed_in_the_closest_calls(
     cp.add_route(method="POST", path="/users/{id}", handler="save", response={"type": "json"})
     httpx.post(f"{cp.mock_url}/users/1", json={"name": "Tom"}, headers={"X-Tenant": "a"})
     httpx.post(f"{cp.mock_url}/users/2", json={"name": "Tim"}, headers={"X-Tenant": "b"})
-    answer = verify(cp, "save", {"times": 1, "headers": {"X-Tenant": "a"},
-                                 "json": {"name": "Tim"}})
+    answer = verify(cp, "save", {"times": 1, "headers": {"X-Tenant": "a"}, "json": {"name": "Tim"}})
     assert answer.status_code == 409
     body = answer.json()
     assert body["ok"] is False and body["count"] == 0 and body["evicted"] == 0

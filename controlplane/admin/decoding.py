@@ -80,8 +80,8 @@ def _keep_only(document: Any, steps: list[Step], key: str) -> Any:
     if not steps:
         return {key: document[key]}
     head, rest = steps[0], steps[1:]
-    copy = list(document) if isinstance(document, list) else dict(document)
-    copy[head] = _keep_only(document[head], rest, key)  # type: ignore[index]
+    copy: Any = list(document) if isinstance(document, list) else dict(document)
+    copy[head] = _keep_only(document[head], rest, key)
     return copy
 
 
@@ -130,31 +130,37 @@ def _narrow(info: mi.Type, node: Any) -> mi.Type:
     return shaped[0] if len(shaped) == 1 else info
 
 
-def _type_at(target: Any, document: Any, steps: list[Step]) -> tuple[mi.Type | None, Step | None]:
-    """The type at `steps` and the last step, or None where the walk loses its way."""
+def _type_at(target: Any, document: Any, steps: list[Step]) -> mi.Type | None:
+    """The type expected at `steps` of `document`, or None where the walk loses its way."""
     info: mi.Type = mi.type_info(target)
     node = document
     for step in steps:
         info = _narrow(info, node)
-        if isinstance(info, mi.UnionType) and isinstance(step, str):
+        if isinstance(info, mi.UnionType):
+            # A tag no member has: what is expected at the tag field is one of the tags.
             tags = [t for t in info.types if isinstance(t, mi.StructType) and t.tag is not None]
             if tags and tags[0].tag_field == step:
-                return mi.LiteralType(values=tuple(str(t.tag) for t in tags)), step
+                return mi.LiteralType(values=tuple(str(t.tag) for t in tags))
+        if isinstance(info, mi.StructType):
+            field = next((f for f in info.fields if f.encode_name == step), None)
+            if field is None:
+                return None
+            info = field.type
+        elif isinstance(info, mi.DictType):
+            info = info.value_type
+        elif isinstance(info, mi.ListType):
+            info = info.item_type
+        elif (
+            isinstance(info, mi.TupleType) and isinstance(step, int) and step < len(info.item_types)
+        ):
+            info = info.item_types[step]
+        else:
+            return None
         try:
-            if isinstance(info, mi.StructType) and isinstance(step, str):
-                info = next(f.type for f in info.fields if f.encode_name == step)
-            elif isinstance(info, mi.DictType):
-                info = info.value_type
-            elif isinstance(info, mi.ListType):
-                info = info.item_type
-            elif isinstance(info, mi.TupleType) and isinstance(step, int):
-                info = info.item_types[step]
-            else:
-                return None, step
-            node = node[step] if node is not _NO_DOCUMENT else node
-        except (StopIteration, KeyError, IndexError, TypeError):
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
             node = _NO_DOCUMENT
-    return _narrow(info, node) if node is not _NO_DOCUMENT else info, None
+    return _narrow(info, node)
 
 
 def _choices(words: list[str], given: str) -> str:
@@ -197,13 +203,13 @@ def validation_error(
         message = f"`{missing['field']}` is required"
     elif unknown := _UNKNOWN.match(message):
         name = unknown["field"]
-        info = _type_at(target, document, steps)[0] if known else None
+        info = _type_at(target, document, steps) if known else None
         message = f"unknown field `{name}`"
         if isinstance(info, mi.StructType):
             message += f"; known fields: {_choices([f.encode_name for f in info.fields], name)}"
         steps.append(name)
     elif bad := _BAD_VALUE.match(message):
-        info = _type_at(target, document, steps)[0] if known else None
+        info = _type_at(target, document, steps) if known else None
         message = f"{bad['value']} is not allowed here"
         if isinstance(info, mi.LiteralType):
             given = bad["value"].strip("'\"")

@@ -1,0 +1,138 @@
+"""`GET /api/openapi.json`: OpenAPI 3.1 from the wire types, and the committed copy matches."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ThreadedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "docs" / "reference" / "openapi.json"
+REGENERATE = "python -m controlplane.admin.openapi > docs/reference/openapi.json"
+
+#: Every admin path of DESIGN.md's table (session-scoped ones exist twice).
+SESSION_SCOPED = {
+    "/routes": {"get", "post", "delete"},
+    "/routes/{route_id}": {"get", "put", "delete"},
+    "/handlers": {"get"},
+    "/handlers/{name}/response": {"put"},
+    "/handlers/{name}/calls": {"get"},
+    "/handlers/{name}/verify": {"post"},
+    "/requests": {"get", "delete"},
+    "/requests/unmatched": {"get"},
+    "/reset": {"post"},
+}
+GLOBAL = {
+    "/health": {"get"},
+    "/api/sessions": {"get", "post"},
+    "/api/sessions/{sid}": {"get", "delete"},
+    "/api/openapi.json": {"get"},
+}
+
+
+@pytest.fixture(scope="module")
+def served(cp_server: ThreadedServer) -> bytes:
+    answer = requests.get(f"{cp_server.admin_url}/api/openapi.json", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("application/json")
+    return answer.content
+
+
+@pytest.fixture(scope="module")
+def document(served: bytes) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(served)
+    return parsed
+
+
+def test_document_is_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1.")
+    assert document["info"]["title"] and document["info"]["version"]
+
+
+def test_document_lists_every_admin_path_of_the_design(document: dict[str, Any]) -> None:
+    expected = dict(GLOBAL)
+    for path, methods in SESSION_SCOPED.items():
+        expected["/api" + path] = methods
+        expected["/api/sessions/{sid}" + path] = methods
+    paths = document["paths"]
+    assert {path: set(operations) for path, operations in paths.items()} == expected
+
+
+def test_path_parameters_and_journal_filters_are_declared(document: dict[str, Any]) -> None:
+    put_route = document["paths"]["/api/sessions/{sid}/routes/{route_id}"]["put"]
+    assert {p["name"] for p in put_route["parameters"]} == {"sid", "route_id"}
+    requests_op = document["paths"]["/api/requests"]["get"]
+    filters = {p["name"]: p for p in requests_op["parameters"] if p["in"] == "query"}
+    assert set(filters) == {"handler", "matched", "method", "path", "limit"}
+    assert filters["limit"]["schema"] == {"type": "integer", "minimum": 0}
+
+
+def test_components_include_route_match_matchers_and_responses(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in (
+        "Route",
+        "Match",
+        "StringMatcher",
+        "JsonPathCondition",
+        "Delay",
+        "JsonResponse",
+        "RawResponse",
+        "MsgpackResponse",
+        "YamlResponse",
+        "TomlResponse",
+        "SequenceResponse",
+        "FaultResponse",
+        "RecordedRequest",
+        "VerifyRequest",
+        "VerifyResult",
+        "ErrorBody",
+        "Session",
+    ):
+        assert name in schemas, name
+    route = schemas["Route"]
+    assert set(route["required"]) == {"method", "handler"}
+    assert route["additionalProperties"] is False
+    assert set(schemas["StringMatcher"]["properties"]) >= {"equals", "contains", "absent", "not"}
+    assert schemas["JsonResponse"]["properties"]["type"] == {"enum": ["json"]}
+
+
+def test_every_reference_resolves(served: bytes, document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    prefix = "#/components/schemas/"
+    refs = {part.split('"')[0] for part in served.decode().split(f'"$ref": "{prefix}')[1:]}
+    assert refs and refs <= set(schemas)
+
+
+def test_add_routes_accepts_one_route_or_a_list(document: dict[str, Any]) -> None:
+    body = document["paths"]["/api/routes"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/Route"} in schema["anyOf"]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/Route"}} in schema["anyOf"]
+
+
+def test_committed_copy_equals_what_the_server_serves(served: bytes) -> None:
+    committed = COMMITTED.read_bytes() if COMMITTED.exists() else b""
+    assert json.loads(committed or b"null") == json.loads(served), (
+        f"{COMMITTED.relative_to(ROOT)} is out of date; regenerate it from the repository "
+        f"root with:\n    {REGENERATE}"
+    )
+    assert committed == served + b"\n", f"formatting differs; regenerate with: {REGENERATE}"
+
+
+def test_module_entry_point_writes_the_document(served: bytes) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "controlplane.admin.openapi"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert run.stdout == served + b"\n"
+    assert run.stderr == b""

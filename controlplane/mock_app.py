@@ -123,7 +123,7 @@ class MockHandler:
                 path_params=_EMPTY_PARAMS,
                 status=404,
                 response_type="no_route",
-                delay_ms=0,
+                delay_ms=0.0,
                 error="no_route",
                 near_misses=near_misses,
             )

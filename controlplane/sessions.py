@@ -16,7 +16,7 @@ from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
-from controlplane.responses import Responder, compile_response
+from controlplane.responses import Responder, ResponseSpecError, compile_response
 
 __all__ = ["DEFAULT_SESSION", "SESSION_HEADER", "SessionState", "SessionStore"]
 
@@ -28,8 +28,8 @@ SESSION_PREFIX = "/_s/"
 def _compile_response(spec: wire.AnyResponse, location: str) -> Responder:
     try:
         return compile_response(spec)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), location=location) from None
+    except ResponseSpecError as exc:
+        raise InvalidInput(exc.message, location=location + exc.at) from None
 
 
 class SessionState:

@@ -73,7 +73,8 @@ def verify_calls(
     count = len(matching)
     evicted = journal.evicted
     if _count_holds(request, count):
-        return wire.VerifyResult(ok=True, count=count, evicted=evicted)
+        warning = _eviction_warning(evicted)
+        return wire.VerifyResult(ok=True, count=count, evicted=evicted, message=warning)
 
     wanted = f" with {_describe(request)}" if predicate is not None else ""
     seen = f" ({_calls(len(calls))} in all)" if predicate is not None else ""
@@ -93,13 +94,20 @@ def verify_calls(
     elif calls:
         lines.append("Calls received (latest last):")
         lines.extend(_summary(entry) for entry in calls[-_CLOSEST_SHOWN:])
-    if evicted:
-        were = "1 earlier request was" if evicted == 1 else f"{evicted} earlier requests were"
-        lines.append(
-            f"Warning: {were} evicted from this session's journal (--journal-size); "
-            "the count may be short."
-        )
+    if (warning := _eviction_warning(evicted)) is not None:
+        lines.append(warning)
     return wire.VerifyResult(ok=False, count=count, evicted=evicted, message="\n".join(lines))
+
+
+def _eviction_warning(evicted: int) -> str | None:
+    """Said whenever eviction could make the count wrong, whether or not it held."""
+    if not evicted:
+        return None
+    were = "1 earlier request was" if evicted == 1 else f"{evicted} earlier requests were"
+    return (
+        f"Warning: {were} evicted from this session's journal (--journal-size); "
+        "the count may be short."
+    )
 
 
 def _summary(entry: JournalEntry) -> str:

@@ -59,6 +59,8 @@ __all__ = [
     "response_type",
 ]
 
+# Matchers, conditions and delays are told apart by which keys are present, so their
+# echoes leave unset keys out; routes and responses echo every field, defaults included.
 _STRICT = {"forbid_unknown_fields": True, "omit_defaults": True, "kw_only": True}
 
 
@@ -342,7 +344,7 @@ AnyResponse = (
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
-class Route(Struct, **_STRICT):
+class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
 
     method: str
@@ -375,7 +377,7 @@ class Route(Struct, **_STRICT):
         self.method = self.method.upper()
 
 
-class RouteList(Struct, **_STRICT):
+class RouteList(Struct, forbid_unknown_fields=True, kw_only=True):
     routes: list[Route]
 
 

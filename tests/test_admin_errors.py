@@ -155,6 +155,24 @@ def test_empty_body_where_one_is_needed_is_400(cp: SessionHandle, raw: bytes) ->
             id="raw-with-bad-base64",
         ),
         pytest.param(
+            {**ROUTE, "response": {"type": "toml", "body": {"owner": None}}},
+            "$.response.body",
+            "TOML has no null",
+            id="toml-body-with-null",
+        ),
+        pytest.param(
+            {
+                **ROUTE,
+                "response": {
+                    "type": "sequence",
+                    "responses": [{"type": "json"}, {"type": "toml", "body": {"a": None}}],
+                },
+            },
+            "$.response.responses[1].body",
+            "cannot be encoded",
+            id="sequence-item-body-cannot-be-encoded",
+        ),
+        pytest.param(
             {**ROUTE, "response": {"type": "json", "headers": {"X-A": "1\r\nX-Injected: 2"}}},
             "$.response.headers",
             "CR, LF",

@@ -16,7 +16,12 @@ from aiohttp import web
 
 from controlplane import wire
 from controlplane.request_view import RequestView
-from controlplane.responses import Outcome, compile_response, no_response_outcome
+from controlplane.responses import (
+    Outcome,
+    ResponseSpecError,
+    compile_response,
+    no_response_outcome,
+)
 from controlplane.responses.bodies import BodyResponder
 from tests.responses_harness import responder_for, serve
 
@@ -200,13 +205,14 @@ def test_toml_body_that_is_not_a_table_is_a_value_error() -> None:
         compile_response(spec)
 
 
-def test_sequence_item_that_cannot_be_encoded_is_named_by_index() -> None:
+def test_sequence_item_that_cannot_be_encoded_is_located_by_index() -> None:
     spec = {
         "type": "sequence",
         "responses": [{"type": "json"}, {"type": "toml", "body": {"a": None}}],
     }
-    with pytest.raises(ValueError, match=r"^responses\[1\]: the toml body cannot be encoded"):
+    with pytest.raises(ResponseSpecError, match=r"^the toml body cannot be encoded") as caught:
         responder_for(spec)
+    assert caught.value.at == ".responses[1].body"
 
 
 async def test_no_response_outcome_is_a_500_naming_the_handler_and_the_fix() -> None:

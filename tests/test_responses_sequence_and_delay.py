@@ -42,7 +42,7 @@ async def test_sequence_answers_in_order_then_raises_a_clear_500() -> None:
         assert exhausted.status_code == 500
         error = exhausted.json()["error"]
         assert error["code"] == "sequence_exhausted"
-        assert "exhausted after 2 responses; re-register" in error["message"]
+        assert "exhausted after 2 responses; register" in error["message"]
     assert [(o.status, o.type, o.error) for o in srv.outcomes] == [
         (200, "json", None),
         (200, "json", None),

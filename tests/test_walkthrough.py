@@ -27,8 +27,12 @@ def test_route_answers_then_reregistered_response_answers_next_call(cp: SessionH
 
 
 def test_calls_record_request_and_answer(cp: SessionHandle) -> None:
-    cp.add_route(method="POST", path="/users/{id}", handler="update_user",
-                 response={"type": "json", "status": 201, "body": {"ok": True}})
+    cp.add_route(
+        method="POST",
+        path="/users/{id}",
+        handler="update_user",
+        response={"type": "json", "status": 201, "body": {"ok": True}},
+    )
     # httpx sends repeated headers as given (requests cannot).
     httpx.post(
         f"{cp.mock_url}/users/42?x=1&x=2&flag=",
@@ -50,13 +54,17 @@ def test_calls_record_request_and_answer(cp: SessionHandle) -> None:
 
 
 def test_verify_ok_and_409_with_counts_and_closest_calls(cp: SessionHandle) -> None:
-    cp.add_route(method="GET", path="/users/{id}", handler="get_user",
-                 response={"type": "json", "body": {}})
+    cp.add_route(
+        method="GET", path="/users/{id}", handler="get_user", response={"type": "json", "body": {}}
+    )
     for user in (1, 2):
         requests.get(f"{cp.mock_url}/users/{user}", headers={"Accept": "*/*"}, timeout=10)
 
-    ok = requests.post(f"{cp.api}/handlers/get_user/verify",
-                       json={"times": 2, "headers": {"accept": "*/*"}}, timeout=10)
+    ok = requests.post(
+        f"{cp.api}/handlers/get_user/verify",
+        json={"times": 2, "headers": {"accept": "*/*"}},
+        timeout=10,
+    )
     assert ok.status_code == 200
     assert ok.json() == {"ok": True, "count": 2, "evicted": 0}
 
@@ -67,19 +75,27 @@ def test_verify_ok_and_409_with_counts_and_closest_calls(cp: SessionHandle) -> N
     assert "exactly 3" in body["message"] and "2 calls matched" in body["message"]
     assert "GET /users/1" in body["message"]
 
-    header = requests.post(f"{cp.api}/handlers/get_user/verify",
-                           json={"headers": {"Accept": "application/json"}}, timeout=10)
+    header = requests.post(
+        f"{cp.api}/handlers/get_user/verify",
+        json={"headers": {"Accept": "application/json"}},
+        timeout=10,
+    )
     assert header.status_code == 409
     message = header.json()["message"]
     assert "Closest calls" in message and "*/*" in message and "application/json" in message
 
 
 def test_unmatched_request_gets_404_with_near_misses_and_is_journaled(cp: SessionHandle) -> None:
-    cp.add_route(method="POST", path="/users", handler="create_user",
-                 match={"headers": {"X-Tenant": "a"}, "json": {"name": "Whiskers"}},
-                 response={"type": "json", "status": 201, "body": {}})
-    answer = requests.post(f"{cp.mock_url}/users", json={"name": "Tom"},
-                           headers={"X-Tenant": "b"}, timeout=10)
+    cp.add_route(
+        method="POST",
+        path="/users",
+        handler="create_user",
+        match={"headers": {"X-Tenant": "a"}, "json": {"name": "Whiskers"}},
+        response={"type": "json", "status": 201, "body": {}},
+    )
+    answer = requests.post(
+        f"{cp.mock_url}/users", json={"name": "Tom"}, headers={"X-Tenant": "b"}, timeout=10
+    )
     assert answer.status_code == 404
     body = answer.json()
     [miss] = body["near_misses"]
@@ -104,14 +120,22 @@ def test_sessions_are_isolated_by_prefix_and_header(cp_server: ThreadedServer) -
     a = requests.post(api, json={"name": "a"}, timeout=10).json()
     b = requests.post(api, json={"name": "b"}, timeout=10).json()
     for session, text in ((a, "from a"), (b, "from b")):
-        requests.post(f"{session['admin_url']}/routes", timeout=10, json={
-            "method": "GET", "path": "/who", "handler": "who",
-            "response": {"type": "raw", "body": text}})
+        requests.post(
+            f"{session['admin_url']}/routes",
+            timeout=10,
+            json={
+                "method": "GET",
+                "path": "/who",
+                "handler": "who",
+                "response": {"type": "raw", "body": text},
+            },
+        )
 
     assert requests.get(f"{a['mock_url']}/who", timeout=10).text == "from a"
     assert requests.get(f"{b['mock_url']}/who", timeout=10).text == "from b"
-    by_header = requests.get(f"{cp_server.mock_url}/who",
-                             headers={"X-Controlplane-Session": b["id"]}, timeout=10)
+    by_header = requests.get(
+        f"{cp_server.mock_url}/who", headers={"X-Controlplane-Session": b["id"]}, timeout=10
+    )
     assert by_header.text == "from b"
     # The default session knows no /who.
     assert requests.get(f"{cp_server.mock_url}/who", timeout=10).status_code == 404

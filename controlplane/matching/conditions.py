@@ -205,7 +205,8 @@ class _BodyMatcher(_Check):
         self.expected = self._matcher.description
 
     def __call__(self, view: RequestView) -> bool:
-        return self._matcher(view.text)
+        # An empty body is a missing value: only `absent: true` matches it.
+        return self._matcher(view.text if view.body else None)
 
     def actual(self, view: RequestView) -> str:
         return _show_body(view)

@@ -13,6 +13,11 @@ Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
 from __future__ import annotations
 
 from controlplane.responses.compile import compile_response
-from controlplane.responses.outcome import Outcome, Responder, no_response_outcome
+from controlplane.responses.outcome import (
+    Outcome,
+    Responder,
+    ResponseSpecError,
+    no_response_outcome,
+)
 
-__all__ = ["Outcome", "Responder", "compile_response", "no_response_outcome"]
+__all__ = ["Outcome", "Responder", "ResponseSpecError", "compile_response", "no_response_outcome"]

@@ -19,7 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from controlplane import wire
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
-from controlplane.responses.outcome import Outcome
+from controlplane.responses.outcome import Outcome, ResponseSpecError
 
 __all__ = ["BodyResponder", "BodySpec", "compile_body", "encode_body"]
 
@@ -109,13 +109,17 @@ def encode_body(spec: BodySpec) -> tuple[bytes, str]:
     kind: str = spec.__struct_config__.tag  # type: ignore[assignment]
     if kind == "toml":
         if not isinstance(spec.body, dict):
-            raise ValueError("a toml `body` must be an object: TOML documents are tables")
+            raise ResponseSpecError(
+                "a toml `body` must be an object: TOML documents are tables", ".body"
+            )
         if (problem := _toml_problem(spec.body, "body")) is not None:
-            raise ValueError(f"the toml body cannot be encoded: {problem}")
+            raise ResponseSpecError(f"the toml body cannot be encoded: {problem}", ".body")
     try:
         data = _ENCODERS[kind](spec.body)
     except (TypeError, ValueError, OverflowError, AttributeError, msgspec.EncodeError) as exc:
-        raise ValueError(f"the {kind} body cannot be encoded as {kind}: {exc}") from exc
+        raise ResponseSpecError(
+            f"the {kind} body cannot be encoded as {kind}: {exc}", ".body"
+        ) from exc
     return data, _CONTENT_TYPES[kind]
 
 

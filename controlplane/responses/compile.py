@@ -5,7 +5,7 @@ from __future__ import annotations
 from controlplane import wire
 from controlplane.responses.bodies import compile_body
 from controlplane.responses.faults import FaultResponder
-from controlplane.responses.outcome import Responder
+from controlplane.responses.outcome import Responder, ResponseSpecError
 from controlplane.responses.sequence import SequenceResponder
 
 __all__ = ["compile_response"]
@@ -14,16 +14,16 @@ __all__ = ["compile_response"]
 def compile_response(spec: wire.AnyResponse) -> Responder:
     """Build the responder for `spec`: bodies encoded, headers built, delays compiled.
 
-    Raises `ValueError` naming the problem when a body cannot be encoded; for a
-    sequence the message says which item (`responses[2]: ...`).
+    Raises `ResponseSpecError` (a `ValueError`) naming the problem when a body cannot
+    be encoded; its `at` says where (`.responses[2].body`).
     """
     if isinstance(spec, wire.SequenceResponse):
         items: list[Responder] = []
         for index, item in enumerate(spec.responses):
             try:
                 items.append(compile_response(item))
-            except ValueError as exc:
-                raise ValueError(f"responses[{index}]: {exc}") from exc
+            except ResponseSpecError as exc:
+                raise exc.within(f".responses[{index}]") from exc
         return SequenceResponder(spec, items)
     if isinstance(spec, wire.FaultResponse):
         return FaultResponder(spec)

@@ -17,7 +17,27 @@ from multidict import CIMultiDict
 from controlplane import wire
 from controlplane.request_view import RequestView
 
-__all__ = ["Outcome", "Responder", "error_body", "error_outcome", "no_response_outcome"]
+__all__ = [
+    "Outcome",
+    "Responder",
+    "ResponseSpecError",
+    "error_body",
+    "error_outcome",
+    "no_response_outcome",
+]
+
+
+class ResponseSpecError(ValueError):
+    """A response that cannot be compiled; `at` is where inside it (`.body`, `.responses[1]`)."""
+
+    def __init__(self, message: str, at: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.at = at
+
+    def within(self, prefix: str) -> ResponseSpecError:
+        """The same error seen from an enclosing response (a sequence item at `prefix`)."""
+        return ResponseSpecError(self.message, prefix + self.at)
 
 
 class Outcome:

@@ -63,8 +63,8 @@ class SequenceResponder:
 def _exhausted_body(count: int) -> bytes:
     noun = "response" if count == 1 else "responses"
     message = (
-        f"sequence for this handler is exhausted after {count} {noun}; re-register "
-        "the handler's response (PUT /api/handlers/{name}/response) to start it "
-        'again, or set "on_exhausted" to "cycle" or "last"'
+        f"sequence for this handler is exhausted after {count} {noun}; register "
+        "the handler's response again (PUT .../handlers/<handler>/response on the "
+        'admin port) to start over, or set "on_exhausted" to "cycle" or "last"'
     )
     return error_body("sequence_exhausted", message)

@@ -231,71 +231,55 @@ def _check_headers(headers: dict[str, str]) -> None:
             raise ValueError(f"`headers` value of {name!r} contains CR, LF or NUL")
 
 
-def _check_plain(status: int, headers: dict[str, str]) -> None:
-    _check_status(status)
-    _check_headers(headers)
-
-
-class JsonResponse(Struct, tag="json", **_RESPONSE):
-    """`body` serialised as JSON, `application/json`."""
+class _HttpResponse(Struct, **_RESPONSE):
+    """What every response that sends a status line has: status, headers, delay."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_plain(self.status, self.headers)
+        _check_status(self.status)
+        _check_headers(self.headers)
 
 
-class RawResponse(Struct, tag="raw", **_RESPONSE):
+class JsonResponse(_HttpResponse, tag="json"):
+    """`body` serialised as JSON, `application/json`."""
+
+    body: Any = None
+
+
+class RawResponse(_HttpResponse, tag="raw"):
     """Bytes exactly as given: `body` (text) or `body_base64`, not both."""
 
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     body_base64: str | None = None
     content_type: str | None = None
-    delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        _check_plain(self.status, self.headers)
+        super().__post_init__()
         if self.body is not None and self.body_base64 is not None:
             raise ValueError("give `body` or `body_base64`, not both")
         if self.body_base64 is not None:
             _check_base64(self.body_base64)
 
 
-class MsgpackResponse(Struct, tag="msgpack", **_RESPONSE):
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+class MsgpackResponse(_HttpResponse, tag="msgpack"):
+    """`body` as MessagePack, `application/msgpack`."""
+
     body: Any = None
-    delay: Delay | None = None
-
-    def __post_init__(self) -> None:
-        _check_plain(self.status, self.headers)
 
 
-class YamlResponse(Struct, tag="yaml", **_RESPONSE):
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+class YamlResponse(_HttpResponse, tag="yaml"):
+    """`body` as YAML, `application/yaml`."""
+
     body: Any = None
-    delay: Delay | None = None
-
-    def __post_init__(self) -> None:
-        _check_plain(self.status, self.headers)
 
 
-class TomlResponse(Struct, tag="toml", **_RESPONSE):
-    """`body` must be an object: TOML documents are tables."""
+class TomlResponse(_HttpResponse, tag="toml"):
+    """`body` as TOML, `application/toml`; it must be an object: TOML documents are tables."""
 
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
-    delay: Delay | None = None
-
-    def __post_init__(self) -> None:
-        _check_plain(self.status, self.headers)
 
 
 class SequenceResponse(Struct, tag="sequence", **_RESPONSE):

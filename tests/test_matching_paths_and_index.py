@@ -5,31 +5,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import msgspec
 import pytest
-from multidict import CIMultiDict
 
 from controlplane import wire
-from controlplane.matching import CompiledRoute, RouteTable, compile_path, compile_route
-
-
-def view(method: str, path: str, *, headers: list[tuple[str, str]] | None = None) -> Any:
-    from controlplane.request_view import RequestView
-
-    return RequestView(method, path, "", CIMultiDict(headers or []), b"")
-
-
-def route(id: str, order: int, *, method: str = "GET", **fields: Any) -> CompiledRoute:
-    fields.setdefault("handler", f"h-{id}")
-    spec = msgspec.convert({"id": id, "method": method, **fields}, wire.Route)
-    return compile_route(spec, order)
-
-
-def table(*routes: CompiledRoute) -> RouteTable:
-    t = RouteTable()
-    for r in routes:
-        t.add(r)
-    return t
+from controlplane.matching import RouteTable, compile_path, compile_route
+from tests.matching_support import route, table, view
 
 
 def winner(t: RouteTable, method: str, path: str, **kw: Any) -> tuple[str, dict[str, str]] | None:

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import msgspec
-from multidict import CIMultiDict
 
 from controlplane import wire
-from controlplane.matching import CompiledRoute, RouteTable, compile_route
-from controlplane.request_view import RequestView
-
-
-def view(method: str, path: str, *, headers: Any = None, json: Any = wire.UNSET) -> RequestView:
-    body = b"" if json is wire.UNSET else msgspec.json.encode(json)
-    return RequestView(method, path, "", CIMultiDict(headers or []), body)
-
-
-def route(id: str, order: int, *, method: str = "GET", **fields: Any) -> CompiledRoute:
-    fields.setdefault("handler", f"h-{id}")
-    spec = msgspec.convert({"id": id, "method": method, **fields}, wire.Route)
-    return compile_route(spec, order)
-
-
-def table(*routes: CompiledRoute) -> RouteTable:
-    t = RouteTable()
-    for r in routes:
-        t.add(r)
-    return t
+from controlplane.matching import RouteTable
+from tests.matching_support import route, table, view
 
 
 def diffs(miss: wire.NearMiss) -> dict[str, tuple[str, str]]:

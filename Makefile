@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: serve test lint check bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e 'clients/python[async]'
 	touch $(STAMP)
 
 serve: $(STAMP)  ## start on 127.0.0.1:8080 (mock) and :8081 (admin)
@@ -25,8 +26,8 @@ lint: $(STAMP)  ## ruff and mypy (strict) on the package
 
 check: test lint
 
-bench: $(STAMP)  ## route lookup cost at 10 vs 10,000 routes
-	$(BIN)/python benchmarks/route_lookup.py
+bench: $(STAMP)  ## the benchmark suite (wrk, ~12 min on 2 cores): writes benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -20,6 +20,7 @@ from controlplane.errors import ControlplaneError
 from controlplane.logs import configure_logging, get_logger
 from controlplane.mappings import MappingFileError
 from controlplane.server import ControlplaneServer, ServerConfig
+from controlplane.wiremock.files import WireMockFileError
 
 __all__ = ["main"]
 
@@ -40,7 +41,12 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     add("--port", type=int, default=8080, help="mock port; 0 picks a free one (default 8080)")
     add("--admin-host", default="127.0.0.1", help="admin address (default 127.0.0.1)")
     add("--admin-port", type=int, default=8081, help="admin port; 0 picks one (default 8081)")
-    add("--mappings", type=Path, help="directory of route files (JSON or YAML) to load at start")
+    add(
+        "--mappings",
+        type=Path,
+        help="directory of route files (JSON or YAML), or a WireMock root "
+        "(mappings/, __files/), to load at start",
+    )
     add("--journal-size", type=int, default=10_000, help="requests kept per session (10000)")
     add("--log-format", choices=("console", "json"), default="console")
     add(
@@ -61,7 +67,7 @@ async def _serve(config: ServerConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = ControlplaneServer(config)
+    server = ControlplaneServer(config, on_shutdown=stop.set)
     await server.start()
     try:
         await stop.wait()
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fields: dict[str, Any] = {"code": exc.code}
         if exc.location is not None:
             fields["location"] = exc.location
-        if isinstance(exc, MappingFileError):
+        if isinstance(exc, MappingFileError | WireMockFileError):
             fields["file"] = str(exc.path)
         _log.error("cannot_start", message=exc.message, **fields)
         return 2

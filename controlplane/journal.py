@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -99,6 +99,19 @@ class Journal:
     def clear(self) -> None:
         self._entries.clear()
         self._appended = 0
+
+    def remove_where(self, predicate: Callable[[JournalEntry], bool]) -> list[JournalEntry]:
+        """Remove the entries `predicate` holds for and return them (oldest first).
+
+        Removed entries were not evicted, so `evicted` stays what it was.
+        """
+        removed = [entry for entry in self._entries if predicate(entry)]
+        if removed:
+            gone = {id(entry) for entry in removed}
+            kept = [entry for entry in self._entries if id(entry) not in gone]
+            self._entries = deque(kept, maxlen=self.max_entries)
+            self._appended -= len(removed)
+        return removed
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self._entries)

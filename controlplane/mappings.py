@@ -6,6 +6,9 @@ part by part), and routes within a file in their order, so declaration order, wh
 breaks priority ties, is predictable. Empty files are skipped, and so are hidden files
 and directories (names starting with `.`, such as editor swap files). A bad file stops
 the start with its name and the JSON location of the problem.
+
+In a WireMock root (a directory with `mappings/` or `__files/`), those two belong to
+the WireMock dialect (`controlplane.wiremock.files`); route files elsewhere still load.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from controlplane import wire
 from controlplane.admin.decoding import validation_error
 from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionState
+from controlplane.wiremock.files import FILES_DIR, MAPPINGS_DIR, is_wiremock_root
 
 __all__ = ["MappingFileError", "load_route_files", "route_files"]
 
@@ -40,11 +44,13 @@ class MappingFileError(ControlplaneError):
 
 def route_files(directory: Path) -> list[Path]:
     """The route files under `directory`, in load order."""
+    skipped = {MAPPINGS_DIR, FILES_DIR} if is_wiremock_root(directory) else set()
     found = (
         path
         for path in directory.rglob("*")
         if path.suffix in _SUFFIXES
         and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+        and path.relative_to(directory).parts[0] not in skipped
         and path.is_file()
     )
     return sorted(found, key=lambda path: path.relative_to(directory).parts)

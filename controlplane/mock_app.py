@@ -2,8 +2,10 @@
 
 One low-level aiohttp handler (no router: the route table is ours) picks the session
 (path prefix `/_s/{id}` or the `X-Controlplane-Session` header), finds the winning
-route, asks the handler's compiled responder for the answer, journals it and applies
-any delay. Everything that can be prepared at registration already was.
+route, asks the handler's compiled responder for the answer, applies the route's
+side effects (its `times`, its scenario's transition, its id header: one attribute
+test for routes without any), journals it and applies any delay (the response's plus
+the session's). Everything that can be prepared at registration already was.
 """
 
 from __future__ import annotations
@@ -70,14 +72,19 @@ class MockHandler:
             return self._unmatched(session, view)
 
         route, params = found
-        if route.remaining is not None:
-            route.remaining -= 1
         handler = route.handler
         responder = session.responses.get(handler)
         if responder is not None:
             outcome = responder.answer(view)
         else:
             outcome = no_response_outcome(handler, session=session.id)
+        if route.effects:
+            # `times`, scenario transition: no await since `find`, so this is atomic.
+            route.took()
+            if route.id_header is not None:
+                outcome.response.headers[route.id_header] = route.id
+        if session.extra_delay is not None:
+            outcome.delay_ms += session.extra_delay()
         journal.append(
             JournalEntry(
                 journal.next_seq(),

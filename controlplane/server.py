@@ -23,7 +23,8 @@ import json
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,6 +39,8 @@ from controlplane.logs import get_logger
 from controlplane.mappings import load_route_files
 from controlplane.mock_app import MockHandler
 from controlplane.sessions import SessionStore
+from controlplane.wiremock.files import FILES_DIR, is_wiremock_root
+from controlplane.wiremock.state import load_root
 
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
 
@@ -63,6 +66,8 @@ class ServerConfig:
     #: Seconds `stop()` lets in-flight mock requests (a long `delay`) finish before
     #: cancelling them; aiohttp's own default (60 s) is far too long for a test double.
     shutdown_grace: float = 2.0
+    #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
+    ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Messages name the CLI flags: that is where most people set these.
@@ -75,6 +80,8 @@ class ServerConfig:
             raise ValueError(
                 "--tls-cert and --tls-key go together: give both (PEM files) or neither"
             )
+        if self.ssl_context is not None and self.tls_cert is not None:
+            raise ValueError("give ssl_context or --tls-cert/--tls-key, not both")
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
 
@@ -109,15 +116,24 @@ def _mock_server(handler: MockHandler) -> web.Server:
 class ControlplaneServer:
     """Both sites over one `SessionStore`."""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig | None = None, *, on_shutdown: Callable[[], None] | None = None
+    ) -> None:
+        """`on_shutdown` is called by `POST /__admin/shutdown` (without it, that is a 409)."""
         self.config = config or ServerConfig()
-        self.store = SessionStore(self.config.journal_size)
+        mappings = self.config.mappings
+        self.store = SessionStore(
+            self.config.journal_size, None if mappings is None else mappings / FILES_DIR
+        )
+        self.on_shutdown = on_shutdown
         self.mock_url = ""
         self.admin_url = ""
         self._runners: list[web.BaseRunner] = []
         self._ready_content: dict[str, Any] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.config.ssl_context is not None:
+            return self.config.ssl_context
         cert, key = self.config.tls_cert, self.config.tls_key
         if cert is None or key is None:  # ServerConfig guarantees both or neither
             return None
@@ -136,7 +152,10 @@ class ControlplaneServer:
         config = self.config
         if config.mappings is not None:
             loaded = load_route_files(config.mappings, self.store.default)
-            _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded)
+            extra: dict[str, int] = {}
+            if is_wiremock_root(config.mappings):
+                extra["stubs"] = load_root(config.mappings, self.store.default)
+            _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded, **extra)
         ssl_context = self._ssl_context()
 
         mock_runner = web.ServerRunner(
@@ -145,7 +164,12 @@ class ControlplaneServer:
             shutdown_timeout=config.shutdown_grace,
         )
         admin_runner = web.AppRunner(
-            build_admin_app(self.store, token=config.admin_token),
+            build_admin_app(
+                self.store,
+                token=config.admin_token,
+                mappings_root=config.mappings,
+                shutdown=self.on_shutdown,
+            ),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
         )

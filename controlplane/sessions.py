@@ -1,8 +1,13 @@
-"""Sessions: isolated namespaces of routes, handler responses and journal.
+"""Sessions: isolated namespaces of routes, handler responses, scenarios and journal.
 
 Every change to routes and responses goes through `SessionState`, so the admin API,
-route files and any other dialect share one model and one set of rules: compile at
+route files and the WireMock dialect share one model and one set of rules: compile at
 registration, validate before changing anything, last write of a response wins.
+
+Declaration order breaks priority ties. Native routes get increasing orders (first
+declared wins, 1, 2, 3...); routes added with `newest_first=True` (the WireMock
+dialect, where the newest stub wins) get decreasing ones (0, -1, -2...). So within
+one priority, dialect stubs come before native routes, newest stub first.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import itertools
 import secrets
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 
 from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
-from controlplane.responses import Responder, ResponseSpecError, compile_response
+from controlplane.responses import BodyFiles, Responder, ResponseSpecError, compile_response
+from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.scenarios import STARTED, Scenarios
 
 __all__ = ["DEFAULT_SESSION", "SESSION_HEADER", "SessionState", "SessionStore"]
 
@@ -25,36 +33,56 @@ SESSION_HEADER = "X-Controlplane-Session"
 SESSION_PREFIX = "/_s/"
 
 
-def _compile_response(spec: wire.AnyResponse, location: str) -> Responder:
-    try:
-        return compile_response(spec)
-    except ResponseSpecError as exc:
-        raise InvalidInput(exc.message, location=location + exc.at) from None
-
-
 class SessionState:
-    """One session's routes, responses and journal."""
+    """One session's routes, responses, scenarios, settings and journal."""
 
-    def __init__(self, session_id: str, name: str | None, journal_size: int) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        name: str | None,
+        journal_size: int,
+        files: BodyFiles | None = None,
+    ) -> None:
         self.id = session_id
         self.name = name
         self.routes = RouteTable()
         self.journal = Journal(session_id, journal_size)
         self.responses: dict[str, Responder] = {}
+        self.scenarios = Scenarios()
+        self.files = files
+        self.settings = wire.Settings()
+        #: Sampler of the session-wide extra delay (`settings.delay`), None without one.
+        self.extra_delay: DelaySampler | None = None
+        #: What other dialects keep alongside the routes (the WireMock dialect: its
+        #: stub mappings by route id), so it goes wherever the session goes.
+        self.extras: dict[str, object] = {}
         # handler name -> number of routes declaring it; a handler exists while > 0
         self._handler_routes: dict[str, int] = {}
         self._order = itertools.count(1)
+        self._newest_order = itertools.count(0, -1)
+
+    def _compile_response(self, spec: wire.AnyResponse, location: str) -> Responder:
+        try:
+            return compile_response(spec, self.files)
+        except ResponseSpecError as exc:
+            raise InvalidInput(exc.message, location=location + exc.at) from None
 
     # ----------------------------------------------------------------- routes
 
     def add_routes(
-        self, specs: Iterable[wire.Route], *, list_location: str | None = "$"
+        self,
+        specs: Iterable[wire.Route],
+        *,
+        list_location: str | None = "$",
+        newest_first: bool = False,
     ) -> list[CompiledRoute]:
         """Compile all, then add all: a list with one bad route adds none.
 
         Errors point at `{list_location}[i]`, or at `$` when `list_location` is None
-        (a single route was sent).
+        (a single route was sent). With `newest_first`, these routes win priority ties
+        against every route added before them (WireMock's rule).
         """
+        orders = self._newest_order if newest_first else self._order
         pending: list[tuple[CompiledRoute, Responder | None]] = []
         seen: set[str] = set()
         for index, spec in enumerate(specs):
@@ -65,11 +93,11 @@ class SessionState:
                 raise Conflict(f"route id {spec.id!r} is already taken", location=f"{where}.id")
             seen.add(spec.id)
             responder = (
-                _compile_response(spec.response, f"{where}.response")
+                self._compile_response(spec.response, f"{where}.response")
                 if spec.response is not None
                 else None
             )
-            pending.append((self._compile(spec, next(self._order), where), responder))
+            pending.append((self._compile(spec, next(orders), where), responder))
         for route, responder in pending:
             self.routes.add(route)
             self._declare(route.handler)
@@ -81,7 +109,9 @@ class SessionState:
         old = self.get_route(route_id)
         spec.id = route_id
         responder = (
-            _compile_response(spec.response, "$.response") if spec.response is not None else None
+            self._compile_response(spec.response, "$.response")
+            if spec.response is not None
+            else None
         )
         route = self._compile(spec, old.order, "$")
         self.routes.replace(route)
@@ -89,17 +119,20 @@ class SessionState:
         self._undeclare(old.handler)
         if responder is not None:
             self.responses[route.handler] = responder
+        self._forget_scenarios()
         return route
 
     def remove_route(self, route_id: str) -> None:
         route = self.get_route(route_id)
         self.routes.remove(route_id)
         self._undeclare(route.handler)
+        self._forget_scenarios()
 
     def clear_routes(self) -> None:
         self.routes.clear()
         self._handler_routes.clear()
         self.responses.clear()
+        self._forget_scenarios()
 
     def get_route(self, route_id: str) -> CompiledRoute:
         route = self.routes.get(route_id)
@@ -107,12 +140,40 @@ class SessionState:
             raise NotFound(f"no route {route_id!r} in session {self.id!r}")
         return route
 
-    @staticmethod
-    def _compile(spec: wire.Route, order: int, where: str) -> CompiledRoute:
+    def _compile(self, spec: wire.Route, order: int, where: str) -> CompiledRoute:
+        scenario = spec.scenario
+        slot = None if scenario is wire.UNSET else self.scenarios.slot(scenario.name)
         try:
-            return compile_route(spec, order)
+            return compile_route(spec, order, slot)
         except ValueError as exc:
             raise InvalidInput(str(exc), location=where) from None
+
+    def _forget_scenarios(self) -> None:
+        self.scenarios.keep_only(scenario.name for _, scenario in self._scenario_routes())
+
+    def _scenario_routes(self) -> list[tuple[str, wire.Scenario]]:
+        return [
+            (route.id, route.spec.scenario)
+            for route in self.routes
+            if isinstance(route.spec.scenario, wire.Scenario)
+        ]
+
+    # ----------------------------------------------------------------- scenarios
+
+    def describe_scenarios(self) -> list[wire.ScenarioInfo]:
+        self._forget_scenarios()
+        return self.scenarios.describe(self._scenario_routes())
+
+    def set_scenario_state(self, name: str, state: str | None) -> None:
+        """Put scenario `name` in `state` (None: back to `Started`); 404 if unknown."""
+        self._forget_scenarios()
+        self.scenarios.require(name).state = state if state is not None else STARTED
+
+    # ----------------------------------------------------------------- settings
+
+    def apply_settings(self, settings: wire.Settings) -> None:
+        self.settings = settings
+        self.extra_delay = None if settings.delay is None else compile_delay(settings.delay)
 
     def _declare(self, handler: str) -> None:
         self._handler_routes[handler] = self._handler_routes.get(handler, 0) + 1
@@ -142,7 +203,7 @@ class SessionState:
 
     def register_response(self, handler: str, spec: wire.AnyResponse) -> None:
         self.require_handler(handler)
-        self.responses[handler] = _compile_response(spec, "$")
+        self.responses[handler] = self._compile_response(spec, "$")
 
     def route_ids_for(self, handler: str) -> list[str]:
         return [route.id for route in self.routes if route.handler == handler]
@@ -150,23 +211,27 @@ class SessionState:
     # ----------------------------------------------------------------- whole session
 
     def reset(self) -> None:
-        """Routes, responses and journal back to empty."""
+        """Routes, responses, scenarios, settings and journal back to empty."""
         self.clear_routes()
         self.journal.clear()
+        self.apply_settings(wire.Settings())
+        self.extras.clear()
 
 
 class SessionStore:
     """All sessions of one server; `default` always exists."""
 
-    def __init__(self, journal_size: int) -> None:
+    def __init__(self, journal_size: int, files_root: Path | None = None) -> None:
         self.journal_size = journal_size
+        #: Where `body_file` responses are read from (`__files/` of --mappings), if anywhere.
+        self.files = None if files_root is None else BodyFiles(files_root)
         self.mock_base_url = ""
         self.admin_base_url = ""
         self._sessions: dict[str, SessionState] = {}
         self.default = self._add(DEFAULT_SESSION, None)
 
     def _add(self, session_id: str, name: str | None) -> SessionState:
-        state = SessionState(session_id, name, self.journal_size)
+        state = SessionState(session_id, name, self.journal_size, self.files)
         self._sessions[session_id] = state
         return state
 

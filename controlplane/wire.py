@@ -24,6 +24,7 @@ __all__ = [
     "UNSET",
     "AnyResponse",
     "CallList",
+    "ChunkedDribble",
     "Delay",
     "Diff",
     "ErrorBody",
@@ -31,7 +32,9 @@ __all__ = [
     "FaultResponse",
     "HandlerInfo",
     "HandlerList",
+    "HeaderValues",
     "Health",
+    "JsonCompare",
     "JsonPathCondition",
     "JsonResponse",
     "LognormalDelay",
@@ -44,10 +47,15 @@ __all__ = [
     "RequestList",
     "Route",
     "RouteList",
+    "Scenario",
+    "ScenarioInfo",
+    "ScenarioList",
+    "ScenarioStateUpdate",
     "SequenceResponse",
     "Session",
     "SessionCreate",
     "SessionList",
+    "Settings",
     "StringMatcher",
     "StringMatcherSpec",
     "TomlResponse",
@@ -82,6 +90,8 @@ class StringMatcher(Struct, **_STRICT):
     any_of: list[StringMatcherSpec] | None = None
     all_of: list[StringMatcherSpec] | None = None
     not_: StringMatcherSpec | None = field(default=None, name="not")
+    includes: list[StringMatcherSpec] | None = None
+    has_exactly: list[StringMatcherSpec] | None = None
 
     def __post_init__(self) -> None:
         operators = [
@@ -102,7 +112,7 @@ class StringMatcher(Struct, **_STRICT):
             pattern = getattr(self, name)
             if pattern is not None:
                 _check_regex(pattern, name)
-        for name in ("any_of", "all_of"):
+        for name in ("any_of", "all_of", "includes", "has_exactly"):
             items = getattr(self, name)
             if items is not None and not items:
                 raise ValueError(f"`{name}` needs at least one matcher")
@@ -120,6 +130,8 @@ _OPERATORS = (
     "any_of",
     "all_of",
     "not",
+    "includes",
+    "has_exactly",
 )
 
 #: A bare string means equality.
@@ -149,15 +161,31 @@ class JsonPathCondition(Struct, **_STRICT):
             raise ValueError(f"`expression` is not valid JSONPath: {exc}") from None
 
 
+class JsonCompare(Struct, **_STRICT):
+    """The body parsed as JSON compared with `value`, with the leniencies asked for.
+
+    `ignore_array_order`: arrays match as multisets. `ignore_extra_fields`: objects may
+    have keys `value` does not name. `ignore_extra_items`: arrays may have more items.
+    """
+
+    value: Any
+    ignore_array_order: bool = False
+    ignore_extra_fields: bool = False
+    ignore_extra_items: bool = False
+
+
 class Match(Struct, **_STRICT):
     """Conditions beyond method and path; every field set must hold."""
 
+    url: StringMatcherSpec | None = None
+    path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None
     cookies: dict[str, StringMatcherSpec] | None = None
     json: Any | UnsetType = UNSET
     json_subset: Any | UnsetType = UNSET
     json_path: list[JsonPathCondition] | None = None
+    json_compare: list[JsonCompare] | None = None
     body: str | None = None
     body_base64: str | None = None
     body_matcher: StringMatcherSpec | None = None
@@ -221,26 +249,53 @@ def _check_status(status: int) -> None:
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
+#: A response header's value, or its values in order (the header is sent once per value).
+HeaderValues = str | list[str]
 
-def _check_headers(headers: dict[str, str]) -> None:
+
+def _unsafe(text: str) -> bool:
+    return "\r" in text or "\n" in text or "\x00" in text
+
+
+def _check_headers(headers: dict[str, HeaderValues]) -> None:
     """Refuse what would break the response on the wire (or inject into it)."""
     for name, value in headers.items():
         if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"`headers` has an invalid header name {name!r}")
-        if "\r" in value or "\n" in value or "\x00" in value:
+        values = [value] if isinstance(value, str) else value
+        if any(_unsafe(v) for v in values):
             raise ValueError(f"`headers` value of {name!r} contains CR, LF or NUL")
+
+
+class ChunkedDribble(Struct, **_STRICT):
+    """Send the body in `chunks` chunked-encoding pieces spread evenly over `total_ms`."""
+
+    chunks: int
+    total_ms: float
+
+    def __post_init__(self) -> None:
+        if self.chunks < 1:
+            raise ValueError("`chunks` must be >= 1")
+        if self.total_ms < 0:
+            raise ValueError("`total_ms` must be >= 0")
 
 
 class _HttpResponse(Struct, **_RESPONSE):
     """What every response that sends a status line has: status, headers, delay."""
 
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, HeaderValues] = field(default_factory=dict)
     delay: Delay | None = None
+    # Added after 0.1: unset fields stay out of echoes, which are otherwise complete.
+    #: The status line's reason phrase; unset means the standard one (`OK`, `Not Found`).
+    reason: str | UnsetType = UNSET
+    chunked_dribble: ChunkedDribble | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _check_status(self.status)
         _check_headers(self.headers)
+        if isinstance(self.reason, str) and _unsafe(self.reason):
+            raise ValueError("`reason` contains CR, LF or NUL")
 
 
 class JsonResponse(_HttpResponse, tag="json"):
@@ -250,16 +305,25 @@ class JsonResponse(_HttpResponse, tag="json"):
 
 
 class RawResponse(_HttpResponse, tag="raw"):
-    """Bytes exactly as given: `body` (text) or `body_base64`, not both."""
+    """Bytes exactly as given: `body` (text), `body_base64` or `body_file`, at most one.
+
+    `body_file` is a path relative to the server's files directory (`__files/` of the
+    `--mappings` root), read when the response is registered.
+    """
 
     body: str | None = None
     body_base64: str | None = None
     content_type: str | None = None
+    body_file: str | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.body is not None and self.body_base64 is not None:
-            raise ValueError("give `body` or `body_base64`, not both")
+        given = [
+            n for n in ("body", "body_base64", "body_file") if getattr(self, n) not in (None, UNSET)
+        ]
+        if len(given) > 1:
+            named = " and ".join(f"`{n}`" for n in given)
+            raise ValueError(f"give {named}, not both: a raw response has one body")
         if self.body_base64 is not None:
             _check_base64(self.body_base64)
 
@@ -328,6 +392,22 @@ AnyResponse = (
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
+class Scenario(Struct, **_STRICT):
+    """A route's part in a named state machine (initial state `Started`).
+
+    The route matches only while the scenario is in `required_state` (any state when
+    unset) and, when it wins, moves the scenario to `new_state` (if set).
+    """
+
+    name: str
+    required_state: str | None = None
+    new_state: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("`name` must not be empty")
+
+
 class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
 
@@ -340,8 +420,15 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     times: int | None = None
     response: AnyResponse | None = None
     id: str | None = None
+    # Added after 0.1: unset fields stay out of echoes, which are otherwise complete.
+    scenario: Scenario | UnsetType = UNSET
+    #: When set, answers of this route carry a header of this name holding the route id
+    #: (the WireMock dialect sets `Matched-Stub-Id`).
+    id_header: str | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        if isinstance(self.id_header, str) and not _HEADER_NAME.fullmatch(self.id_header):
+            raise ValueError(f"`id_header` is not a valid header name: {self.id_header!r}")
         if (self.path is None) == (self.path_regex is None):
             raise ValueError("a route takes exactly one of `path` and `path_regex`")
         if self.path is not None and not self.path.startswith("/"):
@@ -391,6 +478,37 @@ class SessionList(Struct, kw_only=True):
 class Health(Struct, kw_only=True):
     status: str
     version: str
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+class ScenarioInfo(Struct, kw_only=True):
+    """One scenario: its state, the states its routes name, and those routes."""
+
+    name: str
+    state: str
+    possible_states: list[str]
+    route_ids: list[str]
+
+
+class ScenarioList(Struct, kw_only=True):
+    scenarios: list[ScenarioInfo]
+
+
+class ScenarioStateUpdate(Struct, **_STRICT):
+    """The state to put a scenario in; without `state`, back to `Started`."""
+
+    state: str | None = None
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Session-wide settings: `delay` is added to every answer of the session."""
+
+    delay: Delay | None = None
 
 
 # --------------------------------------------------------------------------- journal

@@ -8,8 +8,6 @@ own session on it: isolation is the product's promise, so the suite relies on it
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,61 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from controlplane.server import ControlplaneServer, ServerConfig
+from controlplane.server import ServerConfig
+from controlplane.testing import ThreadedServer
 
-
-class ThreadedServer:
-    """A ControlplaneServer running in its own thread and event loop."""
-
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        self.server: ControlplaneServer | None = None
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._stopped: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="controlplane", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-
-    async def _main(self) -> None:
-        self._stopped = asyncio.Event()
-        try:
-            self.server = ControlplaneServer(self.config)
-            await self.server.start()
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        await self._stopped.wait()
-        await self.server.stop()
-
-    def start(self) -> ThreadedServer:
-        self._thread.start()
-        if not self._ready.wait(timeout=30):
-            raise RuntimeError("controlplane did not start within 30 s")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(timeout=30)
-        self._loop.close()
-
-    @property
-    def mock_url(self) -> str:
-        assert self.server is not None
-        return self.server.mock_url
-
-    @property
-    def admin_url(self) -> str:
-        assert self.server is not None
-        return self.server.admin_url
+__all__ = ["SessionHandle", "ThreadedServer"]
 
 
 @pytest.fixture(scope="session")

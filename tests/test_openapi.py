@@ -27,6 +27,10 @@ SESSION_SCOPED = {
     "/handlers/{name}/verify": {"post"},
     "/requests": {"get", "delete"},
     "/requests/unmatched": {"get"},
+    "/scenarios": {"get"},
+    "/scenarios/reset": {"post"},
+    "/scenarios/{name}/state": {"put"},
+    "/settings": {"get", "put"},
     "/reset": {"post"},
 }
 GLOBAL = {

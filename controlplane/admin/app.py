@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -19,6 +20,8 @@ from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unaut
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.verify import verify_calls
+from controlplane.wiremock import is_dialect_path, mount
+from controlplane.wiremock.errors import error_response as wiremock_error_response
 
 __all__ = ["STORE", "build_admin_app"]
 
@@ -57,6 +60,8 @@ def _error_middleware(token: str | None) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The WireMock dialect's errors take WireMock's shape; everything else ours.
+        render = wiremock_error_response if is_dialect_path(request.path) else _error_response
         try:
             if expected is not None and request.path != "/health":
                 given = request.headers.get("Authorization", "").encode("utf-8", "replace")
@@ -67,15 +72,15 @@ def _error_middleware(token: str | None) -> Middleware:
                     )
             return await handler(request)
         except ControlplaneError as error:
-            return _error_response(error)
+            return render(error)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return _error_response(_http_error(request, exc))
+            return render(_http_error(request, exc))
         except Exception:
             # A bug of ours, not the client's: say so, log the traceback, keep serving.
             _log.exception("admin_internal_error", method=request.method, path=request.path)
-            return _error_response(
+            return render(
                 ControlplaneError("internal error in controlplane (a bug): see the server log")
             )
 
@@ -312,6 +317,47 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# ------------------------------------------------------------------ scenarios and settings
+
+
+async def list_scenarios(request: web.Request) -> web.Response:
+    return json_response(wire.ScenarioList(scenarios=_session(request).describe_scenarios()))
+
+
+async def put_scenario_state(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    body = await request.read()
+    update = (
+        wire.ScenarioStateUpdate()
+        if not body.strip()
+        else await decode_body(request, wire.ScenarioStateUpdate)
+    )
+    session.set_scenario_state(name, update.state)
+    _log.info("scenario_state_set", session=session.id, scenario=name, state=update.state)
+    info = next(s for s in session.describe_scenarios() if s.name == name)
+    return json_response(info)
+
+
+async def reset_scenarios(request: web.Request) -> web.Response:
+    session = _session(request)
+    session.scenarios.reset()
+    _log.info("scenarios_reset", session=session.id)
+    return web.Response(status=204)
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    return json_response(_session(request).settings)
+
+
+async def put_settings(request: web.Request) -> web.Response:
+    session = _session(request)
+    settings = await decode_body(request, wire.Settings)
+    session.apply_settings(settings)
+    _log.info("settings_changed", session=session.id)
+    return json_response(settings)
+
+
 async def reset(request: web.Request) -> web.Response:
     session = _session(request)
     session.reset()
@@ -335,12 +381,27 @@ _SESSION_SCOPED: list[tuple[str, str, Handler]] = [
     ("GET", "/requests", list_requests),
     ("GET", "/requests/unmatched", unmatched_requests),
     ("DELETE", "/requests", clear_requests),
+    ("GET", "/scenarios", list_scenarios),
+    ("POST", "/scenarios/reset", reset_scenarios),
+    ("PUT", "/scenarios/{name}/state", put_scenario_state),
+    ("GET", "/settings", get_settings),
+    ("PUT", "/settings", put_settings),
     ("POST", "/reset", reset),
 ]
 
 
-def build_admin_app(store: SessionStore, *, token: str | None = None) -> web.Application:
-    """The admin application over `store`."""
+def build_admin_app(
+    store: SessionStore,
+    *,
+    token: str | None = None,
+    mappings_root: Path | None = None,
+    shutdown: Callable[[], None] | None = None,
+) -> web.Application:
+    """The admin application over `store`: the native API and the WireMock dialect.
+
+    `mappings_root` is where the dialect saves and reloads mappings (`--mappings`);
+    `shutdown`, when given, is what `POST /__admin/shutdown` calls.
+    """
     app = web.Application(middlewares=[_error_middleware(token)], client_max_size=64 * 1024**2)
     app[STORE] = store
     router = app.router
@@ -353,4 +414,5 @@ def build_admin_app(store: SessionStore, *, token: str | None = None) -> web.App
     for method, path, handler in _SESSION_SCOPED:
         router.add_route(method, "/api" + path, handler)
         router.add_route(method, "/api/sessions/{sid}" + path, handler)
+    mount(app, store, mappings_root, shutdown)
     return app

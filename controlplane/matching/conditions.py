@@ -14,7 +14,11 @@ JSON semantics:
   subset-equal value, extra keys are ignored; an expected array must have the same
   length as the actual one and match it element by element (each element a subset).
   Scalars compare as in `json`.
-- Both fail when the body is not JSON, and so does every `json_path` condition.
+- `json_compare` is equality with leniencies chosen per condition: arrays as
+  multisets (`ignore_array_order`), extra object keys (`ignore_extra_fields`), extra
+  array items (`ignore_extra_items`; in order, extra items may follow; without order,
+  any extra items).
+- All fail when the body is not JSON, and so does every `json_path` condition.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import msgspec
 from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
 from controlplane import wire
+from controlplane.matching.paths import PathPattern
 from controlplane.matching.strings import CompiledStringMatcher, compile_string_matcher
 from controlplane.request_view import NOT_JSON, RequestView
 
-__all__ = ["CompiledMatch", "compile_match", "json_equal", "json_subset"]
+__all__ = ["Check", "CompiledMatch", "compile_match", "json_compare", "json_equal", "json_subset"]
 
 ABSENT = "<absent>"
 _CLIP = 300
@@ -73,6 +78,48 @@ def json_subset(expected: Any, actual: Any) -> bool:
     return json_equal(expected, actual)
 
 
+def json_compare(
+    expected: Any,
+    actual: Any,
+    *,
+    ignore_array_order: bool = False,
+    ignore_extra_fields: bool = False,
+    ignore_extra_items: bool = False,
+) -> bool:
+    """JSON equality with the given leniencies (see the module docstring)."""
+
+    def same(e: Any, a: Any) -> bool:
+        if isinstance(e, dict):
+            if not isinstance(a, dict):
+                return False
+            if not ignore_extra_fields and e.keys() != a.keys():
+                return False
+            return all(key in a and same(value, a[key]) for key, value in e.items())
+        if isinstance(e, list):
+            if not isinstance(a, list) or len(a) < len(e):
+                return False
+            if len(a) != len(e) and not ignore_extra_items:
+                return False
+            if not ignore_array_order:
+                return all(map(same, e, a))
+            return _assign(e, a, 0, set())
+        return json_equal(e, a)
+
+    def _assign(e: list[Any], a: list[Any], i: int, used: set[int]) -> bool:
+        # Backtracking: arrays in request bodies are small, and this is exact.
+        if i == len(e):
+            return True
+        for j, item in enumerate(a):
+            if j not in used and same(e[i], item):
+                used.add(j)
+                if _assign(e, a, i + 1, used):
+                    return True
+                used.discard(j)
+        return False
+
+    return same(expected, actual)
+
+
 def _has_number_or_bool(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_has_number_or_bool(v) for v in value.values())
@@ -113,7 +160,7 @@ def _show_json_body(view: RequestView) -> str:
     return _clip(_json_text(data))
 
 
-class _Check:
+class Check:
     """One condition: `__call__` decides, `actual` describes what the request had."""
 
     __slots__ = ("expected", "field")
@@ -155,7 +202,7 @@ def _form(view: RequestView, name: str) -> Sequence[str]:
     return view.form.getall(name, ())
 
 
-class _ValuesCheck(_Check):
+class _ValuesCheck(Check):
     """A string matcher on the (possibly repeated) values of one named field."""
 
     __slots__ = ("_get", "_matcher", "_name", "cost")
@@ -177,7 +224,7 @@ class _ValuesCheck(_Check):
         return _show_values(self._get(view, self._name))
 
 
-class _BodyBytes(_Check):
+class _BodyBytes(Check):
     __slots__ = ("_body",)
     cost = 3
 
@@ -195,7 +242,7 @@ class _BodyBytes(_Check):
         return _show_body(view)
 
 
-class _BodyMatcher(_Check):
+class _BodyMatcher(Check):
     __slots__ = ("_matcher",)
     cost = 4
 
@@ -212,7 +259,7 @@ class _BodyMatcher(_Check):
         return _show_body(view)
 
 
-class _JsonEqual(_Check):
+class _JsonEqual(Check):
     __slots__ = ("_plain", "_value")
     cost = 6
 
@@ -235,7 +282,7 @@ class _JsonEqual(_Check):
         return _show_json_body(view)
 
 
-class _JsonSubset(_Check):
+class _JsonSubset(Check):
     __slots__ = ("_value",)
     cost = 6
 
@@ -252,7 +299,79 @@ class _JsonSubset(_Check):
         return _show_json_body(view)
 
 
-class _JsonPath(_Check):
+class _JsonCompare(Check):
+    __slots__ = ("_spec",)
+    cost = 6
+
+    def __init__(self, spec: wire.JsonCompare) -> None:
+        lenient = [
+            name
+            for name in ("ignore_array_order", "ignore_extra_fields", "ignore_extra_items")
+            if getattr(spec, name)
+        ]
+        self.field = "json_compare" + (f" ({', '.join(lenient)})" if lenient else "")
+        self._spec = spec
+        self.expected = _clip(_json_text(spec.value))
+
+    def __call__(self, view: RequestView) -> bool:
+        data = view.json
+        spec = self._spec
+        return data is not NOT_JSON and json_compare(
+            spec.value,
+            data,
+            ignore_array_order=spec.ignore_array_order,
+            ignore_extra_fields=spec.ignore_extra_fields,
+            ignore_extra_items=spec.ignore_extra_items,
+        )
+
+    def actual(self, view: RequestView) -> str:
+        return _show_json_body(view)
+
+
+def _url(view: RequestView) -> str:
+    return f"{view.path}?{view.query_string}" if view.query_string else view.path
+
+
+class _Url(Check):
+    __slots__ = ("_matcher",)
+    cost = 1
+
+    def __init__(self, spec: wire.StringMatcherSpec) -> None:
+        self.field = "url"
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(_url(view))
+
+    def actual(self, view: RequestView) -> str:
+        return _clip(_url(view))
+
+
+class _PathParam(Check):
+    __slots__ = ("_matcher", "_name", "_pattern")
+    cost = 2
+
+    def __init__(self, name: str, spec: wire.StringMatcherSpec, pattern: PathPattern) -> None:
+        self.field = f"path_param {name}"
+        self._name = name
+        self._pattern = pattern
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def _value(self, view: RequestView) -> str | None:
+        params = self._pattern.match(view.path)
+        return None if params is None else params.get(self._name)
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(self._value(view))
+
+    def actual(self, view: RequestView) -> str:
+        value = self._value(view)
+        return ABSENT if value is None else _clip(value)
+
+
+class _JsonPath(Check):
     __slots__ = ("_matcher", "_path")
     cost = 7
 
@@ -298,7 +417,7 @@ class CompiledMatch:
 
     __slots__ = ("_declared", "_fast")
 
-    def __init__(self, checks: Sequence[_Check]) -> None:
+    def __init__(self, checks: Sequence[Check]) -> None:
         self._declared = tuple(checks)
         self._fast = tuple(sorted(checks, key=lambda c: c.cost))  # stable: ties keep order
 
@@ -317,14 +436,30 @@ class CompiledMatch:
         return len(self._declared)
 
 
-def compile_match(match: wire.Match | None) -> CompiledMatch | None:
-    """Compile a route's conditions; None when there is nothing to check.
+def compile_match(
+    match: wire.Match | None,
+    path: PathPattern | None = None,
+    extra: Sequence[Check] = (),
+) -> CompiledMatch | None:
+    """Compile a route's conditions (plus `extra` ones); None when there is nothing to check.
 
-    Raises ValueError for an invalid JSONPath expression (the wire types do not parse them).
+    `path` is the route's path pattern, which `path_params` conditions read. Raises
+    ValueError for an invalid JSONPath expression or a `path_params` name the path lacks.
     """
+    checks: list[Check] = list(extra)
     if match is None:
-        return None
-    checks: list[_Check] = []
+        return CompiledMatch(checks) if checks else None
+    if match.url is not None:
+        checks.append(_Url(match.url))
+    for name, spec in (match.path_params or {}).items():
+        declared = () if path is None or path.regex is None else tuple(path.regex.groupindex)
+        if name not in declared:
+            raise ValueError(
+                f"`path_params` names {name!r}, which the path does not declare "
+                f"(its parameters: {', '.join(declared) or 'none'})"
+            )
+        assert path is not None
+        checks.append(_PathParam(name, spec, path))
     named = (
         ("query", match.query, _query, 1),
         ("header", match.headers, _headers, 0),
@@ -338,6 +473,7 @@ def compile_match(match: wire.Match | None) -> CompiledMatch | None:
     if match.json_subset is not wire.UNSET:
         checks.append(_JsonSubset(match.json_subset))
     checks.extend(_JsonPath(condition) for condition in match.json_path or ())
+    checks.extend(_JsonCompare(condition) for condition in match.json_compare or ())
     if match.body is not None:
         checks.append(_BodyBytes("body", match.body.encode(), match.body))
     if match.body_base64 is not None:

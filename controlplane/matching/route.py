@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from controlplane import wire
-from controlplane.matching.conditions import CompiledMatch, compile_match
+from controlplane.matching.conditions import Check, CompiledMatch, compile_match
 from controlplane.matching.paths import PathPattern, compile_path
+from controlplane.request_view import RequestView
+from controlplane.scenarios import ScenarioSlot
 
 __all__ = ["CompiledRoute", "compile_route"]
+
+
+class _ScenarioState(Check):
+    """The route's scenario is in its required state (checked before anything else)."""
+
+    __slots__ = ("_required", "_slot")
+    cost = -1
+
+    def __init__(self, slot: ScenarioSlot, required: str) -> None:
+        self.field = f"scenario {slot.name}"
+        self.expected = f"state {required!r}"
+        self._slot = slot
+        self._required = required
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._slot.state == self._required
+
+    def actual(self, view: RequestView) -> str:
+        return f"state {self._slot.state!r}"
 
 
 class CompiledRoute:
@@ -14,38 +35,69 @@ class CompiledRoute:
 
     __slots__ = (
         "conditions",
+        "effects",
         "handler",
         "id",
+        "id_header",
         "key",
         "method",
+        "new_state",
         "order",
         "pattern",
         "priority",
         "remaining",
+        "scenario",
         "spec",
     )
 
-    def __init__(self, spec: wire.Route, order: int) -> None:
+    def __init__(self, spec: wire.Route, order: int, scenario: ScenarioSlot | None = None) -> None:
         if spec.id is None:
             raise ValueError("a route needs an id before it is compiled")
+        scenario_spec = spec.scenario if isinstance(spec.scenario, wire.Scenario) else None
+        if (scenario_spec is None) != (scenario is None):
+            raise ValueError("a route with a scenario is compiled with its scenario's slot")
         self.spec = spec
         self.id: str = spec.id
         self.handler = spec.handler
         #: None matches any method (declared as "*").
         self.method: str | None = None if spec.method == "*" else spec.method.upper()
         self.pattern: PathPattern = compile_path(spec.path, spec.path_regex)
-        self.conditions: CompiledMatch | None = compile_match(spec.match)
+        extra: list[Check] = []
+        required = None if scenario_spec is None else scenario_spec.required_state
+        if scenario is not None and required is not None:
+            extra.append(_ScenarioState(scenario, required))
+        self.conditions: CompiledMatch | None = compile_match(spec.match, self.pattern, extra)
         self.priority = spec.priority
         self.order = order
         self.key = (spec.priority, order)
         #: Times left: None is unlimited, 0 is used up (the route no longer matches).
         self.remaining: int | None = spec.times
+        self.scenario = scenario
+        self.new_state = None if scenario_spec is None else scenario_spec.new_state
+        self.id_header = spec.id_header if isinstance(spec.id_header, str) else None
+        #: Whether winning has side effects (`took` must run): false for most routes,
+        #: so the hot path pays one attribute test for all of these features.
+        self.effects = (
+            spec.times is not None or self.new_state is not None or self.id_header is not None
+        )
+
+    def took(self) -> None:
+        """This route won a request: spend one of its `times`, move its scenario."""
+        if self.remaining is not None:
+            self.remaining -= 1
+        if self.new_state is not None and self.scenario is not None:
+            self.scenario.state = self.new_state
 
     def __repr__(self) -> str:
         method = self.method or "*"
         return f"<CompiledRoute {self.id} {method} {self.pattern.source} -> {self.handler}>"
 
 
-def compile_route(spec: wire.Route, order: int) -> CompiledRoute:
-    """Compile `spec` (whose `id` is set); `order` breaks ties within a priority, lower first."""
-    return CompiledRoute(spec, order)
+def compile_route(
+    spec: wire.Route, order: int, scenario: ScenarioSlot | None = None
+) -> CompiledRoute:
+    """Compile `spec` (whose `id` is set); `order` breaks ties within a priority, lower first.
+
+    A route with a `scenario` needs that scenario's slot (from `Scenarios.slot`).
+    """
+    return CompiledRoute(spec, order, scenario)

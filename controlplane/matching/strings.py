@@ -3,6 +3,9 @@
 A value of `None` means "missing" (no such header, query parameter, cookie...).
 Only `absent` matches a missing value, and `not` inverts whatever its inner matcher
 says, so `not: {contains: x}` matches a missing value while `not_contains: x` does not.
+
+`includes` and `has_exactly` look at all values of a repeated field at once (through
+`matches_any`), where every other operator is tried value by value.
 """
 
 from __future__ import annotations
@@ -184,6 +187,39 @@ class _Not(CompiledStringMatcher):
         return not self._inner(value)
 
 
+class _Includes(CompiledStringMatcher):
+    """Over all values of a field: each inner matcher matches at least one of them."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: tuple[CompiledStringMatcher, ...]) -> None:
+        self._inner = inner
+        self.description = f"includes [{', '.join(m.description for m in inner)}]"
+
+    def __call__(self, value: str | None) -> bool:
+        return self.matches_any(() if value is None else (value,))
+
+    def matches_any(self, values: Sequence[str]) -> bool:
+        return all(any(m(v) for v in values) for m in self._inner)
+
+
+class _HasExactly(_Includes):
+    """Over all values of a field: as many values as matchers, each value matched by one."""
+
+    __slots__ = ()
+
+    def __init__(self, inner: tuple[CompiledStringMatcher, ...]) -> None:
+        super().__init__(inner)
+        self.description = f"has exactly [{', '.join(m.description for m in inner)}]"
+
+    def matches_any(self, values: Sequence[str]) -> bool:
+        return (
+            len(values) == len(self._inner)
+            and super().matches_any(values)
+            and all(any(m(v) for m in self._inner) for v in values)
+        )
+
+
 def compile_string_matcher(spec: wire.StringMatcherSpec) -> CompiledStringMatcher:
     """Compile a wire string matcher (a bare string means `equals`); regexes compile here."""
     if isinstance(spec, str):
@@ -211,4 +247,8 @@ def compile_string_matcher(spec: wire.StringMatcherSpec) -> CompiledStringMatche
         return _AllOf(tuple(compile_string_matcher(s) for s in spec.all_of))
     if spec.not_ is not None:
         return _Not(compile_string_matcher(spec.not_))
+    if spec.includes is not None:
+        return _Includes(tuple(compile_string_matcher(s) for s in spec.includes))
+    if spec.has_exactly is not None:
+        return _HasExactly(tuple(compile_string_matcher(s) for s in spec.has_exactly))
     raise ValueError("a string matcher needs one operator")

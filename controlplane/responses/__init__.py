@@ -7,12 +7,14 @@
     no_response_outcome(handler) -> Outcome the 500 for a handler without a response
 
 Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
-`outcome` (the result type and error answers), `compile` (dispatch).
+`outcome` (the result type and error answers), `files` (body files), `compile`
+(dispatch).
 """
 
 from __future__ import annotations
 
 from controlplane.responses.compile import compile_response
+from controlplane.responses.files import BodyFiles
 from controlplane.responses.outcome import (
     Outcome,
     Responder,
@@ -20,4 +22,11 @@ from controlplane.responses.outcome import (
     no_response_outcome,
 )
 
-__all__ = ["Outcome", "Responder", "ResponseSpecError", "compile_response", "no_response_outcome"]
+__all__ = [
+    "BodyFiles",
+    "Outcome",
+    "Responder",
+    "ResponseSpecError",
+    "compile_response",
+    "no_response_outcome",
+]

@@ -8,7 +8,9 @@ accepts headers (it copies it, which it must: it adds Content-Length, Date, Serv
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import mimetypes
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -19,9 +21,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from controlplane import wire
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.files import BodyFiles, no_files
 from controlplane.responses.outcome import Outcome, ResponseSpecError
 
-__all__ = ["BodyResponder", "BodySpec", "compile_body", "encode_body"]
+__all__ = ["BodyResponder", "BodySpec", "DribbledResponse", "compile_body", "encode_body"]
 
 BodySpec = (
     wire.JsonResponse
@@ -48,18 +51,81 @@ _TOML_INT_MIN: Final = -(2**63)
 _TOML_INT_MAX: Final = 2**63 - 1
 
 
+class DribbledResponse(web.StreamResponse):
+    """A body sent as chunked-encoding pieces with pauses between them.
+
+    aiohttp calls `prepare` (status line and headers go out) and then `write_eof`,
+    which is where the pieces are written, one per interval; other requests are
+    served during the pauses.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        reason: str | None,
+        headers: CIMultiDict[str],
+        pieces: tuple[bytes, ...],
+        interval: float,
+    ) -> None:
+        super().__init__(status=status, reason=reason, headers=headers)
+        self.enable_chunked_encoding()
+        self._pieces = pieces
+        self._interval = interval
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        pieces, self._pieces = self._pieces, ()
+        for piece in pieces:
+            await asyncio.sleep(self._interval)
+            await self.write(piece)
+        await super().write_eof(data)
+
+
+def _split(body: bytes, chunks: int) -> tuple[bytes, ...]:
+    """`body` in `chunks` nearly equal, non-empty pieces (fewer when it is shorter)."""
+    count = max(1, min(chunks, len(body)))
+    size, extra = divmod(len(body), count)
+    pieces: list[bytes] = []
+    start = 0
+    for index in range(count):
+        stop = start + size + (1 if index < extra else 0)
+        pieces.append(body[start:stop])
+        start = stop
+    return tuple(pieces)
+
+
 class BodyResponder:
     """Answers every request with the same status, headers and prebuilt body."""
 
-    __slots__ = ("_body", "_delay", "_headers", "_status", "_type", "spec")
+    __slots__ = (
+        "_body",
+        "_delay",
+        "_dribble",
+        "_headers",
+        "_interval",
+        "_reason",
+        "_status",
+        "_type",
+        "spec",
+    )
 
-    def __init__(self, spec: wire.AnyResponse, body: bytes, headers: CIMultiDict[str]) -> None:
-        self.spec = spec
+    def __init__(self, spec: BodySpec, body: bytes, headers: CIMultiDict[str]) -> None:
+        self.spec: wire.AnyResponse = spec
         self._type: str = spec.__struct_config__.tag  # type: ignore[assignment]
-        self._status: int = getattr(spec, "status", 200)
+        self._status: int = spec.status
+        self._reason = spec.reason if isinstance(spec.reason, str) else None
         self._body = body
         self._headers = headers
         self._delay: DelaySampler = compile_delay(spec.delay)
+        dribble = (
+            spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
+        )
+        self._dribble = None if dribble is None else _split(body, dribble.chunks)
+        self._interval = (
+            0.0
+            if not self._dribble or dribble is None
+            else (dribble.total_ms / 1000 / len(self._dribble))
+        )
 
     @property
     def body(self) -> bytes:
@@ -73,7 +139,19 @@ class BodyResponder:
 
     def answer(self, view: RequestView) -> Outcome:
         """Build the response from the prebuilt parts and sample the delay."""
-        response = web.Response(body=self._body, status=self._status, headers=self._headers)
+        response: web.StreamResponse
+        if self._dribble is not None:
+            response = DribbledResponse(
+                status=self._status,
+                reason=self._reason,
+                headers=self._headers,
+                pieces=self._dribble,
+                interval=self._interval,
+            )
+        else:
+            response = web.Response(
+                body=self._body, status=self._status, reason=self._reason, headers=self._headers
+            )
         return Outcome(response, self._status, self._type, self._delay())
 
 
@@ -96,13 +174,17 @@ def _toml_problem(value: Any, location: str) -> str | None:
     return None
 
 
-def encode_body(spec: BodySpec) -> tuple[bytes, str]:
+def encode_body(spec: BodySpec, files: BodyFiles | None = None) -> tuple[bytes, str]:
     """Encode the body of `spec` once; return the bytes and the default Content-Type.
 
     Raises `ValueError` naming the problem when the body cannot be encoded in the
-    format asked for (the admin API answers that with a 422).
+    format asked for, or its body file cannot be read (the admin API answers 422).
     """
     if isinstance(spec, wire.RawResponse):
+        if isinstance(spec.body_file, str):
+            data = files.read(spec.body_file) if files is not None else no_files(spec.body_file)
+            guessed, _ = mimetypes.guess_type(spec.body_file)
+            return data, guessed or "application/octet-stream"
         if spec.body_base64 is not None:
             return base64.b64decode(spec.body_base64), "application/octet-stream"
         return (spec.body or "").encode("utf-8"), "text/plain; charset=utf-8"
@@ -123,12 +205,15 @@ def encode_body(spec: BodySpec) -> tuple[bytes, str]:
     return data, _CONTENT_TYPES[kind]
 
 
-def compile_body(spec: BodySpec) -> BodyResponder:
+def compile_body(spec: BodySpec, files: BodyFiles | None = None) -> BodyResponder:
     """Encode the body and build the headers of a static response, once."""
-    body, default_type = encode_body(spec)
+    body, default_type = encode_body(spec, files)
     if isinstance(spec, wire.RawResponse) and spec.content_type is not None:
         default_type = spec.content_type
-    headers: CIMultiDict[str] = CIMultiDict(spec.headers)
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in spec.headers.items():
+        for item in [value] if isinstance(value, str) else value:
+            headers.add(name, item)
     # An explicit Content-Type in `headers` (any case) wins over every default.
     if "Content-Type" not in headers:
         headers["Content-Type"] = default_type

@@ -1,0 +1,222 @@
+"""Every admin API operation as data: method, path, body, which statuses are answers.
+
+The sync and the async client only differ in how they send an `Op`; what to send and
+how to read the answer is decided here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode
+
+from controlplane_client._codec import from_wire, to_wire
+from controlplane_client._shapes import (
+    STRUCTS,
+    UNSET,
+    AnyResponse,
+    CallList,
+    HandlerInfo,
+    HandlerList,
+    Health,
+    RequestList,
+    Route,
+    RouteList,
+    Session,
+    SessionList,
+    UnmatchedRequestList,
+    UnsetType,
+    VerifyResult,
+)
+from controlplane_client.errors import WireFormatError
+
+__all__ = ["NO_BODY", "Op", "Ops"]
+
+T = TypeVar("T")
+
+#: An operation without a request body (distinct from a JSON `null` body).
+NO_BODY: Any = object()
+
+
+@dataclass(frozen=True)
+class Op(Generic[T]):
+    """One request to the admin API and how to read its answer."""
+
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    body: Any = NO_BODY
+    query: Mapping[str, str] | None = None
+    ok: tuple[int, ...] = (200,)
+
+    def url(self, admin_url: str) -> str:
+        query = f"?{urlencode(self.query)}" if self.query else ""
+        return f"{admin_url.rstrip('/')}{self.path}{query}"
+
+
+def _nothing(_: Any) -> None:
+    return None
+
+
+def _response(data: Any) -> AnyResponse:
+    # The tagged union: pick the class by `type`, as the server does.
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise WireFormatError("$: expected a response object with a `type`")
+    for cls in STRUCTS.values():
+        if getattr(cls, "__wire_tag__", None) == data["type"]:
+            parsed: AnyResponse = from_wire(cls, data)
+            return parsed
+    raise WireFormatError(f"$.type: unknown response type {data['type']!r}")
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+class Ops:
+    """The operations of one session (`session`) on an admin API."""
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+        self.base = f"/api/sessions/{_q(session)}"
+
+    # ------------------------------------------------------------ server and sessions
+
+    @staticmethod
+    def health() -> Op[Health]:
+        return Op("GET", "/health", lambda d: from_wire(Health, d))
+
+    @staticmethod
+    def create_session(name: str | None, session_id: str | None) -> Op[Session]:
+        body = {k: v for k, v in (("name", name), ("id", session_id)) if v is not None}
+        return Op("POST", "/api/sessions", lambda d: from_wire(Session, d), body=body, ok=(201,))
+
+    @staticmethod
+    def list_sessions() -> Op[list[Session]]:
+        return Op("GET", "/api/sessions", lambda d: from_wire(SessionList, d).sessions)
+
+    @staticmethod
+    def get_session(session_id: str) -> Op[Session]:
+        return Op("GET", f"/api/sessions/{_q(session_id)}", lambda d: from_wire(Session, d))
+
+    @staticmethod
+    def delete_session(session_id: str) -> Op[None]:
+        return Op("DELETE", f"/api/sessions/{_q(session_id)}", _nothing, ok=(204,))
+
+    # ------------------------------------------------------------ routes
+
+    def add_routes(self, routes: list[Route] | Route) -> Op[list[Route]]:
+        """A list is all-or-nothing; one route is sent alone, so errors point at `$.field`."""
+        return Op(
+            "POST",
+            f"{self.base}/routes",
+            lambda d: from_wire(RouteList, d).routes,
+            body=to_wire(routes),
+            ok=(201,),
+        )
+
+    def list_routes(self) -> Op[list[Route]]:
+        return Op("GET", f"{self.base}/routes", lambda d: from_wire(RouteList, d).routes)
+
+    def get_route(self, route_id: str) -> Op[Route]:
+        return Op("GET", f"{self.base}/routes/{_q(route_id)}", lambda d: from_wire(Route, d))
+
+    def replace_route(self, route_id: str, route: Route) -> Op[Route]:
+        return Op(
+            "PUT",
+            f"{self.base}/routes/{_q(route_id)}",
+            lambda d: from_wire(Route, d),
+            body=to_wire(route),
+        )
+
+    def delete_route(self, route_id: str) -> Op[None]:
+        return Op("DELETE", f"{self.base}/routes/{_q(route_id)}", _nothing, ok=(204,))
+
+    def delete_routes(self) -> Op[None]:
+        return Op("DELETE", f"{self.base}/routes", _nothing, ok=(204,))
+
+    # ------------------------------------------------------------ handlers
+
+    def register(self, handler: str, response: AnyResponse) -> Op[AnyResponse]:
+        return Op(
+            "PUT",
+            f"{self.base}/handlers/{_q(handler)}/response",
+            _response,
+            body=to_wire(response),
+        )
+
+    def handlers(self) -> Op[list[HandlerInfo]]:
+        return Op("GET", f"{self.base}/handlers", lambda d: from_wire(HandlerList, d).handlers)
+
+    def calls(self, handler: str) -> Op[CallList]:
+        return Op(
+            "GET", f"{self.base}/handlers/{_q(handler)}/calls", lambda d: from_wire(CallList, d)
+        )
+
+    def verify(
+        self,
+        handler: str,
+        *,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        json: Any | UnsetType = UNSET,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Op[VerifyResult]:
+        spec: dict[str, Any] = {
+            "times": times,
+            "at_least": at_least,
+            "at_most": at_most,
+            "body": body,
+            "headers": dict(headers) if headers is not None else None,
+            "query": dict(query) if query is not None else None,
+        }
+        wire_body = {k: v for k, v in spec.items() if v is not None}
+        if json is not UNSET:
+            wire_body["json"] = json
+        return Op(
+            "POST",
+            f"{self.base}/handlers/{_q(handler)}/verify",
+            lambda d: from_wire(VerifyResult, d),
+            body=wire_body,
+            ok=(200, 409),
+        )
+
+    # ------------------------------------------------------------ journal
+
+    def requests(
+        self,
+        *,
+        handler: str | None = None,
+        matched: bool | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> Op[RequestList]:
+        filters = {
+            "handler": handler,
+            "matched": None if matched is None else ("true" if matched else "false"),
+            "method": method,
+            "path": path,
+            "limit": None if limit is None else str(limit),
+        }
+        return Op(
+            "GET",
+            f"{self.base}/requests",
+            lambda d: from_wire(RequestList, d),
+            query={k: v for k, v in filters.items() if v is not None},
+        )
+
+    def unmatched(self) -> Op[UnmatchedRequestList]:
+        return Op(
+            "GET", f"{self.base}/requests/unmatched", lambda d: from_wire(UnmatchedRequestList, d)
+        )
+
+    def clear_requests(self) -> Op[None]:
+        return Op("DELETE", f"{self.base}/requests", _nothing, ok=(204,))
+
+    def reset(self) -> Op[None]:
+        return Op("POST", f"{self.base}/reset", _nothing, ok=(204,))

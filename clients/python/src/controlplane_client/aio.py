@@ -1,0 +1,301 @@
+"""The asynchronous client: the same API as `Client`, awaited, over aiohttp.
+
+Needs the `async` extra (`pip install 'controlplane-client[async]'`).
+
+    async with AsyncClient("http://127.0.0.1:8081") as client:
+        session = await client.create_session()
+        await session.add_route(Route(method="GET", path="/fact", handler="fact",
+                                      response=JsonResponse({"fact": "Meow."})))
+        ...
+        await session.assert_called("fact", times=1)
+        await session.delete_session()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from controlplane_client import _assertions
+from controlplane_client._ops import Op, Ops
+from controlplane_client._shapes import (
+    UNSET,
+    AnyResponse,
+    CallList,
+    HandlerInfo,
+    Health,
+    RecordedRequest,
+    RequestList,
+    Route,
+    Session,
+    UnmatchedRequestList,
+    UnsetType,
+    VerifyResult,
+)
+from controlplane_client.client import DEFAULT_TIMEOUT, decode_answer, encode_body, headers_for
+from controlplane_client.errors import ServerUnavailable
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+
+def _aiohttp() -> Any:
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "AsyncClient needs aiohttp: pip install 'controlplane-client[async]'"
+        ) from None
+    return aiohttp
+
+
+class _Pool:
+    """One aiohttp session shared by a client and the session clients it made."""
+
+    def __init__(self) -> None:
+        self.http: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        if self.http is None or self.http.closed:
+            self.http = _aiohttp().ClientSession()
+        return self.http
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+
+class AsyncClient:
+    """The admin API at `admin_url`, bound to one session (`default` unless given)."""
+
+    def __init__(
+        self,
+        admin_url: str,
+        *,
+        session: str = "default",
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        info: Session | None = None,
+        _pool: _Pool | None = None,
+    ) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.session_id = session
+        self.token = token
+        self.timeout = timeout
+        self._ops = Ops(session)
+        self._info = info
+        self._pool = _pool or _Pool()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.admin_url!r}, session={self.session_id!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (shared with the session clients made from this one)."""
+        await self._pool.close()
+
+    async def _run(self, op: Op[T]) -> T:
+        aiohttp = _aiohttp()
+        try:
+            async with self._pool.get().request(
+                op.method,
+                op.url(self.admin_url),
+                data=encode_body(op),
+                headers=headers_for(self.token),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as answer:
+                status, raw = answer.status, await answer.read()
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            raise ServerUnavailable(
+                f"no answer from the controlplane admin API at {self.admin_url} ({error}); "
+                "is the server running, and is this its admin URL?"
+            ) from None
+        return decode_answer(op, status, raw)
+
+    # ------------------------------------------------------------ server and sessions
+
+    async def health(self) -> Health:
+        return await self._run(Ops.health())
+
+    async def create_session(
+        self,
+        name: str | None = None,
+        *,
+        id: str | None = None,
+    ) -> AsyncClient:
+        """A new isolated session; the answer is an AsyncClient bound to it."""
+        info = await self._run(Ops.create_session(name, id))
+        return self.session(info.id, info=info)
+
+    def session(self, session_id: str, *, info: Session | None = None) -> AsyncClient:
+        """An AsyncClient bound to an existing session (no request is made)."""
+        return AsyncClient(
+            self.admin_url,
+            session=session_id,
+            token=self.token,
+            timeout=self.timeout,
+            info=info,
+            _pool=self._pool,
+        )
+
+    async def sessions(self) -> list[Session]:
+        return await self._run(Ops.list_sessions())
+
+    async def get_session(self, session_id: str | None = None) -> Session:
+        info = await self._run(Ops.get_session(session_id or self.session_id))
+        if session_id is None:
+            self._info = info
+        return info
+
+    async def delete_session(self, session_id: str | None = None) -> None:
+        await self._run(Ops.delete_session(session_id or self.session_id))
+
+    @property
+    def mock_url(self) -> str:
+        """This session's mock URL (known after `create_session` or `await get_session()`)."""
+        if self._info is None:
+            raise RuntimeError("call `await client.get_session()` first: the URL is not known yet")
+        return self._info.mock_url
+
+    # ------------------------------------------------------------ routes
+
+    async def add_routes(self, *routes: Route) -> list[Route]:
+        return await self._run(self._ops.add_routes(list(routes)))
+
+    async def add_route(self, route: Route) -> Route:
+        return (await self._run(self._ops.add_routes(route)))[0]
+
+    async def routes(self) -> list[Route]:
+        return await self._run(self._ops.list_routes())
+
+    async def get_route(self, route_id: str) -> Route:
+        return await self._run(self._ops.get_route(route_id))
+
+    async def replace_route(self, route_id: str, route: Route) -> Route:
+        return await self._run(self._ops.replace_route(route_id, route))
+
+    async def delete_route(self, route_id: str) -> None:
+        await self._run(self._ops.delete_route(route_id))
+
+    async def delete_routes(self) -> None:
+        await self._run(self._ops.delete_routes())
+
+    # ------------------------------------------------------------ handlers
+
+    async def register(self, handler: str, response: AnyResponse) -> AnyResponse:
+        return await self._run(self._ops.register(handler, response))
+
+    async def handlers(self) -> list[HandlerInfo]:
+        return await self._run(self._ops.handlers())
+
+    async def calls(self, handler: str) -> CallList:
+        return await self._run(self._ops.calls(handler))
+
+    async def get_calls(self, handler: str) -> list[RecordedRequest]:
+        return (await self.calls(handler)).calls
+
+    async def last_call(self, handler: str) -> RecordedRequest:
+        calls = await self.get_calls(handler)
+        if not calls:
+            raise AssertionError(f"handler {handler!r} was never called")
+        return calls[-1]
+
+    async def verify(
+        self,
+        handler: str,
+        *,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        json: Any | UnsetType = UNSET,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> VerifyResult:
+        return await self._run(
+            self._ops.verify(
+                handler,
+                times=times,
+                at_least=at_least,
+                at_most=at_most,
+                json=json,
+                body=body,
+                headers=headers,
+                query=query,
+            )
+        )
+
+    async def assert_verified(self, handler: str, **predicates: Any) -> VerifyResult:
+        result = await self.verify(handler, **predicates)
+        if not result.ok:
+            raise AssertionError(result.message)
+        return result
+
+    async def assert_called(
+        self,
+        handler: str,
+        *,
+        times: int | None = None,
+        json: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
+        message = _assertions.check_called(
+            handler,
+            await self.get_calls(handler),
+            times=times,
+            json=json,
+            body=body,
+            headers=headers,
+            query=query,
+        )
+        if message is not None:
+            raise AssertionError(message)
+
+    async def assert_not_called(self, handler: str) -> None:
+        message = _assertions.check_not_called(handler, await self.get_calls(handler))
+        if message is not None:
+            raise AssertionError(message)
+
+    # ------------------------------------------------------------ journal
+
+    async def requests(
+        self,
+        *,
+        handler: str | None = None,
+        matched: bool | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> RequestList:
+        return await self._run(
+            self._ops.requests(
+                handler=handler, matched=matched, method=method, path=path, limit=limit
+            )
+        )
+
+    async def unmatched(self) -> UnmatchedRequestList:
+        return await self._run(self._ops.unmatched())
+
+    async def clear_requests(self) -> None:
+        await self._run(self._ops.clear_requests())
+
+    async def reset(self) -> None:
+        await self._run(self._ops.reset())

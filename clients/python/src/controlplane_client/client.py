@@ -1,0 +1,289 @@
+"""The synchronous client: the whole native admin API over `urllib` (standard library only).
+
+    client = Client("http://127.0.0.1:8081")          # session `default`
+    session = client.create_session(name="orders")    # a Client bound to a new session
+    session.add_route(Route(method="GET", path="/fact", handler="fact",
+                            response=JsonResponse({"fact": "Meow."})))
+    requests.get(f"{session.mock_url}/fact")
+    session.assert_called("fact", times=1)
+    session.delete_session()
+
+Safe to call from async tests: it never touches an event loop, it only blocks the
+calling thread for one admin request (the server must not run in that same loop).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from controlplane_client import _assertions
+from controlplane_client._ops import NO_BODY, Op, Ops
+from controlplane_client._shapes import (
+    UNSET,
+    AnyResponse,
+    CallList,
+    HandlerInfo,
+    Health,
+    RecordedRequest,
+    RequestList,
+    Route,
+    Session,
+    UnmatchedRequestList,
+    UnsetType,
+    VerifyResult,
+)
+from controlplane_client.errors import ServerUnavailable, WireFormatError, admin_error
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 10.0
+
+
+def encode_body(op: Op[Any]) -> bytes | None:
+    return None if op.body is NO_BODY else jsonlib.dumps(op.body).encode()
+
+
+def decode_answer(op: Op[T], status: int, raw: bytes) -> T:
+    """The parsed answer, or the AdminError for an unexpected status."""
+    try:
+        data = jsonlib.loads(raw) if raw.strip() else None
+    except ValueError:
+        data = None
+        if status in op.ok:
+            raise WireFormatError(f"{op.method} {op.path}: the answer is not JSON") from None
+    if status not in op.ok:
+        raise admin_error(status, data, raw.decode("utf-8", "replace")[:500] or f"HTTP {status}")
+    return op.parse(data)
+
+
+def headers_for(token: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+class Client:
+    """The admin API at `admin_url`, bound to one session (`default` unless given)."""
+
+    def __init__(
+        self,
+        admin_url: str,
+        *,
+        session: str = "default",
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        info: Session | None = None,
+    ) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.session_id = session
+        self.token = token
+        self.timeout = timeout
+        self._ops = Ops(session)
+        self._info = info
+
+    def __repr__(self) -> str:
+        return f"Client({self.admin_url!r}, session={self.session_id!r})"
+
+    def _run(self, op: Op[T]) -> T:
+        request = urllib.request.Request(
+            op.url(self.admin_url),
+            data=encode_body(op),
+            method=op.method,
+            headers=headers_for(self.token),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                status, raw = error.code, error.read()
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise ServerUnavailable(
+                f"no answer from the controlplane admin API at {self.admin_url} ({reason}); "
+                "is the server running, and is this its admin URL?"
+            ) from None
+        return decode_answer(op, status, raw)
+
+    # ------------------------------------------------------------ server and sessions
+
+    def health(self) -> Health:
+        return self._run(Ops.health())
+
+    def create_session(self, name: str | None = None, *, id: str | None = None) -> Client:
+        """A new isolated session; the answer is a Client bound to it."""
+        info = self._run(Ops.create_session(name, id))
+        return self.session(info.id, info=info)
+
+    def session(self, session_id: str, *, info: Session | None = None) -> Client:
+        """A Client bound to an existing session (no request is made)."""
+        return Client(
+            self.admin_url, session=session_id, token=self.token, timeout=self.timeout, info=info
+        )
+
+    def sessions(self) -> list[Session]:
+        return self._run(Ops.list_sessions())
+
+    def get_session(self, session_id: str | None = None) -> Session:
+        """This session's description (or `session_id`'s)."""
+        info = self._run(Ops.get_session(session_id or self.session_id))
+        if session_id is None:
+            self._info = info
+        return info
+
+    def delete_session(self, session_id: str | None = None) -> None:
+        """Delete this session (or `session_id`) with its routes and journal."""
+        self._run(Ops.delete_session(session_id or self.session_id))
+
+    @property
+    def info(self) -> Session:
+        """This session's description, fetched once."""
+        return self._info if self._info is not None else self.get_session()
+
+    @property
+    def mock_url(self) -> str:
+        """Where the code under test sends its requests for this session."""
+        return self.info.mock_url
+
+    # ------------------------------------------------------------ routes
+
+    def add_routes(self, *routes: Route) -> list[Route]:
+        """Add routes (all or none); the answer has their ids."""
+        return self._run(self._ops.add_routes(list(routes)))
+
+    def add_route(self, route: Route) -> Route:
+        return self._run(self._ops.add_routes(route))[0]
+
+    def routes(self) -> list[Route]:
+        return self._run(self._ops.list_routes())
+
+    def get_route(self, route_id: str) -> Route:
+        return self._run(self._ops.get_route(route_id))
+
+    def replace_route(self, route_id: str, route: Route) -> Route:
+        return self._run(self._ops.replace_route(route_id, route))
+
+    def delete_route(self, route_id: str) -> None:
+        self._run(self._ops.delete_route(route_id))
+
+    def delete_routes(self) -> None:
+        self._run(self._ops.delete_routes())
+
+    # ------------------------------------------------------------ handlers
+
+    def register(self, handler: str, response: AnyResponse) -> AnyResponse:
+        """Set (or replace) the response of `handler`."""
+        return self._run(self._ops.register(handler, response))
+
+    def handlers(self) -> list[HandlerInfo]:
+        return self._run(self._ops.handlers())
+
+    def calls(self, handler: str) -> CallList:
+        """The handler's calls with the journal's eviction count."""
+        return self._run(self._ops.calls(handler))
+
+    def get_calls(self, handler: str) -> list[RecordedRequest]:
+        return self.calls(handler).calls
+
+    def last_call(self, handler: str) -> RecordedRequest:
+        """The latest call of `handler`; AssertionError when there is none."""
+        calls = self.get_calls(handler)
+        if not calls:
+            raise AssertionError(f"handler {handler!r} was never called")
+        return calls[-1]
+
+    def verify(
+        self,
+        handler: str,
+        *,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        json: Any | UnsetType = UNSET,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> VerifyResult:
+        """The native verify: counts the calls that match the predicates, checks the count."""
+        return self._run(
+            self._ops.verify(
+                handler,
+                times=times,
+                at_least=at_least,
+                at_most=at_most,
+                json=json,
+                body=body,
+                headers=headers,
+                query=query,
+            )
+        )
+
+    def assert_verified(self, handler: str, **predicates: Any) -> VerifyResult:
+        """`verify`, raising AssertionError with the server's explanation when it fails."""
+        result = self.verify(handler, **predicates)
+        if not result.ok:
+            raise AssertionError(result.message)
+        return result
+
+    def assert_called(
+        self,
+        handler: str,
+        *,
+        times: int | None = None,
+        json: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
+        """asyncly's assertion: `times` over all calls, the predicates on one call."""
+        message = _assertions.check_called(
+            handler,
+            self.get_calls(handler),
+            times=times,
+            json=json,
+            body=body,
+            headers=headers,
+            query=query,
+        )
+        if message is not None:
+            raise AssertionError(message)
+
+    def assert_not_called(self, handler: str) -> None:
+        message = _assertions.check_not_called(handler, self.get_calls(handler))
+        if message is not None:
+            raise AssertionError(message)
+
+    # ------------------------------------------------------------ journal
+
+    def requests(
+        self,
+        *,
+        handler: str | None = None,
+        matched: bool | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> RequestList:
+        """The journal, oldest first, filtered."""
+        return self._run(
+            self._ops.requests(
+                handler=handler, matched=matched, method=method, path=path, limit=limit
+            )
+        )
+
+    def unmatched(self) -> UnmatchedRequestList:
+        """Requests no route matched, with their near misses."""
+        return self._run(self._ops.unmatched())
+
+    def clear_requests(self) -> None:
+        self._run(self._ops.clear_requests())
+
+    def reset(self) -> None:
+        """Remove this session's routes, responses and journal."""
+        self._run(self._ops.reset())

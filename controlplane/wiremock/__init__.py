@@ -1,0 +1,54 @@
+"""The WireMock dialect: WireMock's admin API, mapping files and scenarios, translated
+onto controlplane's sessions and routes (one model, two dialects; no second engine).
+
+    shapes        WireMock's JSON as msgspec Structs (mappings, patterns, serve events)
+    translate     stub mapping -> native route; request pattern -> compiled route
+    state         the mappings kept alongside a session's routes; import, save, reset
+    files         WireMock roots on disk (`mappings/`, `__files/`)
+    journal       the journal as serve events and logged requests
+    admin         `/__admin` mappings, scenarios, settings, reset, health
+    requests_api  `/__admin` journal and near-miss endpoints
+    errors        WireMock's error shape, with JSON pointers
+
+`mount` adds every endpoint to the admin application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from controlplane.sessions import SessionStore
+from controlplane.wiremock.admin import PREFIXES, WireMockAdmin
+from controlplane.wiremock.requests_api import RequestsAdmin
+
+__all__ = ["endpoints", "is_dialect_path", "mount"]
+
+
+def endpoints() -> list[tuple[str, str]]:
+    """(method, path under a prefix) of every dialect endpoint (for docs and tests)."""
+    admin = WireMockAdmin(SessionStore(1), None)
+    return [(m, p) for m, p, _ in [*admin.routes(), *RequestsAdmin(admin).routes()]]
+
+
+def mount(
+    app: web.Application,
+    store: SessionStore,
+    root: Path | None,
+    shutdown: Callable[[], None] | None = None,
+) -> None:
+    """Serve the dialect under every prefix of `PREFIXES`."""
+    admin = WireMockAdmin(store, root, shutdown)
+    for method, path, handler in [*admin.routes(), *RequestsAdmin(admin).routes()]:
+        for prefix in PREFIXES:
+            app.router.add_route(method, prefix + path, handler)
+
+
+def is_dialect_path(path: str) -> bool:
+    """Whether an admin request is the dialect's (its errors take WireMock's shape)."""
+    if path.startswith("/__admin"):
+        return True
+    parts = path.split("/", 5)  # "", "api", "sessions", sid, "__admin", ...
+    return len(parts) >= 5 and parts[1:3] == ["api", "sessions"] and parts[4] == "__admin"

@@ -1,0 +1,310 @@
+"""WireMock's admin API on the admin port: mappings, scenarios, settings, reset, health.
+
+Served under `/__admin/...` (session `default`, or the session named by the
+`X-Controlplane-Session` header) and `/api/sessions/{sid}/__admin/...`. Every handler
+translates onto the session's native state; errors leave in WireMock's shape (the
+admin app's error middleware renders them with `errors.error_response`). The journal
+endpoints are in `requests_api`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDict
+
+from controlplane._version import __version__
+from controlplane.admin.decoding import decode_body, json_response
+from controlplane.errors import Conflict, InvalidInput
+from controlplane.logs import get_logger
+from controlplane.matching import compile_match
+from controlplane.request_view import RequestView
+from controlplane.sessions import DEFAULT_SESSION, SESSION_HEADER, SessionState, SessionStore
+from controlplane.wiremock import shapes, state
+from controlplane.wiremock.translate import body_match, global_delay
+
+__all__ = ["PREFIXES", "WireMockAdmin", "int_query"]
+
+_log = get_logger("wiremock")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Where the dialect is mounted: the default (or header-chosen) session, and any session.
+PREFIXES = ("/__admin", "/api/sessions/{sid}/__admin")
+
+
+def _empty(status: int = 200) -> web.Response:
+    return web.Response(status=status)
+
+
+async def _optional_body(request: web.Request) -> bytes:
+    return (await request.read()).strip()
+
+
+class WireMockAdmin:
+    """The dialect's handlers over one session store (and the mappings root, if any)."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        root: Path | None,
+        shutdown: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.root = root
+        self.shutdown_callback = shutdown
+        self.started = time.time()
+
+    def session(self, request: web.Request) -> SessionState:
+        sid = request.match_info.get("sid") or request.headers.get(SESSION_HEADER)
+        return self.store.require(sid or DEFAULT_SESSION)
+
+    # ------------------------------------------------------------------ mappings
+
+    def _all(
+        self, request: web.Request, pairs: list[tuple[object, shapes.StubMapping]]
+    ) -> web.Response:
+        mappings = [mapping for _, mapping in pairs]
+        total = len(mappings)
+        offset = int_query(request, "offset") or 0
+        limit = int_query(request, "limit")
+        mappings = mappings[offset:] if limit is None else mappings[offset : offset + limit]
+        return json_response(shapes.AllMappings(mappings=mappings, meta=shapes.Meta(total=total)))
+
+    async def list_mappings(self, request: web.Request) -> web.Response:
+        return self._all(request, list(state.stub_routes(self.session(request))))
+
+    async def create_mapping(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        mapping = await decode_body(request, shapes.StubMapping)
+        state.put_stub(session, mapping)
+        _log.info("stub_created", session=session.id, stub_id=mapping.id)
+        return json_response(mapping, status=201)
+
+    async def delete_mappings(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        state.remove_stubs(session, [route.id for route, _ in state.stub_routes(session)])
+        return _empty()
+
+    async def get_mapping(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        return json_response(state.require_stub(session, request.match_info["id"]))
+
+    async def put_mapping(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        mapping_id = request.match_info["id"]
+        state.require_stub(session, mapping_id)
+        mapping = await decode_body(request, shapes.StubMapping)
+        for given in (mapping.id, mapping.uuid):
+            if given is not None and given != mapping_id:
+                raise InvalidInput(
+                    f"the body's id {given!r} differs from the path's {mapping_id!r}",
+                    location="$.id",
+                )
+        mapping.id = mapping_id
+        state.put_stub(session, mapping)
+        return json_response(mapping)
+
+    async def delete_mapping(self, request: web.Request) -> web.Response:
+        state.remove_stub(self.session(request), request.match_info["id"])
+        return _empty()
+
+    async def remove_mapping(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        mapping = await decode_body(request, shapes.StubMapping)
+        mapping_id = mapping.id or mapping.uuid
+        if mapping_id is None:
+            raise InvalidInput("give the `id` of the mapping to remove", location="$.id")
+        state.remove_stub(session, mapping_id)
+        return _empty()
+
+    async def import_mappings(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        body = await decode_body(request, shapes.ImportBody)
+        options = body.importOptions
+        if options.deleteAllNotInImport:
+            keep = {m.id or m.uuid for m in body.mappings}
+            state.remove_stubs(
+                session, [r.id for r, _ in state.stub_routes(session) if r.id not in keep]
+            )
+        state.import_mappings(
+            session, body.mappings, overwrite=options.duplicatePolicy == "OVERWRITE"
+        )
+        return _empty()
+
+    async def unmatched_mappings(self, request: web.Request) -> web.Response:
+        return self._all(request, self._unmatched(self.session(request)))
+
+    async def delete_unmatched_mappings(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        state.remove_stubs(session, [mapping.id or "" for _, mapping in self._unmatched(session)])
+        return _empty()
+
+    @staticmethod
+    def _unmatched(session: SessionState) -> list[tuple[object, shapes.StubMapping]]:
+        used = {entry.route_id for entry in session.journal}
+        return [(r, m) for r, m in state.stub_routes(session) if r.id not in used]
+
+    def _by_metadata(
+        self, session: SessionState, pattern: shapes.ContentPattern
+    ) -> list[shapes.StubMapping]:
+        conditions = compile_match(body_match([pattern], "$"))
+        found = []
+        for _, mapping in state.stub_routes(session):
+            document = msgspec.json.encode(mapping.metadata or {})
+            view = RequestView("GET", "/", "", _NO_HEADERS, document)
+            if conditions is None or conditions(view):
+                found.append(mapping)
+        return found
+
+    async def find_by_metadata(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        pattern = await decode_body(request, shapes.ContentPattern)
+        found = self._by_metadata(session, pattern)
+        return json_response(shapes.AllMappings(mappings=found, meta=shapes.Meta(total=len(found))))
+
+    async def remove_by_metadata(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        pattern = await decode_body(request, shapes.ContentPattern)
+        state.remove_stubs(session, [m.id or "" for m in self._by_metadata(session, pattern)])
+        return _empty()
+
+    async def save_mappings(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        if self.root is None:
+            raise Conflict(
+                "this server has no mappings directory to save to; start it with "
+                "--mappings DIR (mappings are saved to DIR/mappings/{id}.json)"
+            )
+        written = state.save_stubs(session, self.root)
+        _log.info("stubs_saved", session=session.id, count=len(written), root=str(self.root))
+        return _empty()
+
+    async def reset_mappings(self, request: web.Request) -> web.Response:
+        state.reset_stubs(self.session(request), self.root)
+        return _empty()
+
+    # ------------------------------------------------------------------ everything else
+
+    async def reset(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        session.reset()
+        state.reset_stubs(session, self.root)
+        _log.info("session_reset", session=session.id, dialect="wiremock")
+        return _empty()
+
+    async def scenarios(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        mappings = state.dialect(session).mappings
+        answer = [
+            shapes.WireMockScenario(
+                id=info.name,
+                name=info.name,
+                state=info.state,
+                possibleStates=info.possible_states,
+                mappings=[mappings[i] for i in info.route_ids if i in mappings],
+            )
+            for info in session.describe_scenarios()
+        ]
+        return json_response(shapes.WireMockScenarios(scenarios=answer))
+
+    async def reset_scenarios(self, request: web.Request) -> web.Response:
+        self.session(request).scenarios.reset()
+        return _empty()
+
+    async def set_scenario_state(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        body = await _optional_body(request)
+        update = (
+            shapes.ScenarioState() if not body else await decode_body(request, shapes.ScenarioState)
+        )
+        session.set_scenario_state(request.match_info["name"], update.state)
+        return _empty()
+
+    async def get_settings(self, request: web.Request) -> web.Response:
+        settings = state.dialect(self.session(request)).settings
+        return json_response(shapes.SettingsAnswer(settings=settings))
+
+    async def set_settings(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        settings = await decode_body(request, shapes.GlobalSettings)
+        native = session.settings
+        session.apply_settings(type(native)(delay=global_delay(settings)))
+        state.dialect(session).settings = settings
+        # WireMock answers with an empty body, which its own Python client cannot parse.
+        return json_response(settings)
+
+    async def health(self, request: web.Request) -> web.Response:
+        now = time.time()
+        return json_response(
+            {
+                "status": "healthy",
+                "message": "controlplane is ok",
+                "version": __version__,
+                "uptimeInSeconds": int(now - self.started),
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            }
+        )
+
+    async def version(self, request: web.Request) -> web.Response:
+        return json_response({"version": __version__})
+
+    async def shutdown(self, request: web.Request) -> web.Response:
+        if self.shutdown_callback is None:
+            raise Conflict("this server cannot be shut down over its admin API")
+        _log.info("shutdown_requested")
+        self.shutdown_callback()
+        return _empty()
+
+    # ------------------------------------------------------------------ routing
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        """(method, path under a prefix, handler) of every endpoint but the journal's."""
+        return [
+            ("GET", "", self.list_mappings),
+            ("GET", "/", self.list_mappings),
+            ("GET", "/mappings", self.list_mappings),
+            ("POST", "/mappings", self.create_mapping),
+            ("DELETE", "/mappings", self.delete_mappings),
+            ("POST", "/mappings/save", self.save_mappings),
+            ("POST", "/mappings/reset", self.reset_mappings),
+            ("POST", "/mappings/import", self.import_mappings),
+            ("POST", "/mappings/remove", self.remove_mapping),
+            ("POST", "/mappings/find-by-metadata", self.find_by_metadata),
+            ("POST", "/mappings/remove-by-metadata", self.remove_by_metadata),
+            ("GET", "/mappings/unmatched", self.unmatched_mappings),
+            ("DELETE", "/mappings/unmatched", self.delete_unmatched_mappings),
+            ("GET", "/mappings/{id}", self.get_mapping),
+            ("PUT", "/mappings/{id}", self.put_mapping),
+            ("DELETE", "/mappings/{id}", self.delete_mapping),
+            ("POST", "/reset", self.reset),
+            ("GET", "/scenarios", self.scenarios),
+            ("POST", "/scenarios/reset", self.reset_scenarios),
+            ("PUT", "/scenarios/{name}/state", self.set_scenario_state),
+            ("GET", "/settings", self.get_settings),
+            ("POST", "/settings", self.set_settings),
+            ("PUT", "/settings", self.set_settings),
+            ("GET", "/health", self.health),
+            ("GET", "/version", self.version),
+            ("POST", "/shutdown", self.shutdown),
+        ]
+
+
+_NO_HEADERS: CIMultiDict[str] = CIMultiDict()
+
+
+def int_query(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(
+            f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
+        )
+    return value

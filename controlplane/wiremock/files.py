@@ -1,0 +1,111 @@
+"""WireMock roots on disk: `mappings/**/*.json` (one mapping or `{"mappings": [...]}`)
+and `__files/` (body files, see `controlplane.responses.files`).
+
+A directory is a WireMock root when it has a `mappings/` or `__files/` subdirectory.
+Mapping files load in path order, and a mapping loaded later is newer (so, as in
+WireMock, it wins a priority tie). Saved mappings go to `mappings/{id}.json`; every
+path written or read is checked to stay inside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from controlplane.admin.decoding import validation_error
+from controlplane.errors import ControlplaneError
+from controlplane.wiremock import shapes
+
+__all__ = [
+    "FILES_DIR",
+    "MAPPINGS_DIR",
+    "WireMockFileError",
+    "is_wiremock_root",
+    "mapping_files",
+    "read_mappings",
+    "write_mapping",
+]
+
+MAPPINGS_DIR = "mappings"
+FILES_DIR = "__files"
+
+
+class WireMockFileError(ControlplaneError):
+    """A mapping file that cannot be loaded; the message names the file and location."""
+
+    status = 422
+    code = "invalid_mapping_file"
+
+    def __init__(self, path: Path, problem: str, *, location: str | None = None) -> None:
+        where = f" at {location}" if location is not None else ""
+        super().__init__(f"{path}: {problem}{where}", location=location)
+        self.path = path
+
+
+def is_wiremock_root(directory: Path) -> bool:
+    return (directory / MAPPINGS_DIR).is_dir() or (directory / FILES_DIR).is_dir()
+
+
+def mapping_files(root: Path) -> list[Path]:
+    """The JSON files under `root/mappings`, in load order (hidden ones skipped)."""
+    base = root / MAPPINGS_DIR
+    if not base.is_dir():
+        return []
+    found = (
+        path
+        for path in base.rglob("*.json")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(base).parts)
+        and path.resolve().is_relative_to(root.resolve())
+    )
+    return sorted(found, key=lambda path: path.relative_to(base).parts)
+
+
+def read_mappings(path: Path) -> list[shapes.StubMapping]:
+    """The mappings of one file: a single mapping or `{"mappings": [...]}`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WireMockFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data.strip():
+        return []
+    try:
+        document: Any = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireMockFileError(path, f"not valid JSON: {exc}") from None
+    target: Any = (
+        shapes.ImportBody
+        if isinstance(document, dict) and "mappings" in document
+        else shapes.StubMapping
+    )
+    try:
+        converted = msgspec.convert(document, target)
+    except msgspec.ValidationError as exc:
+        error = validation_error(exc, document=document, target=target)
+        raise WireMockFileError(path, error.message, location=error.location) from None
+    if isinstance(converted, shapes.ImportBody):
+        return converted.mappings
+    return [converted]
+
+
+def write_mapping(root: Path, mapping_id: str, mapping: shapes.StubMapping) -> Path:
+    """Write one mapping to `root/mappings/{id}.json` atomically; returns the path."""
+    base = (root / MAPPINGS_DIR).resolve()
+    path = (base / f"{mapping_id}.json").resolve()
+    if not path.is_relative_to(base) or path.parent != base:
+        raise ControlplaneError(f"mapping id {mapping_id!r} cannot be a file name")
+    base.mkdir(parents=True, exist_ok=True)
+    data = msgspec.json.format(msgspec.json.encode(mapping), indent=2)
+    fd, temp = tempfile.mkstemp(dir=base, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data + b"\n")
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return path

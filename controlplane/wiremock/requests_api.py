@@ -1,0 +1,216 @@
+"""WireMock's journal endpoints: requests, counts, finds, removals and near misses.
+
+All read the session's native journal. A request pattern is compiled like a route
+(`translate.compile_pattern`) and tested with the route's own matching code; near
+misses are the core's (`matching.assess`, `RouteTable.near_misses`), at most 3, closest
+first. Requests are listed newest first, as WireMock lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from controlplane.admin.decoding import decode_body, json_response
+from controlplane.errors import InvalidInput, NotFound
+from controlplane.journal import JournalEntry
+from controlplane.matching import CompiledRoute, assess
+from controlplane.request_view import RequestView
+from controlplane.sessions import SessionState
+from controlplane.wiremock import shapes, state
+from controlplane.wiremock.admin import WireMockAdmin, int_query
+from controlplane.wiremock.journal import logged_request, serve_event, view_of
+from controlplane.wiremock.translate import compile_pattern
+
+__all__ = ["RequestsAdmin"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_NEAR_MISSES = 3
+
+
+def _hits(route: CompiledRoute, view: RequestView) -> bool:
+    return (
+        (route.method is None or route.method == view.method)
+        and route.pattern.match(view.path) is not None
+        and (route.conditions is None or route.conditions(view))
+    )
+
+
+def _since(request: web.Request) -> float | None:
+    raw = request.query.get("since")
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw).timestamp()
+    except ValueError:
+        raise InvalidInput(
+            f"`since` must be an ISO 8601 date-time, got {raw!r}", location="?since"
+        ) from None
+
+
+class RequestsAdmin:
+    """Journal handlers; shares session lookup and the store with `WireMockAdmin`."""
+
+    def __init__(self, admin: WireMockAdmin) -> None:
+        self.admin = admin
+
+    def _mock_url(self, session: SessionState) -> str:
+        return self.admin.store.describe(session).mock_url
+
+    def _event(self, session: SessionState, entry: JournalEntry) -> shapes.ServeEvent:
+        stub = (
+            None if entry.route_id is None else state.dialect(session).mappings.get(entry.route_id)
+        )
+        return serve_event(session.journal, entry, self._mock_url(session), stub)
+
+    def _newest_first(self, session: SessionState) -> list[JournalEntry]:
+        return list(reversed(list(session.journal)))
+
+    async def _pattern(self, request: web.Request) -> CompiledRoute:
+        return compile_pattern(await decode_body(request, shapes.RequestPattern))
+
+    def _find_entry(self, session: SessionState, request_id: str) -> JournalEntry:
+        journal = session.journal
+        for entry in journal:
+            if journal.entry_id(entry) == request_id:
+                return entry
+        raise NotFound(f"no request {request_id!r} in the journal of session {session.id!r}")
+
+    async def list_requests(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        entries = self._newest_first(session)
+        since = _since(request)
+        if since is not None:
+            entries = [e for e in entries if e.time > since]
+        limit = int_query(request, "limit")
+        if limit is not None:
+            entries = entries[:limit]
+        return json_response(
+            shapes.ServeEventList(
+                requests=[self._event(session, e) for e in entries],
+                meta=shapes.Meta(total=len(session.journal)),
+            )
+        )
+
+    async def clear_requests(self, request: web.Request) -> web.Response:
+        self.admin.session(request).journal.clear()
+        return web.Response(status=200)
+
+    async def get_request(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        return json_response(
+            self._event(session, self._find_entry(session, request.match_info["id"]))
+        )
+
+    async def delete_request(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        target = self._find_entry(session, request.match_info["id"])
+        session.journal.remove_where(lambda entry: entry is target)
+        return web.Response(status=200)
+
+    async def count(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        route = await self._pattern(request)
+        found = sum(1 for e in session.journal if _hits(route, e.view))
+        return json_response(shapes.Count(count=found))
+
+    async def find(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        route = await self._pattern(request)
+        url = self._mock_url(session)
+        found = [logged_request(e, url) for e in session.journal if _hits(route, e.view)]
+        return json_response(shapes.FoundRequests(requests=found))
+
+    async def remove(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        route = await self._pattern(request)
+        removed = session.journal.remove_where(lambda e: _hits(route, e.view))
+        return json_response(
+            shapes.RemovedEvents(serveEvents=[self._event(session, e) for e in removed])
+        )
+
+    async def unmatched(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        url = self._mock_url(session)
+        found = [logged_request(e, url) for e in session.journal if not e.matched]
+        return json_response(shapes.FoundRequests(requests=found))
+
+    def _stub_near_miss(
+        self, session: SessionState, logged: shapes.LoggedRequest, route_id: str, distance: float
+    ) -> shapes.NearMiss | None:
+        stub = state.dialect(session).mappings.get(route_id)
+        if stub is None:
+            return None
+        return shapes.NearMiss(
+            request=logged,
+            stubMapping=stub,
+            requestPattern=stub.request,
+            matchResult=shapes.MatchResult(distance=distance),
+        )
+
+    async def unmatched_near_misses(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        url = self._mock_url(session)
+        misses: list[shapes.NearMiss] = []
+        for entry in session.journal:
+            if entry.matched:
+                continue
+            logged = logged_request(entry, url)
+            for miss in entry.near_misses or ():
+                item = self._stub_near_miss(session, logged, miss.route_id, miss.distance)
+                if item is not None:
+                    misses.append(item)
+        return json_response(shapes.NearMisses(nearMisses=misses))
+
+    async def near_misses_for_request(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        logged = await decode_body(request, shapes.LoggedRequest)
+        view = view_of(logged)
+        found = []
+        # Ask for more than 3: native routes have no stub to show and are skipped.
+        for miss in session.routes.near_misses(view, limit=_NEAR_MISSES * 4):
+            item = self._stub_near_miss(session, logged, miss.route_id, miss.distance)
+            if item is not None:
+                found.append(item)
+        return json_response(shapes.NearMisses(nearMisses=found[:_NEAR_MISSES]))
+
+    async def near_misses_for_pattern(self, request: web.Request) -> web.Response:
+        session = self.admin.session(request)
+        pattern = await decode_body(request, shapes.RequestPattern)
+        route = compile_pattern(pattern)
+        url = self._mock_url(session)
+        scored = sorted(
+            ((assess(e.view, route).distance, -e.seq, e) for e in session.journal),
+            key=lambda item: (item[0], item[1]),
+        )
+        return json_response(
+            shapes.NearMisses(
+                nearMisses=[
+                    shapes.NearMiss(
+                        request=logged_request(entry, url),
+                        requestPattern=pattern,
+                        matchResult=shapes.MatchResult(distance=distance),
+                    )
+                    for distance, _, entry in scored[:_NEAR_MISSES]
+                ]
+            )
+        )
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", "/requests", self.list_requests),
+            ("DELETE", "/requests", self.clear_requests),
+            # WireMock's Python client resets the journal this way (WireMock 3 does not).
+            ("POST", "/requests/reset", self.clear_requests),
+            ("POST", "/requests/count", self.count),
+            ("POST", "/requests/find", self.find),
+            ("POST", "/requests/remove", self.remove),
+            ("GET", "/requests/unmatched", self.unmatched),
+            ("GET", "/requests/unmatched/near-misses", self.unmatched_near_misses),
+            ("GET", "/requests/{id}", self.get_request),
+            ("DELETE", "/requests/{id}", self.delete_request),
+            ("POST", "/near-misses/request", self.near_misses_for_request),
+            ("POST", "/near-misses/request-pattern", self.near_misses_for_pattern),
+        ]

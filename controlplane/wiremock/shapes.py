@@ -1,0 +1,309 @@
+"""WireMock's JSON, declared once as msgspec Structs with WireMock's own (camelCase) names.
+
+Inputs (stub mappings, request patterns, settings, import bodies) refuse unknown fields,
+so a typo is a 422 at its JSON pointer. Fields WireMock has and controlplane does not
+serve yet are declared, so that `translate` can say "not supported yet" instead of
+"unknown field". Outputs (serve events, logged requests, near misses) leave out what
+is unset.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from msgspec import UNSET, Struct, UnsetType, field
+
+__all__ = [
+    "AllMappings",
+    "BasicAuth",
+    "ChunkedDribbleDelay",
+    "ContentPattern",
+    "Count",
+    "DelayDistribution",
+    "FoundRequests",
+    "GlobalSettings",
+    "ImportBody",
+    "ImportOptions",
+    "JsonPathPattern",
+    "LoggedRequest",
+    "MatchResult",
+    "Meta",
+    "NearMiss",
+    "NearMisses",
+    "QueryParameter",
+    "RemovedEvents",
+    "RequestPattern",
+    "ResponseDefinition",
+    "ScenarioState",
+    "ServeEvent",
+    "ServeEventList",
+    "ServedResponse",
+    "SettingsAnswer",
+    "StubMapping",
+    "WireMockScenario",
+    "WireMockScenarios",
+]
+
+_IN = {"forbid_unknown_fields": True, "omit_defaults": True, "kw_only": True}
+_OUT = {"omit_defaults": True, "kw_only": True}
+
+
+class ContentPattern(Struct, **_IN):
+    """One matcher (`equalTo`, `contains`, `equalToJson`, `and`...): exactly one operator."""
+
+    equalTo: str | None = None
+    caseInsensitive: bool | None = None
+    contains: str | None = None
+    doesNotContain: str | None = None
+    matches: str | None = None
+    doesNotMatch: str | None = None
+    absent: bool | None = None
+    anything: Any | UnsetType = UNSET
+    equalToJson: Any | UnsetType = UNSET
+    ignoreArrayOrder: bool | None = None
+    ignoreExtraElements: bool | None = None
+    matchesJsonPath: str | JsonPathPattern | None = None
+    binaryEqualTo: str | None = None
+    and_: list[ContentPattern] | None = field(default=None, name="and")
+    or_: list[ContentPattern] | None = field(default=None, name="or")
+    not_: ContentPattern | None = field(default=None, name="not")
+    hasExactly: list[ContentPattern] | None = None
+    includes: list[ContentPattern] | None = None
+    # WireMock has these; controlplane does not serve them yet (translate says so).
+    equalToXml: Any | UnsetType = UNSET
+    matchesXPath: Any | UnsetType = UNSET
+    xPathNamespaces: Any | UnsetType = UNSET
+    enablePlaceholders: Any | UnsetType = UNSET
+    equalToDateTime: Any | UnsetType = UNSET
+    before: Any | UnsetType = UNSET
+    after: Any | UnsetType = UNSET
+    actualFormat: Any | UnsetType = UNSET
+    expectedOffset: Any | UnsetType = UNSET
+    expectedOffsetUnit: Any | UnsetType = UNSET
+    truncateExpected: Any | UnsetType = UNSET
+    truncateActual: Any | UnsetType = UNSET
+
+
+class JsonPathPattern(ContentPattern, **_IN):
+    """`matchesJsonPath` with a nested matcher: `{"expression": "$.a", "equalTo": "x"}`."""
+
+    expression: str = ""
+
+
+class BasicAuth(Struct, **_IN):
+    username: str
+    password: str
+
+
+class RequestPattern(Struct, **_IN):
+    """What a stub matches (also the body of `/requests/count`, `/find`...)."""
+
+    method: str | None = None
+    url: str | None = None
+    urlPath: str | None = None
+    urlPattern: str | None = None
+    urlPathPattern: str | None = None
+    urlPathTemplate: str | None = None
+    pathParameters: dict[str, ContentPattern] | None = None
+    queryParameters: dict[str, ContentPattern] | None = None
+    headers: dict[str, ContentPattern] | None = None
+    cookies: dict[str, ContentPattern] | None = None
+    formParameters: dict[str, ContentPattern] | None = None
+    basicAuthCredentials: BasicAuth | None = None
+    # A list in WireMock; the Python client's pattern model sends one object (a bug).
+    bodyPatterns: list[ContentPattern] | ContentPattern | None = None
+    # Not served yet.
+    host: Any | UnsetType = UNSET
+    port: Any | UnsetType = UNSET
+    scheme: Any | UnsetType = UNSET
+    clientIp: Any | UnsetType = UNSET
+    multipartPatterns: Any | UnsetType = UNSET
+    customMatcher: Any | UnsetType = UNSET
+    # Sent by the Python client's pattern model; meaningless for matching, ignored.
+    browserProxyRequest: Any | UnsetType = UNSET
+    loggedDate: Any | UnsetType = UNSET
+    loggedDateString: Any | UnsetType = UNSET
+
+
+class DelayDistribution(Struct, **_IN):
+    type: Literal["uniform", "lognormal", "fixed"]
+    lower: float | None = None
+    upper: float | None = None
+    median: float | None = None
+    sigma: float | None = None
+    milliseconds: float | None = None
+
+
+class ChunkedDribbleDelay(Struct, **_IN):
+    numberOfChunks: int
+    totalDuration: int | float
+
+
+Fault = Literal[
+    "EMPTY_RESPONSE",
+    "CONNECTION_RESET_BY_PEER",
+    "MALFORMED_RESPONSE_CHUNK",
+    "RANDOM_DATA_THEN_CLOSE",
+]
+
+
+class ResponseDefinition(Struct, **_IN):
+    status: int | None = None
+    statusMessage: str | None = None
+    headers: dict[str, str | list[str]] | None = None
+    body: str | None = None
+    jsonBody: Any | UnsetType = UNSET
+    base64Body: str | None = None
+    bodyFileName: str | None = None
+    fixedDelayMilliseconds: int | float | None = None
+    delayDistribution: DelayDistribution | None = None
+    chunkedDribbleDelay: ChunkedDribbleDelay | None = None
+    fault: Fault | None = None
+    fromConfiguredStub: bool | None = None
+    # Not served yet.
+    transformers: list[str] | None = None
+    transformerParameters: dict[str, Any] | None = None
+    proxyBaseUrl: str | None = None
+    proxyUrlPrefixToRemove: Any | UnsetType = UNSET
+    additionalProxyRequestHeaders: Any | UnsetType = UNSET
+    removeProxyRequestHeaders: Any | UnsetType = UNSET
+
+
+class StubMapping(Struct, **_IN):
+    """A stub mapping as WireMock's API and files write it."""
+
+    id: str | None = None
+    uuid: str | None = None
+    name: str | None = None
+    request: RequestPattern = field(default_factory=RequestPattern)
+    response: ResponseDefinition = field(default_factory=ResponseDefinition)
+    priority: int | None = None
+    persistent: bool | None = None
+    metadata: dict[str, Any] | None = None
+    scenarioName: str | None = None
+    requiredScenarioState: str | None = None
+    newScenarioState: str | None = None
+    insertionIndex: int | None = None
+    # Not served yet.
+    postServeActions: Any | UnsetType = UNSET
+    serveEventListeners: Any | UnsetType = UNSET
+
+
+class Meta(Struct, kw_only=True):
+    total: int
+
+
+class AllMappings(Struct, kw_only=True):
+    mappings: list[StubMapping]
+    meta: Meta
+
+
+class ImportOptions(Struct, **_IN):
+    duplicatePolicy: Literal["OVERWRITE", "IGNORE"] = "OVERWRITE"
+    deleteAllNotInImport: bool = False
+
+
+class ImportBody(Struct, **_IN):
+    mappings: list[StubMapping] = field(default_factory=list)
+    importOptions: ImportOptions = field(default_factory=ImportOptions)
+
+
+class GlobalSettings(Struct, **_IN):
+    fixedDelay: int | float | None = None
+    delayDistribution: DelayDistribution | None = None
+    extended: dict[str, Any] | None = None
+    proxyPassThrough: bool | None = None
+
+
+class SettingsAnswer(Struct, kw_only=True):
+    settings: GlobalSettings
+
+
+class ScenarioState(Struct, **_IN):
+    state: str | None = None
+
+
+class WireMockScenario(Struct, kw_only=True):
+    id: str
+    name: str
+    state: str
+    possibleStates: list[str]
+    mappings: list[StubMapping]
+
+
+class WireMockScenarios(Struct, kw_only=True):
+    scenarios: list[WireMockScenario]
+
+
+# ------------------------------------------------------------------ the journal
+
+
+class QueryParameter(Struct, kw_only=True):
+    key: str
+    values: list[str]
+
+
+class LoggedRequest(Struct, **_OUT):
+    """A request as WireMock logs it (also the body of `/near-misses/request`)."""
+
+    url: str = "/"
+    absoluteUrl: str | None = None
+    method: str = "GET"
+    clientIp: str | None = None
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    browserProxyRequest: bool = False
+    loggedDate: int | None = None
+    loggedDateString: str | None = None
+    bodyAsBase64: str | None = None
+    body: str | None = None
+    queryParams: dict[str, QueryParameter] | None = None
+
+
+class ServedResponse(Struct, **_OUT):
+    status: int
+    headers: dict[str, str | list[str]] | None = None
+
+
+class ServeEvent(Struct, kw_only=True):
+    id: str
+    request: LoggedRequest
+    responseDefinition: ResponseDefinition
+    response: ServedResponse
+    wasMatched: bool
+    stubMapping: StubMapping | None = None
+
+
+class ServeEventList(Struct, kw_only=True):
+    requests: list[ServeEvent]
+    meta: Meta
+    requestJournalDisabled: bool = False
+
+
+class FoundRequests(Struct, kw_only=True):
+    requests: list[LoggedRequest]
+    requestJournalDisabled: bool = False
+
+
+class Count(Struct, kw_only=True):
+    count: int
+    requestJournalDisabled: bool = False
+
+
+class MatchResult(Struct, kw_only=True):
+    distance: float
+
+
+class NearMiss(Struct, **_OUT):
+    request: LoggedRequest
+    requestPattern: RequestPattern
+    matchResult: MatchResult
+    stubMapping: StubMapping | None = None
+
+
+class NearMisses(Struct, kw_only=True):
+    nearMisses: list[NearMiss]
+
+
+class RemovedEvents(Struct, kw_only=True):
+    serveEvents: list[ServeEvent]

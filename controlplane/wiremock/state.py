@@ -1,0 +1,205 @@
+"""What the dialect keeps alongside a session's routes: the stub mappings themselves.
+
+A mapping becomes a native route (same id); the mapping, as the client sent it (with
+`id` and `uuid` filled in), is kept here for echoes, together with where it was
+loaded from or saved to. The state lives in `SessionState.extras`, so it goes with
+its session; a route removed through the native API drops out of every dialect list
+(lists read the session's routes, and only look mappings up here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from controlplane.errors import ControlplaneError, NotFound
+from controlplane.logs import get_logger
+from controlplane.matching import CompiledRoute
+from controlplane.sessions import DEFAULT_SESSION, SessionState
+from controlplane.wiremock import files, shapes
+from controlplane.wiremock.translate import mapping_to_route
+
+__all__ = [
+    "DialectState",
+    "dialect",
+    "import_mappings",
+    "load_root",
+    "put_stub",
+    "remove_stub",
+    "remove_stubs",
+    "require_stub",
+    "reset_stubs",
+    "save_stubs",
+    "stub_routes",
+]
+
+_KEY = "wiremock"
+_log = get_logger("wiremock")
+
+
+class DialectState:
+    """One session's stub mappings (by route id), their files, and global settings."""
+
+    def __init__(self) -> None:
+        self.mappings: dict[str, shapes.StubMapping] = {}
+        #: Mapping id -> the file it was loaded from or saved to.
+        self.sources: dict[str, Path] = {}
+        self.settings = shapes.GlobalSettings()
+
+
+def dialect(session: SessionState) -> DialectState:
+    found = session.extras.get(_KEY)
+    if not isinstance(found, DialectState):
+        found = DialectState()
+        session.extras[_KEY] = found
+    return found
+
+
+def stub_routes(session: SessionState) -> list[tuple[CompiledRoute, shapes.StubMapping]]:
+    """The session's dialect routes with their mappings, in matching order."""
+    state = dialect(session)
+    pairs = [
+        (route, mapping)
+        for route in session.routes
+        if (mapping := state.mappings.get(route.id)) is not None
+    ]
+    pairs.sort(key=lambda pair: pair[0].key)
+    return pairs
+
+
+def require_stub(session: SessionState, mapping_id: str) -> shapes.StubMapping:
+    mapping = dialect(session).mappings.get(mapping_id)
+    if mapping is None or session.routes.get(mapping_id) is None:
+        raise NotFound(f"no stub mapping {mapping_id!r} in session {session.id!r}")
+    return mapping
+
+
+def _identify(mapping: shapes.StubMapping) -> str:
+    mapping_id = mapping.id or mapping.uuid or str(uuid.uuid4())
+    mapping.id = mapping.uuid = mapping_id
+    return mapping_id
+
+
+#: Native response fields the core may name in an error, as a mapping names them.
+_RESPONSE_NAMES = {
+    ".response.body_file": ".response.bodyFileName",
+    ".response.body_base64": ".response.base64Body",
+    ".response.headers": ".response.headers",
+}
+
+
+def _in_mapping_terms(error: ControlplaneError) -> ControlplaneError:
+    """An error from the core about the translated route, located in the mapping."""
+    location = error.location or ""
+    for native, ours in _RESPONSE_NAMES.items():
+        if native in location:
+            error.location = location.replace(native, ours)
+    return error
+
+
+def put_stub(session: SessionState, mapping: shapes.StubMapping) -> shapes.StubMapping:
+    """Add a mapping (the newest wins ties), or replace the one with its id in place."""
+    mapping_id = _identify(mapping)
+    route = mapping_to_route(mapping, mapping_id)
+    state = dialect(session)
+    try:
+        if session.routes.get(mapping_id) is not None:
+            session.replace_route(mapping_id, route)
+        else:
+            session.add_routes([route], list_location=None, newest_first=True)
+    except ControlplaneError as error:
+        raise _in_mapping_terms(error) from None
+    state.mappings[mapping_id] = mapping
+    return mapping
+
+
+def remove_stub(session: SessionState, mapping_id: str) -> None:
+    require_stub(session, mapping_id)
+    session.remove_route(mapping_id)
+    state = dialect(session)
+    state.mappings.pop(mapping_id, None)
+    state.sources.pop(mapping_id, None)
+
+
+def remove_stubs(session: SessionState, mapping_ids: Iterable[str]) -> None:
+    for mapping_id in list(mapping_ids):
+        remove_stub(session, mapping_id)
+
+
+def import_mappings(
+    session: SessionState,
+    mappings: list[shapes.StubMapping],
+    *,
+    overwrite: bool = True,
+    source: Path | None = None,
+) -> list[shapes.StubMapping]:
+    """Add mappings in order (later ones are newer); all or nothing."""
+    routes = []
+    state = dialect(session)
+    pending: list[tuple[str, shapes.StubMapping]] = []
+    for index, mapping in enumerate(mappings):
+        mapping_id = _identify(mapping)
+        exists = session.routes.get(mapping_id) is not None
+        if exists and not overwrite:
+            continue
+        try:
+            routes.append(mapping_to_route(mapping, mapping_id))
+        except ControlplaneError as error:
+            if error.location is not None and error.location.startswith("$"):
+                error.location = f"$.mappings[{index}]" + error.location[1:]
+            raise
+        pending.append((mapping_id, mapping))
+    for route in [r for r in routes if r.id is not None and session.routes.get(r.id)]:
+        assert route.id is not None
+        session.remove_route(route.id)
+    try:
+        session.add_routes(routes, list_location="$.mappings", newest_first=True)
+    except ControlplaneError as error:
+        raise _in_mapping_terms(error) from None
+    for mapping_id, mapping in pending:
+        state.mappings[mapping_id] = mapping
+        if source is not None:
+            state.sources[mapping_id] = source
+    return [mapping for _, mapping in pending]
+
+
+def load_root(root: Path, session: SessionState) -> int:
+    """Load every mapping file of a WireMock root into `session`; returns how many."""
+    count = 0
+    for path in files.mapping_files(root):
+        mappings = files.read_mappings(path)
+        try:
+            import_mappings(session, mappings, source=path)
+        except ControlplaneError as exc:
+            raise files.WireMockFileError(path, exc.message, location=exc.location) from None
+        count += len(mappings)
+    if count:
+        _log.info("wiremock_mappings_loaded", session=session.id, root=str(root), count=count)
+    return count
+
+
+def reset_stubs(session: SessionState, root: Path | None) -> None:
+    """Drop every dialect mapping; reload the root's mappings into the default session."""
+    state = dialect(session)
+    for mapping_id in list(state.mappings):
+        if session.routes.get(mapping_id) is not None:
+            session.remove_route(mapping_id)
+    state.mappings.clear()
+    state.sources.clear()
+    if root is not None and session.id == DEFAULT_SESSION:
+        load_root(root, session)
+
+
+def save_stubs(session: SessionState, root: Path) -> list[Path]:
+    """Write the mappings that have no file yet to `root/mappings/{id}.json`."""
+    state = dialect(session)
+    written: list[Path] = []
+    for route, mapping in stub_routes(session):
+        if route.id in state.sources:
+            continue
+        mapping.persistent = True
+        path = files.write_mapping(root, route.id, mapping)
+        state.sources[route.id] = path
+        written.append(path)
+    return written

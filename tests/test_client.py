@@ -1,0 +1,203 @@
+"""The Python client against a real server: every admin operation, sync and async,
+errors, and asyncly-style assertions with their failure messages."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import requests
+from controlplane_client import (
+    AsyncClient,
+    Client,
+    Conflict,
+    Fault,
+    InvalidInput,
+    JsonResponse,
+    LatencyResponse,
+    Match,
+    NotFound,
+    RawResponse,
+    Route,
+    SequenceResponse,
+    ServerUnavailable,
+    absent,
+    contains,
+)
+
+from controlplane.pytest_plugin import ServerInfo
+
+FACT = Route(method="GET", path="/fact", handler="fact", response=JsonResponse({"fact": "Meow."}))
+
+
+def test_sessions_are_created_listed_and_deleted(controlplane_server: ServerInfo) -> None:
+    client = Client(controlplane_server.admin_url)
+    assert client.health().status == "ok"
+    session = client.create_session("mine", id="client-test-1")
+    assert session.session_id == "client-test-1" and session.info.name == "mine"
+    assert session.mock_url.endswith("/_s/client-test-1")
+    assert "client-test-1" in [s.id for s in client.sessions()]
+    with pytest.raises(Conflict):
+        client.create_session(id="client-test-1")
+    session.delete_session()
+    with pytest.raises(NotFound, match="client-test-1"):
+        session.get_session()
+
+
+def test_routes_can_be_added_read_replaced_and_removed(controlplane: Client) -> None:
+    route = controlplane.add_route(FACT)
+    assert route.id and route.handler == "fact"
+    assert controlplane.get_route(route.id) == route
+    other = Route(method="GET", path="/other", handler="fact")
+    replaced = controlplane.replace_route(route.id, other)
+    assert replaced.path == "/other" and controlplane.routes() == [replaced]
+    controlplane.delete_route(route.id)
+    assert controlplane.routes() == []
+    controlplane.add_routes(FACT, other)
+    controlplane.delete_routes()
+    assert controlplane.handlers() == []
+
+
+def test_bad_input_raises_with_the_servers_location(controlplane: Client) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        controlplane.add_route(Route(method="GET", path="/x", handler="h", priority=5, times=0))
+    assert caught.value.location == "$.times"
+    with pytest.raises(NotFound, match="nope"):
+        controlplane.register("nope", JsonResponse(1))
+
+
+def test_handlers_calls_requests_and_verify(controlplane: Client) -> None:
+    controlplane.add_route(FACT)
+    mock = controlplane.mock_url
+    assert requests.get(f"{mock}/fact?lang=en", timeout=10).json() == {"fact": "Meow."}
+    [handler] = controlplane.handlers()
+    assert (handler.name, handler.calls) == ("fact", 1)
+    call = controlplane.last_call("fact")
+    assert (call.method, call.path, call.query, call.handler) == (
+        "GET",
+        "/fact",
+        {"lang": ["en"]},
+        "fact",
+    )
+    assert call.response.status == 200 and call.header("user-agent")
+    assert controlplane.verify("fact", times=1, query={"lang": "en"}).ok
+    result = controlplane.verify("fact", query={"lang": "fr"})
+    assert not result.ok and "lang" in (result.message or "")
+    with pytest.raises(AssertionError, match="lang"):
+        controlplane.assert_verified("fact", query={"lang": "fr"})
+    assert [r.path for r in controlplane.requests(matched=True).requests] == ["/fact"]
+    controlplane.clear_requests()
+    assert controlplane.requests().requests == []
+    controlplane.reset()
+    assert controlplane.routes() == []
+
+
+def test_builders_drive_the_mock_port(controlplane: Client) -> None:
+    controlplane.add_routes(
+        Route(
+            method="GET",
+            path="/seq",
+            handler="seq",
+            response=SequenceResponse([JsonResponse(1), RawResponse("two")], on_exhausted="last"),
+        ),
+        Route(
+            method="GET",
+            path="/slow",
+            handler="slow",
+            response=LatencyResponse(JsonResponse("z"), 0.05),
+        ),
+        Route(
+            method="GET",
+            path="/q",
+            handler="q",
+            match=Match(query={"a": absent(), "b": contains("x")}),
+            response=JsonResponse("q"),
+        ),
+        Route(method="GET", path="/broken", handler="broken", response=Fault("disconnect")),
+    )
+    mock = controlplane.mock_url
+    assert [requests.get(f"{mock}/seq", timeout=10).text for _ in range(3)] == ["1", "two", "two"]
+    assert requests.get(f"{mock}/slow", timeout=10).json() == "z"
+    assert controlplane.last_call("slow").response.delay_ms == 50
+    assert requests.get(f"{mock}/q?b=xyz", timeout=10).json() == "q"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{mock}/broken", timeout=10)
+
+
+def test_assert_called_follows_asyncly(controlplane: Client) -> None:
+    controlplane.add_route(
+        Route(method="POST", path="/orders", handler="order", response=JsonResponse(1))
+    )
+    mock = controlplane.mock_url
+    requests.post(
+        f"{mock}/orders?src=web", json={"sku": "a"}, headers={"X-Tenant": "t1"}, timeout=10
+    )
+    requests.post(f"{mock}/orders", json={"sku": "b"}, timeout=10)
+    # times counts every call; the predicates need one call that meets them all.
+    controlplane.assert_called("order", times=2, json={"sku": "a"}, headers={"x-tenant": "t1"})
+    controlplane.assert_called("order", query={"src": "web"}, body=b'{"sku": "a"}')
+    with pytest.raises(AssertionError) as caught:
+        controlplane.assert_called("order", json={"sku": "c"}, headers={"X-Tenant": "t1"})
+    message = str(caught.value)
+    assert "expected handler 'order' to be called with json" in message
+    assert '-   "sku": "c"' in message and '+   "sku": "a"' in message
+    assert "header X-Tenant" in message and "<absent>" in message
+    with pytest.raises(AssertionError, match="called once, but it was called 2 times"):
+        controlplane.assert_called("order", times=1)
+    with pytest.raises(AssertionError, match="not to be called"):
+        controlplane.assert_not_called("order")
+    controlplane.add_route(Route(method="GET", path="/never", handler="never"))
+    controlplane.assert_not_called("never")
+    controlplane.assert_called("never", times=0)
+    with pytest.raises(AssertionError, match="never called"):
+        controlplane.last_call("never")
+
+
+def test_unreachable_server_is_named() -> None:
+    with pytest.raises(ServerUnavailable, match="is the server running"):
+        Client("http://127.0.0.1:9", timeout=2).health()
+
+
+async def test_async_client_covers_the_same_api(controlplane_server: ServerInfo) -> None:
+    async with AsyncClient(controlplane_server.admin_url) as client:
+        assert (await client.health()).status == "ok"
+        session = await client.create_session()
+        try:
+            await session.add_route(FACT)
+            await session.register("fact", JsonResponse({"fact": "Purr."}))
+            async with httpx.AsyncClient() as http:
+                answer = await http.get(f"{session.mock_url}/fact")
+                assert answer.json() == {"fact": "Purr."}
+            await session.assert_called("fact", times=1)
+            assert (await session.last_call("fact")).path == "/fact"
+            assert (await session.verify("fact", times=1)).ok
+            assert len((await session.requests()).requests) == 1
+            assert (await session.unmatched()).requests == []
+            with pytest.raises(AssertionError):
+                await session.assert_not_called("fact")
+        finally:
+            await session.delete_session()
+
+
+def test_sync_client_needs_only_the_standard_library() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import controlplane_client
+
+    src = Path(controlplane_client.__file__).resolve().parent.parent
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import controlplane_client;"
+        "c = controlplane_client.Client('http://127.0.0.1:9');"
+        "extra = sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names)"
+        " - {'controlplane_client', '__main__'});"
+        "print(extra); sys.exit(1 if extra else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(src)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,130 @@
+"""Dialect endpoints WireMock's Python client never calls, over plain HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from tests.conftest import SessionHandle
+from tests.process import serve_process
+
+
+def mapping(url: str, body: str, **extra: object) -> dict[str, object]:
+    return {"request": {"method": "GET", "url": url}, "response": {"body": body}, **extra}
+
+
+def test_import_with_duplicate_policy(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    first = mapping("/a", "one", id="00000000-0000-0000-0000-000000000001")
+    assert requests.post(f"{admin}/mappings/import", json={"mappings": [first]}, timeout=5).ok
+    changed = dict(first, response={"body": "two"})
+    ignore = {"mappings": [changed], "importOptions": {"duplicatePolicy": "IGNORE"}}
+    requests.post(f"{admin}/mappings/import", json=ignore, timeout=5)
+    assert requests.get(f"{cp.mock_url}/a", timeout=5).text == "one"
+    requests.post(f"{admin}/mappings/import", json={"mappings": [changed]}, timeout=5)
+    assert requests.get(f"{cp.mock_url}/a", timeout=5).text == "two"
+    only_b = {"mappings": [mapping("/b", "b")], "importOptions": {"deleteAllNotInImport": True}}
+    requests.post(f"{admin}/mappings/import", json=only_b, timeout=5)
+    listed = requests.get(f"{admin}/mappings", timeout=5).json()
+    assert [m["request"]["url"] for m in listed["mappings"]] == ["/b"]
+
+
+def test_find_by_metadata_and_unmatched_mappings(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    requests.post(
+        f"{admin}/mappings", json=mapping("/a", "a", metadata={"team": {"name": "x"}}), timeout=5
+    )
+    requests.post(
+        f"{admin}/mappings", json=mapping("/b", "b", metadata={"team": {"name": "y"}}), timeout=5
+    )
+    pattern = {"matchesJsonPath": {"expression": "$.team.name", "equalTo": "x"}}
+    found = requests.post(f"{admin}/mappings/find-by-metadata", json=pattern, timeout=5).json()
+    assert [m["request"]["url"] for m in found["mappings"]] == ["/a"]
+    requests.get(f"{cp.mock_url}/a", timeout=5)
+    unmatched = requests.get(f"{admin}/mappings/unmatched", timeout=5).json()
+    assert [m["request"]["url"] for m in unmatched["mappings"]] == ["/b"]
+    requests.delete(f"{admin}/mappings/unmatched", timeout=5)
+    assert requests.get(f"{admin}/mappings", timeout=5).json()["meta"]["total"] == 1
+
+
+def test_remove_requests_by_pattern_and_by_id(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    before = datetime.now(UTC).isoformat()
+    for path in ("/x", "/y", "/y"):
+        requests.get(f"{cp.mock_url}{path}", timeout=5)
+    removed = requests.post(f"{admin}/requests/remove", json={"url": "/y"}, timeout=5).json()
+    assert len(removed["serveEvents"]) == 2
+    events = requests.get(f"{admin}/requests", params={"since": before}, timeout=5).json()
+    assert [e["request"]["url"] for e in events["requests"]] == ["/x"]
+    assert events["requests"][0]["wasMatched"] is False
+    one = events["requests"][0]["id"]
+    assert requests.delete(f"{admin}/requests/{one}", timeout=5).ok
+    assert requests.get(f"{admin}/requests/{one}", timeout=5).status_code == 404
+
+
+def test_reset_health_version_and_shutdown_in_process(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    requests.post(f"{admin}/mappings", json=mapping("/a", "a"), timeout=5)
+    requests.get(f"{cp.mock_url}/a", timeout=5)
+    assert requests.post(f"{admin}/reset", timeout=5).ok
+    assert requests.get(f"{admin}/mappings", timeout=5).json()["meta"]["total"] == 0
+    assert requests.get(f"{admin}/requests", timeout=5).json()["meta"]["total"] == 0
+    assert requests.get(f"{admin}/health", timeout=5).json()["status"] == "healthy"
+    assert "version" in requests.get(f"{admin}/version", timeout=5).json()
+    # In-process servers have nobody to stop them; the CLI does (see test_cli).
+    assert requests.post(f"{admin}/shutdown", timeout=5).status_code == 409
+
+
+def test_unknown_dialect_path_and_unknown_mapping_are_wiremock_errors(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    answer = requests.get(f"{admin}/nothing-here", timeout=5)
+    assert answer.status_code == 404 and "errors" in answer.json()
+    answer = requests.get(f"{admin}/mappings/nope", timeout=5)
+    assert answer.status_code == 404 and "nope" in answer.json()["errors"][0]["detail"]
+
+
+def test_not_yet_supported_features_are_named(cp: SessionHandle) -> None:
+    body = {"request": {"url": "/x", "bodyPatterns": [{"equalToXml": "<a/>"}]}}
+    answer = requests.post(f"{cp.api}/__admin/mappings", json=body, timeout=5)
+    error = answer.json()["errors"][0]
+    assert answer.status_code == 422
+    assert error["source"]["pointer"] == "/request/bodyPatterns/0/equalToXml"
+    assert "does not serve yet" in error["detail"]
+
+
+def test_dialect_and_native_routes_interleave(cp: SessionHandle) -> None:
+    """Within a priority, dialect stubs (newest first) come before native routes."""
+    cp.add_route(
+        method="GET", path="/same", handler="native", response={"type": "raw", "body": "native"}
+    )
+    requests.post(f"{cp.api}/__admin/mappings", json=mapping("/same", "stub"), timeout=5)
+    assert requests.get(f"{cp.mock_url}/same", timeout=5).text == "stub"
+    routes = requests.get(f"{cp.api}/routes", timeout=5).json()["routes"]
+    assert {r["handler"].split("-")[0] for r in routes} == {"native", "wiremock"}
+    # The native API sees the stub as a route; removing it there removes the stub.
+    stub = next(r for r in routes if r["handler"].startswith("wiremock-"))
+    requests.delete(f"{cp.api}/routes/{stub['id']}", timeout=5)
+    assert requests.get(f"{cp.api}/__admin/mappings", timeout=5).json()["meta"]["total"] == 0
+    assert requests.get(f"{cp.mock_url}/same", timeout=5).text == "native"
+
+
+def test_fixed_delay_and_distribution_together_are_refused(cp: SessionHandle) -> None:
+    response = {
+        "fixedDelayMilliseconds": 5,
+        "delayDistribution": {"type": "uniform", "lower": 1, "upper": 2},
+    }
+    answer = requests.post(
+        f"{cp.api}/__admin/mappings",
+        json={"request": {"url": "/x"}, "response": response},
+        timeout=5,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["source"]["pointer"] == "/response/delayDistribution"
+
+
+def test_shutdown_stops_the_cli_server(tmp_path: Path) -> None:
+    with serve_process(tmp_path) as server:
+        assert requests.post(f"{server.admin_url}/__admin/shutdown", timeout=5).status_code == 200
+        assert server.proc.wait(10) == 0

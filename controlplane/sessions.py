@@ -75,21 +75,25 @@ class SessionState:
         *,
         list_location: str | None = "$",
         newest_first: bool = False,
+        replace_existing: bool = False,
     ) -> list[CompiledRoute]:
-        """Compile all, then add all: a list with one bad route adds none.
+        """Compile all, then change anything: a list with one bad route changes nothing.
 
         Errors point at `{list_location}[i]`, or at `$` when `list_location` is None
-        (a single route was sent). With `newest_first`, these routes win priority ties
-        against every route added before them (WireMock's rule).
+        (a single route was sent). With `newest_first`, new routes win priority ties
+        against every route added before them (WireMock's rule). With
+        `replace_existing`, a route whose id exists replaces it in its place;
+        otherwise a taken id is a conflict.
         """
         orders = self._newest_order if newest_first else self._order
-        pending: list[tuple[CompiledRoute, Responder | None]] = []
+        pending: list[tuple[CompiledRoute, Responder | None, CompiledRoute | None]] = []
         seen: set[str] = set()
         for index, spec in enumerate(specs):
             where = "$" if list_location is None else f"{list_location}[{index}]"
             if spec.id is None:
                 spec.id = str(uuid.uuid4())
-            elif spec.id in seen or self.routes.get(spec.id) is not None:
+            old = self.routes.get(spec.id)
+            if spec.id in seen or (old is not None and not replace_existing):
                 raise Conflict(f"route id {spec.id!r} is already taken", location=f"{where}.id")
             seen.add(spec.id)
             responder = (
@@ -97,29 +101,33 @@ class SessionState:
                 if spec.response is not None
                 else None
             )
-            pending.append((self._compile(spec, next(orders), where), responder))
-        for route, responder in pending:
-            self.routes.add(route)
-            self._declare(route.handler)
-            if responder is not None:
-                self.responses[route.handler] = responder
-        return [route for route, _ in pending]
+            order = old.order if old is not None else next(orders)
+            pending.append((self._compile(spec, order, where), responder, old))
+        for route, responder, old in pending:
+            self._install(route, responder, old)
+        if any(old is not None for _, _, old in pending):
+            self._forget_scenarios()
+        return [route for route, _, _ in pending]
 
-    def replace_route(self, route_id: str, spec: wire.Route) -> CompiledRoute:
-        old = self.get_route(route_id)
-        spec.id = route_id
-        responder = (
-            self._compile_response(spec.response, "$.response")
-            if spec.response is not None
-            else None
-        )
-        route = self._compile(spec, old.order, "$")
-        self.routes.replace(route)
+    def _install(
+        self, route: CompiledRoute, responder: Responder | None, old: CompiledRoute | None
+    ) -> None:
+        if old is None:
+            self.routes.add(route)
+        else:
+            self.routes.replace(route)
+        # Declare before undeclaring: a replacement naming the same handler keeps its response.
         self._declare(route.handler)
-        self._undeclare(old.handler)
+        if old is not None:
+            self._undeclare(old.handler)
         if responder is not None:
             self.responses[route.handler] = responder
-        self._forget_scenarios()
+
+    def replace_route(self, route_id: str, spec: wire.Route) -> CompiledRoute:
+        """Replace route `route_id` in its place in the matching order."""
+        self.get_route(route_id)
+        spec.id = route_id
+        [route] = self.add_routes([spec], list_location=None, replace_existing=True)
         return route
 
     def remove_route(self, route_id: str) -> None:

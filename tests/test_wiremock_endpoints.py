@@ -31,6 +31,19 @@ def test_import_with_duplicate_policy(cp: SessionHandle) -> None:
     assert [m["request"]["url"] for m in listed["mappings"]] == ["/b"]
 
 
+def test_failed_overwrite_import_changes_nothing(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    stub_id = "00000000-0000-0000-0000-0000000000aa"
+    first = mapping("/a", "kept", id=stub_id)
+    assert requests.post(f"{admin}/mappings/import", json={"mappings": [first]}, timeout=5).ok
+    # The batch overwrites the stub, then names its id twice: the whole import fails.
+    batch = [dict(first, response={"body": "new"}), mapping("/c", "c", id=stub_id)]
+    failed = requests.post(f"{admin}/mappings/import", json={"mappings": batch}, timeout=5)
+    assert failed.status_code == 409, failed.text
+    assert requests.get(f"{cp.mock_url}/a", timeout=5).text == "kept"
+    assert requests.get(f"{admin}/mappings", timeout=5).json()["meta"]["total"] == 1
+
+
 def test_find_by_metadata_and_unmatched_mappings(cp: SessionHandle) -> None:
     admin = cp.api + "/__admin"
     requests.post(

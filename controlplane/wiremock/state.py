@@ -134,7 +134,11 @@ def import_mappings(
     overwrite: bool = True,
     source: Path | None = None,
 ) -> list[shapes.StubMapping]:
-    """Add mappings in order (later ones are newer); all or nothing."""
+    """Add mappings in order (later ones are newer); all or nothing.
+
+    With `overwrite`, a mapping whose id exists replaces that stub in its place (as
+    WireMock edits a stub); without it, such a mapping is skipped.
+    """
     routes = []
     state = dialect(session)
     pending: list[tuple[str, shapes.StubMapping]] = []
@@ -150,11 +154,10 @@ def import_mappings(
                 error.location = f"$.mappings[{index}]" + error.location[1:]
             raise
         pending.append((mapping_id, mapping))
-    for route in [r for r in routes if r.id is not None and session.routes.get(r.id)]:
-        assert route.id is not None
-        session.remove_route(route.id)
     try:
-        session.add_routes(routes, list_location="$.mappings", newest_first=True)
+        session.add_routes(
+            routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
+        )
     except ControlplaneError as error:
         raise _in_mapping_terms(error) from None
     for mapping_id, mapping in pending:

@@ -279,6 +279,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _commit() -> str:
+    """The measured tree: HEAD's short hash, "+ changes" when controlplane/ differs."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "controlplane"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + (" + uncommitted changes in controlplane/" if dirty else "")
+
+
 def machine() -> dict[str, str]:
     cpu = platform.processor() or "unknown"
     try:
@@ -306,6 +326,7 @@ def machine() -> dict[str, str]:
         first = subprocess.run([wrk_path, "-v"], capture_output=True, text=True).stdout
         wrk_version = (first.splitlines() or ["?"])[0].split(" Copyright")[0]
     return {
+        "commit": _commit(),
         "cpu": cpu,
         "cores": str(os.cpu_count()),
         "memory": memory,

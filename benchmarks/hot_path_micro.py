@@ -25,6 +25,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from controlplane import wire
+from controlplane.journal import JournalEntry
+from controlplane.logs import configure_logging
 from controlplane.mock_app import MockHandler
 from controlplane.request_view import RequestView
 from controlplane.sessions import SessionStore
@@ -110,8 +112,6 @@ def _variant(level: int) -> Callable[[MockHandler, web.BaseRequest], Coroutine[A
                       outcome.status, outcome.type, outcome.delay_ms, outcome.error)
             )  # fmt: skip
         else:
-            from controlplane.journal import JournalEntry
-
             journal.append(
                 JournalEntry(
                     journal.next_seq(),
@@ -172,8 +172,6 @@ def micro_parts(number: int = 200_000) -> dict[str, float]:
     """Isolated costs (µs) of single operations the proposals remove or replace."""
     import timeit
 
-    from controlplane.journal import JournalEntry
-
     view = RequestView("GET", "/hello", "", mock.Mock(), b"")
 
     def current() -> None:
@@ -194,6 +192,7 @@ def micro_parts(number: int = 200_000) -> dict[str, float]:
 
 
 def main() -> None:
+    configure_logging("console", "warning")  # as the suite runs the server: no debug events
     results = asyncio.run(measure())
     base = results["variant 0 (same code, inlined here)"]
     for name, us in results.items():

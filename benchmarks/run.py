@@ -74,6 +74,8 @@ def main() -> int:
         bare_rps = results["matrix"]["bare"]["rps"]
         for server in servers.values():
             procs.stop(server.popen)
+        print("100 sessions, garbage collector on and off", flush=True)
+        results["sessions_gc"] = scenarios.sessions_gc(procs, 3, args.seconds)
         print("delayed route under concurrency", flush=True)
         results["delayed"] = scenarios.delayed(procs, min(args.rounds, 3), args.seconds)
         print("bulk registration of 10,000 routes", flush=True)

@@ -22,7 +22,7 @@ from harness import (
     status_kb,
     wrk,
 )
-from setups import JSON_OK, Target, exact_routes, one_route, register, template_routes
+from setups import JSON_OK, SESSIONS, Target, exact_routes, one_route, register, template_routes
 
 
 def _summary(runs: list[WrkResult]) -> dict[str, Any]:
@@ -109,6 +109,31 @@ def delayed(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
         )
     procs.stop(server.popen)
     return {"alone": _summary(alone), "loaded": _summary(loaded), "slow": _summary(slow_runs)}
+
+
+def sessions_gc(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
+    """100 sessions whose journals grow as wrk runs, with the cyclic GC on (as shipped) and
+    off (`gc_wrapper.py`): what full collections over large journals cost."""
+    out: dict[str, Any] = {}
+    wrapper = [sys.executable, str(Path(__file__).with_name("gc_wrapper.py"))]
+    for mode in ("gc_on", "gc_off"):
+        argv = controlplane_argv()
+        if mode == "gc_off":
+            argv = pinned("0", [*wrapper, *argv[argv.index("serve") :]])
+        server = procs.start(f"cp_sessions_{mode}", argv)
+        for i in range(1, SESSIONS + 1):
+            expect(201, "POST", server.admin_url + "/api/sessions", {"id": f"bench{i}"})
+            register(server.admin_url, one_route(), session=f"bench{i}")
+        runs = []
+        for _ in range(rounds):
+            runs.append(
+                run_wrk(server.mock_url + "/", seconds, script="sessions.lua", server=server)
+            )
+            print(f"  {mode}: {runs[-1].per_cpu_s:.0f} per CPU-s, p99 {runs[-1].p99_ms} ms")
+        out[mode] = {**_summary(runs), "p99_rounds": [r.p99_ms for r in runs]}
+        out[mode]["rss_kb"] = server.rss_kb()
+        procs.stop(server.popen)
+    return out
 
 
 def bulk(procs: Procs, runs: int) -> dict[str, Any]:

@@ -169,8 +169,7 @@ def _profile(r: dict[str, Any]) -> list[str]:
     if r.get("hot_path_micro"):
         lines += [
             "",
-            "`hot_path_micro.py` (this run): the handler alone, in process, µs per request, "
-            "each proposal applied cumulatively (details below):",
+            "`hot_path_micro.py` (this run): the handler alone, in process, µs per request:",
             "",
             "```",
             r["hot_path_micro"].rstrip(),

@@ -1,8 +1,11 @@
 """The journal: every request that reached the mock port, bounded per session.
 
-Writing an entry is on the hot path, so an entry keeps references to what the
-request already is (its `RequestView`) and a handful of scalars; converting to the
-wire shape (`RecordedRequest`) happens only when someone reads the journal.
+Writing an entry is on the hot path and a full journal holds tens of thousands of
+them, so an entry is an untracked `msgspec.Struct` (`gc=False`) of what aiohttp
+already parsed: method, path, query string, the raw header bytes and the body. The
+garbage collector never walks the journal (its pauses grew with it), and nothing is
+decoded twice: the `RequestView` that matching used is rebuilt only when someone
+reads the journal, and the wire shape (`RecordedRequest`) only then too.
 """
 
 from __future__ import annotations
@@ -14,59 +17,50 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import msgspec
+from multidict import CIMultiDict
+
 from controlplane import wire
 from controlplane.request_view import NOT_JSON, RequestView
 
-__all__ = ["Journal", "JournalEntry"]
+__all__ = ["Journal", "JournalEntry", "RawHeaders"]
 
 _R = TypeVar("_R", bound=wire.RecordedRequest)
+RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 
-class JournalEntry:
-    """One request and what was answered."""
+class JournalEntry(msgspec.Struct, gc=False):
+    """One request and what was answered (fields positional: built on the hot path)."""
 
-    __slots__ = (
-        "delay_ms",
-        "error",
-        "handler",
-        "matched",
-        "near_misses",
-        "path_params",
-        "response_type",
-        "route_id",
-        "seq",
-        "status",
-        "time",
-        "view",
-    )
+    seq: int
+    time: float
+    method: str
+    path: str
+    query_string: str
+    raw_headers: RawHeaders
+    body: bytes
+    route_id: str | None
+    handler: str | None
+    path_params: dict[str, str]
+    status: int
+    response_type: str
+    delay_ms: float
+    error: str | None
+    near_misses: list[wire.NearMiss] | None = None
 
-    def __init__(
-        self,
-        seq: int,
-        time: float,
-        view: RequestView,
-        *,
-        route_id: str | None,
-        handler: str | None,
-        path_params: dict[str, str],
-        status: int,
-        response_type: str,
-        delay_ms: float,
-        error: str | None,
-        near_misses: list[wire.NearMiss] | None = None,
-    ) -> None:
-        self.seq = seq
-        self.time = time
-        self.view = view
-        self.route_id = route_id
-        self.handler = handler
-        self.path_params = path_params
-        self.status = status
-        self.response_type = response_type
-        self.delay_ms = delay_ms
-        self.error = error
-        self.matched = route_id is not None
-        self.near_misses = near_misses
+    @property
+    def matched(self) -> bool:
+        return self.route_id is not None
+
+    @property
+    def view(self) -> RequestView:
+        """The request as matching sees it, rebuilt from the raw record (not cached)."""
+        # aiohttp decodes header bytes the same way, so names and values round-trip.
+        headers = CIMultiDict(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+            for name, value in self.raw_headers
+        )
+        return RequestView(self.method, self.path, self.query_string, headers, self.body)
 
 
 class Journal:

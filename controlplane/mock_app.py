@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 
 from controlplane import wire
-from controlplane.journal import JournalEntry
+from controlplane.journal import JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
 from controlplane.request_view import RequestView
 from controlplane.responses import no_response_outcome
@@ -63,13 +63,13 @@ class MockHandler:
         if session is None:
             return _unknown_session(session_id)
 
-        view = RequestView(
-            request.method, path, request.query_string, request.headers, await request.read()
-        )
+        # Most mock requests carry no body: skip the read machinery for them.
+        body = await request.read() if request.body_exists else b""
+        view = RequestView(request.method, path, request.query_string, request.headers, body)
         journal = session.journal
         found = session.routes.find(view)
         if found is None:
-            return self._unmatched(session, view)
+            return self._unmatched(session, view, request.raw_headers)
 
         route, params = found
         handler = route.handler
@@ -89,14 +89,18 @@ class MockHandler:
             JournalEntry(
                 journal.next_seq(),
                 time.time(),
-                view,
-                route_id=route.id,
-                handler=handler,
-                path_params=params or _EMPTY_PARAMS,
-                status=outcome.status,
-                response_type=outcome.type,
-                delay_ms=outcome.delay_ms,
-                error=outcome.error,
+                view.method,
+                path,
+                view.query_string,
+                request.raw_headers,
+                body,
+                route.id,
+                handler,
+                params or _EMPTY_PARAMS,
+                outcome.status,
+                outcome.type,
+                outcome.delay_ms,
+                outcome.error,
             )
         )
         if self._debug:
@@ -117,22 +121,28 @@ class MockHandler:
             await asyncio.sleep(outcome.delay_ms / 1000)
         return outcome.response
 
-    def _unmatched(self, session: SessionState, view: RequestView) -> web.Response:
+    def _unmatched(
+        self, session: SessionState, view: RequestView, raw_headers: RawHeaders
+    ) -> web.Response:
         near_misses = session.routes.near_misses(view)
         journal = session.journal
         journal.append(
             JournalEntry(
                 journal.next_seq(),
                 time.time(),
-                view,
-                route_id=None,
-                handler=None,
-                path_params=_EMPTY_PARAMS,
-                status=404,
-                response_type="no_route",
-                delay_ms=0.0,
-                error="no_route",
-                near_misses=near_misses,
+                view.method,
+                view.path,
+                view.query_string,
+                raw_headers,
+                view.body,
+                None,
+                None,
+                _EMPTY_PARAMS,
+                404,
+                "no_route",
+                0.0,
+                "no_route",
+                near_misses,
             )
         )
         if near_misses:

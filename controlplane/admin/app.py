@@ -293,8 +293,8 @@ async def list_requests(request: web.Request) -> web.Response:
         for e in journal
         if (handler is None or e.handler == handler)
         and (matched is None or e.matched == matched)
-        and (method is None or e.view.method == method.upper())
-        and (path is None or e.view.path == path)
+        and (method is None or e.method == method.upper())
+        and (path is None or e.path == path)
     ]
     if limit is not None:
         entries = entries[len(entries) - limit :] if limit else []

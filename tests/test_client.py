@@ -18,10 +18,13 @@ from controlplane_client import (
     NotFound,
     RawResponse,
     Route,
+    Scenario,
     SequenceResponse,
     ServerUnavailable,
+    Settings,
     absent,
     contains,
+    fixed_delay,
 )
 
 from controlplane.pytest_plugin import ServerInfo
@@ -201,3 +204,46 @@ def test_sync_client_needs_only_the_standard_library() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _login_flow(client: Client) -> None:
+    client.add_routes(
+        Route(method="POST", path="/login", handler="login",
+              scenario=Scenario(name="auth", new_state="in"),
+              response=JsonResponse({"logged_in": True})),
+        Route(method="GET", path="/me", handler="me",
+              scenario=Scenario(name="auth", required_state="in"),
+              response=JsonResponse({"me": "cat"})),
+    )  # fmt: skip
+
+
+@pytest.mark.controlplane_allow_unmatched  # /me before the login state: a 404 on purpose
+def test_scenarios_and_settings_are_read_and_set(controlplane: Client) -> None:
+    _login_flow(controlplane)
+    [auth] = controlplane.scenarios()
+    assert (auth.name, auth.state) == ("auth", "Started")
+    assert requests.get(f"{controlplane.mock_url}/me", timeout=5).status_code == 404
+    assert controlplane.set_scenario_state("auth", "in").state == "in"
+    assert requests.get(f"{controlplane.mock_url}/me", timeout=5).json() == {"me": "cat"}
+    controlplane.reset_scenarios()
+    assert controlplane.scenarios()[0].state == "Started"
+    with pytest.raises(NotFound, match="nope"):
+        controlplane.set_scenario_state("nope", "x")
+
+    assert controlplane.settings() == Settings()
+    delayed = Settings(delay=fixed_delay(50))
+    assert controlplane.update_settings(delayed) == delayed
+    assert controlplane.settings() == delayed
+    answer = requests.post(f"{controlplane.mock_url}/login", timeout=5)
+    assert answer.json() == {"logged_in": True}
+    assert controlplane.get_calls("login")[0].response.delay_ms >= 50
+
+
+async def test_async_client_reads_and_sets_scenarios(controlplane: Client) -> None:
+    _login_flow(controlplane)
+    async with AsyncClient(controlplane.admin_url, session=controlplane.session_id) as client:
+        assert [s.state for s in await client.scenarios()] == ["Started"]
+        assert (await client.set_scenario_state("auth", "in")).state == "in"
+        await client.reset_scenarios()
+        assert (await client.scenarios())[0].state == "Started"
+        assert await client.update_settings(Settings()) == await client.settings()

@@ -23,8 +23,11 @@ from controlplane_client._shapes import (
     RequestList,
     Route,
     RouteList,
+    ScenarioInfo,
+    ScenarioList,
     Session,
     SessionList,
+    Settings,
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
@@ -220,3 +223,27 @@ class Ops:
 
     def reset(self) -> Op[None]:
         return Op("POST", f"{self.base}/reset", _nothing, ok=(204,))
+
+    # ------------------------------------------------------------ scenarios, settings
+
+    def scenarios(self) -> Op[list[ScenarioInfo]]:
+        return Op("GET", f"{self.base}/scenarios", lambda d: from_wire(ScenarioList, d).scenarios)
+
+    def set_scenario_state(self, name: str, state: str | None) -> Op[ScenarioInfo]:
+        return Op(
+            "PUT",
+            f"{self.base}/scenarios/{_q(name)}/state",
+            lambda d: from_wire(ScenarioInfo, d),
+            body={} if state is None else {"state": state},
+        )
+
+    def reset_scenarios(self) -> Op[None]:
+        return Op("POST", f"{self.base}/scenarios/reset", _nothing, ok=(204,))
+
+    def settings(self) -> Op[Settings]:
+        return Op("GET", f"{self.base}/settings", lambda d: from_wire(Settings, d))
+
+    def update_settings(self, settings: Settings) -> Op[Settings]:
+        return Op(
+            "PUT", f"{self.base}/settings", lambda d: from_wire(Settings, d), body=to_wire(settings)
+        )

@@ -28,7 +28,9 @@ from controlplane_client._shapes import (
     RecordedRequest,
     RequestList,
     Route,
+    ScenarioInfo,
     Session,
+    Settings,
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
@@ -299,3 +301,24 @@ class AsyncClient:
 
     async def reset(self) -> None:
         await self._run(self._ops.reset())
+
+    # ------------------------------------------------------------ scenarios, settings
+
+    async def scenarios(self) -> list[ScenarioInfo]:
+        """This session's scenarios with their current states."""
+        return await self._run(self._ops.scenarios())
+
+    async def set_scenario_state(self, name: str, state: str | None = None) -> ScenarioInfo:
+        """Put scenario `name` in `state` (None: back to `Started`)."""
+        return await self._run(self._ops.set_scenario_state(name, state))
+
+    async def reset_scenarios(self) -> None:
+        """Every scenario of this session back to `Started`."""
+        await self._run(self._ops.reset_scenarios())
+
+    async def settings(self) -> Settings:
+        return await self._run(self._ops.settings())
+
+    async def update_settings(self, settings: Settings) -> Settings:
+        """Replace this session's settings (e.g. a delay added to every answer)."""
+        return await self._run(self._ops.update_settings(settings))

@@ -31,7 +31,9 @@ from controlplane_client._shapes import (
     RecordedRequest,
     RequestList,
     Route,
+    ScenarioInfo,
     Session,
+    Settings,
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
@@ -287,3 +289,24 @@ class Client:
     def reset(self) -> None:
         """Remove this session's routes, responses and journal."""
         self._run(self._ops.reset())
+
+    # ------------------------------------------------------------ scenarios, settings
+
+    def scenarios(self) -> list[ScenarioInfo]:
+        """This session's scenarios with their current states."""
+        return self._run(self._ops.scenarios())
+
+    def set_scenario_state(self, name: str, state: str | None = None) -> ScenarioInfo:
+        """Put scenario `name` in `state` (None: back to `Started`)."""
+        return self._run(self._ops.set_scenario_state(name, state))
+
+    def reset_scenarios(self) -> None:
+        """Every scenario of this session back to `Started`."""
+        self._run(self._ops.reset_scenarios())
+
+    def settings(self) -> Settings:
+        return self._run(self._ops.settings())
+
+    def update_settings(self, settings: Settings) -> Settings:
+        """Replace this session's settings (e.g. a delay added to every answer)."""
+        return self._run(self._ops.update_settings(settings))

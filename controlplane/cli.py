@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from controlplane._version import __version__
-from controlplane.errors import ControlplaneError
+from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.logs import configure_logging, get_logger
-from controlplane.mappings import MappingFileError
 from controlplane.server import ControlplaneServer, ServerConfig
-from controlplane.wiremock.files import WireMockFileError
 
 __all__ = ["main"]
 
@@ -115,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fields: dict[str, Any] = {"code": exc.code}
         if exc.location is not None:
             fields["location"] = exc.location
-        if isinstance(exc, MappingFileError | WireMockFileError):
+        if isinstance(exc, MappingFileError):
             fields["file"] = str(exc.path)
         _log.error("cannot_start", message=exc.message, **fields)
         return 2

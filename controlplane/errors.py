@@ -3,6 +3,7 @@
     ControlplaneError            base: HTTP status, machine code, message, JSON location
     ├── InvalidJson        400   the admin body is not JSON
     ├── InvalidInput       422   JSON of the wrong shape; `location` is e.g. `$[1].response.status`
+    ├── MappingFileError   422   a route or WireMock mapping file that cannot be loaded
     ├── Unauthorized       401   admin token missing or wrong
     ├── NotFound           404   unknown session, route or handler (named in the message)
     └── Conflict           409   an id already taken; `default` cannot be removed
@@ -12,11 +13,14 @@ The admin API turns every one of them into `{"error": {"code", "message", "locat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "Conflict",
     "ControlplaneError",
     "InvalidInput",
     "InvalidJson",
+    "MappingFileError",
     "NotFound",
     "Unauthorized",
 ]
@@ -57,3 +61,16 @@ class NotFound(ControlplaneError):
 class Conflict(ControlplaneError):
     status = 409
     code = "conflict"
+
+
+class MappingFileError(ControlplaneError):
+    """A route or mapping file that cannot be loaded; the message names the file and location."""
+
+    status = 422
+    code = "invalid_mapping_file"
+
+    def __init__(self, path: Path, problem: str, *, location: str | None = None) -> None:
+        where = f" at {location}" if location is not None else ""
+        super().__init__(f"{path}: {problem}{where}", location=location)
+        self.path = path
+        self.problem = problem

@@ -20,26 +20,13 @@ import msgspec
 
 from controlplane import wire
 from controlplane.admin.decoding import validation_error
-from controlplane.errors import ControlplaneError
+from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.sessions import SessionState
 from controlplane.wiremock.files import FILES_DIR, MAPPINGS_DIR, is_wiremock_root
 
 __all__ = ["MappingFileError", "load_route_files", "route_files"]
 
 _SUFFIXES = (".json", ".yaml", ".yml")
-
-
-class MappingFileError(ControlplaneError):
-    """A route file that cannot be loaded; the message names the file and location."""
-
-    status = 422
-    code = "invalid_mapping_file"
-
-    def __init__(self, path: Path, problem: str, *, location: str | None = None) -> None:
-        where = f" at {location}" if location is not None else ""
-        super().__init__(f"{path}: {problem}{where}", location=location)
-        self.path = path
-        self.problem = problem
 
 
 def route_files(directory: Path) -> list[Path]:

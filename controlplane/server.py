@@ -6,7 +6,7 @@
         server.mock_url, server.admin_url
 
 Start-up problems a person can fix (a taken port, an unreadable TLS file, a bad route
-file) raise `ControlplaneError` subclasses (`StartupError`, `MappingFileError`); a
+file) raise `ControlplaneError` subclasses (`StartupError`, `errors.MappingFileError`); a
 `ServerConfig` that contradicts itself raises `ValueError` when it is built.
 
 The ready file (`ready_file`) is written atomically once both sites listen, and removed

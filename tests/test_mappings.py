@@ -10,7 +10,8 @@ import httpx
 import pytest
 import requests
 
-from controlplane.mappings import MappingFileError, route_files
+from controlplane.errors import MappingFileError
+from controlplane.mappings import route_files
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.process import run_cli, serve_process
 

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from controlplane import wire
 from controlplane._version import __version__
-from controlplane.admin.decoding import decode_body, encode, json_response
+from controlplane.admin.decoding import bool_query, decode_body, encode, int_query, json_response
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
@@ -254,40 +254,14 @@ async def verify(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ journal
 
 
-def _bool_param(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"`{name}` must be true or false, got {raw!r}", location=f"?{name}")
-
-
-def _int_param(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise InvalidInput(
-            f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
-        )
-    return value
-
-
 async def list_requests(request: web.Request) -> web.Response:
     session = _session(request)
     journal = session.journal
     handler = request.query.get("handler")
     method = request.query.get("method")
     path = request.query.get("path")
-    matched = _bool_param(request, "matched")
-    limit = _int_param(request, "limit")
+    matched = bool_query(request, "matched")
+    limit = int_query(request, "limit")
     entries = [
         e
         for e in journal

@@ -20,7 +20,15 @@ from msgspec import inspect as mi
 
 from controlplane.errors import InvalidInput, InvalidJson
 
-__all__ = ["decode_body", "decode_value", "encode", "json_response", "validation_error"]
+__all__ = [
+    "bool_query",
+    "decode_body",
+    "decode_value",
+    "encode",
+    "int_query",
+    "json_response",
+    "validation_error",
+]
 
 T = TypeVar("T")
 _AT = re.compile(r"^(?P<message>.*) - at `(?P<location>[^`]*)`$", re.DOTALL)
@@ -254,3 +262,31 @@ async def decode_body(request: web.Request, target: Any) -> Any:
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=encode(value), content_type="application/json")
+
+
+def bool_query(request: web.Request, name: str) -> bool | None:
+    """Query parameter `name` as a boolean (true/false, 1/0, yes/no); None when absent."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"`{name}` must be true or false, got {raw!r}", location=f"?{name}")
+
+
+def int_query(request: web.Request, name: str) -> int | None:
+    """Query parameter `name` as a whole number >= 0; None when absent."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(
+            f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
+        )
+    return value

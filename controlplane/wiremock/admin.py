@@ -18,7 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from controlplane._version import __version__
-from controlplane.admin.decoding import decode_body, json_response
+from controlplane.admin.decoding import decode_body, int_query, json_response
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
 from controlplane.matching import compile_match
@@ -27,7 +27,7 @@ from controlplane.sessions import DEFAULT_SESSION, SESSION_HEADER, SessionState,
 from controlplane.wiremock import shapes, state
 from controlplane.wiremock.translate import body_match, global_delay
 
-__all__ = ["PREFIXES", "WireMockAdmin", "int_query"]
+__all__ = ["PREFIXES", "WireMockAdmin"]
 
 _log = get_logger("wiremock")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -293,18 +293,3 @@ class WireMockAdmin:
 
 
 _NO_HEADERS: CIMultiDict[str] = CIMultiDict()
-
-
-def int_query(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise InvalidInput(
-            f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
-        )
-    return value

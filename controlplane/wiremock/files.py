@@ -17,13 +17,12 @@ from typing import Any
 import msgspec
 
 from controlplane.admin.decoding import validation_error
-from controlplane.errors import ControlplaneError
+from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.wiremock import shapes
 
 __all__ = [
     "FILES_DIR",
     "MAPPINGS_DIR",
-    "WireMockFileError",
     "is_wiremock_root",
     "mapping_files",
     "read_mappings",
@@ -32,18 +31,6 @@ __all__ = [
 
 MAPPINGS_DIR = "mappings"
 FILES_DIR = "__files"
-
-
-class WireMockFileError(ControlplaneError):
-    """A mapping file that cannot be loaded; the message names the file and location."""
-
-    status = 422
-    code = "invalid_mapping_file"
-
-    def __init__(self, path: Path, problem: str, *, location: str | None = None) -> None:
-        where = f" at {location}" if location is not None else ""
-        super().__init__(f"{path}: {problem}{where}", location=location)
-        self.path = path
 
 
 def is_wiremock_root(directory: Path) -> bool:
@@ -70,13 +57,13 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise WireMockFileError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise MappingFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return []
     try:
         document: Any = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        raise WireMockFileError(path, f"not valid JSON: {exc}") from None
+        raise MappingFileError(path, f"not valid JSON: {exc}") from None
     target: Any = (
         shapes.ImportBody
         if isinstance(document, dict) and "mappings" in document
@@ -86,7 +73,7 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
         converted = msgspec.convert(document, target)
     except msgspec.ValidationError as exc:
         error = validation_error(exc, document=document, target=target)
-        raise WireMockFileError(path, error.message, location=error.location) from None
+        raise MappingFileError(path, error.message, location=error.location) from None
     if isinstance(converted, shapes.ImportBody):
         return converted.mappings
     return [converted]

@@ -13,14 +13,14 @@ from datetime import datetime
 
 from aiohttp import web
 
-from controlplane.admin.decoding import decode_body, json_response
+from controlplane.admin.decoding import decode_body, int_query, json_response
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.journal import JournalEntry
 from controlplane.matching import CompiledRoute, assess
 from controlplane.request_view import RequestView
 from controlplane.sessions import SessionState
 from controlplane.wiremock import shapes, state
-from controlplane.wiremock.admin import WireMockAdmin, int_query
+from controlplane.wiremock.admin import WireMockAdmin
 from controlplane.wiremock.journal import logged_request, serve_event, view_of
 from controlplane.wiremock.translate import compile_pattern
 

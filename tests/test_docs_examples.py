@@ -84,6 +84,14 @@ def test_doc_curl_lines_match_their_scripts(script: str, doc: str) -> None:
     )
 
 
+def test_readme_plugin_example_is_the_tested_file() -> None:
+    # tests/examples/test_with_requests.py itself runs with the rest of the suite.
+    code = (EXAMPLES / "test_with_requests.py").read_text()
+    assert code.strip() in (ROOT / "README.md").read_text(), (
+        "README.md must show tests/examples/test_with_requests.py verbatim"
+    )
+
+
 def test_readme_python_example_is_the_tested_file(cp_server: ThreadedServer) -> None:
     code = (EXAMPLES / "python_example.py").read_text()
     assert code.strip() in (ROOT / "README.md").read_text(), (

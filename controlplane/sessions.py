@@ -105,7 +105,7 @@ class SessionState:
             pending.append((self._compile(spec, order, where), responder, old))
         for route, responder, old in pending:
             self._install(route, responder, old)
-        if any(old is not None for _, _, old in pending):
+        if any(old is not None and old.scenario is not None for _, _, old in pending):
             self._forget_scenarios()
         return [route for route, _, _ in pending]
 
@@ -134,13 +134,14 @@ class SessionState:
         route = self.get_route(route_id)
         self.routes.remove(route_id)
         self._undeclare(route.handler)
-        self._forget_scenarios()
+        if route.scenario is not None:
+            self._forget_scenarios()
 
     def clear_routes(self) -> None:
         self.routes.clear()
         self._handler_routes.clear()
         self.responses.clear()
-        self._forget_scenarios()
+        self.scenarios.keep_only(())
 
     def get_route(self, route_id: str) -> CompiledRoute:
         route = self.routes.get(route_id)
@@ -157,6 +158,11 @@ class SessionState:
             raise InvalidInput(str(exc), location=where) from None
 
     def _forget_scenarios(self) -> None:
+        """Drop scenarios no route names any more (one pass over the routes).
+
+        Called only when a route with a scenario goes, and before scenarios are read
+        (a batch that failed to compile may have left a slot behind).
+        """
         self.scenarios.keep_only(scenario.name for _, scenario in self._scenario_routes())
 
     def _scenario_routes(self) -> list[tuple[str, wire.Scenario]]:

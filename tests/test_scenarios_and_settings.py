@@ -55,6 +55,27 @@ def test_native_scenario_routes_and_endpoints(cp: SessionHandle) -> None:
     assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
 
 
+def test_a_scenario_is_forgotten_with_its_last_route(cp: SessionHandle) -> None:
+    def scenario_names() -> list[str]:
+        answer = requests.get(f"{cp.api}/scenarios", timeout=5)
+        return [s["name"] for s in answer.json()["scenarios"]]
+
+    plain = cp.add_route(method="GET", path="/plain", handler="plain", response=raw("p"))
+    first, second = (
+        cp.add_route(method="GET", path=f"/s{i}", handler=f"s{i}", response=raw("s"),
+                     scenario={"name": "flow", "new_state": f"step{i}"})
+        for i in (1, 2)
+    )  # fmt: skip
+    requests.delete(f"{cp.api}/routes/{plain['id']}", timeout=5)
+    assert scenario_names() == ["flow"]
+    requests.delete(f"{cp.api}/routes/{first['id']}", timeout=5)
+    assert scenario_names() == ["flow"]
+    requests.delete(f"{cp.api}/routes/{second['id']}", timeout=5)
+    assert scenario_names() == []
+    gone = requests.put(f"{cp.api}/scenarios/flow/state", json={"state": "x"}, timeout=5)
+    assert gone.status_code == 404
+
+
 def test_scenario_near_miss_names_the_state(cp: SessionHandle) -> None:
     cp.add_route(
         method="GET", path="/s", handler="h", scenario={"name": "x", "required_state": "B"}

@@ -15,7 +15,14 @@ from aiohttp.typedefs import Middleware
 
 from controlplane import wire
 from controlplane._version import __version__
-from controlplane.admin.decoding import bool_query, decode_body, encode, int_query, json_response
+from controlplane.admin.decoding import (
+    bool_query,
+    decode_body,
+    decode_optional_body,
+    encode,
+    int_query,
+    json_response,
+)
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
@@ -109,10 +116,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def create_session(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    body = await request.read()
-    spec = (
-        wire.SessionCreate() if not body.strip() else await decode_body(request, wire.SessionCreate)
-    )
+    spec = await decode_optional_body(request, wire.SessionCreate)
     state = store.create(spec.name, spec.id)
     _log.info("session_created", session=state.id, name=state.name)
     return json_response(store.describe(state), status=201)
@@ -243,10 +247,7 @@ async def verify(request: web.Request) -> web.Response:
     session = _session(request)
     name = request.match_info["name"]
     session.require_handler(name)
-    body = await request.read()
-    spec = (
-        wire.VerifyRequest() if not body.strip() else await decode_body(request, wire.VerifyRequest)
-    )
+    spec = await decode_optional_body(request, wire.VerifyRequest)
     result = verify_calls(session, name, spec)
     return json_response(result, status=200 if result.ok else 409)
 
@@ -301,12 +302,7 @@ async def list_scenarios(request: web.Request) -> web.Response:
 async def put_scenario_state(request: web.Request) -> web.Response:
     session = _session(request)
     name = request.match_info["name"]
-    body = await request.read()
-    update = (
-        wire.ScenarioStateUpdate()
-        if not body.strip()
-        else await decode_body(request, wire.ScenarioStateUpdate)
-    )
+    update = await decode_optional_body(request, wire.ScenarioStateUpdate)
     session.set_scenario_state(name, update.state)
     _log.info("scenario_state_set", session=session.id, scenario=name, state=update.state)
     info = next(s for s in session.describe_scenarios() if s.name == name)

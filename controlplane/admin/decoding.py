@@ -23,6 +23,7 @@ from controlplane.errors import InvalidInput, InvalidJson
 __all__ = [
     "bool_query",
     "decode_body",
+    "decode_optional_body",
     "decode_value",
     "encode",
     "int_query",
@@ -258,6 +259,12 @@ async def decode_body(request: web.Request, target: Any) -> Any: ...
 async def decode_body(request: web.Request, target: Any) -> Any:
     """The request's JSON body decoded into `target` (see `decode_value`)."""
     return decode_value(await request.read(), target)
+
+
+async def decode_optional_body(request: web.Request, target: type[T]) -> T:
+    """Like `decode_body`, but an empty body means `target()` (every field defaulted)."""
+    data = await request.read()
+    return target() if not data.strip() else decode_value(data, target)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:

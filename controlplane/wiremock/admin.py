@@ -18,7 +18,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from controlplane._version import __version__
-from controlplane.admin.decoding import decode_body, int_query, json_response
+from controlplane.admin.decoding import (
+    decode_body,
+    decode_optional_body,
+    int_query,
+    json_response,
+)
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
 from controlplane.matching import compile_match
@@ -37,10 +42,6 @@ PREFIXES = ("/__admin", "/api/sessions/{sid}/__admin")
 
 def _empty(status: int = 200) -> web.Response:
     return web.Response(status=status)
-
-
-async def _optional_body(request: web.Request) -> bytes:
-    return (await request.read()).strip()
 
 
 class WireMockAdmin:
@@ -216,10 +217,7 @@ class WireMockAdmin:
 
     async def set_scenario_state(self, request: web.Request) -> web.Response:
         session = self.session(request)
-        body = await _optional_body(request)
-        update = (
-            shapes.ScenarioState() if not body else await decode_body(request, shapes.ScenarioState)
-        )
+        update = await decode_optional_body(request, shapes.ScenarioState)
         session.set_scenario_state(request.match_info["name"], update.state)
         return _empty()
 

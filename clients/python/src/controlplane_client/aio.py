@@ -124,10 +124,7 @@ class AsyncClient:
             ) as answer:
                 status, raw = answer.status, await answer.read()
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
-            raise ServerUnavailable(
-                f"no answer from the controlplane admin API at {self.admin_url} ({error}); "
-                "is the server running, and is this its admin URL?"
-            ) from None
+            raise ServerUnavailable.at(self.admin_url, error) from None
         return decode_answer(op, status, raw)
 
     # ------------------------------------------------------------ server and sessions

@@ -107,10 +107,7 @@ class Client:
                 status, raw = error.code, error.read()
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise ServerUnavailable(
-                f"no answer from the controlplane admin API at {self.admin_url} ({reason}); "
-                "is the server running, and is this its admin URL?"
-            ) from None
+            raise ServerUnavailable.at(self.admin_url, reason) from None
         return decode_answer(op, status, raw)
 
     # ------------------------------------------------------------ server and sessions

@@ -35,6 +35,14 @@ class ClientError(Exception):
 class ServerUnavailable(ClientError):
     """The admin API did not answer (is the server running? is `admin_url` right?)."""
 
+    @classmethod
+    def at(cls, admin_url: str, reason: object) -> ServerUnavailable:
+        """The error both clients raise when `admin_url` does not answer."""
+        return cls(
+            f"no answer from the controlplane admin API at {admin_url} ({reason}); "
+            "is the server running, and is this its admin URL?"
+        )
+
 
 class WireFormatError(ClientError, ValueError):
     """A server answer does not have the shape this client expects."""

@@ -19,6 +19,7 @@ from aiohttp import web
 from controlplane import wire
 from controlplane.journal import JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
+from controlplane.matching.paths import NO_PARAMS
 from controlplane.request_view import RequestView
 from controlplane.responses import no_response_outcome
 from controlplane.sessions import SESSION_HEADER, SESSION_PREFIX, SessionState, SessionStore
@@ -29,7 +30,6 @@ _log = get_logger("mock")
 _encode = msgspec.json.encode
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _PREFIX_LEN = len(SESSION_PREFIX)
-_EMPTY_PARAMS: dict[str, str] = {}
 
 
 class NoRouteBody(msgspec.Struct, kw_only=True):
@@ -96,7 +96,7 @@ class MockHandler:
                 body,
                 route.id,
                 handler,
-                params or _EMPTY_PARAMS,
+                params,
                 outcome.status,
                 outcome.type,
                 outcome.delay_ms,
@@ -137,7 +137,7 @@ class MockHandler:
                 view.body,
                 None,
                 None,
-                _EMPTY_PARAMS,
+                NO_PARAMS,
                 404,
                 "no_route",
                 0.0,

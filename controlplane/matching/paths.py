@@ -18,7 +18,11 @@ from typing import Literal
 
 from controlplane.wire import PATH_PARAM
 
-__all__ = ["PathPattern", "compile_path"]
+__all__ = ["NO_PARAMS", "PathPattern", "compile_path"]
+
+#: The params of an exact path: one shared dict, so a match allocates nothing.
+#: Never mutated (params are read, journaled and echoed, never written).
+NO_PARAMS: dict[str, str] = {}
 
 PathKind = Literal["exact", "template", "regex"]
 
@@ -52,7 +56,7 @@ class PathPattern:
     def match(self, path: str) -> dict[str, str] | None:
         """The path params when `path` matches ({} for an exact path), else None."""
         if self.regex is None:
-            return {} if path == self.source else None
+            return NO_PARAMS if path == self.source else None
         found = self.regex.fullmatch(path)
         if found is None:
             return None

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import requests
 
+from controlplane.admin.app import build_admin_app
+from controlplane.admin.openapi import openapi_spec
+from controlplane.sessions import SessionStore
 from tests.conftest import ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +143,18 @@ def test_module_entry_point_writes_the_document(served: bytes) -> None:
     )
     assert run.stdout == served + b"\n"
     assert run.stderr == b""
+
+
+async def test_document_and_router_list_the_same_operations() -> None:
+    # The operation table in admin/openapi.py restates the router's paths: tie them.
+    app = build_admin_app(SessionStore(10))
+    routed = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD"
+        and route.resource is not None
+        and "__admin" not in route.resource.canonical  # the WireMock dialect has its own docs
+    }
+    documented = {(m, p) for p, ops in openapi_spec()["paths"].items() for m in ops}
+    assert routed - documented == set(), "routed but missing from admin/openapi.py"
+    assert documented - routed == set(), "in admin/openapi.py but not routed"

@@ -15,7 +15,6 @@ import binascii
 import re
 from typing import Any, Literal
 
-import msgspec
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Struct, UnsetType, field
 
@@ -632,8 +631,3 @@ class ErrorBody(Struct, kw_only=True):
 def response_type(spec: AnyResponse) -> str:
     """The `type` tag of a response (`json`, `raw`, ...)."""
     return str(spec.__struct_config__.tag)
-
-
-def to_builtins(value: Any) -> Any:
-    """Wire object -> plain JSON-able Python (for logs and diffs)."""
-    return msgspec.to_builtins(value)

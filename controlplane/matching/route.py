@@ -44,7 +44,6 @@ class CompiledRoute:
         "new_state",
         "order",
         "pattern",
-        "priority",
         "remaining",
         "scenario",
         "spec",
@@ -67,7 +66,6 @@ class CompiledRoute:
         if scenario is not None and required is not None:
             extra.append(_ScenarioState(scenario, required))
         self.conditions: CompiledMatch | None = compile_match(spec.match, self.pattern, extra)
-        self.priority = spec.priority
         self.order = order
         self.key = (spec.priority, order)
         #: Times left: None is unlimited, 0 is used up (the route no longer matches).

@@ -32,11 +32,6 @@ class SequenceResponder:
         self._delay: DelaySampler = compile_delay(spec.delay)
         self._exhausted_body = _exhausted_body(len(self._items))
 
-    @property
-    def served(self) -> int:
-        """How many requests the sequence has answered from its items so far."""
-        return self._index
-
     def answer(self, view: RequestView) -> Outcome:
         """The next item's answer, plus this sequence's own delay."""
         count = len(self._items)

@@ -61,7 +61,6 @@ from controlplane.testing import ThreadedServer
 
 try:
     import controlplane_client as native
-    from controlplane_client import _assertions
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
         "controlplane.srvmocker needs the Python client: pip install -e clients/python"
@@ -362,7 +361,7 @@ class MockService:
         query: Mapping[str, str] | None = None,
     ) -> None:
         """`times` over all calls; `json`/`body`/`headers`/`query` on one call."""
-        message = _assertions.check_called(
+        message = native.check_called(
             name,
             self._native_calls(name),
             times=times,
@@ -375,7 +374,7 @@ class MockService:
             raise AssertionError(message)
 
     def assert_not_called(self, name: str) -> None:
-        message = _assertions.check_not_called(name, self._native_calls(name))
+        message = native.check_not_called(name, self._native_calls(name))
         if message is not None:
             raise AssertionError(message)
 

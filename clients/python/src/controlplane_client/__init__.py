@@ -5,7 +5,7 @@ every endpoint; the shapes (`Route`, `Match`, `JsonResponse`, ..., `RecordedRequ
 are generated from the server's own wire types (`controlplane_client._shapes`).
 """
 
-from controlplane_client._assertions import describe_call
+from controlplane_client._assertions import check_called, check_not_called, describe_call
 from controlplane_client._codec import from_wire, to_wire
 from controlplane_client._shapes import (
     UNSET,
@@ -126,6 +126,8 @@ __all__ = [
     "absent",
     "all_of",
     "any_of",
+    "check_called",
+    "check_not_called",
     "contains",
     "describe_call",
     "ends_with",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -158,3 +159,24 @@ async def test_document_and_router_list_the_same_operations() -> None:
     documented = {(m, p) for p, ops in openapi_spec()["paths"].items() for m in ops}
     assert routed - documented == set(), "routed but missing from admin/openapi.py"
     assert documented - routed == set(), "in admin/openapi.py but not routed"
+
+
+def _descriptions(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k == "description" and isinstance(v, str)]
+        return found + [d for v in node.values() for d in _descriptions(v)]
+    if isinstance(node, list):
+        return [d for item in node for d in _descriptions(item)]
+    return []
+
+
+def test_descriptions_do_not_depend_on_how_docstrings_are_indented(
+    document: dict[str, Any],
+) -> None:
+    # Python 3.13 dedents docstrings and 3.11 does not: the document must read the same.
+    descriptions = _descriptions(document)
+    multi_line = [d for d in descriptions if "\n" in d]
+    assert multi_line, "some docstring descriptions span lines"
+    assert [d for d in descriptions if d != inspect.cleandoc(d)] == []
+    scenario = document["components"]["schemas"]["Scenario"]["description"]
+    assert scenario.splitlines()[2].startswith("The route matches only while")

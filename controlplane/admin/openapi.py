@@ -7,6 +7,8 @@ of operations is written here.
 
 from __future__ import annotations
 
+import inspect
+import json
 from functools import cache
 from typing import Any
 
@@ -239,6 +241,7 @@ def openapi_spec() -> dict[str, Any]:
         types.extend(schema for _, schema in responses.values() if schema is not None)
     unique = list(dict.fromkeys(types))
     schemas, components = msgspec.json.schema_components(unique, ref_template=_REF)
+    components = _clean_descriptions(components)
     schema_of = dict(zip(unique, schemas, strict=True))
 
     paths: dict[str, dict[str, Any]] = {}
@@ -285,10 +288,33 @@ def openapi_spec() -> dict[str, Any]:
     }
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """`node` with every `description` dedented as `inspect.cleandoc` does.
+
+    Descriptions come from docstrings, whose indentation depends on the Python version
+    (3.13 dedents `__doc__`, 3.11 does not) and on msgspec's handling of it: normalising
+    here keeps the document the same wherever it is generated.
+    """
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else _clean_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node
+
+
 @cache
 def openapi_document() -> bytes:
-    """The document as indented JSON bytes (what `GET /api/openapi.json` serves)."""
-    return msgspec.json.format(msgspec.json.encode(openapi_spec()), indent=2)
+    """The document as indented JSON bytes (what `GET /api/openapi.json` serves).
+
+    Laid out by the standard library's `json` rather than a dependency's formatter, so
+    the committed copy does not change with library versions.
+    """
+    return json.dumps(openapi_spec(), indent=2, ensure_ascii=False).encode()
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
 # Everything installs itself into .venv on first use; only python3 (3.11+) and make are needed.
+# The development environment installs from requirements/dev.lock (exact versions, with
+# hashes), so every machine runs what CI ran; `make lock` regenerates it.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.lock
+LATEST := .venv-latest
 
-.PHONY: serve test lint check bench clean
+.PHONY: serve test lint check bench dist lock test-latest clean
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml clients/python/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "controlplane needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 (or newer)")'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m pip install --quiet -e 'clients/python[async]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 serve: $(STAMP)  ## start on 127.0.0.1:8080 (mock) and :8081 (admin)
@@ -29,5 +34,19 @@ check: test lint
 bench: $(STAMP)  ## the benchmark suite (wrk, ~12 min on 2 cores): writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
+dist: $(STAMP)  ## wheels of the server (which ships the client) and of the client alone, into dist/
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . ./clients/python
+
+lock: $(STAMP)  ## re-resolve requirements/dev.lock from pyproject.toml and requirements/tools.in
+	$(BIN)/uv pip compile pyproject.toml requirements/tools.in --extra test --universal \
+	  --python-version 3.11 --generate-hashes --custom-compile-command "make lock" -o $(LOCK)
+
+test-latest:  ## the suite against the newest releases pyproject.toml allows (not the lock), in .venv-latest
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	$(LATEST)/bin/python -m pytest $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

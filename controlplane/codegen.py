@@ -69,8 +69,9 @@ _POSITIONAL: dict[str, tuple[str, ...]] = {
     "JsonPathCondition": ("expression", "matcher"),
 }
 
-#: Hand-written helpers (properties only) mixed into generated classes.
+#: Hand-written helpers (methods over the wire fields, no state) mixed into generated classes.
 _MIXINS: dict[str, str] = {
+    "CallList": "CallListMixin",
     "RecordedRequest": "RecordedRequestMixin",
 }
 
@@ -229,7 +230,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
-from controlplane_client._mixins import RecordedRequestMixin
+from controlplane_client._mixins import CallListMixin, RecordedRequestMixin
 
 #: (attribute name, JSON name, type descriptor)
 WireField = tuple[str, str, tuple[Any, ...]]

@@ -23,6 +23,7 @@ from controlplane_client import (
     ServerUnavailable,
     Settings,
     absent,
+    check_called,
     contains,
     fixed_delay,
 )
@@ -247,3 +248,92 @@ async def test_async_client_reads_and_sets_scenarios(controlplane: Client) -> No
         await client.reset_scenarios()
         assert (await client.scenarios())[0].state == "Started"
         assert await client.update_settings(Settings()) == await client.settings()
+
+
+def test_calls_iterate_count_and_index_like_a_list(controlplane: Client) -> None:
+    controlplane.add_route(FACT)
+    none = controlplane.calls("fact")
+    assert (len(none), list(none), none.calls, none.evicted) == (0, [], [], 0)
+    for n in range(3):
+        requests.get(f"{controlplane.mock_url}/fact?n={n}", timeout=10)
+    calls = controlplane.calls("fact")
+    assert [call.query for call in calls] == [{"n": ["0"]}, {"n": ["1"]}, {"n": ["2"]}]
+    assert len(calls) == 3 and calls[-1] == calls.calls[-1] and calls.evicted == 0
+
+
+TAGS = Route(method="GET", path="/tags", handler="tags", response=JsonResponse(1))
+
+
+def test_assert_called_takes_the_query_shape_of_a_recorded_call(controlplane: Client) -> None:
+    controlplane.add_route(TAGS)
+    requests.get(f"{controlplane.mock_url}/tags?tag=b&tag=a&tag=c", timeout=10)
+    call = controlplane.last_call("tags")
+    assert call.query == {"tag": ["b", "a", "c"]}
+    controlplane.assert_called("tags", query=call.query)
+    controlplane.assert_called("tags", query={"tag": ["c", "a"]})  # each given value is there
+    controlplane.assert_called("tags", query={"tag": ["a"]})
+    controlplane.assert_called("tags", query={"tag": "a"})  # a string: one value
+    with pytest.raises(AssertionError) as caught:
+        controlplane.assert_called("tags", query={"tag": ["a", "d"]})
+    assert str(caught.value) == "\n".join(
+        [
+            "expected handler 'tags' to be called with query {'tag': ['a', 'd']}, "
+            "but none of its 1 call(s) matched.",
+            "Closest calls (- expected, + actual):",
+            "  #1 GET /tags?tag=b&tag=a&tag=c -> 200",
+            "    query tag:",
+            "        [",
+            '      +   "b",',
+            '          "a",',
+            '      -   "d"',
+            '      +   "c"',
+            "        ]",
+        ]
+    )
+    with pytest.raises(AssertionError) as caught:
+        controlplane.assert_called("tags", query={"other": "x"})
+    assert str(caught.value).splitlines()[-3:] == [
+        "    query other:",
+        "      - 'x'",
+        "      + <absent>",
+    ]
+    with pytest.raises(ValueError) as refused:
+        controlplane.assert_called("tags", query={"tag": []})
+    assert str(refused.value) == (
+        "query 'tag': give at least one value (an empty list would hold for every call)"
+    )
+    with pytest.raises(ValueError, match="query 'tag': give at least one value"):
+        check_called("tags", [], query={"tag": []})  # refused before any call is looked at
+
+
+def test_verify_takes_the_same_query_shape_one_value_per_name(controlplane: Client) -> None:
+    controlplane.add_route(TAGS)
+    requests.get(f"{controlplane.mock_url}/tags?tag=b&tag=a", timeout=10)
+    assert controlplane.verify("tags", times=1, query={"tag": ["a"]}).ok
+    assert controlplane.verify("tags", times=1, query={"tag": "b"}).ok
+    assert not controlplane.verify("tags", query={"tag": ["c"]}).ok
+    with pytest.raises(ValueError) as refused:
+        controlplane.verify("tags", query={"tag": ["a", "b"]})
+    assert str(refused.value) == (
+        "verify: the server matches one value per query parameter, and 'tag' has 2; "
+        "assert_called(query=...) checks several on one call"
+    )
+
+
+async def test_async_calls_and_query_shape_match_the_sync_client(
+    controlplane_server: ServerInfo,
+) -> None:
+    async with AsyncClient(controlplane_server.admin_url) as client:
+        session = await client.create_session()
+        try:
+            await session.add_route(TAGS)
+            async with httpx.AsyncClient() as http:
+                await http.get(f"{session.mock_url}/tags?tag=b&tag=a")
+            calls = await session.calls("tags")
+            assert len(calls) == 1 and [call.query for call in calls] == [{"tag": ["b", "a"]}]
+            await session.assert_called("tags", times=1, query={"tag": ["a", "b"]})
+            assert (await session.verify("tags", query={"tag": ["a"]})).ok
+            with pytest.raises(AssertionError, match="query tag"):
+                await session.assert_called("tags", query={"tag": ["z"]})
+        finally:
+            await session.delete_session()

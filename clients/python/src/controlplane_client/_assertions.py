@@ -2,9 +2,15 @@
 
 `times` is exact over ALL calls to the handler; `json`, `body`, `headers` and `query`
 pass when ONE call matches all of them (`headers`/`query` a subset, header names
-case-insensitive, a query value matching any of the request's values for that name;
-`json` and `body` exact). The native `verify` endpoint differs on purpose: it counts
-the calls that match its predicates, as WireMock and MockServer do.
+case-insensitive; `json` and `body` exact).
+
+`query` takes the shape a recorded call's `query` has, `{name: [values]}`: it holds when
+each value given is among the call's values for that name (`{"tag": ["a", "b"]}` holds
+for `?tag=b&tag=a&tag=c`). A plain string is shorthand for one value (`{"tag": "a"}` is
+`{"tag": ["a"]}`); an empty list is refused, as it would hold for every call.
+
+The native `verify` endpoint differs on purpose: it counts the calls that match its
+predicates, as WireMock and MockServer do (and takes one value per query parameter).
 
 A failure names what was expected and shows, for the closest calls, each difference
 as a small diff: plain text, so it reads the same in pytest and outside it.
@@ -20,7 +26,14 @@ from urllib.parse import urlencode
 
 from controlplane_client._shapes import UNSET, RecordedRequest
 
-__all__ = ["check_called", "check_not_called", "describe_call"]
+__all__ = ["QueryPredicate", "check_called", "check_not_called", "describe_call", "query_values"]
+
+# pytest leaves this module's frames out of tracebacks (`--full-trace` keeps them): a
+# failed assertion or an admin API error points at the test's line, not at the client.
+__tracebackhide__ = True
+
+#: `{name: [values]}` as in a recorded call's `query`; a plain string stands for one value.
+QueryPredicate = Mapping[str, str | Sequence[str]]
 
 _CLOSEST_SHOWN = 3
 _CALLS_SHOWN = 5
@@ -65,6 +78,19 @@ def _diff_lines(expected: Any, actual: Any) -> list[str]:
     ]
 
 
+def query_values(query: QueryPredicate) -> dict[str, list[str]]:
+    """`query` with every value a list (`{"a": "1"}` -> `{"a": ["1"]}`); ValueError on `[]`."""
+    values = {
+        name: [value] if isinstance(value, str) else list(value) for name, value in query.items()
+    }
+    empty = [name for name, given in values.items() if not given]
+    if empty:
+        raise ValueError(
+            f"query {empty[0]!r}: give at least one value (an empty list would hold for every call)"
+        )
+    return values
+
+
 def _call_json(call: RecordedRequest) -> Any:
     return "<body is not JSON>" if call.json is UNSET else call.json
 
@@ -74,7 +100,7 @@ def _mismatches(
     json: Any,
     body: bytes | str | None,
     headers: Mapping[str, str] | None,
-    query: Mapping[str, str] | None,
+    query: QueryPredicate | None,
 ) -> list[tuple[str, Any, Any]]:
     """(what, expected, actual) for each predicate the call does not meet."""
     found: list[tuple[str, Any, Any]] = []
@@ -90,11 +116,14 @@ def _mismatches(
         if value not in values:
             got = values[0] if len(values) == 1 else (values or _ABSENT)
             found.append((f"header {name}", value, got))
-    for name, value in (query or {}).items():
+    for name, required in query_values(query or {}).items():
         values = call.query.get(name, [])
-        if value not in values:
-            got = values[0] if len(values) == 1 else (values or _ABSENT)
-            found.append((f"query {name}", value, got))
+        if any(value not in values for value in required):
+            # Shown in the shape it was given: a string against a string when one value came.
+            given = (query or {})[name]
+            expected = given if isinstance(given, str) else required
+            single = isinstance(given, str) and len(values) == 1
+            found.append((f"query {name}", expected, values[0] if single else (values or _ABSENT)))
     return found
 
 
@@ -102,7 +131,7 @@ def _wanted(
     json: Any,
     body: bytes | str | None,
     headers: Mapping[str, str] | None,
-    query: Mapping[str, str] | None,
+    query: QueryPredicate | None,
 ) -> str:
     parts = []
     if json is not None:
@@ -132,9 +161,11 @@ def check_called(
     json: Any = None,
     body: bytes | str | None = None,
     headers: Mapping[str, str] | None = None,
-    query: Mapping[str, str] | None = None,
+    query: QueryPredicate | None = None,
 ) -> str | None:
-    """None when the assertion holds, else the failure message."""
+    """None when the assertion holds, else the failure message (ValueError: bad `query`)."""
+    if query:
+        query_values(query)  # refuse a malformed predicate even when there are no calls
     if times is not None and len(calls) != times:
         lines = [
             f"expected handler {name!r} to be called {_times(times)}, "

@@ -1,10 +1,15 @@
-"""Helpers mixed into the generated `RecordedRequest` (properties over its wire fields)."""
+"""Helpers mixed into generated shapes (methods over their wire fields, no new state)."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-__all__ = ["RecordedRequestMixin"]
+if TYPE_CHECKING:
+    from controlplane_client._shapes import RecordedRequest
+
+__all__ = ["CallListMixin", "RecordedRequestMixin"]
 
 
 class RecordedRequestMixin:
@@ -28,3 +33,22 @@ class RecordedRequestMixin:
         """Every value of header `name` (case-insensitive), in order."""
         wanted = name.lower()
         return [value for key, value in self.headers if key.lower() == wanted]
+
+
+class CallListMixin:
+    """A handler's calls as a sequence: `for call in client.calls("h")`, `len()`, `[i]`.
+
+    `.calls` (the list) and `.evicted` (how many earlier calls the journal dropped)
+    stay available.
+    """
+
+    calls: list[RecordedRequest]
+
+    def __iter__(self) -> Iterator[RecordedRequest]:
+        return iter(self.calls)
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def __getitem__(self, index: int) -> RecordedRequest:
+        return self.calls[index]

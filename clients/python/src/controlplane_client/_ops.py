@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
+from controlplane_client._assertions import QueryPredicate, query_values
 from controlplane_client._codec import from_wire, to_wire
 from controlplane_client._shapes import (
     STRUCTS,
@@ -35,6 +36,10 @@ from controlplane_client._shapes import (
 from controlplane_client.errors import WireFormatError
 
 __all__ = ["NO_BODY", "Op", "Ops"]
+
+# pytest leaves this module's frames out of tracebacks (`--full-trace` keeps them): a
+# failed assertion or an admin API error points at the test's line, not at the client.
+__tracebackhide__ = True
 
 T = TypeVar("T")
 
@@ -71,6 +76,18 @@ def _response(data: Any) -> AnyResponse:
             parsed: AnyResponse = from_wire(cls, data)
             return parsed
     raise WireFormatError(f"$.type: unknown response type {data['type']!r}")
+
+
+def _one_value_each(query: QueryPredicate) -> dict[str, str]:
+    """`query` as the verify endpoint takes it: one value per name."""
+    values = query_values(query)
+    for name, given in values.items():
+        if len(given) > 1:
+            raise ValueError(
+                f"verify: the server matches one value per query parameter, and {name!r} "
+                f"has {len(given)}; assert_called(query=...) checks several on one call"
+            )
+    return {name: given[0] for name, given in values.items()}
 
 
 def _q(part: str) -> str:
@@ -167,7 +184,7 @@ class Ops:
         json: Any | UnsetType = UNSET,
         body: str | None = None,
         headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: QueryPredicate | None = None,
     ) -> Op[VerifyResult]:
         spec: dict[str, Any] = {
             "times": times,
@@ -175,7 +192,7 @@ class Ops:
             "at_most": at_most,
             "body": body,
             "headers": dict(headers) if headers is not None else None,
-            "query": dict(query) if query is not None else None,
+            "query": _one_value_each(query) if query is not None else None,
         }
         wire_body = {k: v for k, v in spec.items() if v is not None}
         if json is not UNSET:

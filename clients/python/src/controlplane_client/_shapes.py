@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
-from controlplane_client._mixins import RecordedRequestMixin
+from controlplane_client._mixins import CallListMixin, RecordedRequestMixin
 
 #: (attribute name, JSON name, type descriptor)
 WireField = tuple[str, str, tuple[Any, ...]]
@@ -689,7 +689,7 @@ class UnmatchedRequestList:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CallList:
+class CallList(CallListMixin):
     """The `CallList` wire shape."""
 
     __wire_tag__: ClassVar[str | None] = None

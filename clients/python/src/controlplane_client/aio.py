@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from controlplane_client import _assertions
+from controlplane_client._assertions import QueryPredicate
 from controlplane_client._ops import Op, Ops
 from controlplane_client._shapes import (
     UNSET,
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = ["AsyncClient"]
+
+# pytest leaves this module's frames out of tracebacks (`--full-trace` keeps them): a
+# failed assertion or an admin API error points at the test's line, not at the client.
+__tracebackhide__ = True
 
 T = TypeVar("T")
 
@@ -225,7 +230,7 @@ class AsyncClient:
         json: Any | UnsetType = UNSET,
         body: str | None = None,
         headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: QueryPredicate | None = None,
     ) -> VerifyResult:
         return await self._run(
             self._ops.verify(
@@ -254,7 +259,7 @@ class AsyncClient:
         json: Any = None,
         body: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: QueryPredicate | None = None,
     ) -> None:
         message = _assertions.check_called(
             handler,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from controlplane_client import _assertions
+from controlplane_client._assertions import QueryPredicate
 from controlplane_client._ops import NO_BODY, Op, Ops
 from controlplane_client._shapes import (
     UNSET,
@@ -41,6 +42,10 @@ from controlplane_client._shapes import (
 from controlplane_client.errors import ServerUnavailable, WireFormatError, admin_error
 
 __all__ = ["Client"]
+
+# pytest leaves this module's frames out of tracebacks (`--full-trace` keeps them): a
+# failed assertion or an admin API error points at the test's line, not at the client.
+__tracebackhide__ = True
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
@@ -207,7 +212,7 @@ class Client:
         json: Any | UnsetType = UNSET,
         body: str | None = None,
         headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: QueryPredicate | None = None,
     ) -> VerifyResult:
         """The native verify: counts the calls that match the predicates, checks the count."""
         return self._run(
@@ -238,7 +243,7 @@ class Client:
         json: Any = None,
         body: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: QueryPredicate | None = None,
     ) -> None:
         """asyncly's assertion: `times` over all calls, the predicates on one call."""
         message = _assertions.check_called(

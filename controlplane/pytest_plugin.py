@@ -88,17 +88,9 @@ class ServerInfo:
 
     def client(self) -> Client:
         """A client of the `default` session."""
-        return _client_class()(self.admin_url)
+        from controlplane_client import Client  # lazy: importing the plugin stays cheap
 
-
-def _client_class() -> type[Client]:
-    try:
-        from controlplane_client import Client
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise pytest.UsageError(
-            "the controlplane fixtures need the Python client: pip install -e clients/python"
-        ) from None
-    return Client
+        return Client(self.admin_url)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -106,6 +106,10 @@ def _run(
     return result
 
 
+def _pip_install(python: Path, cwd: Path, *args: str) -> None:
+    _run([str(python), "-m", "pip", "install", "--quiet", *args], cwd=cwd, env=_clean_env())
+
+
 def _fresh_venv(where: Path) -> Path:
     venv.EnvBuilder(with_pip=True, clear=True).create(where)
     return where / "bin" / "python"
@@ -171,21 +175,7 @@ def test_the_server_wheel_alone_gives_the_fixture_srvmocker_and_client(
     constraints = _constraints(tmp_path)
     # The README's command, `pip install dist/controlplane-*.whl`, plus pytest for the
     # user's own tests; the constraints only hold versions to the lock's.
-    _run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "-c",
-            str(constraints),
-            str(wheels["server"]),
-            "pytest",
-        ],
-        cwd=user_project,
-        env=_clean_env(),
-    )
+    _pip_install(python, user_project, "-c", str(constraints), str(wheels["server"]), "pytest")
     (user_project / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
 
     result = _run(
@@ -201,20 +191,7 @@ def test_the_client_wheel_alone_talks_to_a_server(
     wheels: dict[str, Path], tmp_path: Path, user_project: Path, cp_server: ThreadedServer
 ) -> None:
     python = _fresh_venv(tmp_path / "venv")
-    _run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            str(wheels["client"]),
-        ],
-        cwd=user_project,
-        env=_clean_env(),
-    )
+    _pip_install(python, user_project, "--no-deps", "--no-index", str(wheels["client"]))
     script = textwrap.dedent(
         f"""
         import urllib.request

@@ -35,6 +35,7 @@ bench: $(STAMP)  ## the benchmark suite (wrk, ~12 min on 2 cores): writes benchm
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 dist: $(STAMP)  ## wheels of the server (which ships the client) and of the client alone, into dist/
+	rm -rf build clients/python/build  # setuptools reuses build/: removed modules would ship
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . ./clients/python
 
 lock: $(STAMP)  ## re-resolve requirements/dev.lock from pyproject.toml and requirements/tools.in

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 
 import msgspec
 from aiohttp import web
@@ -19,9 +20,10 @@ from aiohttp import web
 from controlplane import wire
 from controlplane.journal import JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
+from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
 from controlplane.request_view import RequestView
-from controlplane.responses import no_response_outcome
+from controlplane.responses import Outcome, no_response_outcome
 from controlplane.sessions import SESSION_HEADER, SESSION_PREFIX, SessionState, SessionStore
 
 __all__ = ["MockHandler"]
@@ -78,7 +80,9 @@ class MockHandler:
             outcome = responder.answer(view)
         else:
             outcome = no_response_outcome(handler, session=session.id)
-        if route.effects:
+        if outcome.render is not None:
+            outcome = await _render(route, outcome, request, params)
+        elif route.effects:
             # `times`, scenario transition: no await since `find`, so this is atomic.
             route.took()
             if route.id_header is not None:
@@ -170,6 +174,19 @@ class MockHandler:
             near_misses=near_misses,
         )
         return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
+
+
+async def _render(
+    route: CompiledRoute, outcome: Outcome, request: web.BaseRequest, params: Mapping[str, str]
+) -> Outcome:
+    """An in-process response's real outcome, with the route's side effects applied first."""
+    if route.effects:
+        route.took()  # before the first await: atomic with the match, as on the fast path
+    assert outcome.render is not None
+    rendered = await outcome.render(request, params)
+    if route.effects and route.id_header is not None:
+        rendered.response.headers[route.id_header] = route.id
+    return rendered
 
 
 def _unknown_session(session_id: str) -> web.Response:

@@ -219,6 +219,11 @@ class SessionState:
         self.require_handler(handler)
         self.responses[handler] = self._compile_response(spec, "$")
 
+    def install_responder(self, handler: str, responder: Responder) -> None:
+        """Set a responder built in this process (in-process responses: `srvmocker`)."""
+        self.require_handler(handler)
+        self.responses[handler] = responder
+
     def route_ids_for(self, handler: str) -> list[str]:
         return [route.id for route in self.routes if route.handler == handler]
 

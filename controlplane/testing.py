@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from controlplane.server import ControlplaneServer, ServerConfig
 
 __all__ = ["ThreadedServer"]
+
+T = TypeVar("T")
 
 START_TIMEOUT = 30.0
 
@@ -79,6 +83,20 @@ class ThreadedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def call(self, function: Callable[[ControlplaneServer], T]) -> T:
+        """`function(server)` run on the server's loop thread; its result or its exception.
+
+        For in-process changes the admin API cannot express (installing an in-process
+        responder): the server's state is only ever touched from its own loop.
+        """
+        server = self.server
+        assert server is not None, "the server is not started"
+
+        async def run() -> T:
+            return function(server)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(START_TIMEOUT)
 
     @property
     def mock_url(self) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "HandlerList",
     "HeaderValues",
     "Health",
+    "InProcessResponse",
     "JsonCompare",
     "JsonPathCondition",
     "JsonResponse",
@@ -374,6 +375,18 @@ class FaultResponse(Struct, tag="fault", **_RESPONSE):
     delay: Delay | None = None
 
 
+class InProcessResponse(Struct, tag="in_process", kw_only=True):
+    """A response answered by Python code inside the server's process.
+
+    Only Python code running the server in-process registers these
+    (`controlplane.srvmocker`, for asyncly's custom `BaseMockResponse` subclasses); the
+    admin API shows them in a handler's `response` and cannot create one.
+    """
+
+    #: What answers: the Python class's qualified name, e.g. `tests.fakes.CatResponse`.
+    name: str
+
+
 AnyResponse = (
     JsonResponse
     | RawResponse
@@ -578,7 +591,7 @@ class HandlerInfo(Struct, kw_only=True):
     name: str
     route_ids: list[str]
     calls: int
-    response: AnyResponse | None
+    response: AnyResponse | InProcessResponse | None
 
 
 class HandlerList(Struct, kw_only=True):

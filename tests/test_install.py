@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -69,6 +70,13 @@ def test_srvmocker_serves_a_route():
             service.assert_called("fact", times=1)
 
     asyncio.run(scenario())
+
+
+def test_asyncly_fixtures_and_module_paths(mock_service):
+    from controlplane.srvmocker.responses.timeout import LatencyResponse
+
+    assert mock_service.history == []
+    assert LatencyResponse.__module__ == "controlplane.srvmocker.responses.timeout"
 """
 
 
@@ -76,6 +84,9 @@ def test_srvmocker_serves_a_route():
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The two wheels, built with `make dist`'s command (no network: no build isolation)."""
     out = tmp_path_factory.mktemp("dist")
+    # setuptools reuses `build/`: a module since removed from the tree would ship again.
+    for stale in (REPO / "build", REPO / "clients" / "python" / "build"):
+        shutil.rmtree(stale, ignore_errors=True)
     _run(
         [
             sys.executable,
@@ -184,7 +195,7 @@ def test_the_server_wheel_alone_gives_the_fixture_srvmocker_and_client(
         env=_clean_env(),
     )
 
-    assert re.search(r"^3 passed", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^4 passed", result.stdout, re.MULTILINE), result.stdout
 
 
 def test_the_client_wheel_alone_talks_to_a_server(

@@ -27,6 +27,7 @@ def test_wire_exports_every_public_shape() -> None:
             "HandlerList",
             "HeaderValues",
             "Health",
+            "InProcessResponse",
             "JsonCompare",
             "JsonPathCondition",
             "JsonResponse",

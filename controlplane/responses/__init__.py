@@ -8,7 +8,8 @@
 
 Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
 `outcome` (the result type and error answers), `files` (body files), `compile`
-(dispatch).
+(dispatch), `in_process` (answers built by Python code in the server's process, which
+the mock handler awaits through `Outcome.render`; `srvmocker` installs them).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ and returns `response` from its aiohttp handler.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import Final, Protocol
 
@@ -43,7 +44,7 @@ class ResponseSpecError(ValueError):
 class Outcome:
     """One answer: the aiohttp response plus what the journal records about it."""
 
-    __slots__ = ("delay_ms", "error", "response", "status", "type")
+    __slots__ = ("delay_ms", "error", "render", "response", "status", "type")
 
     def __init__(
         self,
@@ -52,16 +53,20 @@ class Outcome:
         type: str,
         delay_ms: float = 0.0,
         error: str | None = None,
+        render: Render | None = None,
     ) -> None:
         self.response = response
         #: Status for the journal; 0 for faults (no status line reaches the client).
         self.status = status
-        #: "json" | "raw" | "msgpack" | "yaml" | "toml" | "fault" | "sequence".
+        #: "json" | "raw" | "msgpack" | "yaml" | "toml" | "fault" | "sequence" | "in_process".
         self.type = type
         #: Milliseconds the caller sleeps before returning `response`.
         self.delay_ms = delay_ms
         #: Machine-readable reason when the answer is an error, e.g. "sequence_exhausted".
         self.error = error
+        #: Set by in-process responders only: the caller awaits it (after the route's
+        #: side effects) for the real outcome, and `response` is a placeholder.
+        self.render = render
 
     def __repr__(self) -> str:
         return (
@@ -70,11 +75,16 @@ class Outcome:
         )
 
 
+#: An in-process answer: given the server's request and the route's path parameters,
+#: the outcome to send (see `controlplane.responses.in_process`).
+Render = Callable[[web.BaseRequest, Mapping[str, str]], Awaitable[Outcome]]
+
+
 class Responder(Protocol):
     """A response compiled once at registration; `answer` runs once per mock request."""
 
     @property
-    def spec(self) -> wire.AnyResponse:
+    def spec(self) -> wire.AnyResponse | wire.InProcessResponse:
         """The wire response this responder was compiled from."""
         ...
 

@@ -349,6 +349,19 @@ class FaultResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InProcessResponse:
+    """A response answered by Python code inside the server's process."""
+
+    __wire_tag__: ClassVar[str | None] = 'in_process'
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('name', 'name', ('str',)),
+    )
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     """A route's part in a named state machine (initial state `Started`)."""
 
@@ -713,13 +726,13 @@ class HandlerInfo:
         ('name', 'name', ('str',)),
         ('route_ids', 'route_ids', ('list', ('str',))),
         ('calls', 'calls', ('int',)),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'InProcessResponse'), ('none',)))),
     )
 
     name: str
     route_ids: list[str]
     calls: int
-    response: AnyResponse | None
+    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | InProcessResponse | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -829,6 +842,7 @@ STRUCTS: Final[dict[str, type]] = {
     'TomlResponse': TomlResponse,
     'SequenceResponse': SequenceResponse,
     'FaultResponse': FaultResponse,
+    'InProcessResponse': InProcessResponse,
     'Scenario': Scenario,
     'Route': Route,
     'RouteList': RouteList,
@@ -870,6 +884,7 @@ __all__ = [
     'HandlerList',
     'HeaderValues',
     'Health',
+    'InProcessResponse',
     'JsonCompare',
     'JsonPathCondition',
     'JsonResponse',

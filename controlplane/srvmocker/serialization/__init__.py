@@ -1,0 +1,1 @@
+"""Serializers for `ContentResponse`: a `dumps` function paired with a content type."""

@@ -31,7 +31,7 @@ import msgspec
 from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
 from controlplane import wire
-from controlplane.matching.paths import PathPattern
+from controlplane.matching.paths import PathPattern, regex_skeleton
 from controlplane.matching.strings import CompiledStringMatcher, compile_string_matcher
 from controlplane.request_view import NOT_JSON, RequestView
 
@@ -167,6 +167,12 @@ class Check:
 
     #: Lower runs first in the hot path.
     cost = 0
+    #: Near misses: a condition on the path itself (`path_params`) says nothing more
+    #: once the path has failed, so it is not judged then.
+    reads_path = False
+    #: Near misses: the literal text of a `url` condition, which locates the request
+    #: like a path does (None for every other condition).
+    skeleton: str | None = None
     field: str
     expected: str
 
@@ -176,10 +182,16 @@ class Check:
     def actual(self, view: RequestView) -> str:
         raise NotImplementedError
 
-    def diff(self, view: RequestView) -> wire.Diff | None:
-        if self(view):
-            return None
+    def holds_at(self, view: RequestView, path: str) -> bool:
+        """Whether the check holds had `view` been sent to `path` (near misses)."""
+        return self(view)  # conditions other than `url` and `path_params` ignore the path
+
+    def describe(self, view: RequestView) -> wire.Diff:
+        """The difference, as shown to a person (whether or not the check holds)."""
         return wire.Diff(field=self.field, expected=self.expected, actual=self.actual(view))
+
+    def diff(self, view: RequestView) -> wire.Diff | None:
+        return None if self(view) else self.describe(view)
 
 
 _Getter = Callable[[RequestView, str], Sequence[str]]
@@ -328,29 +340,47 @@ class _JsonCompare(Check):
         return _show_json_body(view)
 
 
-def _url(view: RequestView) -> str:
-    return f"{view.path}?{view.query_string}" if view.query_string else view.path
+def _url(view: RequestView, path: str | None = None) -> str:
+    path = view.path if path is None else path
+    return f"{path}?{view.query_string}" if view.query_string else path
 
 
 class _Url(Check):
-    __slots__ = ("_matcher",)
+    __slots__ = ("_matcher", "skeleton")
     cost = 1
 
     def __init__(self, spec: wire.StringMatcherSpec) -> None:
         self.field = "url"
         self._matcher = compile_string_matcher(spec)
         self.expected = self._matcher.description
+        self.skeleton = _literal_text(spec)
 
     def __call__(self, view: RequestView) -> bool:
         return self._matcher(_url(view))
+
+    def holds_at(self, view: RequestView, path: str) -> bool:
+        return self._matcher(_url(view, path))
 
     def actual(self, view: RequestView) -> str:
         return _clip(_url(view))
 
 
+def _literal_text(spec: wire.StringMatcherSpec) -> str:
+    """What a url matcher's matching text contains, literally ("" when it cannot say)."""
+    if isinstance(spec, str):
+        return spec
+    if spec.matches is not None:
+        return regex_skeleton(spec.matches)
+    for text in (spec.equals, spec.starts_with, spec.contains, spec.ends_with):
+        if text is not None:
+            return text
+    return ""
+
+
 class _PathParam(Check):
     __slots__ = ("_matcher", "_name", "_pattern")
     cost = 2
+    reads_path = True
 
     def __init__(self, name: str, spec: wire.StringMatcherSpec, pattern: PathPattern) -> None:
         self.field = f"path_param {name}"
@@ -431,6 +461,11 @@ class CompiledMatch:
     def diffs(self, view: RequestView) -> list[wire.Diff]:
         """One `Diff` per failing condition, in declaration order."""
         return [d for d in (c.diff(view) for c in self._declared) if d is not None]
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The conditions in declaration order."""
+        return self._declared
 
     def __len__(self) -> int:
         return len(self._declared)

@@ -1,17 +1,28 @@
 """Near misses: how close each route came to matching a request nobody matched.
 
-The distance is in [0, 1], 0 meaning "would have matched". It is a weighted sum:
+The distance is in [0, 1], 0 meaning "would have matched". It is a sum, capped at 1:
 
 - method differs: 0.3;
-- path does not match: 0.15, plus up to 0.35 more as the path and the route's pattern
-  source differ (difflib's ratio, so a typo costs less than another resource);
-- conditions: 0.15 times the share of the route's conditions that fail;
+- path does not match: 0.15, plus up to 0.35 as the path and the route's path
+  *skeleton* differ (difflib's ratio): an exact path itself, a template without its
+  parameters, a regex's literal characters (`/users/[0-9]+` -> `/users/`). So a typo
+  costs little, another resource much, and a regex costs as far as the request is from
+  it, not a flat figure;
+- each failing condition: 0.1, plus up to 0.02 as its value is far from the expected
+  one. A condition costs no more than 0.12, so one failing condition always ranks
+  before two (up to four), and a failing condition before any path difference;
+- a `url` condition on a route whose path does not fix it (a WireMock `urlPattern`
+  stub: its path is a catch-all) locates the request as a path does, and costs as a
+  path: 0.15 plus up to 0.35 by its skeleton;
 - `times` used up: 0.05.
 
-So a route with the request's method and path that fails on headers or body ranks
-before one whose path is a near typo, which ranks before one with another method.
+One difference is counted once. When the path fails, the `path_params` conditions
+are not judged (they read the path), and a `url` condition on an exact path is judged
+as if the request had gone to that path: a WireMock `url` stub pays for a wrong path
+once, as the path, and its `url` diff appears only when its query differs too.
 
-Ranking does real work per route (conditions, difflib), so callers pass a small pool
+Ties keep the routes' order (priority, then declaration). Ranking does real work per
+route (conditions, difflib on at most 256 characters), so callers pass a small pool
 (see `RouteTable.near_misses`), never every route of a large table.
 """
 
@@ -28,28 +39,53 @@ from controlplane.request_view import RequestView
 __all__ = ["assess", "rank_near_misses"]
 
 _METHOD = 0.3
-_PATH_FLOOR = 0.15
-_PATH_SPREAD = 0.35
-_CONDITIONS = 0.15
+_WHERE_FLOOR = 0.15
+_WHERE_SPREAD = 0.35
+_CONDITION_FLOOR = 0.1
+_CONDITION_SPREAD = 0.02
 _TIMES = 0.05
+#: Characters of each side difflib compares: bounded work for long paths and urls.
+_COMPARED = 256
+
+
+def _similarity(expected: str, actual: str) -> float:
+    if not expected or not actual:
+        return 0.0
+    return SequenceMatcher(None, expected[:_COMPARED], actual[:_COMPARED], autojunk=False).ratio()
+
+
+def _where(skeleton: str, actual: str) -> float:
+    """The cost of a path (or a locating url) that does not match."""
+    return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - _similarity(skeleton, actual))
 
 
 def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
-    """How far `route` is from matching `view`, and every difference."""
+    """How far `route` is from matching `view`, and every difference (each once)."""
     diffs: list[wire.Diff] = []
     distance = 0.0
     if route.method is not None and route.method != view.method:
         diffs.append(wire.Diff(field="method", expected=route.method, actual=view.method))
         distance += _METHOD
-    source = route.pattern.source
-    if route.pattern.match(view.path) is None:
-        similarity = SequenceMatcher(None, source, view.path, autojunk=False).ratio()
-        diffs.append(wire.Diff(field="path", expected=source, actual=view.path))
-        distance += _PATH_FLOOR + _PATH_SPREAD * (1.0 - similarity)
+    pattern = route.pattern
+    path_matches = pattern.match(view.path) is not None
+    if not path_matches:
+        diffs.append(wire.Diff(field="path", expected=pattern.source, actual=view.path))
+        distance += _where(pattern.skeleton, view.path)
     if route.conditions is not None:
-        failing = route.conditions.diffs(view)
-        diffs.extend(failing)
-        distance += _CONDITIONS * len(failing) / len(route.conditions)
+        exact = pattern.kind == "exact"
+        for check in route.conditions.checks:
+            if path_matches:
+                if check(view):
+                    continue
+            elif check.reads_path or check.holds_at(view, pattern.source if exact else view.path):
+                continue
+            diff = check.describe(view)
+            diffs.append(diff)
+            if check.skeleton is not None and not exact:
+                distance += _where(check.skeleton, diff.actual)
+            else:
+                closeness = _similarity(diff.expected, diff.actual)
+                distance += _CONDITION_FLOOR + _CONDITION_SPREAD * (1.0 - closeness)
     if route.remaining == 0:
         times = route.spec.times
         diffs.append(

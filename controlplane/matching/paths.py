@@ -18,7 +18,7 @@ from typing import Literal
 
 from controlplane.wire import PATH_PARAM
 
-__all__ = ["NO_PARAMS", "PathPattern", "compile_path"]
+__all__ = ["NO_PARAMS", "PathPattern", "compile_path", "regex_skeleton"]
 
 #: The params of an exact path: one shared dict, so a match allocates nothing.
 #: Never mutated (params are read, journaled and echoed, never written).
@@ -30,7 +30,16 @@ PathKind = Literal["exact", "template", "regex"]
 class PathPattern:
     """A compiled path or path_regex; `match` returns the path params or None."""
 
-    __slots__ = ("_names", "kind", "prefix", "regex", "source", "tail", "tail_source")
+    __slots__ = (
+        "_names",
+        "kind",
+        "prefix",
+        "regex",
+        "skeleton",
+        "source",
+        "tail",
+        "tail_source",
+    )
 
     def __init__(
         self,
@@ -52,6 +61,15 @@ class PathPattern:
         #: Templates only: the rest of the template from its first complex segment, if any.
         self.tail_source = tail_source
         self.tail = None if tail_source is None else re.compile(_template_regex(tail_source)[0])
+        #: The literal text a matching path contains, for near misses: an exact path
+        #: itself, a template without its parameters, a regex's literal characters.
+        self.skeleton = (
+            source
+            if kind == "exact"
+            else PATH_PARAM.sub("", source)
+            if kind == "template"
+            else regex_skeleton(source)
+        )
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path params when `path` matches ({} for an exact path), else None."""
@@ -70,6 +88,48 @@ class PathPattern:
 
     def __repr__(self) -> str:
         return f"PathPattern({self.kind}, {self.source!r})"
+
+
+_CLASS_ESCAPES = frozenset("dDwWsSbBAZ")
+_REGEX_SYNTAX = frozenset("^$.*+?|()")
+_QUANTIFIER = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def regex_skeleton(pattern: str) -> str:
+    """The literal characters of `pattern`, in order: `/users/[0-9]+` -> `/users/`.
+
+    Character classes, escapes such as `\\d`, group syntax, anchors, quantifiers and
+    alternation bars are dropped; an escaped character is kept as itself. Near misses
+    compare it with a path, so a regex route far from the request ranks after a close one.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            if pattern[i + 1] not in _CLASS_ESCAPES:
+                out.append(pattern[i + 1])
+            i += 2
+        elif ch == "[":
+            i += 1
+            if i < n and pattern[i] == "]":
+                i += 1  # a leading `]` is a member of the class
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+        elif ch == "(" and pattern.startswith("?", i + 1):
+            # (?:  (?P<name>  (?s)  (?=  (?!  (?<=  (?<!: skip the group's syntax only.
+            end = i + 2
+            while end < n and pattern[end] not in ":>)=!":
+                end += 1
+            i = end + 1
+        elif ch == "{" and (quantifier := _QUANTIFIER.match(pattern, i)) is not None:
+            i = quantifier.end()
+        else:
+            if ch not in _REGEX_SYNTAX:
+                out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:

@@ -42,9 +42,11 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     add("--admin-port", type=int, default=8081, help="admin port; 0 picks one (default 8081)")
     add(
         "--mappings",
+        "--root-dir",
+        dest="mappings",
         type=Path,
         help="directory of route files (JSON or YAML), or a WireMock root "
-        "(mappings/, __files/), to load at start",
+        "(mappings/, __files/), to load at start; --root-dir is WireMock's name for it",
     )
     add("--journal-size", type=int, default=10_000, help="requests kept per session (10000)")
     add("--log-format", choices=("console", "json"), default="console")

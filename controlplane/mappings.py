@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from controlplane import wire
-from controlplane.admin.decoding import validation_error
+from controlplane.admin.decoding import malformed_json, validation_error
 from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.sessions import SessionState
 from controlplane.wiremock.files import FILES_DIR, MAPPINGS_DIR, is_wiremock_root
@@ -51,13 +51,15 @@ def _read(path: Path) -> Any:
         raise MappingFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return None
+    if path.suffix != ".json":
+        try:
+            return msgspec.yaml.decode(data)
+        except msgspec.DecodeError as exc:  # PyYAML's message has the line and column
+            raise MappingFileError(path, f"not valid YAML: {exc}") from None
     try:
-        if path.suffix == ".json":
-            return msgspec.json.decode(data)
-        return msgspec.yaml.decode(data)
+        return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        kind = "JSON" if path.suffix == ".json" else "YAML"
-        raise MappingFileError(path, f"not valid {kind}: {exc}") from None
+        raise MappingFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
 
 
 def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]:
@@ -79,6 +81,26 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
     return (converted if isinstance(converted, list) else [converted]), list_location
 
 
+def _wiremock_shaped(document: Any) -> bool:
+    """A WireMock stub mapping (`request`, no `handler`) or import file (`mappings`)."""
+    if not isinstance(document, dict):
+        return False
+    return ("request" in document and "handler" not in document) or "mappings" in document
+
+
+def _wiremock_hint(directory: Path) -> str:
+    if directory.name == MAPPINGS_DIR:
+        return (
+            f"a WireMock stub mapping: --mappings {directory} is WireMock's mappings/ "
+            f"folder, not its root; pass the folder that holds it: "
+            f"--mappings {directory.parent} (WireMock's --root-dir)"
+        )
+    return (
+        f"a WireMock stub mapping, not a controlplane route: WireMock stubs load from "
+        f"{directory / MAPPINGS_DIR}/ (a WireMock root holds mappings/ and __files/)"
+    )
+
+
 def load_route_files(directory: Path, session: SessionState) -> int:
     """Add every route found under `directory` to `session`; returns how many."""
     if not directory.is_dir():
@@ -89,6 +111,8 @@ def load_route_files(directory: Path, session: SessionState) -> int:
         document = _read(path)
         if document is None:
             continue
+        if _wiremock_shaped(document):
+            raise MappingFileError(path, _wiremock_hint(directory))
         routes, list_location = _routes_in(path, document)
         try:
             session.add_routes(routes, list_location=list_location)

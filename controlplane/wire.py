@@ -403,6 +403,46 @@ AnyResponse = (
 #: A `{name}` or `{name:regex}` in a path template (the regex may hold one level of braces).
 PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
+_TEMPLATE_FORMS = (
+    "a parameter is {name} or {name:regex}, its name a letter or _ then letters, "
+    "digits or _; for a literal brace use `path_regex`"
+)
+
+
+def template_problem(path: str) -> str | None:
+    """What is wrong with the braces of a path template, or None when there is nothing.
+
+    Every `{` must open a parameter and every `}` close one: `/x/{id` is refused rather
+    than served as a literal path nobody meant.
+    """
+    end = 0
+    for param in PATH_PARAM.finditer(path):
+        if (stray := _stray_brace(path, end, param.start())) is not None:
+            return stray
+        end = param.end()
+    return _stray_brace(path, end, len(path))
+
+
+def _stray_brace(path: str, start: int, stop: int) -> str | None:
+    for index in range(start, stop):
+        char = path[index]
+        if char == "}":
+            return (
+                f"has a '}}' that closes no parameter at character {index + 1} of "
+                f"{path!r}: {_TEMPLATE_FORMS}"
+            )
+        if char == "{":
+            closing = path.find("}", index)
+            if closing == -1:
+                return (
+                    f"has an unclosed '{{' at character {index + 1} of {path!r}: {_TEMPLATE_FORMS}"
+                )
+            return (
+                f"has {path[index : closing + 1]!r} at character {index + 1} of {path!r}, "
+                f"which is not a parameter: {_TEMPLATE_FORMS}"
+            )
+    return None
+
 
 class Scenario(Struct, **_STRICT):
     """A route's part in a named state machine (initial state `Started`).
@@ -446,6 +486,8 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"`path` must start with '/', got {self.path!r}")
         if self.path is not None:
+            if (problem := template_problem(self.path)) is not None:
+                raise ValueError(f"`path` {problem}")
             for m in PATH_PARAM.finditer(self.path):
                 if m.group(2) is not None:
                     _check_regex(m.group(2), "path")

@@ -19,7 +19,6 @@ from controlplane.admin.decoding import (
     bool_query,
     decode_body,
     decode_optional_body,
-    encode,
     int_query,
     json_response,
 )
@@ -41,7 +40,7 @@ def _error_response(error: ControlplaneError) -> web.Response:
     body = wire.ErrorBody(
         error=wire.ErrorDetail(code=error.code, message=error.message, location=error.location)
     )
-    return web.Response(status=error.status, body=encode(body), content_type="application/json")
+    return json_response(body, status=error.status)
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> ControlplaneError:
@@ -79,11 +78,11 @@ def _error_middleware(token: str | None) -> Middleware:
                     )
             return await handler(request)
         except ControlplaneError as error:
-            return render(error)
+            return _refuse(request, error, render)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return render(_http_error(request, exc))
+            return _refuse(request, _http_error(request, exc), render)
         except Exception:
             # A bug of ours, not the client's: say so, log the traceback, keep serving.
             _log.exception("admin_internal_error", method=request.method, path=request.path)
@@ -92,6 +91,24 @@ def _error_middleware(token: str | None) -> Middleware:
             )
 
     return middleware
+
+
+def _refuse(
+    request: web.Request,
+    error: ControlplaneError,
+    render: Callable[[ControlplaneError], web.Response],
+) -> web.Response:
+    """The error answer, logged (info: the client's mistake, not ours) with what to fix."""
+    _log.info(
+        "admin_refused",
+        status=error.status,
+        code=error.code,
+        method=request.method,
+        path=request.path,
+        location=error.location,
+        message=error.message,
+    )
+    return render(error)
 
 
 def _session(request: web.Request) -> SessionState:

@@ -245,11 +245,41 @@ def decode_value(data: bytes, target: Any) -> Any:
             document = msgspec.json.decode(data)
         except msgspec.DecodeError as malformed:
             # Well-formed up to the shape error, malformed after it: the basic problem first.
-            raise InvalidJson(f"the request body is not valid JSON: {malformed}") from None
+            problem = malformed_json(data, malformed)
+            raise InvalidJson(f"the request body is not valid JSON: {problem}") from None
         raise validation_error(exc, document=document, target=target) from None
     except msgspec.DecodeError as exc:
-        raise InvalidJson(f"the request body is not valid JSON: {exc}") from None
+        problem = malformed_json(data, exc)
+        raise InvalidJson(f"the request body is not valid JSON: {problem}") from None
     return result
+
+
+_AT_BYTE = re.compile(r"\(byte (\d+)\)$")
+
+
+def malformed_json(data: bytes, error: msgspec.DecodeError) -> str:
+    """msgspec's complaint with its byte offset as a line and column (both from 1).
+
+    `JSON is malformed: trailing comma (byte 31)` becomes
+    `JSON is malformed: trailing comma (line 2, column 16)`; the column counts
+    characters, so a multi-byte character before it counts once. A document cut short
+    (`Input data was truncated`, no offset) gets the position of its end.
+    """
+    message = str(error)
+    found = _AT_BYTE.search(message)
+    if found is not None:
+        return f"{message[: found.start()]}({_line_column(data, int(found.group(1)))})"
+    if "truncated" in message:  # msgspec gives no offset: the document ends too early
+        return f"{message} ({_line_column(data, len(data))}: the end of the input)"
+    return message
+
+
+def _line_column(data: bytes, offset: int) -> str:
+    offset = min(offset, len(data))
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return f"line {line}, column {column}"
 
 
 @overload
@@ -267,8 +297,14 @@ async def decode_optional_body(request: web.Request, target: type[T]) -> T:
     return target() if not data.strip() else decode_value(data, target)
 
 
+def json_body(value: Any) -> bytes:
+    """`value` as the admin API answers it: compact JSON and a newline, so `curl`
+    output ends its line."""
+    return encode(value) + b"\n"
+
+
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=encode(value), content_type="application/json")
+    return web.Response(status=status, body=json_body(value), content_type="application/json")
 
 
 def bool_query(request: web.Request, name: str) -> bool | None:

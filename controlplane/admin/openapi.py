@@ -309,12 +309,12 @@ def _clean_descriptions(node: Any) -> Any:
 
 @cache
 def openapi_document() -> bytes:
-    """The document as indented JSON bytes (what `GET /api/openapi.json` serves).
+    """The document as indented JSON bytes and a newline (what `GET /api/openapi.json` serves).
 
     Laid out by the standard library's `json` rather than a dependency's formatter, so
     the committed copy does not change with library versions.
     """
-    return json.dumps(openapi_spec(), indent=2, ensure_ascii=False).encode()
+    return json.dumps(openapi_spec(), indent=2, ensure_ascii=False).encode() + b"\n"
 
 
 if __name__ == "__main__":
@@ -322,4 +322,4 @@ if __name__ == "__main__":
     # committed copy; a test fails when it differs from what the server serves.
     import sys
 
-    sys.stdout.buffer.write(openapi_document() + b"\n")
+    sys.stdout.buffer.write(openapi_document())

@@ -74,7 +74,7 @@ def wiremock_error_body(error: ControlplaneError) -> bytes:
             )
         ]
     )
-    return msgspec.json.encode(body)
+    return msgspec.json.encode(body) + b"\n"
 
 
 def error_response(error: ControlplaneError) -> web.Response:

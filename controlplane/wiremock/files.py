@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from controlplane.admin.decoding import validation_error
+from controlplane.admin.decoding import malformed_json, validation_error
 from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.wiremock import shapes
 
@@ -63,7 +63,7 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
     try:
         document: Any = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        raise MappingFileError(path, f"not valid JSON: {exc}") from None
+        raise MappingFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
     target: Any = (
         shapes.ImportBody
         if isinstance(document, dict) and "mappings" in document

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
 from typing import Any
 
 import pytest
 import requests
+from multidict import CIMultiDict
 
+from controlplane.matching import assess
 from controlplane.matching.paths import regex_skeleton
+from controlplane.request_view import RequestView
 from tests.conftest import SessionHandle
+from tests.matching_support import route as compiled_route
 
 
 def near_misses(cp: SessionHandle, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -156,3 +161,79 @@ def test_no_routes_no_near_misses(cp: SessionHandle) -> None:
 )
 def test_regex_skeleton_keeps_only_the_literal_characters(pattern: str, skeleton: str) -> None:
     assert regex_skeleton(pattern) == skeleton
+
+
+# ------------------------------------------------------------------ the formula, exactly
+
+
+def request(method: str, path: str, query: str = "", **headers: str) -> RequestView:
+    return RequestView(method, path, query, CIMultiDict(headers), b"")
+
+
+def ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def test_each_difference_adds_its_own_cost() -> None:
+    exact = compiled_route("r", 0, path="/abcd")
+    assert assess(request("GET", "/abcd"), exact).distance == 0.0
+    assert assess(request("POST", "/abcd"), exact).distance == 0.3
+    # "/abcd" vs "/abce": ratio 0.8, so 0.15 + 0.35 * 0.2.
+    assert assess(request("GET", "/abce"), exact).distance == 0.22
+    assert assess(request("POST", "/abce"), exact).distance == 0.52  # method + path
+    # A regex without literal characters is as far as a path can be: 0.15 + 0.35.
+    digits = compiled_route("d", 0, path_regex="[0-9]+")
+    assert assess(request("GET", "/abc"), digits).distance == 0.5
+
+
+def test_a_failing_condition_costs_a_tenth_plus_its_distance() -> None:
+    tenant = compiled_route("t", 0, path="/x", match={"headers": {"T": "acme"}})
+    miss = assess(request("GET", "/x", T="acm"), tenant)
+    [diff] = miss.diffs
+    assert (diff.expected, diff.actual) == ('equals "acme"', "acm")
+    assert miss.distance == round(0.1 + 0.02 * (1 - ratio('equals "acme"', "acm")), 4)
+    assert miss.distance < 0.12
+
+
+def test_times_used_up_adds_005_to_the_rest() -> None:
+    once = compiled_route("o", 0, path="/x", times=1)
+    once.took()
+    assert assess(request("GET", "/x"), once).distance == 0.05
+    assert assess(request("POST", "/x"), once).distance == 0.35
+
+
+def test_the_distance_is_capped_at_one_and_rounded_to_four_places() -> None:
+    many = compiled_route(
+        "m", 0, method="POST", path="/qqqq", match={"headers": {f"H{i}": "v" for i in range(6)}}
+    )
+    assert assess(request("GET", "/zz"), many).distance == 1.0
+    odd = compiled_route("o", 0, path="/abc")
+    distance = assess(request("GET", "/abd"), odd).distance
+    assert distance == round(0.15 + 0.35 * (1 - ratio("/abc", "/abd")), 4) == 0.2375
+    far = assess(request("GET", "/abxyz"), compiled_route("p", 0, path="/abcd")).distance
+    assert far == 0.3091  # 0.3090909...
+
+
+def test_a_long_path_with_one_typo_stays_close() -> None:
+    # difflib's "autojunk" would treat the repeated characters as junk and call these far.
+    long = "/" + "ab/" * 70
+    typo = long[:105] + "Z" + long[106:]
+    assert assess(request("GET", typo), compiled_route("l", 0, path=long)).distance < 0.16
+
+
+def test_after_a_url_that_holds_at_the_route_path_the_other_conditions_still_count() -> None:
+    stub = compiled_route("s", 0, path="/items", match={"url": "/items?a=1", "headers": {"T": "x"}})
+    miss = assess(request("GET", "/itemz", "a=1"), stub)
+    assert [d.field for d in miss.diffs] == ["path", "header T"]
+
+
+def test_a_locating_url_adds_to_the_method_cost() -> None:
+    pattern = compiled_route("p", 0, path_regex="(?s).*", match={"url": {"matches": "/a/[0-9]+"}})
+    same_method = assess(request("GET", "/a/x"), pattern).distance
+    assert assess(request("POST", "/a/x"), pattern).distance == round(same_method + 0.3, 4)
+
+
+def test_a_url_on_a_template_route_is_judged_at_the_request_path() -> None:
+    template = compiled_route("t", 0, path="/u/{id}", match={"url": {"starts_with": "/u/"}})
+    miss = assess(request("GET", "/v/5"), template)
+    assert [d.field for d in miss.diffs] == ["path", "url"]

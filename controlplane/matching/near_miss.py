@@ -101,11 +101,12 @@ def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
 
 
 def rank_near_misses(
-    view: RequestView, routes: Iterable[CompiledRoute], limit: int = 3
+    view: RequestView, routes: Iterable[CompiledRoute], limit: int
 ) -> list[wire.NearMiss]:
-    """The `limit` routes closest to matching `view`, closest first; ties by (priority, order)."""
-    if limit <= 0:
-        return []
+    """The `limit` routes closest to matching `view`, closest first; ties by (priority, order).
+
+    A `limit` of 0 or less gives [] without assessing a route (`heapq.nsmallest`).
+    """
     scored = ((assess(view, route), route.key) for route in routes)
     best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1]))
     return [miss for miss, _ in best]

@@ -483,3 +483,52 @@ async def test_ssl_context_serves_https() -> None:
         async with aiohttp.ClientSession() as http:
             status, _, body = await fetch(http, "GET", service.url / "s", ssl=client_context)
         assert (status, body) == (200, b'{"secure":true}')
+
+
+async def test_assert_called_predicates_each_count() -> None:
+    async with start_service([MockRoute("POST", "/p", "p")]) as service:
+        service.register("p", RawResponse())
+        async with aiohttp.ClientSession() as http:
+            await fetch(
+                http, "POST", service.url / "p", data=b"raw", params={"q": "1"}, headers={"H": "v"}
+            )
+        service.assert_called("p", body=b"raw", headers={"H": "v"}, query={"q": "1"})
+        for wrong in ({"body": b"other"}, {"headers": {"H": "w"}}, {"query": {"q": "2"}}):
+            with pytest.raises(AssertionError) as caught:
+                service.assert_called("p", **wrong)  # type: ignore[arg-type]
+            first = "handler 'p': none of 1 call(s) matched the given criteria"
+            assert str(caught.value).splitlines()[0] == first, wrong
+        with pytest.raises(AssertionError) as called:
+            service.assert_not_called("p")
+        assert str(called.value).splitlines()[1] == (
+            "expected handler 'p' not to be called, but it was called once:"
+        )
+
+
+async def test_service_repr_set_url_and_what_a_missing_response_shows() -> None:
+    async with start_service([MockRoute("GET", "/b", "b"), MockRoute("GET", "/a", "a")]) as service:
+        assert repr(service) == f"MockService(url={str(service.url)!r}, handlers=['a', 'b'])"
+        assert handler_response(service, "a") == {
+            "type": "in_process",
+            "name": "controlplane.srvmocker.MissingResponseError",
+        }
+        service.set_url(URL("http://example.invalid"))
+        assert service.url == URL("http://example.invalid")
+
+
+def test_a_recorded_request_copies_what_it_is_given_into_read_only_views() -> None:
+    query = {"q": "1"}
+    call = RecordedRequest(
+        method="GET",
+        url=URL("http://h/x?q=1"),
+        path="/x",
+        headers={"A": "1"},
+        query=query,
+        path_params={},
+        body=bytearray(b"b"),  # type: ignore[arg-type]
+        handler_name="x",
+    )
+    query["q"] = "2"
+    assert call.query["q"] == "1" and type(call.body) is bytes
+    with pytest.raises(TypeError):
+        call.query["q"] = "3"  # type: ignore[index]

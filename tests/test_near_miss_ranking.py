@@ -237,3 +237,38 @@ def test_a_url_on_a_template_route_is_judged_at_the_request_path() -> None:
     template = compiled_route("t", 0, path="/u/{id}", match={"url": {"starts_with": "/u/"}})
     miss = assess(request("GET", "/v/5"), template)
     assert [d.field for d in miss.diffs] == ["path", "url"]
+
+
+# ------------------------------------------------------------------ one definition of "matches"
+
+ROUTES = {
+    "exact": {"path": "/items"},
+    "any_method": {"method": "*", "path": "/items"},
+    "template": {"path": "/items/{id}", "match": {"path_params": {"id": {"matches": "[0-9]+"}}}},
+    "regex": {"path_regex": "/items/[a-z]+"},
+    "url": {"path": "/items", "match": {"url": "/items?a=1"}},
+    "header": {"path": "/items", "match": {"headers": {"T": "x"}}},
+    "once": {"path": "/items", "times": 1},
+}
+REQUESTS = [
+    ("GET", "/items", "", {}),
+    ("POST", "/items", "", {}),
+    ("GET", "/items", "a=1", {"T": "x"}),
+    ("GET", "/items/42", "", {}),
+    ("GET", "/items/abc", "", {}),
+    ("GET", "/itemz", "a=1", {"T": "x"}),
+]
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+@pytest.mark.parametrize("spent", [False, True])
+def test_a_route_matches_exactly_when_its_near_miss_has_no_diffs(name: str, spent: bool) -> None:
+    fields = dict(ROUTES[name])
+    method = fields.pop("method", "GET")
+    for method_sent, path, query, headers in REQUESTS:
+        compiled = compiled_route(name, 0, method=method, **fields)
+        if spent and compiled.remaining is not None:
+            compiled.took()
+        sent = request(method_sent, path, query, **headers)
+        matched = compiled.match(sent) is not None
+        assert matched == (assess(sent, compiled).diffs == []), (name, method_sent, path, query)

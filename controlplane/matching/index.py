@@ -245,14 +245,8 @@ class RouteTable:
             candidates = (
                 lists[0] if len(lists) == 1 else sorted(chain.from_iterable(lists), key=_KEY)
             )
-        method = view.method
         for route in candidates:
-            if route.remaining == 0 or (route.method is not None and route.method != method):
-                continue
-            conditions = route.conditions
-            if conditions is not None and not conditions(view):
-                continue
-            params = route.pattern.match(path)
+            params = route.match(view)
             if params is not None:
                 return route, params
         return None

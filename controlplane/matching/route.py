@@ -79,6 +79,21 @@ class CompiledRoute:
             spec.times is not None or self.new_state is not None or self.id_header is not None
         )
 
+    def match(self, view: RequestView) -> dict[str, str] | None:
+        """The path params when this route matches `view`, else None.
+
+        The one definition of "matches", for the mock port (`RouteTable.find`), the
+        WireMock dialect's journal queries and, through `near_miss.assess` reporting no
+        diffs exactly then, the near misses: the method (unless `*`), `times` left, every
+        condition, the path.
+        """
+        if self.remaining == 0 or (self.method is not None and self.method != view.method):
+            return None
+        conditions = self.conditions
+        if conditions is not None and not conditions(view):
+            return None
+        return self.pattern.match(view.path)
+
     def took(self) -> None:
         """This route won a request: spend one of its `times`, move its scenario."""
         if self.remaining is not None:

@@ -33,7 +33,7 @@ from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
-from controlplane.admin.app import build_admin_app
+from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
 from controlplane.mappings import load_route_files
@@ -45,8 +45,6 @@ from controlplane.wiremock.state import load_root
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
 
 _log = get_logger("server")
-#: Mock requests may carry uploads; aiohttp's default cap is 1 MiB.
-MOCK_MAX_BODY = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def _mock_server(handler: MockHandler) -> web.Server:
         message: RawRequestMessage, payload: StreamReader, protocol: Any, writer: Any, task: Any
     ) -> web.BaseRequest:
         return web.BaseRequest(
-            message, payload, protocol, writer, task, loop, client_max_size=MOCK_MAX_BODY
+            message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY
         )
 
     return web.Server(handler, request_factory=make_request)

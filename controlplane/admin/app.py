@@ -29,8 +29,11 @@ from controlplane.verify import verify_calls
 from controlplane.wiremock import is_dialect_path, mount
 from controlplane.wiremock.errors import error_response as wiremock_error_response
 
-__all__ = ["STORE", "build_admin_app"]
+__all__ = ["MAX_BODY", "STORE", "build_admin_app"]
 
+#: The largest request body either port reads (aiohttp's default cap is 1 MiB): mock
+#: requests may carry uploads, admin requests large bodies to answer with.
+MAX_BODY = 64 * 1024 * 1024
 STORE = web.AppKey("store", SessionStore)
 _log = get_logger("admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -389,7 +392,7 @@ def build_admin_app(
     `mappings_root` is where the dialect saves and reloads mappings (`--mappings`);
     `shutdown`, when given, is what `POST /__admin/shutdown` calls.
     """
-    app = web.Application(middlewares=[_error_middleware(token)], client_max_size=64 * 1024**2)
+    app = web.Application(middlewares=[_error_middleware(token)], client_max_size=MAX_BODY)
     app[STORE] = store
     router = app.router
     router.add_get("/health", health)

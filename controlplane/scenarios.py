@@ -10,7 +10,7 @@ concurrent requests racing for one transition exactly one makes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from controlplane import wire
 from controlplane.errors import NotFound
@@ -63,9 +63,6 @@ class Scenarios:
         wanted = set(names)
         for name in [n for n in self._slots if n not in wanted]:
             del self._slots[name]
-
-    def __iter__(self) -> Iterator[ScenarioSlot]:
-        return iter(list(self._slots.values()))
 
     def describe(self, routes: Iterable[tuple[str, wire.Scenario]]) -> list[wire.ScenarioInfo]:
         """Each scenario with its possible states and routes, given (route id, scenario)."""

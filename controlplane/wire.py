@@ -239,7 +239,6 @@ class Delay(Struct, **_STRICT):
 # --------------------------------------------------------------------------- responses
 
 _RESPONSE = {"tag_field": "type", "forbid_unknown_fields": True, "kw_only": True}
-Status = int
 
 
 def _check_status(status: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.request_view import RequestView
@@ -131,11 +131,6 @@ class BodyResponder:
     def body(self) -> bytes:
         """The encoded body every answer carries."""
         return self._body
-
-    @property
-    def headers(self) -> CIMultiDictProxy[str]:
-        """The headers every answer carries (before aiohttp adds its own)."""
-        return CIMultiDictProxy(self._headers)
 
     def answer(self, view: RequestView) -> Outcome:
         """Build the response from the prebuilt parts and sample the delay."""

@@ -207,8 +207,8 @@ def _check_base64(text: str) -> None:
 
 
 class LognormalDelay(Struct, **_STRICT):
-    median_ms: float = field()
-    sigma: float = field()
+    median_ms: float
+    sigma: float
 
     def __post_init__(self) -> None:
         if self.median_ms < 0 or self.sigma < 0:

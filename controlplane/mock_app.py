@@ -34,16 +34,6 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 _PREFIX_LEN = len(SESSION_PREFIX)
 
 
-class NoRouteBody(msgspec.Struct, kw_only=True):
-    """The 404 body of a request no route matched."""
-
-    message: str
-    session: str
-    method: str
-    path: str
-    near_misses: list[wire.NearMiss]
-
-
 class MockHandler:
     """The aiohttp low-level handler serving mock traffic for every session."""
 
@@ -166,7 +156,7 @@ class MockHandler:
             path=view.path,
             near_miss=near_misses[0].route_id if near_misses else None,
         )
-        body = NoRouteBody(
+        body = wire.NoRouteBody(
             message=message,
             session=session.id,
             method=view.method,

@@ -41,6 +41,7 @@ __all__ = [
     "Match",
     "MsgpackResponse",
     "NearMiss",
+    "NoRouteBody",
     "RawResponse",
     "RecordedRequest",
     "RecordedResponse",
@@ -608,6 +609,16 @@ class NearMiss(Struct, kw_only=True):
 
 class UnmatchedRequest(RecordedRequest, kw_only=True):
     near_misses: list[NearMiss] = field(default_factory=list)
+
+
+class NoRouteBody(Struct, kw_only=True):
+    """The mock port's 404 body for a request no route matched, closest routes first."""
+
+    message: str
+    session: str
+    method: str
+    path: str
+    near_misses: list[NearMiss]
 
 
 class RequestList(Struct, kw_only=True):

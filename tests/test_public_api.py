@@ -35,6 +35,7 @@ def test_wire_exports_every_public_shape() -> None:
             "Match",
             "MsgpackResponse",
             "NearMiss",
+            "NoRouteBody",
             "RawResponse",
             "RecordedRequest",
             "RecordedResponse",

@@ -672,6 +672,27 @@ class UnmatchedRequest(RecordedRequest):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NoRouteBody:
+    """The mock port's 404 body for a request no route matched, closest routes first."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('message', 'message', ('str',)),
+        ('session', 'session', ('str',)),
+        ('method', 'method', ('str',)),
+        ('path', 'path', ('str',)),
+        ('near_misses', 'near_misses', ('list', ('struct', 'NearMiss'))),
+    )
+
+    message: str
+    session: str
+    method: str
+    path: str
+    near_misses: list[NearMiss]
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestList:
     """The `RequestList` wire shape."""
 
@@ -859,6 +880,7 @@ STRUCTS: Final[dict[str, type]] = {
     'Diff': Diff,
     'NearMiss': NearMiss,
     'UnmatchedRequest': UnmatchedRequest,
+    'NoRouteBody': NoRouteBody,
     'RequestList': RequestList,
     'UnmatchedRequestList': UnmatchedRequestList,
     'CallList': CallList,
@@ -892,6 +914,7 @@ __all__ = [
     'Match',
     'MsgpackResponse',
     'NearMiss',
+    'NoRouteBody',
     'RawResponse',
     'RecordedRequest',
     'RecordedResponse',

@@ -22,7 +22,6 @@ import errno
 import json
 import os
 import ssl
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
 from controlplane.admin.app import MAX_BODY, build_admin_app
+from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
 from controlplane.mappings import load_route_files
@@ -192,7 +192,7 @@ class ControlplaneServer:
                     "admin_url": self.admin_url,
                     "pid": os.getpid(),
                 }
-                _write_atomically(config.ready_file, content)
+                write_atomically(config.ready_file, json.dumps(content).encode())
                 self._ready_content = content
         except BaseException:
             await self.stop()
@@ -242,19 +242,6 @@ def _loop_name() -> str:
     """`uvloop` or `asyncio`: which event loop implementation is serving."""
     module = type(asyncio.get_running_loop()).__module__
     return module.partition(".")[0]
-
-
-def _write_atomically(path: Path, content: dict[str, Any]) -> None:
-    """Readers see the old file or the whole new one, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
 
 
 def _remove_if_unchanged(path: Path, content: dict[str, Any]) -> None:

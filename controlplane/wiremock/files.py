@@ -9,14 +9,13 @@ path written or read is checked to stay inside the root.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from controlplane.admin.decoding import malformed_json, validation_error
+from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.wiremock import shapes
 
@@ -85,14 +84,6 @@ def write_mapping(root: Path, mapping_id: str, mapping: shapes.StubMapping) -> P
     path = (base / f"{mapping_id}.json").resolve()
     if not path.is_relative_to(base) or path.parent != base:
         raise ControlplaneError(f"mapping id {mapping_id!r} cannot be a file name")
-    base.mkdir(parents=True, exist_ok=True)
     data = msgspec.json.format(msgspec.json.encode(mapping), indent=2)
-    fd, temp = tempfile.mkstemp(dir=base, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data + b"\n")
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomically(path, data + b"\n")
     return path

@@ -32,6 +32,7 @@ from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
+from controlplane import wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError
@@ -167,6 +168,7 @@ class ControlplaneServer:
                 token=config.admin_token,
                 mappings_root=config.mappings,
                 shutdown=self.on_shutdown,
+                dialects=(wiremock.DIALECT,),
             ),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,

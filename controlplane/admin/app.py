@@ -7,8 +7,9 @@ Session-scoped endpoints exist twice: under `/api/...` for session `default` and
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -26,10 +27,8 @@ from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unaut
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.verify import verify_calls
-from controlplane.wiremock import is_dialect_path, mount
-from controlplane.wiremock.errors import error_response as wiremock_error_response
 
-__all__ = ["MAX_BODY", "STORE", "build_admin_app"]
+__all__ = ["MAX_BODY", "STORE", "Dialect", "build_admin_app"]
 
 #: The largest request body either port reads (aiohttp's default cap is 1 MiB): mock
 #: requests may carry uploads, admin requests large bodies to answer with.
@@ -37,6 +36,33 @@ MAX_BODY = 64 * 1024 * 1024
 STORE = web.AppKey("store", SessionStore)
 _log = get_logger("admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Dialect(Protocol):
+    """Another admin API served beside the native one, plugged in by the server.
+
+    The core knows no dialect by name: the server passes them to `build_admin_app`
+    (today, `controlplane.wiremock.DIALECT`). A dialect adds its endpoints and renders
+    the errors of the paths it owns in its own shape.
+    """
+
+    def mount(
+        self,
+        app: web.Application,
+        store: SessionStore,
+        root: Path | None,
+        shutdown: Callable[[], None] | None,
+    ) -> None:
+        """Add the dialect's endpoints to `app`."""
+        ...
+
+    def owns(self, path: str) -> bool:
+        """Whether an admin request path is one of the dialect's."""
+        ...
+
+    def error_response(self, error: ControlplaneError) -> web.Response:
+        """`error` in the dialect's error shape."""
+        ...
 
 
 def _error_response(error: ControlplaneError) -> web.Response:
@@ -64,13 +90,14 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> ControlplaneErr
     return error
 
 
-def _error_middleware(token: str | None) -> Middleware:
+def _error_middleware(token: str | None, dialects: Sequence[Dialect]) -> Middleware:
     expected = f"Bearer {token}".encode() if token else None
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # The WireMock dialect's errors take WireMock's shape; everything else ours.
-        render = wiremock_error_response if is_dialect_path(request.path) else _error_response
+        # A dialect's errors take its shape; everything else ours.
+        path = request.path
+        render = next((d.error_response for d in dialects if d.owns(path)), _error_response)
         try:
             if expected is not None and request.path != "/health":
                 given = request.headers.get("Authorization", "").encode("utf-8", "replace")
@@ -386,13 +413,16 @@ def build_admin_app(
     token: str | None = None,
     mappings_root: Path | None = None,
     shutdown: Callable[[], None] | None = None,
+    dialects: Sequence[Dialect] = (),
 ) -> web.Application:
-    """The admin application over `store`: the native API and the WireMock dialect.
+    """The admin application over `store`: the native API and the given dialects.
 
-    `mappings_root` is where the dialect saves and reloads mappings (`--mappings`);
-    `shutdown`, when given, is what `POST /__admin/shutdown` calls.
+    `mappings_root` is where a dialect saves and reloads its files (`--mappings`);
+    `shutdown`, when given, is what a dialect's shutdown endpoint calls.
     """
-    app = web.Application(middlewares=[_error_middleware(token)], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[_error_middleware(token, dialects)], client_max_size=MAX_BODY
+    )
     app[STORE] = store
     router = app.router
     router.add_get("/health", health)
@@ -404,5 +434,6 @@ def build_admin_app(
     for method, path, handler in _SESSION_SCOPED:
         router.add_route(method, "/api" + path, handler)
         router.add_route(method, "/api/sessions/{sid}" + path, handler)
-    mount(app, store, mappings_root, shutdown)
+    for dialect in dialects:
+        dialect.mount(app, store, mappings_root, shutdown)
     return app

@@ -10,7 +10,9 @@ onto controlplane's sessions and routes (one model, two dialects; no second engi
     requests_api  `/__admin` journal and near-miss endpoints
     errors        WireMock's error shape, with JSON pointers
 
-`mount` adds every endpoint to the admin application.
+`DIALECT` is what the server plugs into the admin application
+(`controlplane.admin.app.Dialect`): `mount` adds every endpoint, `owns` says which
+paths are the dialect's, `error_response` renders their errors in WireMock's shape.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.admin import PREFIXES, WireMockAdmin
+from controlplane.wiremock.errors import error_response
 from controlplane.wiremock.requests_api import RequestsAdmin
 
-__all__ = ["endpoints", "is_dialect_path", "mount"]
+__all__ = ["DIALECT", "WireMockDialect", "endpoints", "is_dialect_path", "mount"]
 
 
 def endpoints() -> list[tuple[str, str]]:
@@ -52,3 +56,25 @@ def is_dialect_path(path: str) -> bool:
         return True
     parts = path.split("/", 5)  # "", "api", "sessions", sid, "__admin", ...
     return len(parts) >= 5 and parts[1:3] == ["api", "sessions"] and parts[4] == "__admin"
+
+
+class WireMockDialect:
+    """The WireMock dialect as an admin plug-in (`controlplane.admin.app.Dialect`)."""
+
+    def mount(
+        self,
+        app: web.Application,
+        store: SessionStore,
+        root: Path | None,
+        shutdown: Callable[[], None] | None,
+    ) -> None:
+        mount(app, store, root, shutdown)
+
+    def owns(self, path: str) -> bool:
+        return is_dialect_path(path)
+
+    def error_response(self, error: ControlplaneError) -> web.Response:
+        return error_response(error)
+
+
+DIALECT = WireMockDialect()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -23,12 +23,13 @@ from controlplane.admin.decoding import (
     int_query,
     json_response,
 )
+from controlplane.admin.operations import Operation
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.verify import verify_calls
 
-__all__ = ["MAX_BODY", "STORE", "Dialect", "build_admin_app"]
+__all__ = ["MAX_BODY", "OPERATIONS", "STORE", "Dialect", "build_admin_app"]
 
 #: The largest request body either port reads (aiohttp's default cap is 1 MiB): mock
 #: requests may carry uploads, admin requests large bodies to answer with.
@@ -384,27 +385,251 @@ async def reset(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ the application
 
-_SESSION_SCOPED: list[tuple[str, str, Handler]] = [
-    ("POST", "/routes", add_routes),
-    ("GET", "/routes", list_routes),
-    ("DELETE", "/routes", delete_routes),
-    ("GET", "/routes/{route_id}", get_route),
-    ("PUT", "/routes/{route_id}", put_route),
-    ("DELETE", "/routes/{route_id}", delete_route),
-    ("PUT", "/handlers/{name}/response", put_response),
-    ("GET", "/handlers", list_handlers),
-    ("GET", "/handlers/{name}/calls", handler_calls),
-    ("POST", "/handlers/{name}/verify", verify),
-    ("GET", "/requests", list_requests),
-    ("GET", "/requests/unmatched", unmatched_requests),
-    ("DELETE", "/requests", clear_requests),
-    ("GET", "/scenarios", list_scenarios),
-    ("POST", "/scenarios/reset", reset_scenarios),
-    ("PUT", "/scenarios/{name}/state", put_scenario_state),
-    ("GET", "/settings", get_settings),
-    ("PUT", "/settings", put_settings),
-    ("POST", "/reset", reset),
-]
+_ERR = wire.ErrorBody
+
+#: Query parameters of `GET .../requests` (the journal filters).
+REQUEST_FILTERS: tuple[dict[str, Any], ...] = (
+    {"name": "handler", "description": "only calls of this handler", "schema": {"type": "string"}},
+    {
+        "name": "matched",
+        "description": "true: matched a route; false: did not",
+        "schema": {"type": "boolean"},
+    },
+    {"name": "method", "description": "HTTP method (any case)", "schema": {"type": "string"}},
+    {
+        "name": "path",
+        "description": "exact path, without a session prefix",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "limit",
+        "description": "keep the newest N",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+)
+
+#: Every native admin endpoint, once: registered by `build_admin_app`, rendered by
+#: `controlplane.admin.openapi`.
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "GET",
+        "/health",
+        health,
+        "Liveness and version",
+        answers={200: ("Up", wire.Health)},
+        scope="global",
+    ),
+    Operation(
+        "POST",
+        "/api/sessions",
+        create_session,
+        "Create an isolated session",
+        answers={
+            201: ("The session", wire.Session),
+            409: ("Id taken", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.SessionCreate,
+        body_optional=True,
+        scope="global",
+    ),
+    Operation(
+        "GET",
+        "/api/sessions",
+        list_sessions,
+        "List sessions (default included)",
+        answers={200: ("Sessions", wire.SessionList)},
+        scope="global",
+    ),
+    Operation(
+        "GET",
+        "/api/sessions/{sid}",
+        get_session,
+        "One session",
+        answers={200: ("The session", wire.Session), 404: ("Unknown session", _ERR)},
+        scope="global",
+    ),
+    Operation(
+        "DELETE",
+        "/api/sessions/{sid}",
+        delete_session,
+        "Delete a session with everything in it",
+        answers={
+            204: ("Deleted", None),
+            404: ("Unknown session", _ERR),
+            409: ("`default` stays", _ERR),
+        },
+        scope="global",
+    ),
+    Operation(
+        "GET",
+        "/api/openapi.json",
+        openapi,
+        "This document",
+        answers={200: ("OpenAPI 3.1", None)},
+        scope="global",
+    ),
+    Operation(
+        "POST",
+        "/routes",
+        add_routes,
+        "Add one route or a list of routes",
+        answers={
+            201: ("The routes, with ids", wire.RouteList),
+            400: ("Not JSON", _ERR),
+            409: ("Route id taken", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.Route | list[wire.Route],
+    ),
+    Operation(
+        "GET",
+        "/routes",
+        list_routes,
+        "List routes in declaration order",
+        answers={200: ("Routes", wire.RouteList)},
+    ),
+    Operation(
+        "DELETE",
+        "/routes",
+        delete_routes,
+        "Remove every route (and their handlers' responses)",
+        answers={204: ("Removed", None)},
+    ),
+    Operation(
+        "GET",
+        "/routes/{route_id}",
+        get_route,
+        "One route",
+        answers={200: ("The route", wire.Route), 404: ("Unknown route", _ERR)},
+    ),
+    Operation(
+        "PUT",
+        "/routes/{route_id}",
+        put_route,
+        "Replace a route, keeping its place in declaration order",
+        answers={
+            200: ("The route", wire.Route),
+            404: ("Unknown route", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.Route,
+    ),
+    Operation(
+        "DELETE",
+        "/routes/{route_id}",
+        delete_route,
+        "Remove a route",
+        answers={204: ("Removed", None), 404: ("Unknown route", _ERR)},
+    ),
+    Operation(
+        "PUT",
+        "/handlers/{name}/response",
+        put_response,
+        "Register the response of a handler (last write wins)",
+        answers={
+            200: ("Registered", wire.AnyResponse),
+            404: ("No route declares this handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.AnyResponse,
+    ),
+    Operation(
+        "GET",
+        "/handlers",
+        list_handlers,
+        "Handlers with their routes, call counts and responses",
+        answers={200: ("Handlers", wire.HandlerList)},
+    ),
+    Operation(
+        "GET",
+        "/handlers/{name}/calls",
+        handler_calls,
+        "The journaled calls of one handler",
+        answers={200: ("Calls, oldest first", wire.CallList), 404: ("Unknown handler", _ERR)},
+    ),
+    Operation(
+        "POST",
+        "/handlers/{name}/verify",
+        verify,
+        "Count matching calls and check the count",
+        answers={
+            200: ("Holds", wire.VerifyResult),
+            409: ("Does not hold; `message` explains", wire.VerifyResult),
+            404: ("Unknown handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.VerifyRequest,
+        body_optional=True,
+    ),
+    Operation(
+        "GET",
+        "/requests",
+        list_requests,
+        "The journal, filtered (handler, matched, method, path, limit)",
+        answers={200: ("Requests, oldest first", wire.RequestList), 422: ("Bad filter", _ERR)},
+        query=REQUEST_FILTERS,
+    ),
+    Operation(
+        "GET",
+        "/requests/unmatched",
+        unmatched_requests,
+        "Requests no route matched, with their near misses",
+        answers={200: ("Unmatched requests", wire.UnmatchedRequestList)},
+    ),
+    Operation(
+        "DELETE", "/requests", clear_requests, "Clear the journal", answers={204: ("Cleared", None)}
+    ),
+    Operation(
+        "GET",
+        "/scenarios",
+        list_scenarios,
+        "Scenarios with their current and possible states and their routes",
+        answers={200: ("Scenarios", wire.ScenarioList)},
+    ),
+    Operation(
+        "POST",
+        "/scenarios/reset",
+        reset_scenarios,
+        "Every scenario back to `Started`",
+        answers={204: ("Reset", None)},
+    ),
+    Operation(
+        "PUT",
+        "/scenarios/{name}/state",
+        put_scenario_state,
+        "Put one scenario in a state (an empty body or no `state`: `Started`)",
+        answers={
+            200: ("The scenario", wire.ScenarioInfo),
+            404: ("No route names this scenario", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.ScenarioStateUpdate,
+        body_optional=True,
+    ),
+    Operation(
+        "GET",
+        "/settings",
+        get_settings,
+        "Session-wide settings (an extra `delay` on every answer)",
+        answers={200: ("Settings", wire.Settings)},
+    ),
+    Operation(
+        "PUT",
+        "/settings",
+        put_settings,
+        "Replace the session-wide settings",
+        answers={200: ("Settings", wire.Settings), 422: ("Wrong shape", _ERR)},
+        body=wire.Settings,
+    ),
+    Operation(
+        "POST",
+        "/reset",
+        reset,
+        "Remove routes, responses, scenarios, settings and journal of the session",
+        answers={204: ("Reset", None)},
+    ),
+)
 
 
 def build_admin_app(
@@ -424,16 +649,9 @@ def build_admin_app(
         middlewares=[_error_middleware(token, dialects)], client_max_size=MAX_BODY
     )
     app[STORE] = store
-    router = app.router
-    router.add_get("/health", health)
-    router.add_get("/api/openapi.json", openapi)
-    router.add_post("/api/sessions", create_session)
-    router.add_get("/api/sessions", list_sessions)
-    router.add_get("/api/sessions/{sid}", get_session)
-    router.add_delete("/api/sessions/{sid}", delete_session)
-    for method, path, handler in _SESSION_SCOPED:
-        router.add_route(method, "/api" + path, handler)
-        router.add_route(method, "/api/sessions/{sid}" + path, handler)
+    for operation in OPERATIONS:
+        for path, _ in operation.routes():
+            app.router.add_route(operation.method, path, operation.handler)
     for dialect in dialects:
         dialect.mount(app, store, mappings_root, shutdown)
     return app

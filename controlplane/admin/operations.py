@@ -1,0 +1,51 @@
+"""`Operation`: one native admin endpoint, written once.
+
+The table of them (`controlplane.admin.app.OPERATIONS`) is what the router registers
+and what the OpenAPI document renders (`controlplane.admin.openapi`); the Python
+client's operations are checked against it (tests/test_client_operations.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+__all__ = ["SESSION_PREFIXES", "Operation"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Where a session-scoped operation is served: for `default`, and for any session.
+SESSION_PREFIXES = ("/api", "/api/sessions/{sid}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An admin endpoint: where, who answers, and what it takes and gives."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    #: The path; for `scope="session"`, the part after a session prefix (`/routes`).
+    path: str
+    handler: Handler
+    summary: str
+    #: Status -> (description, body type or None).
+    answers: Mapping[int, tuple[str, Any]]
+    #: The request body's type (None: no body).
+    body: Any = None
+    #: An empty body is accepted (every field defaulted).
+    body_optional: bool = False
+    scope: Literal["global", "session"] = "session"
+    #: OpenAPI parameter objects of its query string.
+    query: tuple[Mapping[str, Any], ...] = ()
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(path, summary) of every path it is served at."""
+        if self.scope == "global":
+            return [(self.path, self.summary)]
+        default, any_session = SESSION_PREFIXES
+        return [
+            (default + self.path, self.summary + " (session default)"),
+            (any_session + self.path, self.summary),
+        ]

@@ -24,10 +24,11 @@ serve: $(STAMP)  ## start on 127.0.0.1:8080 (mock) and :8081 (admin)
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)  ## ruff and mypy (strict) on the package
+lint: $(STAMP)  ## ruff, mypy (strict) and the import contracts (pyproject's [tool.importlinter])
 	$(BIN)/ruff check controlplane tests benchmarks
 	$(BIN)/ruff format --check controlplane tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: test lint
 

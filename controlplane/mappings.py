@@ -7,12 +7,15 @@ breaks priority ties, is predictable. Empty files are skipped, and so are hidden
 and directories (names starting with `.`, such as editor swap files). A bad file stops
 the start with its name and the JSON location of the problem.
 
-In a WireMock root (a directory with `mappings/` or `__files/`), those two belong to
-the WireMock dialect (`controlplane.wiremock.files`); route files elsewhere still load.
+A dialect keeps its own files beside route files: the server passes the folders to
+leave to it (`skip`: a WireMock root's `mappings/` and `__files/`) and a check that
+names a dialect document found among route files (`refuse`); this module knows no
+dialect by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +25,19 @@ from controlplane import wire
 from controlplane.admin.decoding import malformed_json, validation_error
 from controlplane.errors import ControlplaneError, MappingFileError
 from controlplane.sessions import SessionState
-from controlplane.wiremock.files import FILES_DIR, MAPPINGS_DIR, is_wiremock_root
 
-__all__ = ["MappingFileError", "load_route_files", "route_files"]
+__all__ = ["MappingFileError", "Refuse", "load_route_files", "route_files"]
+
+#: A dialect's check of a document found among route files: why it is not a route
+#: (and where it belongs), or None. Called with the document and the `--mappings` root.
+Refuse = Callable[[Any, Path], str | None]
 
 _SUFFIXES = (".json", ".yaml", ".yml")
 
 
-def route_files(directory: Path) -> list[Path]:
-    """The route files under `directory`, in load order."""
-    skipped = {MAPPINGS_DIR, FILES_DIR} if is_wiremock_root(directory) else set()
+def route_files(directory: Path, skip: Collection[str] = ()) -> list[Path]:
+    """The route files under `directory`, in load order, leaving out the `skip` folders."""
+    skipped = set(skip)
     found = (
         path
         for path in directory.rglob("*")
@@ -81,38 +87,28 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
     return (converted if isinstance(converted, list) else [converted]), list_location
 
 
-def _wiremock_shaped(document: Any) -> bool:
-    """A WireMock stub mapping (`request`, no `handler`) or import file (`mappings`)."""
-    if not isinstance(document, dict):
-        return False
-    return ("request" in document and "handler" not in document) or "mappings" in document
+def load_route_files(
+    directory: Path,
+    session: SessionState,
+    *,
+    skip: Collection[str] = (),
+    refuse: Refuse | None = None,
+) -> int:
+    """Add every route found under `directory` to `session`; returns how many.
 
-
-def _wiremock_hint(directory: Path) -> str:
-    if directory.name == MAPPINGS_DIR:
-        return (
-            f"a WireMock stub mapping: --mappings {directory} is WireMock's mappings/ "
-            f"folder, not its root; pass the folder that holds it: "
-            f"--mappings {directory.parent} (WireMock's --root-dir)"
-        )
-    return (
-        f"a WireMock stub mapping, not a controlplane route: WireMock stubs load from "
-        f"{directory / MAPPINGS_DIR}/ (a WireMock root holds mappings/ and __files/)"
-    )
-
-
-def load_route_files(directory: Path, session: SessionState) -> int:
-    """Add every route found under `directory` to `session`; returns how many."""
+    `skip` names top-level folders left to a dialect; `refuse` stops the load at a
+    dialect's document among route files, with its message.
+    """
     if not directory.is_dir():
         problem = "does not exist" if not directory.exists() else "is not a directory"
         raise MappingFileError(directory, f"{problem}; --mappings takes a directory")
     count = 0
-    for path in route_files(directory):
+    for path in route_files(directory, skip):
         document = _read(path)
         if document is None:
             continue
-        if _wiremock_shaped(document):
-            raise MappingFileError(path, _wiremock_hint(directory))
+        if refuse is not None and (why := refuse(document, directory)) is not None:
+            raise MappingFileError(path, why)
         routes, list_location = _routes_in(path, document)
         try:
             session.add_routes(routes, list_location=list_location)

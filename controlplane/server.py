@@ -40,7 +40,12 @@ from controlplane.logs import get_logger
 from controlplane.mappings import load_route_files
 from controlplane.mock_app import MockHandler
 from controlplane.sessions import SessionStore
-from controlplane.wiremock.files import FILES_DIR, is_wiremock_root
+from controlplane.wiremock.files import (
+    FILES_DIR,
+    is_wiremock_root,
+    reserved_folders,
+    stub_among_routes,
+)
 from controlplane.wiremock.state import load_root
 
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
@@ -150,7 +155,12 @@ class ControlplaneServer:
     async def start(self) -> None:
         config = self.config
         if config.mappings is not None:
-            loaded = load_route_files(config.mappings, self.store.default)
+            loaded = load_route_files(
+                config.mappings,
+                self.store.default,
+                skip=reserved_folders(config.mappings),
+                refuse=stub_among_routes,
+            )
             extra: dict[str, int] = {}
             if is_wiremock_root(config.mappings):
                 extra["stubs"] = load_root(config.mappings, self.store.default)

@@ -25,6 +25,8 @@ __all__ = [
     "is_wiremock_root",
     "mapping_files",
     "read_mappings",
+    "reserved_folders",
+    "stub_among_routes",
     "write_mapping",
 ]
 
@@ -34,6 +36,34 @@ FILES_DIR = "__files"
 
 def is_wiremock_root(directory: Path) -> bool:
     return (directory / MAPPINGS_DIR).is_dir() or (directory / FILES_DIR).is_dir()
+
+
+def reserved_folders(directory: Path) -> frozenset[str]:
+    """The folders of `directory` that are WireMock's, not route files (a root's two)."""
+    return frozenset({MAPPINGS_DIR, FILES_DIR}) if is_wiremock_root(directory) else frozenset()
+
+
+def stub_among_routes(document: Any, directory: Path) -> str | None:
+    """Why `document`, found among route files under `directory`, is WireMock's.
+
+    A stub mapping (`request`, no `handler`) or an import file (`mappings`) loads from a
+    WireMock root's `mappings/`; when `directory` is itself that folder, the message
+    names the folder to pass instead.
+    """
+    if not isinstance(document, dict):
+        return None
+    if not (("request" in document and "handler" not in document) or "mappings" in document):
+        return None
+    if directory.name == MAPPINGS_DIR:
+        return (
+            f"a WireMock stub mapping: --mappings {directory} is WireMock's mappings/ "
+            f"folder, not its root; pass the folder that holds it: "
+            f"--mappings {directory.parent} (WireMock's --root-dir)"
+        )
+    return (
+        f"a WireMock stub mapping, not a controlplane route: WireMock stubs load from "
+        f"{directory / MAPPINGS_DIR}/ (a WireMock root holds mappings/ and __files/)"
+    )
 
 
 def mapping_files(root: Path) -> list[Path]:

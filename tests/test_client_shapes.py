@@ -41,7 +41,7 @@ from controlplane import codegen
 def test_committed_shapes_module_is_current() -> None:
     assert codegen.SHAPES_PATH.read_text() == codegen.render(), (
         "clients/python/src/controlplane_client/_shapes.py is stale: "
-        "run `python -m controlplane.codegen`"
+        "run `make generate` (or `python -m controlplane.codegen`)"
     )
 
 

@@ -187,6 +187,6 @@ def _unknown_session(session_id: str) -> web.Response:
     _log.info("mock_unknown_session", session=session_id)
     return web.Response(
         status=404,
-        body=_encode({"message": message, "session": session_id}),
+        body=_encode(wire.UnknownSessionBody(message=message, session=session_id)),
         headers=_JSON_HEADERS,
     )

@@ -60,6 +60,7 @@ __all__ = [
     "StringMatcher",
     "StringMatcherSpec",
     "TomlResponse",
+    "UnknownSessionBody",
     "UnmatchedRequest",
     "UnmatchedRequestList",
     "VerifyRequest",
@@ -609,6 +610,13 @@ class NearMiss(Struct, kw_only=True):
 
 class UnmatchedRequest(RecordedRequest, kw_only=True):
     near_misses: list[NearMiss] = field(default_factory=list)
+
+
+class UnknownSessionBody(Struct, kw_only=True):
+    """The mock port's 404 body for a request to a session that does not exist."""
+
+    message: str
+    session: str
 
 
 class NoRouteBody(Struct, kw_only=True):

@@ -16,7 +16,7 @@ from tests.conftest import ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "reference" / "openapi.json"
-REGENERATE = "make generate (or: python -m controlplane.admin.openapi > docs/reference/openapi.json)"
+REGENERATE = "make generate"
 
 #: Every admin path of DESIGN.md's table (session-scoped ones exist twice).
 SESSION_SCOPED = {

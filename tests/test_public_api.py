@@ -54,6 +54,7 @@ def test_wire_exports_every_public_shape() -> None:
             "StringMatcher",
             "StringMatcherSpec",
             "TomlResponse",
+            "UnknownSessionBody",
             "UnmatchedRequest",
             "UnmatchedRequestList",
             "VerifyRequest",

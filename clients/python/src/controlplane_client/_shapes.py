@@ -672,6 +672,21 @@ class UnmatchedRequest(RecordedRequest):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnknownSessionBody:
+    """The mock port's 404 body for a request to a session that does not exist."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('message', 'message', ('str',)),
+        ('session', 'session', ('str',)),
+    )
+
+    message: str
+    session: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class NoRouteBody:
     """The mock port's 404 body for a request no route matched, closest routes first."""
 
@@ -880,6 +895,7 @@ STRUCTS: Final[dict[str, type]] = {
     'Diff': Diff,
     'NearMiss': NearMiss,
     'UnmatchedRequest': UnmatchedRequest,
+    'UnknownSessionBody': UnknownSessionBody,
     'NoRouteBody': NoRouteBody,
     'RequestList': RequestList,
     'UnmatchedRequestList': UnmatchedRequestList,
@@ -933,6 +949,7 @@ __all__ = [
     'StringMatcher',
     'StringMatcherSpec',
     'TomlResponse',
+    'UnknownSessionBody',
     'UnmatchedRequest',
     'UnmatchedRequestList',
     'UnsetType',

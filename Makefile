@@ -25,8 +25,8 @@ test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)  ## ruff, mypy (strict) and the import contracts (pyproject's [tool.importlinter])
-	$(BIN)/ruff check controlplane tests benchmarks
-	$(BIN)/ruff format --check controlplane tests benchmarks
+	$(BIN)/ruff check controlplane tests benchmarks tools
+	$(BIN)/ruff format --check controlplane tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -40,8 +40,7 @@ dist: $(STAMP)  ## wheels of the server (which ships the client) and of the clie
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . ./clients/python
 
 generate: $(STAMP)  ## rewrite the generated files: the client's _shapes.py and docs/reference/openapi.json
-	$(BIN)/python -m controlplane.codegen
-	$(BIN)/python -m controlplane.admin.openapi > docs/reference/openapi.json
+	$(BIN)/python tools/generate.py
 
 lock: $(STAMP)  ## re-resolve requirements/dev.lock from pyproject.toml and requirements/tools.in
 	$(BIN)/uv pip compile pyproject.toml requirements/tools.in --extra test --universal \

@@ -1,6 +1,6 @@
 """The client's shapes are generated from the server's, and the two agree on the wire.
 
-- the committed `_shapes.py` is what `python -m controlplane.codegen` writes today;
+- the committed `_shapes.py` is what `make generate` (tools/generate.py) writes today;
 - every field of every shape the client sends is set by some sample below, each sample
   goes through the real server, and the echo parses back (strictly) into an equal object;
 - every answer of the admin API parses strictly into the client's types and encodes
@@ -35,13 +35,12 @@ from controlplane_client import (
 )
 from controlplane_client import _shapes as shapes
 
-from controlplane import codegen
+from tools import client_shapes as codegen
 
 
 def test_committed_shapes_module_is_current() -> None:
     assert codegen.SHAPES_PATH.read_text() == codegen.render(), (
-        "clients/python/src/controlplane_client/_shapes.py is stale: "
-        "run `make generate` (or `python -m controlplane.codegen`)"
+        "clients/python/src/controlplane_client/_shapes.py is stale: run `make generate`"
     )
 
 

@@ -109,11 +109,3 @@ def openapi_document() -> bytes:
     the committed copy does not change with library versions.
     """
     return json.dumps(openapi_spec(), indent=2, ensure_ascii=False).encode() + b"\n"
-
-
-if __name__ == "__main__":
-    # `python -m controlplane.admin.openapi > docs/reference/openapi.json` refreshes the
-    # committed copy; a test fails when it differs from what the server serves.
-    import sys
-
-    sys.stdout.buffer.write(openapi_document())

@@ -1,0 +1,1 @@
+"""Development tools: generated files, run from the repository (not shipped)."""

@@ -183,6 +183,10 @@ class SessionState:
         self._forget_scenarios()
         self.scenarios.require(name).state = state if state is not None else STARTED
 
+    def reset_scenarios(self) -> None:
+        """Every scenario back to `Started`."""
+        self.scenarios.reset()
+
     # ----------------------------------------------------------------- settings
 
     def apply_settings(self, settings: wire.Settings) -> None:

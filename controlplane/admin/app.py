@@ -359,7 +359,7 @@ async def put_scenario_state(request: web.Request) -> web.Response:
 
 async def reset_scenarios(request: web.Request) -> web.Response:
     session = _session(request)
-    session.scenarios.reset()
+    session.reset_scenarios()
     _log.info("scenarios_reset", session=session.id)
     return web.Response(status=204)
 

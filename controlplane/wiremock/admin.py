@@ -212,7 +212,7 @@ class WireMockAdmin:
         return json_response(shapes.WireMockScenarios(scenarios=answer))
 
     async def reset_scenarios(self, request: web.Request) -> web.Response:
-        self.session(request).scenarios.reset()
+        self.session(request).reset_scenarios()
         return _empty()
 
     async def set_scenario_state(self, request: web.Request) -> web.Response:

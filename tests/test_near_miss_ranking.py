@@ -272,3 +272,25 @@ def test_a_route_matches_exactly_when_its_near_miss_has_no_diffs(name: str, spen
         sent = request(method_sent, path, query, **headers)
         matched = compiled.match(sent) is not None
         assert matched == (assess(sent, compiled).diffs == []), (name, method_sent, path, query)
+
+
+def test_a_wiremock_url_stub_scores_its_wrong_path_once(cp: SessionHandle) -> None:
+    # The same wrong path costs the same on a url stub as on a route with that path.
+    stub(cp, {"method": "GET", "url": "/items"})
+    cp.add_route(method="GET", path="/items", handler="native")
+    misses = near_misses(cp, "GET", "/itemz")
+    assert len({miss["distance"] for miss in misses}) == 1 and len(misses) == 2
+
+
+def test_ties_beyond_the_limit_keep_the_first_three_declared(cp: SessionHandle) -> None:
+    names = [f"h{i}" for i in range(5)]
+    for name in names:
+        cp.add_route(method="GET", path="/same", handler=name, match={"headers": {"T": "a"}})
+    assert handlers(near_misses(cp, "GET", "/same")) == names[:3]
+
+
+def test_a_native_catch_all_template_costs_by_its_static_part(cp: SessionHandle) -> None:
+    cp.add_route(method="GET", path="/files/{rest:.*}", handler="files")
+    close = near_misses(cp, "GET", "/file/a/b")[0]["distance"]
+    far = near_misses(cp, "GET", "/zzz")[0]["distance"]
+    assert 0.15 <= close < far <= 0.5

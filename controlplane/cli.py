@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane._version import __version__
-from controlplane.errors import ControlplaneError, MappingFileError
+from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.logs import configure_logging, get_logger
 from controlplane.server import ControlplaneServer, ServerConfig
 
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fields: dict[str, Any] = {"code": exc.code}
         if exc.location is not None:
             fields["location"] = exc.location
-        if isinstance(exc, MappingFileError):
+        if isinstance(exc, RouteFileError):
             fields["file"] = str(exc.path)
         _log.error("cannot_start", message=exc.message, **fields)
         return 2

@@ -3,7 +3,7 @@
     ControlplaneError            base: HTTP status, machine code, message, JSON location
     ├── InvalidJson        400   the admin body is not JSON
     ├── InvalidInput       422   JSON of the wrong shape; `location` is e.g. `$[1].response.status`
-    ├── MappingFileError   422   a route or WireMock mapping file that cannot be loaded
+    ├── RouteFileError     422   a route or WireMock mapping file that cannot be loaded
     ├── Unauthorized       401   admin token missing or wrong
     ├── NotFound           404   unknown session, route or handler (named in the message)
     └── Conflict           409   an id already taken; `default` cannot be removed
@@ -20,8 +20,8 @@ __all__ = [
     "ControlplaneError",
     "InvalidInput",
     "InvalidJson",
-    "MappingFileError",
     "NotFound",
+    "RouteFileError",
     "Unauthorized",
 ]
 
@@ -63,8 +63,8 @@ class Conflict(ControlplaneError):
     code = "conflict"
 
 
-class MappingFileError(ControlplaneError):
-    """A route or mapping file that cannot be loaded; the message names the file and location."""
+class RouteFileError(ControlplaneError):
+    """A route file or WireMock mapping file that cannot be loaded, named with the location."""
 
     status = 422
     code = "invalid_mapping_file"

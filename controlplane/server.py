@@ -6,7 +6,7 @@
         server.mock_url, server.admin_url
 
 Start-up problems a person can fix (a taken port, an unreadable TLS file, a bad route
-file) raise `ControlplaneError` subclasses (`StartupError`, `errors.MappingFileError`); a
+file) raise `ControlplaneError` subclasses (`StartupError`, `errors.RouteFileError`); a
 `ServerConfig` that contradicts itself raises `ValueError` when it is built.
 
 The ready file (`ready_file`) is written atomically once both sites listen, and removed
@@ -37,8 +37,8 @@ from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
-from controlplane.mappings import load_route_files
 from controlplane.mock_app import MockHandler
+from controlplane.route_files import load_route_files
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.files import (
     FILES_DIR,
@@ -176,7 +176,7 @@ class ControlplaneServer:
             build_admin_app(
                 self.store,
                 token=config.admin_token,
-                mappings_root=config.mappings,
+                root_dir=config.mappings,
                 shutdown=self.on_shutdown,
                 dialects=(wiremock.DIALECT,),
             ),

@@ -12,7 +12,7 @@ import requests
 import structlog
 from structlog.testing import capture_logs
 
-from controlplane.errors import MappingFileError
+from controlplane.errors import RouteFileError
 from controlplane.logs import configure_logging
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
@@ -186,9 +186,9 @@ def test_every_admin_4xx_is_logged_once_at_info_with_code_and_location(
 # ------------------------------------------------------------------ mapping files
 
 
-def start_with(mappings: Path) -> MappingFileError:
+def start_with(mappings: Path) -> RouteFileError:
     server = ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=mappings))
-    with pytest.raises(MappingFileError) as caught:
+    with pytest.raises(RouteFileError) as caught:
         server.start()
     return caught.value
 

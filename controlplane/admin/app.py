@@ -636,13 +636,13 @@ def build_admin_app(
     store: SessionStore,
     *,
     token: str | None = None,
-    mappings_root: Path | None = None,
+    root_dir: Path | None = None,
     shutdown: Callable[[], None] | None = None,
     dialects: Sequence[Dialect] = (),
 ) -> web.Application:
     """The admin application over `store`: the native API and the given dialects.
 
-    `mappings_root` is where a dialect saves and reloads its files (`--mappings`);
+    `root_dir` is where a dialect saves and reloads its files (`--mappings`);
     `shutdown`, when given, is what a dialect's shutdown endpoint calls.
     """
     app = web.Application(
@@ -653,5 +653,5 @@ def build_admin_app(
         for path, _ in operation.routes():
             app.router.add_route(operation.method, path, operation.handler)
     for dialect in dialects:
-        dialect.mount(app, store, mappings_root, shutdown)
+        dialect.mount(app, store, root_dir, shutdown)
     return app

@@ -16,7 +16,7 @@ import msgspec
 
 from controlplane.admin.decoding import malformed_json, validation_error
 from controlplane.atomic import write_atomically
-from controlplane.errors import ControlplaneError, MappingFileError
+from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.wiremock import shapes
 
 __all__ = [
@@ -86,13 +86,13 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MappingFileError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise RouteFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return []
     try:
         document: Any = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        raise MappingFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
+        raise RouteFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
     target: Any = (
         shapes.ImportBody
         if isinstance(document, dict) and "mappings" in document
@@ -102,7 +102,7 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
         converted = msgspec.convert(document, target)
     except msgspec.ValidationError as exc:
         error = validation_error(exc, document=document, target=target)
-        raise MappingFileError(path, error.message, location=error.location) from None
+        raise RouteFileError(path, error.message, location=error.location) from None
     if isinstance(converted, shapes.ImportBody):
         return converted.mappings
     return [converted]

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from controlplane.errors import ControlplaneError, MappingFileError, NotFound
+from controlplane.errors import ControlplaneError, NotFound, RouteFileError
 from controlplane.logs import get_logger
 from controlplane.matching import CompiledRoute
 from controlplane.sessions import DEFAULT_SESSION, SessionState
@@ -175,7 +175,7 @@ def load_root(root: Path, session: SessionState) -> int:
         try:
             import_mappings(session, mappings, source=path)
         except ControlplaneError as exc:
-            raise MappingFileError(path, exc.message, location=exc.location) from None
+            raise RouteFileError(path, exc.message, location=exc.location) from None
         count += len(mappings)
     if count:
         _log.info("wiremock_mappings_loaded", session=session.id, root=str(root), count=count)

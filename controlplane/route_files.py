@@ -23,10 +23,10 @@ import msgspec
 
 from controlplane import wire
 from controlplane.admin.decoding import malformed_json, validation_error
-from controlplane.errors import ControlplaneError, MappingFileError
+from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.sessions import SessionState
 
-__all__ = ["MappingFileError", "Refuse", "load_route_files", "route_files"]
+__all__ = ["Refuse", "RouteFileError", "load_route_files", "route_files"]
 
 #: A dialect's check of a document found among route files: why it is not a route
 #: (and where it belongs), or None. Called with the document and the `--mappings` root.
@@ -54,18 +54,18 @@ def _read(path: Path) -> Any:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MappingFileError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise RouteFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return None
     if path.suffix != ".json":
         try:
             return msgspec.yaml.decode(data)
         except msgspec.DecodeError as exc:  # PyYAML's message has the line and column
-            raise MappingFileError(path, f"not valid YAML: {exc}") from None
+            raise RouteFileError(path, f"not valid YAML: {exc}") from None
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        raise MappingFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
+        raise RouteFileError(path, f"not valid JSON: {malformed_json(data, exc)}") from None
 
 
 def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]:
@@ -81,7 +81,7 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
         converted = msgspec.convert(document, target)
     except msgspec.ValidationError as exc:
         error = validation_error(exc, document=document, target=target)
-        raise MappingFileError(path, error.message, location=error.location) from None
+        raise RouteFileError(path, error.message, location=error.location) from None
     if isinstance(converted, wire.RouteList):
         return converted.routes, list_location
     return (converted if isinstance(converted, list) else [converted]), list_location
@@ -101,18 +101,18 @@ def load_route_files(
     """
     if not directory.is_dir():
         problem = "does not exist" if not directory.exists() else "is not a directory"
-        raise MappingFileError(directory, f"{problem}; --mappings takes a directory")
+        raise RouteFileError(directory, f"{problem}; --mappings takes a directory")
     count = 0
     for path in route_files(directory, skip):
         document = _read(path)
         if document is None:
             continue
         if refuse is not None and (why := refuse(document, directory)) is not None:
-            raise MappingFileError(path, why)
+            raise RouteFileError(path, why)
         routes, list_location = _routes_in(path, document)
         try:
             session.add_routes(routes, list_location=list_location)
         except ControlplaneError as exc:
-            raise MappingFileError(path, exc.message, location=exc.location) from None
+            raise RouteFileError(path, exc.message, location=exc.location) from None
         count += len(routes)
     return count

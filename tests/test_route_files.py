@@ -10,8 +10,8 @@ import httpx
 import pytest
 import requests
 
-from controlplane.errors import MappingFileError
-from controlplane.mappings import route_files
+from controlplane.errors import RouteFileError
+from controlplane.route_files import route_files
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.process import run_cli, serve_process
 
@@ -154,7 +154,7 @@ async def test_bad_file_stops_the_start_naming_file_and_location(
     write(tmp_path / "good.json", json.dumps(route("/good", "good", "g")))
     bad = write(tmp_path / name, text)
     server = server_for(tmp_path)
-    with pytest.raises(MappingFileError) as raised:
+    with pytest.raises(RouteFileError) as raised:
         await server.start()
     error = raised.value
     assert error.path == bad
@@ -168,7 +168,7 @@ async def test_bad_file_stops_the_start_naming_file_and_location(
 async def test_mappings_that_is_not_a_directory_is_refused(tmp_path: Path) -> None:
     a_file = write(tmp_path / "routes.json", "[]")
     for target, problem in ((a_file, "is not a directory"), (tmp_path / "no", "does not exist")):
-        with pytest.raises(MappingFileError, match=problem):
+        with pytest.raises(RouteFileError, match=problem):
             await server_for(target).start()
 
 

@@ -461,6 +461,26 @@ class Scenario(Struct, **_STRICT):
             raise ValueError("`name` must not be empty")
 
 
+def check_route_path(path: str | None, path_regex: str | None) -> None:
+    """Raise ValueError unless exactly one of a route's `path` and `path_regex` is valid.
+
+    A dialect that translates its own path forms calls this to report a bad one at its
+    own field; `Route` runs the same check.
+    """
+    if (path is None) == (path_regex is None):
+        raise ValueError("a route takes exactly one of `path` and `path_regex`")
+    if path is not None:
+        if not path.startswith("/"):
+            raise ValueError(f"`path` must start with '/', got {path!r}")
+        if (problem := template_problem(path)) is not None:
+            raise ValueError(f"`path` {problem}")
+        for m in PATH_PARAM.finditer(path):
+            if m.group(2) is not None:
+                _check_regex(m.group(2), "path")
+    if path_regex is not None:
+        _check_regex(path_regex, "path_regex")
+
+
 class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
 
@@ -482,18 +502,7 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if isinstance(self.id_header, str) and not _HEADER_NAME.fullmatch(self.id_header):
             raise ValueError(f"`id_header` is not a valid header name: {self.id_header!r}")
-        if (self.path is None) == (self.path_regex is None):
-            raise ValueError("a route takes exactly one of `path` and `path_regex`")
-        if self.path is not None and not self.path.startswith("/"):
-            raise ValueError(f"`path` must start with '/', got {self.path!r}")
-        if self.path is not None:
-            if (problem := template_problem(self.path)) is not None:
-                raise ValueError(f"`path` {problem}")
-            for m in PATH_PARAM.finditer(self.path):
-                if m.group(2) is not None:
-                    _check_regex(m.group(2), "path")
-        if self.path_regex is not None:
-            _check_regex(self.path_regex, "path_regex")
+        check_route_path(self.path, self.path_regex)
         if self.times is not None and self.times < 1:
             raise ValueError("`times` is null (unlimited) or >= 1")
         if not self.handler:

@@ -137,6 +137,41 @@ def test_body_file_name_cannot_escape_the_root(served: ThreadedServer) -> None:
     assert "outside the files directory" in error["detail"]
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("missing.txt", "cannot read body file 'missing.txt' in "),
+        (".", "cannot read body file '.' in "),
+    ],
+)
+def test_unreadable_body_file_name_is_refused_at_its_field(
+    served: ThreadedServer, name: str, problem: str
+) -> None:
+    mapping = {"request": {"url": "/nofile"}, "response": {"bodyFileName": name}}
+    answer = requests.post(f"{served.admin_url}/__admin/mappings", json=mapping, timeout=5)
+    assert answer.status_code == 422
+    error = answer.json()["errors"][0]
+    assert error["source"]["pointer"] == "/response/bodyFileName"
+    assert error["detail"].startswith(problem)
+
+
+def test_import_locates_a_bad_mapping_by_its_index(served: ThreadedServer) -> None:
+    good = {"request": {"url": "/fine"}, "response": {"status": 204}}
+    cases = [
+        ({"request": {"url": "/x"}, "response": {"bodyFileName": "no"}}, "/response/bodyFileName"),
+        ({"request": {"urlPathPattern": "/(unclosed"}, "response": {}}, "/request/urlPathPattern"),
+        ({"request": {"url": "/s"}, "response": {}, "newScenarioState": "b"}, "/scenarioName"),
+    ]
+    for bad, field in cases:
+        answer = requests.post(
+            f"{served.admin_url}/__admin/mappings/import",
+            json={"mappings": [good, bad]},
+            timeout=5,
+        )
+        assert answer.status_code == 422, bad
+        assert answer.json()["errors"][0]["source"]["pointer"] == "/mappings/1" + field
+
+
 def test_status_message_multi_valued_headers_and_base64_body(mock: str) -> None:
     parts = urlsplit(mock)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)

@@ -15,7 +15,7 @@ the mock handler awaits through `Outcome.render`; `srvmocker` installs them).
 from __future__ import annotations
 
 from controlplane.responses.compile import compile_response
-from controlplane.responses.files import BodyFiles
+from controlplane.responses.files import BodyFiles, check_body_file
 from controlplane.responses.outcome import (
     Outcome,
     Responder,
@@ -28,6 +28,7 @@ __all__ = [
     "Outcome",
     "Responder",
     "ResponseSpecError",
+    "check_body_file",
     "compile_response",
     "no_response_outcome",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from controlplane.responses.outcome import ResponseSpecError
 
-__all__ = ["BodyFiles", "no_files"]
+__all__ = ["BodyFiles", "check_body_file", "no_files"]
 
 
 class BodyFiles:
@@ -39,10 +39,21 @@ class BodyFiles:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise ResponseSpecError(
-                f"cannot read body file {name!r} in {self.root}: {exc.strerror or exc}",
-                ".body_file",
-            ) from None
+            raise self._unreadable(name, exc) from None
+
+    def check(self, name: str) -> None:
+        """Raise the ResponseSpecError `read(name)` would, without reading the file."""
+        path = self.path_of(name)
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            raise self._unreadable(name, exc) from None
+
+    def _unreadable(self, name: str, exc: OSError) -> ResponseSpecError:
+        return ResponseSpecError(
+            f"cannot read body file {name!r} in {self.root}: {exc.strerror or exc}",
+            ".body_file",
+        )
 
 
 def no_files(name: str) -> bytes:
@@ -51,3 +62,15 @@ def no_files(name: str) -> bytes:
         "(start it with --mappings DIR; body files live in DIR/__files)",
         ".body_file",
     )
+
+
+def check_body_file(files: BodyFiles | None, name: str) -> None:
+    """Raise the ResponseSpecError that registering a response reading `name` would.
+
+    For a dialect to report a bad file at its own field before it hands the response
+    to a session, which reads the file when it compiles the response.
+    """
+    if files is None:
+        no_files(name)
+    else:
+        files.check(name)

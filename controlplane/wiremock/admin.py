@@ -15,7 +15,6 @@ from pathlib import Path
 
 import msgspec
 from aiohttp import web
-from multidict import CIMultiDict
 
 from controlplane._version import __version__
 from controlplane.admin.decoding import (
@@ -26,8 +25,7 @@ from controlplane.admin.decoding import (
 )
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
-from controlplane.matching import compile_match
-from controlplane.request_view import RequestView
+from controlplane.matching import compile_document_match
 from controlplane.sessions import DEFAULT_SESSION, SESSION_HEADER, SessionState, SessionStore
 from controlplane.wiremock import shapes, state
 from controlplane.wiremock.translate import body_match, global_delay
@@ -151,14 +149,12 @@ class WireMockAdmin:
     def _by_metadata(
         self, session: SessionState, pattern: shapes.ContentPattern
     ) -> list[shapes.StubMapping]:
-        conditions = compile_match(body_match([pattern], "$"))
-        found = []
-        for _, mapping in state.stub_routes(session):
-            document = msgspec.json.encode(mapping.metadata or {})
-            view = RequestView("GET", "/", "", _NO_HEADERS, document)
-            if conditions is None or conditions(view):
-                found.append(mapping)
-        return found
+        holds = compile_document_match(body_match([pattern], "$"))
+        return [
+            mapping
+            for _, mapping in state.stub_routes(session)
+            if holds(msgspec.json.encode(mapping.metadata or {}))
+        ]
 
     async def find_by_metadata(self, request: web.Request) -> web.Response:
         session = self.session(request)
@@ -288,6 +284,3 @@ class WireMockAdmin:
             ("GET", "/version", self.version),
             ("POST", "/shutdown", self.shutdown),
         ]
-
-
-_NO_HEADERS: CIMultiDict[str] = CIMultiDict()

@@ -81,35 +81,15 @@ def _identify(mapping: shapes.StubMapping) -> str:
     return mapping_id
 
 
-#: Native response fields the core may name in an error, as a mapping names them.
-_RESPONSE_NAMES = {
-    ".response.body_file": ".response.bodyFileName",
-    ".response.body_base64": ".response.base64Body",
-    ".response.headers": ".response.headers",
-}
-
-
-def _in_mapping_terms(error: ControlplaneError) -> ControlplaneError:
-    """An error from the core about the translated route, located in the mapping."""
-    location = error.location or ""
-    for native, ours in _RESPONSE_NAMES.items():
-        if native in location:
-            error.location = location.replace(native, ours)
-    return error
-
-
 def put_stub(session: SessionState, mapping: shapes.StubMapping) -> shapes.StubMapping:
     """Add a mapping (the newest wins ties), or replace the one with its id in place."""
     mapping_id = _identify(mapping)
-    route = mapping_to_route(mapping, mapping_id)
+    route = mapping_to_route(mapping, mapping_id, session.files)
     state = dialect(session)
-    try:
-        if session.routes.get(mapping_id) is not None:
-            session.replace_route(mapping_id, route)
-        else:
-            session.add_routes([route], list_location=None, newest_first=True)
-    except ControlplaneError as error:
-        raise _in_mapping_terms(error) from None
+    if session.routes.get(mapping_id) is not None:
+        session.replace_route(mapping_id, route)
+    else:
+        session.add_routes([route], list_location=None, newest_first=True)
     state.mappings[mapping_id] = mapping
     return mapping
 
@@ -147,19 +127,11 @@ def import_mappings(
         exists = session.routes.get(mapping_id) is not None
         if exists and not overwrite:
             continue
-        try:
-            routes.append(mapping_to_route(mapping, mapping_id))
-        except ControlplaneError as error:
-            if error.location is not None and error.location.startswith("$"):
-                error.location = f"$.mappings[{index}]" + error.location[1:]
-            raise
+        routes.append(mapping_to_route(mapping, mapping_id, session.files, f"$.mappings[{index}]"))
         pending.append((mapping_id, mapping))
-    try:
-        session.add_routes(
-            routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
-        )
-    except ControlplaneError as error:
-        raise _in_mapping_terms(error) from None
+    session.add_routes(
+        routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
+    )
     for mapping_id, mapping in pending:
         state.mappings[mapping_id] = mapping
         if source is not None:

@@ -22,6 +22,7 @@ import msgspec
 from controlplane import wire
 from controlplane.errors import InvalidInput
 from controlplane.matching import CompiledRoute, compile_route
+from controlplane.responses import BodyFiles, ResponseSpecError, check_body_file
 from controlplane.wiremock import shapes
 
 __all__ = [
@@ -80,10 +81,11 @@ def _not_yet(feature: str, location: str) -> InvalidInput:
     )
 
 
-def _build(location: str, make: Callable[..., _T], /, **fields: Any) -> _T:
-    """Construct a wire struct; its own checks (a bad regex) are reported at `location`."""
+def _build(location: str, make: Callable[..., _T], /, *args: Any, **fields: Any) -> _T:
+    """Construct a wire struct (or run a wire check); its own checks (a bad regex) are
+    reported at `location`."""
     try:
-        return make(**fields)
+        return make(*args, **fields)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(str(exc), location=location) from None
 
@@ -277,10 +279,8 @@ def pattern_parts(
         path, path_regex = None, request.urlPathPattern
     elif request.urlPathTemplate is not None:
         path, path_regex = request.urlPathTemplate, None
-    if kind is not None and path is not None:
-        _build(_key(location, kind), wire.Route, method="GET", handler="h", path=path)
-    if path_regex is not None and kind is not None:
-        _build(_key(location, kind), wire.Route, method="GET", handler="h", path_regex=path_regex)
+    if kind is not None:
+        _build(_key(location, kind), wire.check_route_path, path, path_regex)
 
     def named(kind: str) -> dict[str, wire.StringMatcherSpec] | None:
         specs: dict[str, shapes.ContentPattern] | None = getattr(request, kind)
@@ -387,9 +387,10 @@ def global_delay(settings: shapes.GlobalSettings) -> wire.Delay | None:
 
 
 def response_spec(
-    response: shapes.ResponseDefinition, location: str = "$.response"
+    response: shapes.ResponseDefinition, files: BodyFiles | None, location: str = "$.response"
 ) -> wire.AnyResponse:
-    """A response definition as a native response."""
+    """A response definition as a native response; `files` is where `bodyFileName` is
+    looked up (the session's files directory), so a bad one is reported at that field."""
     for name in ("transformers", "proxyBaseUrl"):
         if getattr(response, name) is not None:
             raise _not_yet(name, location)
@@ -433,6 +434,10 @@ def response_spec(
     if response.base64Body is not None:
         return _build(location, wire.RawResponse, body_base64=response.base64Body, **common)
     if response.bodyFileName is not None:
+        try:
+            check_body_file(files, response.bodyFileName)
+        except ResponseSpecError as exc:
+            raise InvalidInput(exc.message, location=_key(location, "bodyFileName")) from None
         return _build(location, wire.RawResponse, body_file=response.bodyFileName, **common)
     return _build(location, wire.RawResponse, body=response.body, **common)
 
@@ -440,16 +445,25 @@ def response_spec(
 # ------------------------------------------------------------------ mappings
 
 
-def mapping_to_route(mapping: shapes.StubMapping, mapping_id: str) -> wire.Route:
-    """The native route a stub mapping stands for (`mapping_id` already assigned)."""
+def mapping_to_route(
+    mapping: shapes.StubMapping,
+    mapping_id: str,
+    files: BodyFiles | None,
+    location: str = "$",
+) -> wire.Route:
+    """The native route a stub mapping stands for (`mapping_id` already assigned).
+
+    Errors are located under `location`, where the mapping sits in the document read
+    (`$.mappings[2]` in an import); `files` is the session's files directory.
+    """
     for name in ("postServeActions", "serveEventListeners"):
         if getattr(mapping, name) is not msgspec.UNSET:
-            raise _not_yet(name, "$")
-    method, path, path_regex, match = pattern_parts(mapping.request)
+            raise _not_yet(name, location)
+    method, path, path_regex, match = pattern_parts(mapping.request, _key(location, "request"))
     scenario: wire.Scenario | msgspec.UnsetType = msgspec.UNSET
     if mapping.scenarioName is not None:
         scenario = _build(
-            "$.scenarioName",
+            _key(location, "scenarioName"),
             wire.Scenario,
             name=mapping.scenarioName,
             required_state=mapping.requiredScenarioState,
@@ -458,10 +472,10 @@ def mapping_to_route(mapping: shapes.StubMapping, mapping_id: str) -> wire.Route
     elif mapping.requiredScenarioState is not None or mapping.newScenarioState is not None:
         raise InvalidInput(
             "`requiredScenarioState` and `newScenarioState` need a `scenarioName`",
-            location="$.scenarioName",
+            location=_key(location, "scenarioName"),
         )
     return _build(
-        "$.request",
+        _key(location, "request"),
         wire.Route,
         id=mapping_id,
         method=method,
@@ -470,7 +484,7 @@ def mapping_to_route(mapping: shapes.StubMapping, mapping_id: str) -> wire.Route
         path_regex=path_regex,
         priority=5 if mapping.priority is None else mapping.priority,
         match=match,
-        response=response_spec(mapping.response),
+        response=response_spec(mapping.response, files, _key(location, "response")),
         scenario=scenario,
         id_header=MATCHED_STUB_ID,
     )

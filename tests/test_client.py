@@ -337,3 +337,64 @@ async def test_async_calls_and_query_shape_match_the_sync_client(
                 await session.assert_called("tags", query={"tag": ["z"]})
         finally:
             await session.delete_session()
+
+
+def test_verify_sends_every_predicate_it_is_given_and_json_null(controlplane: Client) -> None:
+    controlplane.add_route(Route(method="POST", path="/save", handler="save"))
+    headers = {"X-Tenant": "a", "Content-Type": "application/json"}
+    requests.post(f"{controlplane.mock_url}/save?v=1", data="null", headers=headers, timeout=10)
+    requests.post(f"{controlplane.mock_url}/save", data='{"n":1}', headers=headers, timeout=10)
+    assert controlplane.verify("save", at_least=2, at_most=2).count == 2
+    null = controlplane.verify("save", json=None, times=1, headers={"x-tenant": "a"})
+    assert (null.ok, null.count) == (True, 1)
+    assert controlplane.verify("save", body='{"n":1}', query={"v": "1"}).count == 0
+    assert controlplane.verify("save", body="null", query={"v": "1"}).count == 1
+    assert not controlplane.verify("save", at_most=1).ok
+    filtered = controlplane.requests(handler="save", method="POST", path="/save", limit=1)
+    assert [r.body for r in filtered.requests] == ['{"n":1}']
+    assert controlplane.requests(matched=False).requests == []
+
+
+def test_a_bound_session_keeps_the_clients_settings_and_learns_its_description(
+    controlplane_server: ServerInfo,
+) -> None:
+    client = Client(controlplane_server.admin_url + "/", token="t", timeout=3)
+    created = client.create_session(id="client-test-bound")
+    try:
+        bound = client.session("client-test-bound")
+        assert (type(bound), bound.admin_url, bound.token, bound.timeout) == (
+            Client,
+            controlplane_server.admin_url,
+            "t",
+            3,
+        )
+        assert (
+            repr(bound)
+            == f"Client('{controlplane_server.admin_url}', session='{created.session_id}')"
+        )
+        assert client.session_id == "default" and bound.mock_url == created.mock_url
+        assert bound.get_session("default").id == "default"
+        assert bound.info.id == "client-test-bound"  # a named session is not remembered
+    finally:
+        created.delete_session()
+
+
+async def test_async_session_learns_its_mock_url_from_get_session(
+    controlplane: Client,
+) -> None:
+    async with AsyncClient(controlplane.admin_url, session=controlplane.session_id) as client:
+        with pytest.raises(RuntimeError) as unknown:
+            client.mock_url  # noqa: B018 - the property raises
+        assert str(unknown.value) == (
+            "call `await client.get_session()` first: the URL is not known yet"
+        )
+        assert repr(client) == (
+            f"AsyncClient({controlplane.admin_url!r}, session={controlplane.session_id!r})"
+        )
+        await client.get_session("default")
+        with pytest.raises(RuntimeError):
+            client.mock_url  # noqa: B018 - another session's description is not this one's
+        assert (await client.get_session()).mock_url == controlplane.mock_url
+        assert client.mock_url == controlplane.mock_url
+        bound = client.session("default")
+        assert type(bound) is AsyncClient and (await bound.health()).status == "ok"

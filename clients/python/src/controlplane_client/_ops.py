@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 from controlplane_client._assertions import QueryPredicate, query_values
-from controlplane_client._codec import from_wire, to_wire
+from controlplane_client._codec import from_wire
 from controlplane_client._shapes import (
     STRUCTS,
     UNSET,
@@ -42,6 +42,7 @@ __all__ = ["NO_BODY", "Op", "Ops"]
 __tracebackhide__ = True
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: An operation without a request body (distinct from a JSON `null` body).
 NO_BODY: Any = object()
@@ -54,6 +55,7 @@ class Op(Generic[T]):
     method: str
     path: str
     parse: Callable[[Any], T]
+    #: What `to_wire` makes the JSON body of (`NO_BODY`: the request has none).
     body: Any = NO_BODY
     query: Mapping[str, str] | None = None
     ok: tuple[int, ...] = (200,)
@@ -61,6 +63,13 @@ class Op(Generic[T]):
     def url(self, admin_url: str) -> str:
         query = f"?{urlencode(self.query)}" if self.query else ""
         return f"{admin_url.rstrip('/')}{self.path}{query}"
+
+    def then(self, follow: Callable[[T], U]) -> Op[U]:
+        """The same request, its parsed answer passed on to `follow` (a part, a check)."""
+        parse = self.parse
+        return Op(
+            self.method, self.path, lambda data: follow(parse(data)), self.body, self.query, self.ok
+        )
 
 
 def _nothing(_: Any) -> None:
@@ -132,7 +141,7 @@ class Ops:
             "POST",
             f"{self.base}/routes",
             lambda d: from_wire(RouteList, d).routes,
-            body=to_wire(routes),
+            body=routes,
             ok=(201,),
         )
 
@@ -147,7 +156,7 @@ class Ops:
             "PUT",
             f"{self.base}/routes/{_q(route_id)}",
             lambda d: from_wire(Route, d),
-            body=to_wire(route),
+            body=route,
         )
 
     def delete_route(self, route_id: str) -> Op[None]:
@@ -163,7 +172,7 @@ class Ops:
             "PUT",
             f"{self.base}/handlers/{_q(handler)}/response",
             _response,
-            body=to_wire(response),
+            body=response,
         )
 
     def handlers(self) -> Op[list[HandlerInfo]]:
@@ -261,6 +270,4 @@ class Ops:
         return Op("GET", f"{self.base}/settings", lambda d: from_wire(Settings, d))
 
     def update_settings(self, settings: Settings) -> Op[Settings]:
-        return Op(
-            "PUT", f"{self.base}/settings", lambda d: from_wire(Settings, d), body=to_wire(settings)
-        )
+        return Op("PUT", f"{self.base}/settings", lambda d: from_wire(Settings, d), body=settings)

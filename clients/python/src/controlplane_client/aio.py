@@ -14,11 +14,12 @@ Needs the `async` extra (`pip install 'controlplane-client[async]'`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from controlplane_client import _assertions
-from controlplane_client._assertions import QueryPredicate
+from controlplane_client._assertions import QueryPredicate, check_called, check_not_called
+from controlplane_client._base import BaseClient
 from controlplane_client._ops import Op, Ops
 from controlplane_client._shapes import (
     UNSET,
@@ -36,8 +37,6 @@ from controlplane_client._shapes import (
     UnsetType,
     VerifyResult,
 )
-from controlplane_client.client import DEFAULT_TIMEOUT, decode_answer, encode_body, headers_for
-from controlplane_client.errors import ServerUnavailable
 
 if TYPE_CHECKING:
     import aiohttp
@@ -78,29 +77,11 @@ class _Pool:
             self.http = None
 
 
-class AsyncClient:
+class AsyncClient(BaseClient):
     """The admin API at `admin_url`, bound to one session (`default` unless given)."""
 
-    def __init__(
-        self,
-        admin_url: str,
-        *,
-        session: str = "default",
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        info: Session | None = None,
-        _pool: _Pool | None = None,
-    ) -> None:
-        self.admin_url = admin_url.rstrip("/")
-        self.session_id = session
-        self.token = token
-        self.timeout = timeout
-        self._ops = Ops(session)
-        self._info = info
-        self._pool = _pool or _Pool()
-
-    def __repr__(self) -> str:
-        return f"AsyncClient({self.admin_url!r}, session={self.session_id!r})"
+    def _open(self) -> None:
+        self._pool = _Pool()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -119,18 +100,19 @@ class AsyncClient:
 
     async def _run(self, op: Op[T]) -> T:
         aiohttp = _aiohttp()
+        sent = self._request(op)
         try:
             async with self._pool.get().request(
-                op.method,
-                op.url(self.admin_url),
-                data=encode_body(op),
-                headers=headers_for(self.token),
+                sent.method,
+                sent.url,
+                data=sent.body,
+                headers=sent.headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as answer:
                 status, raw = answer.status, await answer.read()
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
-            raise ServerUnavailable.at(self.admin_url, error) from None
-        return decode_answer(op, status, raw)
+            raise self._unavailable(error) from None
+        return self._answer(op, status, raw)
 
     # ------------------------------------------------------------ server and sessions
 
@@ -144,31 +126,16 @@ class AsyncClient:
         id: str | None = None,
     ) -> AsyncClient:
         """A new isolated session; the answer is an AsyncClient bound to it."""
-        info = await self._run(Ops.create_session(name, id))
-        return self.session(info.id, info=info)
-
-    def session(self, session_id: str, *, info: Session | None = None) -> AsyncClient:
-        """An AsyncClient bound to an existing session (no request is made)."""
-        return AsyncClient(
-            self.admin_url,
-            session=session_id,
-            token=self.token,
-            timeout=self.timeout,
-            info=info,
-            _pool=self._pool,
-        )
+        return await self._run(self._create_session(name, id))
 
     async def sessions(self) -> list[Session]:
         return await self._run(Ops.list_sessions())
 
     async def get_session(self, session_id: str | None = None) -> Session:
-        info = await self._run(Ops.get_session(session_id or self.session_id))
-        if session_id is None:
-            self._info = info
-        return info
+        return await self._run(self._get_session(session_id))
 
     async def delete_session(self, session_id: str | None = None) -> None:
-        await self._run(Ops.delete_session(session_id or self.session_id))
+        await self._run(self._delete_session(session_id))
 
     @property
     def mock_url(self) -> str:
@@ -183,7 +150,7 @@ class AsyncClient:
         return await self._run(self._ops.add_routes(list(routes)))
 
     async def add_route(self, route: Route) -> Route:
-        return (await self._run(self._ops.add_routes(route)))[0]
+        return await self._run(self._add_route(route))
 
     async def routes(self) -> list[Route]:
         return await self._run(self._ops.list_routes())
@@ -212,13 +179,10 @@ class AsyncClient:
         return await self._run(self._ops.calls(handler))
 
     async def get_calls(self, handler: str) -> list[RecordedRequest]:
-        return (await self.calls(handler)).calls
+        return await self._run(self._get_calls(handler))
 
     async def last_call(self, handler: str) -> RecordedRequest:
-        calls = await self.get_calls(handler)
-        if not calls:
-            raise AssertionError(f"handler {handler!r} was never called")
-        return calls[-1]
+        return await self._run(self._last_call(handler))
 
     async def verify(
         self,
@@ -246,10 +210,7 @@ class AsyncClient:
         )
 
     async def assert_verified(self, handler: str, **predicates: Any) -> VerifyResult:
-        result = await self.verify(handler, **predicates)
-        if not result.ok:
-            raise AssertionError(result.message)
-        return result
+        return await self._run(self._assert_verified(handler, **predicates))
 
     async def assert_called(
         self,
@@ -261,22 +222,13 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         query: QueryPredicate | None = None,
     ) -> None:
-        message = _assertions.check_called(
-            handler,
-            await self.get_calls(handler),
-            times=times,
-            json=json,
-            body=body,
-            headers=headers,
-            query=query,
+        check = partial(
+            check_called, times=times, json=json, body=body, headers=headers, query=query
         )
-        if message is not None:
-            raise AssertionError(message)
+        await self._run(self._assert_calls(handler, check))
 
     async def assert_not_called(self, handler: str) -> None:
-        message = _assertions.check_not_called(handler, await self.get_calls(handler))
-        if message is not None:
-            raise AssertionError(message)
+        await self._run(self._assert_calls(handler, check_not_called))
 
     # ------------------------------------------------------------ journal
 

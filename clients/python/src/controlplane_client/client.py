@@ -14,15 +14,15 @@ calling thread for one admin request (the server must not run in that same loop)
 
 from __future__ import annotations
 
-import json as jsonlib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, TypeVar
 
-from controlplane_client import _assertions
-from controlplane_client._assertions import QueryPredicate
-from controlplane_client._ops import NO_BODY, Op, Ops
+from controlplane_client._assertions import QueryPredicate, check_called, check_not_called
+from controlplane_client._base import BaseClient
+from controlplane_client._ops import Op, Ops
 from controlplane_client._shapes import (
     UNSET,
     AnyResponse,
@@ -39,7 +39,6 @@ from controlplane_client._shapes import (
     UnsetType,
     VerifyResult,
 )
-from controlplane_client.errors import ServerUnavailable, WireFormatError, admin_error
 
 __all__ = ["Client"]
 
@@ -48,61 +47,15 @@ __all__ = ["Client"]
 __tracebackhide__ = True
 
 T = TypeVar("T")
-DEFAULT_TIMEOUT = 10.0
 
 
-def encode_body(op: Op[Any]) -> bytes | None:
-    return None if op.body is NO_BODY else jsonlib.dumps(op.body).encode()
-
-
-def decode_answer(op: Op[T], status: int, raw: bytes) -> T:
-    """The parsed answer, or the AdminError for an unexpected status."""
-    try:
-        data = jsonlib.loads(raw) if raw.strip() else None
-    except ValueError:
-        data = None
-        if status in op.ok:
-            raise WireFormatError(f"{op.method} {op.path}: the answer is not JSON") from None
-    if status not in op.ok:
-        raise admin_error(status, data, raw.decode("utf-8", "replace")[:500] or f"HTTP {status}")
-    return op.parse(data)
-
-
-def headers_for(token: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-class Client:
+class Client(BaseClient):
     """The admin API at `admin_url`, bound to one session (`default` unless given)."""
 
-    def __init__(
-        self,
-        admin_url: str,
-        *,
-        session: str = "default",
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        info: Session | None = None,
-    ) -> None:
-        self.admin_url = admin_url.rstrip("/")
-        self.session_id = session
-        self.token = token
-        self.timeout = timeout
-        self._ops = Ops(session)
-        self._info = info
-
-    def __repr__(self) -> str:
-        return f"Client({self.admin_url!r}, session={self.session_id!r})"
-
     def _run(self, op: Op[T]) -> T:
+        sent = self._request(op)
         request = urllib.request.Request(
-            op.url(self.admin_url),
-            data=encode_body(op),
-            method=op.method,
-            headers=headers_for(self.token),
+            sent.url, data=sent.body, method=sent.method, headers=sent.headers
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
@@ -111,9 +64,8 @@ class Client:
             with error:
                 status, raw = error.code, error.read()
         except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise ServerUnavailable.at(self.admin_url, reason) from None
-        return decode_answer(op, status, raw)
+            raise self._unavailable(getattr(error, "reason", error)) from None
+        return self._answer(op, status, raw)
 
     # ------------------------------------------------------------ server and sessions
 
@@ -122,28 +74,18 @@ class Client:
 
     def create_session(self, name: str | None = None, *, id: str | None = None) -> Client:
         """A new isolated session; the answer is a Client bound to it."""
-        info = self._run(Ops.create_session(name, id))
-        return self.session(info.id, info=info)
-
-    def session(self, session_id: str, *, info: Session | None = None) -> Client:
-        """A Client bound to an existing session (no request is made)."""
-        return Client(
-            self.admin_url, session=session_id, token=self.token, timeout=self.timeout, info=info
-        )
+        return self._run(self._create_session(name, id))
 
     def sessions(self) -> list[Session]:
         return self._run(Ops.list_sessions())
 
     def get_session(self, session_id: str | None = None) -> Session:
         """This session's description (or `session_id`'s)."""
-        info = self._run(Ops.get_session(session_id or self.session_id))
-        if session_id is None:
-            self._info = info
-        return info
+        return self._run(self._get_session(session_id))
 
     def delete_session(self, session_id: str | None = None) -> None:
         """Delete this session (or `session_id`) with its routes and journal."""
-        self._run(Ops.delete_session(session_id or self.session_id))
+        self._run(self._delete_session(session_id))
 
     @property
     def info(self) -> Session:
@@ -162,7 +104,7 @@ class Client:
         return self._run(self._ops.add_routes(list(routes)))
 
     def add_route(self, route: Route) -> Route:
-        return self._run(self._ops.add_routes(route))[0]
+        return self._run(self._add_route(route))
 
     def routes(self) -> list[Route]:
         return self._run(self._ops.list_routes())
@@ -193,14 +135,11 @@ class Client:
         return self._run(self._ops.calls(handler))
 
     def get_calls(self, handler: str) -> list[RecordedRequest]:
-        return self.calls(handler).calls
+        return self._run(self._get_calls(handler))
 
     def last_call(self, handler: str) -> RecordedRequest:
         """The latest call of `handler`; AssertionError when there is none."""
-        calls = self.get_calls(handler)
-        if not calls:
-            raise AssertionError(f"handler {handler!r} was never called")
-        return calls[-1]
+        return self._run(self._last_call(handler))
 
     def verify(
         self,
@@ -230,10 +169,7 @@ class Client:
 
     def assert_verified(self, handler: str, **predicates: Any) -> VerifyResult:
         """`verify`, raising AssertionError with the server's explanation when it fails."""
-        result = self.verify(handler, **predicates)
-        if not result.ok:
-            raise AssertionError(result.message)
-        return result
+        return self._run(self._assert_verified(handler, **predicates))
 
     def assert_called(
         self,
@@ -246,22 +182,13 @@ class Client:
         query: QueryPredicate | None = None,
     ) -> None:
         """asyncly's assertion: `times` over all calls, the predicates on one call."""
-        message = _assertions.check_called(
-            handler,
-            self.get_calls(handler),
-            times=times,
-            json=json,
-            body=body,
-            headers=headers,
-            query=query,
+        check = partial(
+            check_called, times=times, json=json, body=body, headers=headers, query=query
         )
-        if message is not None:
-            raise AssertionError(message)
+        self._run(self._assert_calls(handler, check))
 
     def assert_not_called(self, handler: str) -> None:
-        message = _assertions.check_not_called(handler, self.get_calls(handler))
-        if message is not None:
-            raise AssertionError(message)
+        self._run(self._assert_calls(handler, check_not_called))
 
     # ------------------------------------------------------------ journal
 

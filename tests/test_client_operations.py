@@ -9,15 +9,20 @@ operation but the OpenAPI document has a client operation.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from typing import Any
 
 import controlplane_client as native
+import msgspec
+from controlplane_client._base import BaseClient
 from controlplane_client._ops import NO_BODY, Op, Ops
 
 from controlplane import wire
 from controlplane.admin.app import OPERATIONS
 
 OPS = Ops("SID")
+ROUTE = native.Route(method="GET", path="/x", handler="h")
 CLIENT: dict[str, Op[Any]] = {
     "health": Ops.health(),
     "create_session": Ops.create_session("n", None),
@@ -71,3 +76,41 @@ def test_every_served_operation_has_a_client_operation() -> None:
     aliases = {(op.method, "/api" + op.path) for op in OPERATIONS if op.scope == "session"}
     wanted = set(SERVED) - aliases - {("GET", "/api/openapi.json")}
     assert wanted - covered == set()
+
+
+def _shape_names(t: Any) -> set[str]:
+    if isinstance(t, types.UnionType):
+        return set().union(*(_shape_names(member) for member in typing.get_args(t)))
+    if typing.get_origin(t) is list:
+        return {f"list[{name}]" for name in _shape_names(typing.get_args(t)[0])}
+    return {t.__name__}
+
+
+def _shape_name(body: Any) -> str:
+    if isinstance(body, list):
+        return f"list[{'|'.join(sorted({type(item).__name__ for item in body}))}]"
+    return type(body).__name__
+
+
+def test_every_client_body_is_the_generated_shape_of_the_served_body() -> None:
+    verify_all = OPS.verify(
+        "NAME", times=1, at_least=1, at_most=2, json=None, body="b", headers={"a": "1"}, query={}
+    )
+    sent = {**CLIENT, "verify_all": verify_all, "add_two": OPS.add_routes([ROUTE, ROUTE])}
+    for name, op in sent.items():
+        if op.body is NO_BODY:
+            continue
+        served = SERVED[(op.method, template(op.path))]
+        assert _shape_name(op.body) in _shape_names(served.body), name
+        body = BaseClient("http://127.0.0.1:9")._request(op).body
+        assert body is not None, name
+        msgspec.json.decode(body, type=served.body)  # what the server accepts
+    assert msgspec.json.decode(BaseClient("http://x")._request(verify_all).body or b"") == {
+        "times": 1,
+        "at_least": 1,
+        "at_most": 2,
+        "json": None,
+        "body": "b",
+        "headers": {"a": "1"},
+        "query": {},
+    }

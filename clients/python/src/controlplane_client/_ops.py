@@ -1,7 +1,8 @@
 """Every admin API operation as data: method, path, body, which statuses are answers.
 
 The sync and the async client only differ in how they send an `Op`; what to send and
-how to read the answer is decided here, once.
+how to read the answer is decided here, once. A body is a generated shape (or a list of
+them), never a hand-written dict: the client's `_base` encodes it with `to_wire`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from controlplane_client._assertions import QueryPredicate, query_values
 from controlplane_client._codec import from_wire
 from controlplane_client._shapes import (
     STRUCTS,
-    UNSET,
     AnyResponse,
     CallList,
     HandlerInfo,
@@ -26,11 +26,13 @@ from controlplane_client._shapes import (
     RouteList,
     ScenarioInfo,
     ScenarioList,
+    ScenarioStateUpdate,
     Session,
+    SessionCreate,
     SessionList,
     Settings,
     UnmatchedRequestList,
-    UnsetType,
+    VerifyRequest,
     VerifyResult,
 )
 from controlplane_client.errors import WireFormatError
@@ -55,7 +57,7 @@ class Op(Generic[T]):
     method: str
     path: str
     parse: Callable[[Any], T]
-    #: What `to_wire` makes the JSON body of (`NO_BODY`: the request has none).
+    #: A generated shape or a list of them (`NO_BODY`: the request has none).
     body: Any = NO_BODY
     query: Mapping[str, str] | None = None
     ok: tuple[int, ...] = (200,)
@@ -99,6 +101,12 @@ def _one_value_each(query: QueryPredicate) -> dict[str, str]:
     return {name: given[0] for name, given in values.items()}
 
 
+def _query_value(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _q(part: str) -> str:
     return quote(part, safe="")
 
@@ -118,7 +126,7 @@ class Ops:
 
     @staticmethod
     def create_session(name: str | None, session_id: str | None) -> Op[Session]:
-        body = {k: v for k, v in (("name", name), ("id", session_id)) if v is not None}
+        body = SessionCreate(name=name, id=session_id)
         return Op("POST", "/api/sessions", lambda d: from_wire(Session, d), body=body, ok=(201,))
 
     @staticmethod
@@ -183,60 +191,32 @@ class Ops:
             "GET", f"{self.base}/handlers/{_q(handler)}/calls", lambda d: from_wire(CallList, d)
         )
 
-    def verify(
-        self,
-        handler: str,
-        *,
-        times: int | None = None,
-        at_least: int | None = None,
-        at_most: int | None = None,
-        json: Any | UnsetType = UNSET,
-        body: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        query: QueryPredicate | None = None,
-    ) -> Op[VerifyResult]:
-        spec: dict[str, Any] = {
-            "times": times,
-            "at_least": at_least,
-            "at_most": at_most,
-            "body": body,
-            "headers": dict(headers) if headers is not None else None,
-            "query": _one_value_each(query) if query is not None else None,
-        }
-        wire_body = {k: v for k, v in spec.items() if v is not None}
-        if json is not UNSET:
-            wire_body["json"] = json
+    def verify(self, handler: str, **predicates: Any) -> Op[VerifyResult]:
+        """`predicates` are `Client.verify`'s keywords, the fields of `VerifyRequest`."""
+        headers, query = predicates.pop("headers", None), predicates.pop("query", None)
+        spec = VerifyRequest(
+            **predicates,
+            headers=None if headers is None else dict(headers),
+            query=None if query is None else _one_value_each(query),
+        )
         return Op(
             "POST",
             f"{self.base}/handlers/{_q(handler)}/verify",
             lambda d: from_wire(VerifyResult, d),
-            body=wire_body,
+            body=spec,
             ok=(200, 409),
         )
 
     # ------------------------------------------------------------ journal
 
-    def requests(
-        self,
-        *,
-        handler: str | None = None,
-        matched: bool | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        limit: int | None = None,
-    ) -> Op[RequestList]:
-        filters = {
-            "handler": handler,
-            "matched": None if matched is None else ("true" if matched else "false"),
-            "method": method,
-            "path": path,
-            "limit": None if limit is None else str(limit),
-        }
+    def requests(self, **filters: str | int | bool | None) -> Op[RequestList]:
+        """`filters` are `Client.requests`'s keywords, sent as query parameters."""
+        query = {name: _query_value(value) for name, value in filters.items() if value is not None}
         return Op(
             "GET",
             f"{self.base}/requests",
             lambda d: from_wire(RequestList, d),
-            query={k: v for k, v in filters.items() if v is not None},
+            query=query,
         )
 
     def unmatched(self) -> Op[UnmatchedRequestList]:
@@ -260,7 +240,7 @@ class Ops:
             "PUT",
             f"{self.base}/scenarios/{_q(name)}/state",
             lambda d: from_wire(ScenarioInfo, d),
-            body={} if state is None else {"state": state},
+            body=ScenarioStateUpdate(state=state),
         )
 
     def reset_scenarios(self) -> Op[None]:

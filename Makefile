@@ -25,8 +25,8 @@ test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)  ## ruff, mypy (strict) and the import contracts (pyproject's [tool.importlinter])
-	$(BIN)/ruff check controlplane tests benchmarks tools
-	$(BIN)/ruff format --check controlplane tests benchmarks tools
+	$(BIN)/ruff check controlplane clients/python tests benchmarks tools
+	$(BIN)/ruff format --check controlplane clients/python tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -225,6 +225,7 @@ class ControlplaneServer:
             self._ready_content = None
         while self._runners:
             await self._runners.pop().cleanup()
+        await self.store.upstreams.close()
 
     async def __aenter__(self) -> ControlplaneServer:
         await self.start()

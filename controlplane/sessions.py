@@ -22,7 +22,13 @@ from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
-from controlplane.responses import BodyFiles, Responder, ResponseSpecError, compile_response
+from controlplane.responses import (
+    BodyFiles,
+    Responder,
+    ResponseSpecError,
+    Upstreams,
+    compile_response,
+)
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.scenarios import STARTED, Scenarios
 
@@ -42,6 +48,7 @@ class SessionState:
         name: str | None,
         journal_size: int,
         files: BodyFiles | None = None,
+        upstreams: Upstreams | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
@@ -50,6 +57,8 @@ class SessionState:
         self.responses: dict[str, Responder] = {}
         self.scenarios = Scenarios()
         self.files = files
+        #: The client sessions `proxy` responses forward through (the server's, shared).
+        self.upstreams = upstreams
         self.settings = wire.Settings()
         #: Sampler of the session-wide extra delay (`settings.delay`), None without one.
         self.extra_delay: DelaySampler | None = None
@@ -63,7 +72,7 @@ class SessionState:
 
     def _compile_response(self, spec: wire.AnyResponse, location: str) -> Responder:
         try:
-            return compile_response(spec, self.files)
+            return compile_response(spec, self.files, self.upstreams)
         except ResponseSpecError as exc:
             raise InvalidInput(exc.message, location=location + exc.at) from None
 
@@ -248,13 +257,15 @@ class SessionStore:
         self.journal_size = journal_size
         #: Where `body_file` responses are read from (`__files/` of --mappings), if anywhere.
         self.files = None if files_root is None else BodyFiles(files_root)
+        #: Shared by every session's `proxy` responses; the server closes it when it stops.
+        self.upstreams = Upstreams()
         self.mock_base_url = ""
         self.admin_base_url = ""
         self._sessions: dict[str, SessionState] = {}
         self.default = self._add(DEFAULT_SESSION, None)
 
     def _add(self, session_id: str, name: str | None) -> SessionState:
-        state = SessionState(session_id, name, self.journal_size, self.files)
+        state = SessionState(session_id, name, self.journal_size, self.files, self.upstreams)
         self._sessions[session_id] = state
         return state
 

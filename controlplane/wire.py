@@ -42,6 +42,7 @@ __all__ = [
     "MsgpackResponse",
     "NearMiss",
     "NoRouteBody",
+    "ProxyResponse",
     "RawResponse",
     "RecordedRequest",
     "RecordedResponse",
@@ -376,6 +377,51 @@ class FaultResponse(Struct, tag="fault", **_RESPONSE):
     delay: Delay | None = None
 
 
+class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
+    """Forward the request to `url` and answer with what the origin answers.
+
+    The request's path (less `strip_prefix`) is appended to the url's path and its raw
+    query kept; its headers go along less hop-by-hop ones, `Host` becoming the origin's
+    unless `preserve_host`. The origin's status, headers and body come back untouched
+    (a gzip body stays gzip), streamed as they arrive; redirects are returned, not
+    followed. `timeout_ms` bounds connecting and each read: past it the answer is 504,
+    and an origin that cannot be reached is a 502.
+    """
+
+    url: str
+    strip_prefix: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    remove_headers: list[str] = field(default_factory=list)
+    timeout_ms: float = 10_000
+    preserve_host: bool = False
+    #: Do not verify the origin's certificate (HTTPS origins with a self-signed one).
+    insecure: bool = False
+    #: PEM file of the CAs to trust for this origin, instead of the system's.
+    ca_file: str | None = None
+    #: PEM files of a client certificate and its key, for origins that ask for one.
+    client_cert: str | None = None
+    client_key: str | None = None
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        scheme, _, rest = self.url.partition("://")
+        if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+            raise ValueError(f"`url` must be an absolute http:// or https:// URL, got {self.url!r}")
+        if "?" in self.url or "#" in self.url:
+            raise ValueError(
+                "`url` takes no query or fragment: the request's own query is forwarded"
+            )
+        if not 0 < self.timeout_ms <= 600_000:
+            raise ValueError(
+                f"`timeout_ms` must be > 0 and at most 600000, got {self.timeout_ms:g}"
+            )
+        if self.strip_prefix is not None and not self.strip_prefix.startswith("/"):
+            raise ValueError(f"`strip_prefix` must start with '/', got {self.strip_prefix!r}")
+        _check_headers(dict(self.headers))
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("`client_cert` and `client_key` go together: give both or neither")
+
+
 class InProcessResponse(Struct, tag="in_process", kw_only=True):
     """A response answered by Python code inside the server's process.
 
@@ -396,6 +442,7 @@ AnyResponse = (
     | TomlResponse
     | SequenceResponse
     | FaultResponse
+    | ProxyResponse
 )
 
 

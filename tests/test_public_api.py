@@ -36,6 +36,7 @@ def test_wire_exports_every_public_shape() -> None:
             "MsgpackResponse",
             "NearMiss",
             "NoRouteBody",
+            "ProxyResponse",
             "RawResponse",
             "RecordedRequest",
             "RecordedResponse",

@@ -22,12 +22,14 @@ from controlplane.responses.outcome import (
     ResponseSpecError,
     no_response_outcome,
 )
+from controlplane.responses.proxy import Upstreams
 
 __all__ = [
     "BodyFiles",
     "Outcome",
     "Responder",
     "ResponseSpecError",
+    "Upstreams",
     "check_body_file",
     "compile_response",
     "no_response_outcome",

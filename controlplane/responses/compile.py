@@ -7,26 +7,34 @@ from controlplane.responses.bodies import compile_body
 from controlplane.responses.faults import FaultResponder
 from controlplane.responses.files import BodyFiles
 from controlplane.responses.outcome import Responder, ResponseSpecError
+from controlplane.responses.proxy import ProxyResponder, Upstreams
 from controlplane.responses.sequence import SequenceResponder
 
 __all__ = ["compile_response"]
 
 
-def compile_response(spec: wire.AnyResponse, files: BodyFiles | None = None) -> Responder:
+def compile_response(
+    spec: wire.AnyResponse, files: BodyFiles | None = None, upstreams: Upstreams | None = None
+) -> Responder:
     """Build the responder for `spec`: bodies encoded, headers built, delays compiled.
 
     Raises `ResponseSpecError` (a `ValueError`) naming the problem when a body cannot
     be encoded; its `at` says where (`.responses[2].body`). `files` is where a raw
-    response's `body_file` is read from (None: the server has no files directory).
+    response's `body_file` is read from (None: the server has no files directory);
+    `upstreams` holds the client sessions `proxy` responses forward through.
     """
     if isinstance(spec, wire.SequenceResponse):
         items: list[Responder] = []
         for index, item in enumerate(spec.responses):
             try:
-                items.append(compile_response(item, files))
+                items.append(compile_response(item, files, upstreams))
             except ResponseSpecError as exc:
                 raise exc.within(f".responses[{index}]") from exc
         return SequenceResponder(spec, items)
     if isinstance(spec, wire.FaultResponse):
         return FaultResponder(spec)
+    if isinstance(spec, wire.ProxyResponse):
+        if upstreams is None:
+            raise ResponseSpecError("a `proxy` response needs a running server to forward from")
+        return ProxyResponder(spec, upstreams)
     return compile_body(spec, files)

@@ -323,7 +323,7 @@ class SequenceResponse:
     __wire_tag__: ClassVar[str | None] = 'sequence'
     __wire_omit_defaults__: ClassVar[bool] = False
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
-        ('responses', 'responses', ('list', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'))))),
+        ('responses', 'responses', ('list', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'))))),
         ('on_exhausted', 'on_exhausted', ('literal', ('cycle', 'last', 'raise'))),
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
     )
@@ -345,6 +345,39 @@ class FaultResponse:
     )
 
     fault: Literal['connection_reset', 'disconnect', 'empty_response', 'malformed_chunk', 'random_data_then_close', 'truncated'] = field(kw_only=False)
+    delay: Delay | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyResponse:
+    """Forward the request to `url` and answer with what the origin answers."""
+
+    __wire_tag__: ClassVar[str | None] = 'proxy'
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('url', 'url', ('str',)),
+        ('strip_prefix', 'strip_prefix', ('union', (('str',), ('none',)))),
+        ('headers', 'headers', ('dict', ('str',))),
+        ('remove_headers', 'remove_headers', ('list', ('str',))),
+        ('timeout_ms', 'timeout_ms', ('float',)),
+        ('preserve_host', 'preserve_host', ('bool',)),
+        ('insecure', 'insecure', ('bool',)),
+        ('ca_file', 'ca_file', ('union', (('str',), ('none',)))),
+        ('client_cert', 'client_cert', ('union', (('str',), ('none',)))),
+        ('client_key', 'client_key', ('union', (('str',), ('none',)))),
+        ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+    )
+
+    url: str
+    strip_prefix: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    remove_headers: list[str] = field(default_factory=list)
+    timeout_ms: float = 10000
+    preserve_host: bool = False
+    insecure: bool = False
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
     delay: Delay | None = None
 
 
@@ -392,7 +425,7 @@ class Route:
         ('priority', 'priority', ('int',)),
         ('match', 'match', ('union', (('struct', 'Match'), ('none',)))),
         ('times', 'times', ('union', (('int',), ('none',)))),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('none',)))),
         ('id', 'id', ('union', (('str',), ('none',)))),
         ('scenario', 'scenario', ('struct', 'Scenario')),
         ('id_header', 'id_header', ('str',)),
@@ -762,13 +795,13 @@ class HandlerInfo:
         ('name', 'name', ('str',)),
         ('route_ids', 'route_ids', ('list', ('str',))),
         ('calls', 'calls', ('int',)),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'InProcessResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'InProcessResponse'), ('none',)))),
     )
 
     name: str
     route_ids: list[str]
     calls: int
-    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | InProcessResponse | None
+    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | InProcessResponse | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -858,7 +891,7 @@ class ErrorBody:
     error: ErrorDetail
 
 
-AnyResponse = JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse
+AnyResponse = JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse
 HeaderValues = str | list[str]
 StringMatcherSpec = str | StringMatcher
 
@@ -878,6 +911,7 @@ STRUCTS: Final[dict[str, type]] = {
     'TomlResponse': TomlResponse,
     'SequenceResponse': SequenceResponse,
     'FaultResponse': FaultResponse,
+    'ProxyResponse': ProxyResponse,
     'InProcessResponse': InProcessResponse,
     'Scenario': Scenario,
     'Route': Route,
@@ -931,6 +965,7 @@ __all__ = [
     'MsgpackResponse',
     'NearMiss',
     'NoRouteBody',
+    'ProxyResponse',
     'RawResponse',
     'RecordedRequest',
     'RecordedResponse',

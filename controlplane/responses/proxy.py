@@ -1,0 +1,242 @@
+"""The `proxy` response: forward the request to an origin and relay what it answers.
+
+Built for "stub these endpoints, pass the rest to staging" and for recording. The
+contract (DESIGN.md, "Talking to real services"):
+
+- the request goes out with its method, raw path (less the session prefix and
+  `strip_prefix`, appended to the url's path), raw query, body and headers; hop-by-hop
+  headers (RFC 9110 §7.6.1, and every header `Connection` names) are dropped, nothing
+  of ours is added (no `User-Agent`, no `Accept-Encoding`), `Host` is the origin's
+  unless `preserve_host`, the session header `X-Controlplane-Session` stays with us;
+  `headers` then sets and `remove_headers` removes;
+- the origin's status, reason, headers (less hop-by-hop) and body come back as they
+  are, streamed as they arrive: a gzip body stays gzip with its length, a
+  `text/event-stream` reaches the client event by event, a redirect is returned;
+- an origin that cannot be reached answers 502 (`proxy_unreachable`), one that does
+  not connect or answer within `timeout_ms` 504 (`proxy_timeout`), each with the
+  admin API's error shape; one that breaks off mid-body has the client's connection
+  closed, as the origin closed ours.
+
+One aiohttp `ClientSession` serves every proxy response with the same TLS settings
+(`Upstreams`), created on first use and closed when the server stops.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from controlplane import wire
+from controlplane.logs import get_logger
+from controlplane.request_view import RequestView
+from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.outcome import Outcome, ResponseSpecError, error_body
+
+__all__ = ["HOP_BY_HOP", "ProxyResponder", "Upstreams"]
+
+_log = get_logger("proxy")
+
+#: Connection-specific headers (RFC 9110 §7.6.1), never forwarded either way.
+HOP_BY_HOP = frozenset(
+    name.lower()
+    for name in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+    )
+)
+#: Not forwarded to the origin: its own `Host` is set, the body's length is recomputed
+#: (the body is read whole before forwarding), and the session header is ours.
+_REQUEST_ONLY = frozenset(("host", "content-length", "x-controlplane-session"))
+#: aiohttp's client adds these unless told not to; a proxy adds nothing of its own.
+_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_JSON = {"Content-Type": "application/json"}
+
+#: (insecure, ca_file, client_cert, client_key): what makes two proxies' TLS differ.
+TlsKey = tuple[bool, str | None, str | None, str | None]
+
+
+def _tls_key(spec: wire.ProxyResponse) -> TlsKey:
+    return (spec.insecure, spec.ca_file, spec.client_cert, spec.client_key)
+
+
+def _ssl_for(spec: wire.ProxyResponse) -> ssl.SSLContext | bool:
+    """The TLS settings for the origin, read now so a bad file is refused at registration."""
+    if spec.insecure:
+        return False
+    field = ".ca_file"
+    try:
+        context = ssl.create_default_context(cafile=spec.ca_file)
+        if spec.client_cert is not None:
+            field = ".client_cert"
+            context.load_cert_chain(spec.client_cert, spec.client_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ResponseSpecError(
+            f"cannot load {field[1:]}: {getattr(exc, 'strerror', None) or exc}", field
+        ) from None
+    return context
+
+
+class Upstreams:
+    """The client sessions proxy responses share: one per TLS configuration."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[TlsKey, aiohttp.ClientSession] = {}
+
+    def session(self, key: TlsKey, tls: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+        """The session for `key`, created on first use (inside the server's loop)."""
+        client = self._sessions.get(key)
+        if client is None or client.closed:
+            client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=tls, limit=0),
+                auto_decompress=False,
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None),
+                trust_env=False,
+            )
+            self._sessions[key] = client
+        return client
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for client in sessions:
+            await client.close()
+
+
+def _connection_named(headers: Mapping[str, str]) -> set[str]:
+    return {
+        name.strip().lower()
+        for value in headers.getall("Connection", ())  # type: ignore[attr-defined]
+        for name in value.split(",")
+        if name.strip()
+    }
+
+
+def _relayable(headers: Any, drop: frozenset[str]) -> CIMultiDict[str]:
+    """`headers` less hop-by-hop ones, those `Connection` names and `drop` (lower-case
+    names), repeats and order kept."""
+    skip = HOP_BY_HOP | drop | _connection_named(headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        if name.lower() not in skip:
+            out.add(name, value)
+    return out
+
+
+class ProxyResponder:
+    """Compiled once per registration: the origin's URL parts, TLS and timeouts."""
+
+    def __init__(self, spec: wire.ProxyResponse, upstreams: Upstreams) -> None:
+        self.spec = spec
+        self._upstreams = upstreams
+        self._tls_key = _tls_key(spec)
+        self._tls = _ssl_for(spec)
+        self._base = spec.url.rstrip("/")
+        self._strip = spec.strip_prefix.rstrip("/") if spec.strip_prefix else ""
+        seconds = spec.timeout_ms / 1000
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+        self._set = CIMultiDict(spec.headers)
+        self._remove = frozenset(n.lower() for n in (*spec.remove_headers, *spec.headers))
+        self._delay: DelaySampler = compile_delay(spec.delay)
+        self._placeholder = web.Response(status=502)
+
+    def answer(self, view: RequestView) -> Outcome:
+        delay_ms = self._delay()
+
+        async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+            return await self._forward(request, view, delay_ms)
+
+        return Outcome(self._placeholder, 502, "proxy", delay_ms, render=render)
+
+    def target(self, request: web.BaseRequest, view: RequestView) -> URL:
+        """The origin URL for this request: raw path less prefixes, raw query kept."""
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        prefix = request.path[: len(request.path) - len(view.path)]  # the session's, if any
+        if prefix and raw_path.startswith(prefix):
+            raw_path = raw_path[len(prefix) :] or "/"
+        if self._strip and (raw_path == self._strip or raw_path.startswith(self._strip + "/")):
+            raw_path = raw_path[len(self._strip) :]
+        url = self._base + raw_path
+        if raw_query:
+            url += "?" + raw_query
+        return URL(url, encoded=True)
+
+    def _headers(self, request: web.BaseRequest) -> CIMultiDict[str]:
+        headers = _relayable(request.headers, _REQUEST_ONLY | self._remove)
+        if self.spec.preserve_host and (host := request.headers.get("Host")) is not None:
+            headers["Host"] = host
+        headers.extend(self._set)
+        return headers
+
+    async def _forward(
+        self, request: web.BaseRequest, view: RequestView, delay_ms: float
+    ) -> Outcome:
+        url = self.target(request, view)
+        client = self._upstreams.session(self._tls_key, self._tls)
+        try:
+            upstream = await client.request(
+                request.method,
+                url,
+                headers=self._headers(request),
+                data=view.body if view.body or request.body_exists else None,
+                allow_redirects=False,
+                timeout=self._timeout,
+            )
+        except TimeoutError:
+            return self._failed(
+                504,
+                "proxy_timeout",
+                f"no answer from {url} within {self.spec.timeout_ms:g} ms (`timeout_ms`)",
+                delay_ms,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
+        headers = _relayable(upstream.headers, frozenset())
+        relay = _Relay(upstream, str(url), headers)
+        return Outcome(relay, upstream.status, "proxy", delay_ms)
+
+    def _failed(self, status: int, code: str, message: str, delay_ms: float) -> Outcome:
+        _log.info(code, url=self.spec.url, message=message)
+        response = web.Response(status=status, body=error_body(code, message), headers=_JSON)
+        return Outcome(response, status, "proxy", delay_ms, code)
+
+
+class _Relay(web.StreamResponse):
+    """The origin's answer: status and headers now, the body streamed when aiohttp sends it."""
+
+    def __init__(
+        self, upstream: aiohttp.ClientResponse, url: str, headers: CIMultiDict[str]
+    ) -> None:
+        super().__init__(status=upstream.status, reason=upstream.reason, headers=headers)
+        self._upstream = upstream
+        self._url = url
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        upstream = self._upstream
+        try:
+            async for chunk in upstream.content.iter_any():
+                await self.write(chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            upstream.close()
+            _log.info("proxy_broken", url=self._url, error=f"{type(exc).__name__}: {exc}")
+            # aiohttp closes the client's connection on a ConnectionError, without a
+            # traceback: the client sees the body end early, as we did.
+            raise ConnectionResetError(f"the origin {self._url} broke off its answer") from exc
+        except BaseException:
+            upstream.close()  # the client went away: stop reading from the origin
+            raise
+        upstream.release()
+        await super().write_eof(data)

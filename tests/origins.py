@@ -64,6 +64,11 @@ class Origin:
         for transport in open_:
             if transport is not None:
                 transport.abort()
+        # Handlers still waiting (`/stall`) end with the loop, not after it.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for _ in range(3):  # closed transports finish closing on the next iterations
             await asyncio.sleep(0)
 

@@ -420,6 +420,8 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
         _check_headers(dict(self.headers))
         if (self.client_cert is None) != (self.client_key is None):
             raise ValueError("`client_cert` and `client_key` go together: give both or neither")
+        if self.insecure and self.ca_file is not None:
+            raise ValueError("`insecure` trusts any certificate: give it or `ca_file`, not both")
 
 
 class InProcessResponse(Struct, tag="in_process", kw_only=True):

@@ -24,6 +24,7 @@ from controlplane_client import (
     LognormalDelay,
     Match,
     MsgpackResponse,
+    ProxyResponse,
     RawResponse,
     Route,
     SequenceResponse,
@@ -110,6 +111,22 @@ def _responses() -> list[Any]:
             [JsonResponse(1), FaultResponse("disconnect")], on_exhausted="cycle", delay=DELAYS[0]
         ),
         FaultResponse("connection_reset", delay=DELAYS[0]),
+        *(
+            [
+                ProxyResponse(
+                    url="http://127.0.0.1:9/base",
+                    strip_prefix="/p",
+                    headers={"X-Added": "1"},
+                    remove_headers=["X-Gone"],
+                    timeout_ms=250,
+                    preserve_host=True,
+                    insecure=True,
+                    delay=DELAYS[0],
+                )
+            ]
+            if "ProxyResponse" in shapes.STRUCTS
+            else []
+        ),
     ]
 
 
@@ -166,7 +183,12 @@ def _routes() -> list[Route]:
 
 
 #: Fields no round trip can set: they need files on the server's side.
-NOT_ROUND_TRIPPED = {("RawResponse", "body_file")}
+NOT_ROUND_TRIPPED = {
+    ("RawResponse", "body_file"),
+    ("ProxyResponse", "ca_file"),
+    ("ProxyResponse", "client_cert"),
+    ("ProxyResponse", "client_key"),
+}
 
 
 def _set_fields(value: Any, found: set[tuple[str, str]]) -> None:
@@ -209,6 +231,7 @@ def test_samples_set_every_field_the_client_sends() -> None:
         "TomlResponse",
         "SequenceResponse",
         "FaultResponse",
+        "ProxyResponse",
     }
     expected = {
         (name, f.name)

@@ -94,6 +94,7 @@ def test_components_include_route_match_matchers_and_responses(document: dict[st
         "TomlResponse",
         "SequenceResponse",
         "FaultResponse",
+        "ProxyResponse",
         "RecordedRequest",
         "VerifyRequest",
         "VerifyResult",

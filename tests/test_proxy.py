@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import trustme
+from controlplane_client import Client, ProxyResponse, Route
 
 from tests.conftest import SessionHandle
 from tests.origins import GZIPPED, Origin
@@ -52,6 +53,18 @@ def test_forwards_method_raw_path_query_and_body(cp: SessionHandle, origin: Orig
     assert base64.b64decode(echo["body_base64"]) == b"\x00payload"
     assert dict(echo["headers"])["Host"] == urlsplit(origin.url).netloc
     assert dict(echo["headers"])["Content-Length"] == "8"
+
+
+def test_the_python_client_registers_a_proxy(controlplane: Client, origin: Origin) -> None:
+    response = ProxyResponse(url=f"{origin.url}/echo", strip_prefix="/via", headers={"X-By": "c"})
+    controlplane.add_route(
+        Route(method="GET", path="/via/{rest:.*}", handler="via", response=response)
+    )
+    echo = echoed(requests.get(f"{controlplane.mock_url}/via/x?y=1", timeout=10))
+    assert echo["raw_path"] == "/echo/x?y=1"
+    assert dict(echo["headers"])["X-By"] == "c"
+    [call] = controlplane.get_calls("via")
+    assert (call.response.type, call.response.status) == ("proxy", 200)
 
 
 def test_strip_prefix_only_strips_a_whole_segment(cp: SessionHandle, origin: Origin) -> None:
@@ -264,6 +277,10 @@ NOT_ABSOLUTE = "`url` must be an absolute http:// or https:// URL, got "
             "`timeout_ms` must be > 0 and at most 600000, got 600001",
         ),
         (
+            {"url": "http://h", "insecure": True, "ca_file": "ca.pem"},
+            "`insecure` trusts any certificate: give it or `ca_file`, not both",
+        ),
+        (
             {"url": "http://h", "client_cert": "c.pem"},
             "`client_cert` and `client_key` go together: give both or neither",
         ),
@@ -357,3 +374,30 @@ def test_a_client_certificate_is_presented(
     with Origin(context) as mutual:
         proxy(cp, f"{mutual.url}/echo", ca_file=ca_file, client_cert=str(cert), client_key=str(key))
         assert echoed(requests.get(f"{cp.mock_url}/api/z", timeout=10))["client_cert"] is True
+        insecure = {"insecure": True, "client_cert": str(cert), "client_key": str(key)}
+        cp.register("upstream", {"type": "proxy", "url": f"{mutual.url}/echo", **insecure})
+        assert echoed(requests.get(f"{cp.mock_url}/api/z", timeout=10))["client_cert"] is True
+        cp.register("upstream", {"type": "proxy", "url": f"{mutual.url}/echo", "ca_file": ca_file})
+        refused = requests.get(f"{cp.mock_url}/api/z", timeout=10)
+        assert refused.status_code == 502
+
+
+def test_an_unloadable_client_certificate_is_refused_at_its_field(
+    cp: SessionHandle, ca_file: str
+) -> None:
+    route = {
+        "method": "GET",
+        "path": "/p",
+        "handler": "h",
+        "response": {
+            "type": "proxy",
+            "url": "https://h",
+            "client_cert": ca_file,  # a certificate without its key
+            "client_key": ca_file,
+        },
+    }
+    answer = requests.post(f"{cp.api}/routes", json=route, timeout=10)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["location"] == "$.response.client_cert"
+    assert error["message"].startswith("cannot load client_cert: ")

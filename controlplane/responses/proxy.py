@@ -72,13 +72,14 @@ def _tls_key(spec: wire.ProxyResponse) -> TlsKey:
     return (spec.insecure, spec.ca_file, spec.client_cert, spec.client_key)
 
 
-def _ssl_for(spec: wire.ProxyResponse) -> ssl.SSLContext | bool:
+def _ssl_for(spec: wire.ProxyResponse) -> ssl.SSLContext:
     """The TLS settings for the origin, read now so a bad file is refused at registration."""
-    if spec.insecure:
-        return False
     field = ".ca_file"
     try:
         context = ssl.create_default_context(cafile=spec.ca_file)
+        if spec.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if spec.client_cert is not None:
             field = ".client_cert"
             context.load_cert_chain(spec.client_cert, spec.client_key)
@@ -95,7 +96,7 @@ class Upstreams:
     def __init__(self) -> None:
         self._sessions: dict[TlsKey, aiohttp.ClientSession] = {}
 
-    def session(self, key: TlsKey, tls: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+    def session(self, key: TlsKey, tls: ssl.SSLContext) -> aiohttp.ClientSession:
         """The session for `key`, created on first use (inside the server's loop)."""
         client = self._sessions.get(key)
         if client is None or client.closed:

@@ -12,7 +12,6 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,7 +25,8 @@ FLOOD = 500
 
 def address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"{url} names no host and port")
     return parts.hostname, parts.port
 
 
@@ -52,27 +52,31 @@ def exchange(url: str, chunks: list[bytes], *, pause: float = 0.0, timeout: floa
 
 
 def status_of(raw: bytes) -> int | None:
-    """The status of the first answer in `raw`, None when the connection closed silently."""
-    if not raw:
+    """The status of the first answer in `raw`; None when `raw` is not an HTTP/1 answer."""
+    if not raw.startswith(b"HTTP/1."):
         return None
-    assert raw.startswith(b"HTTP/1."), raw[:100]
     return int(raw.split(b" ", 2)[1])
 
 
-def assert_4xx_or_closed(raw: bytes) -> None:
+def is_4xx_or_closed(raw: bytes) -> bool:
+    """Whether `raw`, what the server sent, is a 4xx answer or nothing (it hung up)."""
     status = status_of(raw)
-    assert status is None or 400 <= status < 500, raw[:300]
+    return raw == b"" or (status is not None and 400 <= status < 500)
+
+
+def ping(session: SessionHandle) -> tuple[int, str]:
+    """Status and text of `GET /ping`: whether the server still serves the session."""
+    answer = requests.get(f"{session.mock_url}/ping", timeout=10)
+    return answer.status_code, answer.text
 
 
 @pytest.fixture
-def alive(cp: SessionHandle) -> Iterator[SessionHandle]:
-    """A session with one route; after the test the server must still answer it."""
+def alive(cp: SessionHandle) -> SessionHandle:
+    """A session with one route, `GET /ping` -> `pong`; tests check it still answers."""
     cp.add_route(
         method="GET", path="/ping", handler="ping", response={"type": "raw", "body": "pong"}
     )
-    yield cp
-    answer = requests.get(f"{cp.mock_url}/ping", timeout=10)
-    assert (answer.status_code, answer.text) == (200, "pong")
+    return cp
 
 
 # ----------------------------------------------------------------- mock port
@@ -104,18 +108,22 @@ def alive(cp: SessionHandle) -> Iterator[SessionHandle]:
 def test_non_http_bytes_get_a_4xx_or_a_closed_connection(
     alive: SessionHandle, garbage: bytes
 ) -> None:
-    assert_4xx_or_closed(exchange(alive.mock_url, [garbage]))
+    raw = exchange(alive.mock_url, [garbage])
+    assert is_4xx_or_closed(raw), raw[:300]
+    assert ping(alive) == (200, "pong")
 
 
 def test_huge_header_gets_a_4xx(alive: SessionHandle) -> None:
     request = b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
     raw = exchange(alive.mock_url, [request])
-    assert_4xx_or_closed(raw)
+    assert is_4xx_or_closed(raw), raw[:300]
+    assert ping(alive) == (200, "pong")
 
 
 def test_huge_request_line_gets_a_4xx(alive: SessionHandle) -> None:
     raw = exchange(alive.mock_url, [b"GET /" + b"p" * 200_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"])
-    assert_4xx_or_closed(raw)
+    assert is_4xx_or_closed(raw), raw[:300]
+    assert ping(alive) == (200, "pong")
 
 
 def test_incomplete_request_then_close_leaves_the_server_serving(alive: SessionHandle) -> None:
@@ -126,14 +134,16 @@ def test_incomplete_request_then_close_leaves_the_server_serving(alive: SessionH
     # The truncated POST was never complete, so nothing half-read is journaled as a call.
     calls = requests.get(f"{alive.api}/handlers/ping/calls", timeout=10).json()["calls"]
     assert calls == []
+    assert ping(alive) == (200, "pong")
 
 
 def test_slow_client_sending_headers_byte_by_byte_is_answered(alive: SessionHandle) -> None:
     path = urlsplit(alive.mock_url).path
     request = f"GET {path}/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     raw = exchange(alive.mock_url, [bytes([b]) for b in request], pause=0.002)
-    assert status_of(raw) == 200
+    assert status_of(raw) == 200, raw[:300]
     assert raw.endswith(b"pong")
+    assert ping(alive) == (200, "pong")
 
 
 def test_many_connections_opened_and_abandoned(alive: SessionHandle) -> None:
@@ -141,6 +151,7 @@ def test_many_connections_opened_and_abandoned(alive: SessionHandle) -> None:
     sockets = [socket.create_connection((host, port), timeout=10) for _ in range(50)]
     for sock in sockets:
         sock.close()
+    assert ping(alive) == (200, "pong")
 
 
 async def test_flood_of_concurrent_requests_is_all_answered_and_journaled(
@@ -159,6 +170,7 @@ async def test_flood_of_concurrent_requests_is_all_answered_and_journaled(
     journal = requests.get(f"{alive.api}/requests?handler=ping", timeout=10).json()
     assert len(journal["requests"]) == FLOOD and journal["evicted"] == 0
     assert sorted(int(e["query"]["n"][0]) for e in journal["requests"]) == list(range(FLOOD))
+    assert ping(alive) == (200, "pong")
 
 
 def test_large_mock_body_is_received_whole(alive: SessionHandle) -> None:
@@ -169,6 +181,7 @@ def test_large_mock_body_is_received_whole(alive: SessionHandle) -> None:
     assert requests.post(f"{alive.mock_url}/upload", data=payload, timeout=30).status_code == 202
     [call] = alive.calls("upload")
     assert call["body"] is None and len(call["body_base64"]) == 4 * ((len(payload) + 2) // 3)
+    assert ping(alive) == (200, "pong")
 
 
 # ----------------------------------------------------------------- admin port
@@ -200,5 +213,6 @@ def test_admin_body_over_the_size_cap_is_a_json_4xx(cp: SessionHandle) -> None:
     ids=["binary", "huge-header"],
 )
 def test_admin_port_survives_garbage(cp_server: ThreadedServer, garbage: bytes) -> None:
-    assert_4xx_or_closed(exchange(cp_server.admin_url, [garbage]))
+    raw = exchange(cp_server.admin_url, [garbage])
+    assert is_4xx_or_closed(raw), raw[:300]
     assert requests.get(f"{cp_server.admin_url}/health", timeout=10).status_code == 200

@@ -15,23 +15,11 @@ import yaml
 from aiohttp import web
 
 from controlplane import wire
-from controlplane.request_view import RequestView
-from controlplane.responses import (
-    Outcome,
-    ResponseSpecError,
-    compile_response,
-    no_response_outcome,
-)
+from controlplane.responses import ResponseSpecError, compile_response, no_response_outcome
 from controlplane.responses.bodies import BodyResponder
-from tests.responses_harness import responder_for, serve
+from tests.responses_support import responder_for, serve, view
 
 BINARY = bytes(range(256)) + b"\xff\xfe\x00not utf-8"
-
-
-def _view() -> RequestView:
-    from multidict import CIMultiDict
-
-    return RequestView("GET", "/", "", CIMultiDict(), b"")
 
 
 async def test_json_body_reaches_aiohttp_and_httpx_with_status_and_headers() -> None:
@@ -146,7 +134,7 @@ async def test_toml_body_round_trips_through_tomllib() -> None:
 def test_body_is_encoded_once_at_compile_time_not_per_answer() -> None:
     responder = responder_for({"type": "json", "body": {"big": list(range(100))}})
     assert isinstance(responder, BodyResponder)
-    first, second = responder.answer(_view()).response, responder.answer(_view()).response
+    first, second = responder.answer(view()).response, responder.answer(view()).response
     assert isinstance(first, web.Response)
     assert isinstance(second, web.Response)
     assert first is not second  # aiohttp responses are single-use
@@ -155,15 +143,17 @@ def test_body_is_encoded_once_at_compile_time_not_per_answer() -> None:
     assert msgspec.json.decode(responder.body) == {"big": list(range(100))}
 
 
-def test_static_outcome_reports_status_and_type_for_the_journal() -> None:
-    for kind in ("json", "raw", "msgpack", "yaml", "toml"):
-        outcome = responder_for({"type": kind, "status": 299}).answer(_view())
-        assert (outcome.status, outcome.type, outcome.delay_ms, outcome.error) == (
-            299,
-            kind,
-            0.0,
-            None,
-        )
+async def test_static_response_is_journaled_with_its_status_and_type() -> None:
+    kinds = ["json", "raw", "msgpack", "yaml", "toml"]
+    async with serve(None) as srv, aiohttp.ClientSession() as session:
+        for kind in kinds:
+            await srv.register({"type": kind, "status": 299})
+            async with session.get(srv.url) as resp:
+                assert resp.status == 299
+        journal = await srv.journal()
+    assert journal == [
+        {"status": 299, "type": kind, "delay_ms": 0.0, "error": None} for kind in kinds
+    ]
 
 
 def test_toml_null_is_rejected_at_compile_time_naming_the_key() -> None:
@@ -215,24 +205,16 @@ def test_sequence_item_that_cannot_be_encoded_is_located_by_index() -> None:
     assert caught.value.at == ".responses[1].body"
 
 
-async def test_no_response_outcome_is_a_500_naming_the_handler_and_the_fix() -> None:
-    outcome = no_response_outcome("create_user")
-    assert isinstance(outcome, Outcome)
-    assert (outcome.status, outcome.type, outcome.error) == (500, "json", "no_response")
-
-    class Fixed:
-        spec = wire.JsonResponse()
-
-        def answer(self, view: RequestView) -> Outcome:
-            return no_response_outcome("create_user")
-
-    async with serve(Fixed()) as srv, httpx.AsyncClient() as client:
+async def test_handler_without_a_response_answers_500_naming_the_handler_and_the_fix() -> None:
+    async with serve(None, handler="create_user") as srv, httpx.AsyncClient() as client:
         answer = await client.get(srv.url)
+        journal = await srv.journal()
     assert answer.status_code == 500
     error = answer.json()["error"]
     assert error["code"] == "no_response"
     assert "'create_user' has no registered response" in error["message"]
     assert "PUT /api/handlers/create_user/response" in error["message"]
+    assert journal == [{"status": 500, "type": "json", "delay_ms": 0.0, "error": "no_response"}]
 
 
 def test_no_response_outcome_for_a_session_points_at_that_sessions_admin_path() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import uvloop
 
-from tests.responses_harness import ResponderServer, get_request, raw_exchange, responder_for, serve
+from tests.responses_support import Served, get_request, raw_exchange, serve
 
 # fault -> (aiohttp exception, httpx exception, message fragment httpx gives)
 CLIENT_VIEW: dict[str, tuple[type[Exception], type[Exception], str]] = {
@@ -49,17 +49,19 @@ async def _httpx_get(url: str) -> bytes:
         return (await client.get(url)).content
 
 
-async def _assert_serves_normally(srv: ResponderServer) -> None:
-    srv.responder = responder_for({"type": "json", "body": {"still": "serving"}})
+STILL_SERVING = {"type": "json", "body": {"still": "serving"}}
+
+
+async def _answer_after_the_fault(srv: Served) -> tuple[int, object]:
+    """Status and JSON body of the next request, once the handler answers normally again."""
+    await srv.register(STILL_SERVING)
     async with httpx.AsyncClient() as client:
         answer = await client.get(srv.url)
-    assert answer.status_code == 200
-    assert answer.json() == {"still": "serving"}
+    return answer.status_code, answer.json()
 
 
-def _no_warnings_or_errors(caplog: pytest.LogCaptureFixture) -> None:
-    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert loud == [], [r.getMessage() for r in loud]
+def _warnings_or_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -69,8 +71,9 @@ async def test_aiohttp_client_sees_the_fault(fault: str, caplog: pytest.LogCaptu
     async with serve({"type": "fault", "fault": fault}) as srv:
         with pytest.raises(expected):
             await _aiohttp_get(srv.url)
-        await _assert_serves_normally(srv)
-    _no_warnings_or_errors(caplog)
+        after = await _answer_after_the_fault(srv)
+    assert after == (200, {"still": "serving"})
+    assert _warnings_or_errors(caplog) == []
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -81,8 +84,9 @@ async def test_httpx_client_sees_the_fault(fault: str, caplog: pytest.LogCapture
         async with httpx.AsyncClient() as client:
             with pytest.raises(expected, match=re.escape(fragment) if fragment else None):
                 await client.get(srv.url)
-        await _assert_serves_normally(srv)
-    _no_warnings_or_errors(caplog)
+        after = await _answer_after_the_fault(srv)
+    assert after == (200, {"still": "serving"})
+    assert _warnings_or_errors(caplog) == []
 
 
 @pytest.mark.parametrize("fault", ["disconnect", "empty_response"])
@@ -142,24 +146,21 @@ async def test_keep_alive_client_recovers_on_a_new_connection_after_a_fault() ->
         assert (await client.get(srv.url)).json() == 3
 
 
-async def test_fault_outcome_is_journaled_as_status_zero_with_the_fault_name() -> None:
+async def test_fault_is_journaled_as_status_zero_with_the_fault_name() -> None:
     spec = {"type": "fault", "fault": "truncated", "delay": {"fixed_ms": 30}}
     async with serve(spec) as srv:
         with pytest.raises(httpx.RemoteProtocolError):
             async with httpx.AsyncClient() as client:
                 await client.get(srv.url)
-    [outcome] = srv.outcomes
-    assert (outcome.status, outcome.type, outcome.error, outcome.delay_ms) == (
-        0,
-        "fault",
-        "truncated",
-        30.0,
-    )
+        journal = await srv.journal()
+    assert journal == [{"status": 0, "type": "fault", "delay_ms": 30.0, "error": "truncated"}]
 
 
-async def _fault_matrix() -> list[str]:
-    """Each fault once against aiohttp, httpx and a raw socket; returns what was seen."""
+async def _fault_matrix() -> tuple[list[str], list[tuple[int, object]]]:
+    """Each fault once against aiohttp, httpx and a raw socket: what was seen, and what
+    a normal request got after each fault."""
     seen: list[str] = []
+    after: list[tuple[int, object]] = []
     for fault in FAULTS:
         aiohttp_exc, httpx_exc, _ = CLIENT_VIEW[fault]
         async with serve({"type": "fault", "fault": fault}) as srv:
@@ -178,14 +179,15 @@ async def _fault_matrix() -> list[str]:
                     await raw_exchange(srv.port, get_request())
                 except ConnectionResetError:
                     seen.append("connection_reset:raw RST")
-            await _assert_serves_normally(srv)
-    return seen
+            after.append(await _answer_after_the_fault(srv))
+    return seen, after
 
 
 def test_faults_look_the_same_under_uvloop(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert isinstance(runner.get_loop(), uvloop.Loop)
-        seen = runner.run(_fault_matrix())
+        seen, after = runner.run(_fault_matrix())
     assert len(seen) == 2 * len(FAULTS) + 1, seen
-    _no_warnings_or_errors(caplog)
+    assert after == [(200, {"still": "serving"})] * len(FAULTS)
+    assert _warnings_or_errors(caplog) == []

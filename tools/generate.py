@@ -6,12 +6,16 @@
     python tools/generate.py            # rewrite both
     python tools/generate.py --check    # exit 1, naming the stale ones, when either differs
 
+`--root DIR` reads and writes the two files under DIR instead of this checkout (the
+tests check a stale copy that way).
+
 Tests fail when either committed file is stale (tests/test_client_shapes.py,
 tests/test_openapi.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,20 +29,36 @@ OPENAPI_PATH = ROOT / "docs" / "reference" / "openapi.json"
 
 
 def generated() -> dict[Path, bytes]:
-    """Each generated file and the content it should have."""
-    return {SHAPES_PATH: render().encode(), OPENAPI_PATH: openapi_document()}
+    """Each generated file (relative to the checkout) and the content it should have."""
+    return {
+        SHAPES_PATH.relative_to(ROOT): render().encode(),
+        OPENAPI_PATH.relative_to(ROOT): openapi_document(),
+    }
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/generate.py", description="Rewrite (or check) the generated files."
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a file is stale")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the checkout to read and write (default: this one)"
+    )
+    args = parser.parse_args(argv)
+    root: Path = args.root
     files = generated()
-    if "--check" in argv:
-        stale = [p for p, content in files.items() if not p.exists() or p.read_bytes() != content]
-        for path in stale:
-            print(f"{path.relative_to(ROOT)} is stale: run `make generate`", file=sys.stderr)
+    if args.check:
+        stale = [
+            name
+            for name, content in files.items()
+            if not (root / name).exists() or (root / name).read_bytes() != content
+        ]
+        for name in stale:
+            print(f"{name} is stale: run `make generate`", file=sys.stderr)
         return 1 if stale else 0
-    for path, content in files.items():
-        path.write_bytes(content)
-        print(f"wrote {path.relative_to(ROOT)}")
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+        print(f"wrote {name}")
     return 0
 
 

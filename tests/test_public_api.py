@@ -73,7 +73,8 @@ def test_srvmocker_names_the_migration_guide_imports() -> None:
         "fact",
         None,
     )
-    assert JsonResponse({"fact": "Meow."}) is not None
+    response = JsonResponse({"fact": "Meow."}, status=201)
+    assert (response.body, response.status) == ({"fact": "Meow."}, 201)
     # `async with start_service(routes) as service:`
     assert callable(start_service)
     assert hasattr(start_service([route]), "__aenter__")

@@ -18,6 +18,7 @@ from typing import Any
 
 from controlplane._version import __version__
 from controlplane.errors import ControlplaneError, RouteFileError
+from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import configure_logging, get_logger
 from controlplane.server import ControlplaneServer, ServerConfig
 
@@ -49,6 +50,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "(mappings/, __files/), to load at start; --root-dir is WireMock's name for it",
     )
     add("--journal-size", type=int, default=10_000, help="requests kept per session (10000)")
+    add(
+        "--journal-body-limit",
+        type=int,
+        default=DEFAULT_BODY_LIMIT,
+        metavar="BYTES",
+        help="body bytes kept per journal entry; matching sees whole bodies (65536)",
+    )
     add("--log-format", choices=("console", "json"), default="console")
     add(
         "--log-level",
@@ -101,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             admin_port=args.admin_port,
             mappings=args.mappings,
             journal_size=args.journal_size,
+            journal_body_limit=args.journal_body_limit,
             admin_token=args.admin_token,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,

@@ -6,6 +6,15 @@ already parsed: method, path, query string, the raw header bytes and the body. T
 garbage collector never walks the journal (its pauses grew with it), and nothing is
 decoded twice: the `RequestView` that matching used is rebuilt only when someone
 reads the journal, and the wire shape (`RecordedRequest`) only then too.
+
+An entry keeps at most `--journal-body-limit` bytes of its body (the mock port cuts it
+when it records) and the body's full length, so a journal's memory is bounded by its
+size times the cap. Matching has seen the whole body by then; verification and every
+reader see what was kept.
+
+Readers take a `Page`: the entries a listing shows (references, not copies) and the
+cursor that continues it, chosen in one pass without an `await` so the deque cannot
+change under it. Turning those entries into JSON is the reader's job, a few at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +24,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
+from itertools import islice
+from typing import NamedTuple, TypeVar
 
 import msgspec
 from multidict import CIMultiDict
@@ -23,7 +33,19 @@ from multidict import CIMultiDict
 from controlplane import wire
 from controlplane.request_view import NOT_JSON, RequestView
 
-__all__ = ["Journal", "JournalEntry", "RawHeaders"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "DEFAULT_PAGE_SIZE",
+    "Journal",
+    "JournalEntry",
+    "Page",
+    "RawHeaders",
+]
+
+#: Body bytes an entry keeps by default (`--journal-body-limit`): 64 KiB.
+DEFAULT_BODY_LIMIT = 64 * 1024
+#: Entries in one page of a listing that gives no `limit`.
+DEFAULT_PAGE_SIZE = 1000
 
 _R = TypeVar("_R", bound=wire.RecordedRequest)
 RawHeaders = tuple[tuple[bytes, bytes], ...]
@@ -38,7 +60,10 @@ class JournalEntry(msgspec.Struct, gc=False):
     path: str
     query_string: str
     raw_headers: RawHeaders
+    #: The kept body: at most its first `--journal-body-limit` bytes.
     body: bytes
+    #: The length of the whole body as received.
+    body_size: int
     route_id: str | None
     handler: str | None
     path_params: dict[str, str]
@@ -53,6 +78,10 @@ class JournalEntry(msgspec.Struct, gc=False):
         return self.route_id is not None
 
     @property
+    def body_truncated(self) -> bool:
+        return self.body_size > len(self.body)
+
+    @property
     def view(self) -> RequestView:
         """The request as matching sees it, rebuilt from the raw record (not cached)."""
         # aiohttp decodes header bytes the same way, so names and values round-trip.
@@ -61,6 +90,14 @@ class JournalEntry(msgspec.Struct, gc=False):
             for name, value in self.raw_headers
         )
         return RequestView(self.method, self.path, self.query_string, headers, self.body)
+
+
+class Page(NamedTuple):
+    """The entries one listing shows, oldest first, and the `after` that continues it."""
+
+    entries: list[JournalEntry]
+    #: The `after` cursor of the next page; None when no further entry matched.
+    next: int | None
 
 
 class Journal:
@@ -107,8 +144,60 @@ class Journal:
             self._appended -= len(removed)
         return removed
 
+    def page(
+        self,
+        keep: Callable[[JournalEntry], bool] | None = None,
+        *,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        """The entries `keep` holds for (all when None), one page of them.
+
+        Without `after`, `limit=N` means the newest N (and nothing follows them); with
+        neither, the first `DEFAULT_PAGE_SIZE` from the oldest. With `after`, the first
+        `limit` (default `DEFAULT_PAGE_SIZE`) whose `seq` is greater. `next` is set when
+        more entries matched beyond the page.
+        """
+        entries = self._entries
+        if after is None and limit is not None:
+            newest: list[JournalEntry] = []
+            if limit:
+                for entry in reversed(entries):
+                    if keep is None or keep(entry):
+                        newest.append(entry)
+                        if len(newest) == limit:
+                            break
+            newest.reverse()
+            return Page(newest, None)
+        size = DEFAULT_PAGE_SIZE if limit is None else limit
+        start = 0 if after is None else self._first_after(after)
+        candidates: Iterator[JournalEntry] = islice(entries, start, None)
+        if keep is not None:
+            candidates = (entry for entry in candidates if keep(entry))
+        # One entry past the page says whether another page follows.
+        chosen = list(islice(candidates, size + 1))
+        if len(chosen) <= size:
+            return Page(chosen, None)
+        shown = chosen[:size]
+        return Page(shown, shown[-1].seq if shown else (after or 0))
+
+    def _first_after(self, after: int) -> int:
+        """The index of the first entry with `seq > after` (seqs increase along the deque)."""
+        entries = self._entries
+        low, high = 0, len(entries)
+        while low < high:
+            middle = (low + high) // 2
+            if entries[middle].seq <= after:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self._entries)
+
+    def __reversed__(self) -> Iterator[JournalEntry]:
+        return reversed(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -129,7 +218,8 @@ class Journal:
         query: dict[str, list[str]] = {}
         for name, value in view.query.items():
             query.setdefault(name, []).append(value)
-        parsed = view.json
+        # A cut body is not the JSON that was sent, even when its prefix happens to parse.
+        parsed = view.json if not entry.body_truncated else NOT_JSON
         return shape(
             id=self.entry_id(entry),
             seq=entry.seq,
@@ -142,8 +232,10 @@ class Journal:
             query=query,
             headers=[(str(name), value) for name, value in view.headers.items()],
             path_params=entry.path_params,
-            body=view.text,
+            body=view.text if not entry.body_truncated else _cut_text(view.body),
             body_base64=base64.b64encode(view.body).decode("ascii"),
+            body_size=entry.body_size,
+            body_truncated=entry.body_truncated,
             json=wire.UNSET if parsed is NOT_JSON else parsed,
             response=wire.RecordedResponse(
                 status=entry.status,
@@ -153,6 +245,16 @@ class Journal:
             ),
             matched=entry.matched,
         )
+
+
+def _cut_text(body: bytes) -> str | None:
+    """A kept body's text: the cut may split a UTF-8 character, which is left out."""
+    for end in range(len(body), max(len(body) - 4, -1), -1):
+        try:
+            return body[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def _iso_utc(timestamp: float) -> str:

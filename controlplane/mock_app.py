@@ -4,8 +4,9 @@ One low-level aiohttp handler (no router: the route table is ours) picks the ses
 (path prefix `/_s/{id}` or the `X-Controlplane-Session` header), finds the winning
 route, asks the handler's compiled responder for the answer, applies the route's
 side effects (its `times`, its scenario's transition, its id header: one attribute
-test for routes without any), journals it and applies any delay (the response's plus
-the session's). Everything that can be prepared at registration already was.
+test for routes without any), journals it (the body cut to `journal_body_limit`
+bytes; matching saw all of it) and applies any delay (the response's plus the
+session's). Everything that can be prepared at registration already was.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import msgspec
 from aiohttp import web
 
 from controlplane import wire
-from controlplane.journal import JournalEntry, RawHeaders
+from controlplane.journal import DEFAULT_BODY_LIMIT, JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
 from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
@@ -37,8 +38,10 @@ _PREFIX_LEN = len(SESSION_PREFIX)
 class MockHandler:
     """The aiohttp low-level handler serving mock traffic for every session."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, journal_body_limit: int = DEFAULT_BODY_LIMIT) -> None:
         self.store = store
+        #: Body bytes a journal entry keeps (`--journal-body-limit`).
+        self.journal_body_limit = journal_body_limit
         self._debug = debug_enabled(_log)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -87,7 +90,9 @@ class MockHandler:
                 path,
                 view.query_string,
                 request.raw_headers,
-                body,
+                # A slice as long as the body is the body itself: no copy unless cut.
+                body[: self.journal_body_limit],
+                len(body),
                 route.id,
                 handler,
                 params,
@@ -128,7 +133,8 @@ class MockHandler:
                 view.path,
                 view.query_string,
                 raw_headers,
-                view.body,
+                view.body[: self.journal_body_limit],
+                len(view.body),
                 None,
                 None,
                 NO_PARAMS,

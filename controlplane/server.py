@@ -36,6 +36,7 @@ from controlplane import wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError
+from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
 from controlplane.mock_app import MockHandler
 from controlplane.route_files import load_route_files
@@ -63,6 +64,8 @@ class ServerConfig:
     admin_port: int = 8081
     mappings: Path | None = None
     journal_size: int = 10_000
+    #: Body bytes each journal entry keeps (the rest is counted, not kept); 0 keeps none.
+    journal_body_limit: int = DEFAULT_BODY_LIMIT
     admin_token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -77,6 +80,10 @@ class ServerConfig:
         # Messages name the CLI flags: that is where most people set these.
         if self.journal_size < 1:
             raise ValueError(f"--journal-size must be >= 1, got {self.journal_size}")
+        if self.journal_body_limit < 0:
+            raise ValueError(
+                f"--journal-body-limit must be >= 0 (bytes), got {self.journal_body_limit}"
+            )
         for flag, port in (("--port", self.port), ("--admin-port", self.admin_port)):
             if not 0 <= port <= 65535:
                 raise ValueError(f"{flag} must be 0 (pick a free port) to 65535, got {port}")
@@ -168,7 +175,7 @@ class ControlplaneServer:
         ssl_context = self._ssl_context()
 
         mock_runner = web.ServerRunner(
-            _mock_server(MockHandler(self.store)),
+            _mock_server(MockHandler(self.store, config.journal_body_limit)),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
         )

@@ -3,6 +3,12 @@
 The predicates of `verify` are expressed as a `wire.Match` and compiled by the same
 matching code that routes requests, so "matched" means one thing everywhere:
 headers and query are subsets (any of a repeated value may match), json and body exact.
+
+Verification reads the journal, so it sees each call as the journal kept it: a body
+longer than `--journal-body-limit` was cut there (matching saw all of it when the
+request came in), so `json` and `body` predicates do not hold for a cut body, and a
+failure message says which calls were cut. Each call's request view is rebuilt once
+and nothing is encoded but the few lines of the message.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import msgspec
 from controlplane import wire
 from controlplane.journal import JournalEntry
 from controlplane.matching import compile_match
+from controlplane.request_view import RequestView
 from controlplane.sessions import SessionState
 
 __all__ = ["verify_calls"]
@@ -66,10 +73,15 @@ def verify_calls(
     calls = [entry for entry in journal if entry.handler == handler]
     predicate = compile_match(_as_match(request))
     matching: list[JournalEntry] = calls if predicate is None else []
-    missed: list[JournalEntry] = []
+    # A missed call's view is kept: its diffs reuse what matching decoded (text, JSON).
+    missed: list[tuple[JournalEntry, RequestView]] = []
     if predicate is not None:
         for call in calls:
-            (matching if predicate(call.view) else missed).append(call)
+            view = call.view
+            if predicate(view):
+                matching.append(call)
+            else:
+                missed.append((call, view))
     count = len(matching)
     evicted = journal.evicted
     if _count_holds(request, count):
@@ -83,14 +95,14 @@ def verify_calls(
         f"but {_calls(count)} matched{seen}."
     ]
     if predicate is not None and missed:
-        ranked = sorted(missed, key=lambda entry: len(predicate.diffs(entry.view)))
+        ranked = sorted(
+            ((predicate.diffs(view), entry) for entry, view in missed),
+            key=lambda item: len(item[0]),
+        )
         lines.append("Closest calls that did not match:")
-        for entry in ranked[:_CLOSEST_SHOWN]:
+        for diffs, entry in ranked[:_CLOSEST_SHOWN]:
             lines.append(_summary(entry) + ":")
-            lines.extend(
-                f"    {d.field}: expected {d.expected}, got {d.actual}"
-                for d in predicate.diffs(entry.view)
-            )
+            lines.extend(f"    {d.field}: expected {d.expected}, got {d.actual}" for d in diffs)
     elif calls:
         lines.append("Calls received (latest last):")
         lines.extend(_summary(entry) for entry in calls[-_CLOSEST_SHOWN:])
@@ -111,9 +123,14 @@ def _eviction_warning(evicted: int) -> str | None:
 
 
 def _summary(entry: JournalEntry) -> str:
-    view = entry.view
-    query = f"?{view.query_string}" if view.query_string else ""
-    return f"  call #{entry.seq} {view.method} {view.path}{query} -> {entry.status}"
+    query = f"?{entry.query_string}" if entry.query_string else ""
+    line = f"  call #{entry.seq} {entry.method} {entry.path}{query} -> {entry.status}"
+    if entry.body_truncated:
+        line += (
+            f" (journal kept {len(entry.body)} of its {entry.body_size} body bytes: "
+            "--journal-body-limit)"
+        )
+    return line
 
 
 def _describe(request: wire.VerifyRequest) -> str:

@@ -648,6 +648,10 @@ class RecordedRequest(Struct, kw_only=True):
     path_params: dict[str, str]
     body: str | None
     body_base64: str
+    #: The whole body's length in bytes, as received (`body` may hold less).
+    body_size: int
+    #: True when the journal kept only the first `--journal-body-limit` bytes.
+    body_truncated: bool
     response: RecordedResponse
     matched: bool
     json: Any | UnsetType = UNSET
@@ -690,16 +694,22 @@ class NoRouteBody(Struct, kw_only=True):
 class RequestList(Struct, kw_only=True):
     requests: list[RecordedRequest]
     evicted: int
+    #: The `after` cursor of the next page; null when this page is the last.
+    next: int | None = None
 
 
 class UnmatchedRequestList(Struct, kw_only=True):
     requests: list[UnmatchedRequest]
     evicted: int
+    #: The `after` cursor of the next page; null when this page is the last.
+    next: int | None = None
 
 
 class CallList(Struct, kw_only=True):
     calls: list[RecordedRequest]
     evicted: int
+    #: The `after` cursor of the next page; null when this page is the last.
+    next: int | None = None
 
 
 # --------------------------------------------------------------------------- handlers

@@ -216,7 +216,7 @@ def test_post_reset_empties_routes_responses_and_journal(cp: SessionHandle) -> N
     assert requests.post(f"{cp.api}/reset", timeout=10).status_code == 204
     assert get(f"{cp.api}/routes") == {"routes": []}
     assert get(f"{cp.api}/handlers") == {"handlers": []}
-    assert get(f"{cp.api}/requests") == {"requests": [], "evicted": 0}
+    assert get(f"{cp.api}/requests") == {"requests": [], "evicted": 0, "next": None}
     assert mock_get(cp, "/a").status_code == 404
 
 

@@ -63,6 +63,8 @@ def test_recorded_request_has_every_documented_field(cp: SessionHandle) -> None:
         "path_params",
         "body",
         "body_base64",
+        "body_size",
+        "body_truncated",
         "json",
         "response",
         "matched",
@@ -82,6 +84,7 @@ def test_recorded_request_has_every_documented_field(cp: SessionHandle) -> None:
     assert entry["body"] == '{"name": "Tom", "tags": [1, 2]}'
     assert base64.b64decode(entry["body_base64"]) == b'{"name": "Tom", "tags": [1, 2]}'
     assert entry["json"] == {"name": "Tom", "tags": [1, 2]}
+    assert (entry["body_size"], entry["body_truncated"]) == (31, False)
     assert entry["response"] == {"status": 201, "type": "json", "delay_ms": 0, "error": None}
     assert entry["matched"] is True
 
@@ -223,7 +226,7 @@ def test_bad_filter_values_are_422_with_location(
 
 def test_delete_requests_clears_the_journal(mixed: SessionHandle) -> None:
     assert requests.delete(f"{mixed.api}/requests", timeout=10).status_code == 204
-    assert journal(mixed.api) == {"requests": [], "evicted": 0}
+    assert journal(mixed.api) == {"requests": [], "evicted": 0, "next": None}
     assert requests.get(f"{mixed.api}/handlers/a/calls", timeout=10).json()["calls"] == []
     # Routes stay.
     assert requests.get(f"{mixed.mock_url}/a", timeout=10).status_code == 200
@@ -287,7 +290,7 @@ def test_clearing_resets_evicted(small: SessionHandle) -> None:
         requests.get(f"{small.mock_url}/nothing", timeout=10)
     assert journal(small.api)["evicted"] == 1
     requests.delete(f"{small.api}/requests", timeout=10)
-    assert journal(small.api) == {"requests": [], "evicted": 0}
+    assert journal(small.api) == {"requests": [], "evicted": 0, "next": None}
     requests.get(f"{small.mock_url}/nothing", timeout=10)
     assert journal(small.api)["evicted"] == 0
     # Reset clears it too.

@@ -73,8 +73,12 @@ def test_path_parameters_and_journal_filters_are_declared(document: dict[str, An
     assert {p["name"] for p in put_route["parameters"]} == {"sid", "route_id"}
     requests_op = document["paths"]["/api/requests"]["get"]
     filters = {p["name"]: p for p in requests_op["parameters"] if p["in"] == "query"}
-    assert set(filters) == {"handler", "matched", "method", "path", "limit"}
+    assert set(filters) == {"handler", "matched", "method", "path", "limit", "after"}
     assert filters["limit"]["schema"] == {"type": "integer", "minimum": 0}
+    assert filters["after"]["schema"] == {"type": "integer", "minimum": 0}
+    for listing in ("/api/requests/unmatched", "/api/handlers/{name}/calls"):
+        declared = document["paths"][listing]["get"]["parameters"]
+        assert {p["name"] for p in declared if p["in"] == "query"} == {"limit", "after"}
 
 
 def test_components_include_route_match_matchers_and_responses(document: dict[str, Any]) -> None:

@@ -24,7 +24,9 @@ from controlplane.admin.decoding import (
     json_response,
 )
 from controlplane.admin.operations import Operation
+from controlplane.admin.streaming import stream_json
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
+from controlplane.journal import DEFAULT_PAGE_SIZE, Journal, JournalEntry, Page
 from controlplane.logs import get_logger
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.verify import verify_calls
@@ -282,13 +284,15 @@ async def list_handlers(request: web.Request) -> web.Response:
     return json_response(wire.HandlerList(handlers=handlers))
 
 
-async def handler_calls(request: web.Request) -> web.Response:
+async def handler_calls(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     name = request.match_info["name"]
     session.require_handler(name)
     journal = session.journal
-    calls = [journal.to_wire(e) for e in journal if e.handler == name]
-    return json_response(wire.CallList(calls=calls, evicted=journal.evicted))
+    page = _page(request, journal, lambda e: e.handler == name)
+    calls = (journal.to_wire(e) for e in page.entries)
+    envelope = wire.CallList(calls=[], evicted=journal.evicted, next=page.next)
+    return await stream_json(request, envelope, "calls", calls)
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -303,34 +307,48 @@ async def verify(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ journal
 
 
-async def list_requests(request: web.Request) -> web.Response:
+def _page(request: web.Request, journal: Journal, keep: Callable[[JournalEntry], bool]) -> Page:
+    """The page of `journal` that `?after=` and `?limit=` ask for, of entries `keep` holds for.
+
+    Entries are chosen now, before the answer starts (its bad query is still a 422),
+    and rendered only as the answer streams.
+    """
+    after = int_query(request, "after")
+    limit = int_query(request, "limit")
+    return journal.page(keep, after=after, limit=limit)
+
+
+async def list_requests(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     journal = session.journal
     handler = request.query.get("handler")
     method = request.query.get("method")
     path = request.query.get("path")
     matched = bool_query(request, "matched")
-    limit = int_query(request, "limit")
-    entries = [
-        e
-        for e in journal
-        if (handler is None or e.handler == handler)
-        and (matched is None or e.matched == matched)
-        and (method is None or e.method == method.upper())
-        and (path is None or e.path == path)
-    ]
-    if limit is not None:
-        entries = entries[len(entries) - limit :] if limit else []
-    return json_response(
-        wire.RequestList(requests=[journal.to_wire(e) for e in entries], evicted=journal.evicted)
+    if method is not None:
+        method = method.upper()
+    page = _page(
+        request,
+        journal,
+        lambda e: (
+            (handler is None or e.handler == handler)
+            and (matched is None or e.matched == matched)
+            and (method is None or e.method == method)
+            and (path is None or e.path == path)
+        ),
     )
+    entries = (journal.to_wire(e) for e in page.entries)
+    envelope = wire.RequestList(requests=[], evicted=journal.evicted, next=page.next)
+    return await stream_json(request, envelope, "requests", entries)
 
 
-async def unmatched_requests(request: web.Request) -> web.Response:
+async def unmatched_requests(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     journal = session.journal
-    entries = [journal.to_wire_unmatched(e) for e in journal if not e.matched]
-    return json_response(wire.UnmatchedRequestList(requests=entries, evicted=journal.evicted))
+    page = _page(request, journal, lambda e: not e.matched)
+    entries = (journal.to_wire_unmatched(e) for e in page.entries)
+    envelope = wire.UnmatchedRequestList(requests=[], evicted=journal.evicted, next=page.next)
+    return await stream_json(request, envelope, "requests", entries)
 
 
 async def clear_requests(request: web.Request) -> web.Response:
@@ -401,9 +419,24 @@ REQUEST_FILTERS: tuple[dict[str, Any], ...] = (
         "description": "exact path, without a session prefix",
         "schema": {"type": "string"},
     },
+)
+
+#: Query parameters of every journal listing (`requests`, `requests/unmatched`, `calls`).
+PAGE_PARAMETERS: tuple[dict[str, Any], ...] = (
     {
         "name": "limit",
-        "description": "keep the newest N",
+        "description": (
+            "at most N entries; without `after`, the newest N. Without either, the first "
+            f"{DEFAULT_PAGE_SIZE} from the oldest, and `next` says where the rest start"
+        ),
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "after",
+        "description": (
+            "a cursor: only entries whose `seq` is greater, oldest first (pass the "
+            "previous answer's `next`; 0 starts from the oldest)"
+        ),
         "schema": {"type": "integer", "minimum": 0},
     },
 )
@@ -545,8 +578,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/handlers/{name}/calls",
         handler_calls,
-        "The journaled calls of one handler",
-        answers={200: ("Calls, oldest first", wire.CallList), 404: ("Unknown handler", _ERR)},
+        "The journaled calls of one handler, a page at a time (limit, after)",
+        answers={
+            200: ("Calls, oldest first", wire.CallList),
+            404: ("Unknown handler", _ERR),
+            422: ("Bad limit or cursor", _ERR),
+        },
+        query=PAGE_PARAMETERS,
     ),
     Operation(
         "POST",
@@ -566,16 +604,20 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/requests",
         list_requests,
-        "The journal, filtered (handler, matched, method, path, limit)",
+        "The journal, filtered (handler, matched, method, path), a page at a time (limit, after)",
         answers={200: ("Requests, oldest first", wire.RequestList), 422: ("Bad filter", _ERR)},
-        query=REQUEST_FILTERS,
+        query=REQUEST_FILTERS + PAGE_PARAMETERS,
     ),
     Operation(
         "GET",
         "/requests/unmatched",
         unmatched_requests,
-        "Requests no route matched, with their near misses",
-        answers={200: ("Unmatched requests", wire.UnmatchedRequestList)},
+        "Requests no route matched, with their near misses, a page at a time (limit, after)",
+        answers={
+            200: ("Unmatched requests, oldest first", wire.UnmatchedRequestList),
+            422: ("Bad limit or cursor", _ERR),
+        },
+        query=PAGE_PARAMETERS,
     ),
     Operation(
         "DELETE", "/requests", clear_requests, "Clear the journal", answers={204: ("Cleared", None)}

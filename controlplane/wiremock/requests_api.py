@@ -3,17 +3,22 @@
 All read the session's native journal. A request pattern is compiled like a route
 (`translate.compile_pattern`) and tested with the route's own matching code; near
 misses are the core's (`matching.assess`, `RouteTable.near_misses`), at most 3, closest
-first. Requests are listed newest first, as WireMock lists them.
+first. Requests are listed newest first, as WireMock lists them; `GET /requests` takes
+WireMock's `since` and `limit` and, like WireMock, lists every request without them.
+Listings are streamed (`admin.streaming`): an entry is rendered only when its chunk is
+written, so a long journal never freezes the mock port.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from itertools import islice
 
 from aiohttp import web
 
 from controlplane.admin.decoding import decode_body, int_query, json_response
+from controlplane.admin.streaming import stream_json
 from controlplane.errors import InvalidInput, NotFound
 from controlplane.journal import JournalEntry
 from controlplane.matching import CompiledRoute, assess
@@ -56,14 +61,19 @@ class RequestsAdmin:
     def _mock_url(self, session: SessionState) -> str:
         return self.admin.store.describe(session).mock_url
 
-    def _event(self, session: SessionState, entry: JournalEntry) -> shapes.ServeEvent:
-        stub = (
-            None if entry.route_id is None else state.dialect(session).mappings.get(entry.route_id)
-        )
-        return serve_event(session.journal, entry, self._mock_url(session), stub)
+    def _renderer(self, session: SessionState) -> Callable[[JournalEntry], shapes.ServeEvent]:
+        """Renders the session's entries as serve events (what is shared, looked up once)."""
+        journal, url = session.journal, self._mock_url(session)
+        stubs = state.dialect(session).mappings
 
-    def _newest_first(self, session: SessionState) -> list[JournalEntry]:
-        return list(reversed(list(session.journal)))
+        def render(entry: JournalEntry) -> shapes.ServeEvent:
+            stub = None if entry.route_id is None else stubs.get(entry.route_id)
+            return serve_event(journal, entry, url, stub)
+
+        return render
+
+    def _event(self, session: SessionState, entry: JournalEntry) -> shapes.ServeEvent:
+        return self._renderer(session)(entry)
 
     async def _pattern(self, request: web.Request) -> CompiledRoute:
         return compile_pattern(await decode_body(request, shapes.RequestPattern))
@@ -75,21 +85,19 @@ class RequestsAdmin:
                 return entry
         raise NotFound(f"no request {request_id!r} in the journal of session {session.id!r}")
 
-    async def list_requests(self, request: web.Request) -> web.Response:
+    async def list_requests(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
-        entries = self._newest_first(session)
         since = _since(request)
-        if since is not None:
-            entries = [e for e in entries if e.time > since]
         limit = int_query(request, "limit")
-        if limit is not None:
-            entries = entries[:limit]
-        return json_response(
-            shapes.ServeEventList(
-                requests=[self._event(session, e) for e in entries],
-                meta=shapes.Meta(total=len(session.journal)),
-            )
-        )
+        journal = session.journal
+        entries: Iterable[JournalEntry] = reversed(journal)
+        if since is not None:
+            entries = (e for e in entries if e.time > since)
+        # References only, taken now: the journal may change while the answer streams.
+        chosen = list(islice(entries, limit))
+        envelope = shapes.ServeEventList(requests=[], meta=shapes.Meta(total=len(journal)))
+        events = map(self._renderer(session), chosen)
+        return await stream_json(request, envelope, "requests", events)
 
     async def clear_requests(self, request: web.Request) -> web.Response:
         self.admin.session(request).journal.clear()
@@ -113,26 +121,30 @@ class RequestsAdmin:
         found = sum(1 for e in session.journal if _hits(route, e.view))
         return json_response(shapes.Count(count=found))
 
-    async def find(self, request: web.Request) -> web.Response:
+    async def find(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
         route = await self._pattern(request)
+        found = [e for e in session.journal if _hits(route, e.view)]
+        return await self._logged(request, session, found)
+
+    async def _logged(
+        self, request: web.Request, session: SessionState, entries: list[JournalEntry]
+    ) -> web.StreamResponse:
         url = self._mock_url(session)
-        found = [logged_request(e, url) for e in session.journal if _hits(route, e.view)]
-        return json_response(shapes.FoundRequests(requests=found))
+        logged = (logged_request(entry, url) for entry in entries)
+        return await stream_json(request, shapes.FoundRequests(requests=[]), "requests", logged)
 
     async def remove(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
         route = await self._pattern(request)
         removed = session.journal.remove_where(lambda e: _hits(route, e.view))
         return json_response(
-            shapes.RemovedEvents(serveEvents=[self._event(session, e) for e in removed])
+            shapes.RemovedEvents(serveEvents=list(map(self._renderer(session), removed)))
         )
 
-    async def unmatched(self, request: web.Request) -> web.Response:
+    async def unmatched(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
-        url = self._mock_url(session)
-        found = [logged_request(e, url) for e in session.journal if not e.matched]
-        return json_response(shapes.FoundRequests(requests=found))
+        return await self._logged(request, session, [e for e in session.journal if not e.matched])
 
     def _stub_near_miss(
         self, session: SessionState, logged: shapes.LoggedRequest, route_id: str, distance: float

@@ -616,6 +616,8 @@ class RecordedRequest(RecordedRequestMixin):
         ('path_params', 'path_params', ('dict', ('str',))),
         ('body', 'body', ('union', (('str',), ('none',)))),
         ('body_base64', 'body_base64', ('str',)),
+        ('body_size', 'body_size', ('int',)),
+        ('body_truncated', 'body_truncated', ('bool',)),
         ('response', 'response', ('struct', 'RecordedResponse')),
         ('matched', 'matched', ('bool',)),
         ('json', 'json', ('any',)),
@@ -634,6 +636,8 @@ class RecordedRequest(RecordedRequestMixin):
     path_params: dict[str, str]
     body: str | None
     body_base64: str
+    body_size: int
+    body_truncated: bool
     response: RecordedResponse
     matched: bool
     json: Any | UnsetType = UNSET
@@ -695,6 +699,8 @@ class UnmatchedRequest(RecordedRequest):
         ('path_params', 'path_params', ('dict', ('str',))),
         ('body', 'body', ('union', (('str',), ('none',)))),
         ('body_base64', 'body_base64', ('str',)),
+        ('body_size', 'body_size', ('int',)),
+        ('body_truncated', 'body_truncated', ('bool',)),
         ('response', 'response', ('struct', 'RecordedResponse')),
         ('matched', 'matched', ('bool',)),
         ('json', 'json', ('any',)),
@@ -749,10 +755,12 @@ class RequestList:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('requests', 'requests', ('list', ('struct', 'RecordedRequest'))),
         ('evicted', 'evicted', ('int',)),
+        ('next', 'next', ('union', (('int',), ('none',)))),
     )
 
     requests: list[RecordedRequest]
     evicted: int
+    next: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -764,10 +772,12 @@ class UnmatchedRequestList:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('requests', 'requests', ('list', ('struct', 'UnmatchedRequest'))),
         ('evicted', 'evicted', ('int',)),
+        ('next', 'next', ('union', (('int',), ('none',)))),
     )
 
     requests: list[UnmatchedRequest]
     evicted: int
+    next: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -779,10 +789,12 @@ class CallList(CallListMixin):
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('calls', 'calls', ('list', ('struct', 'RecordedRequest'))),
         ('evicted', 'evicted', ('int',)),
+        ('next', 'next', ('union', (('int',), ('none',)))),
     )
 
     calls: list[RecordedRequest]
     evicted: int
+    next: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

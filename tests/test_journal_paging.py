@@ -1,0 +1,359 @@
+"""Journal listings come a page at a time and stream; journal entries keep a capped body.
+
+Pages: `limit` alone is the newest N (as before); `after` is a cursor (a `seq`), and
+every answer's `next` continues it, null on the last page; without either, the first
+1000 from the oldest. Bodies: an entry keeps `--journal-body-limit` bytes and says so,
+while matching saw the whole body. Large answers are written in chunks, so another
+session's mock traffic is answered while one streams (a real `controlplane serve`
+process, timed, and its peak memory read from /proc).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from controlplane.server import ServerConfig
+from tests.conftest import SessionHandle, ThreadedServer
+from tests.process import run_cli, serve_process
+
+#: (path under the session's API, the listing's key): every paged journal listing.
+LISTINGS = [
+    ("requests?handler=n", "requests"),
+    ("handlers/n/calls", "calls"),
+    ("requests/unmatched", "requests"),
+    ("requests?matched=false", "requests"),
+]
+LISTING_IDS = ["requests", "calls", "unmatched", "requests-unmatched"]
+
+
+def listing(api: str, where: str, key: str, **params: Any) -> tuple[list[int], int | None]:
+    """(seqs listed, next) of one page."""
+    answer = requests.get(f"{api}/{where}", params=params, timeout=10)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {key, "evicted", "next"}
+    return [entry["seq"] for entry in body[key]], body["next"]
+
+
+@pytest.fixture
+def five(cp: SessionHandle) -> SessionHandle:
+    """Five calls of handler `n` (GET /n/0..4), each followed by an unmatched GET /u/i."""
+    cp.add_route(method="GET", path="/n/{i}", handler="n", response={"type": "json"})
+    with requests.Session() as mock:
+        for i in range(5):
+            assert mock.get(f"{cp.mock_url}/n/{i}", timeout=10).status_code == 200
+            assert mock.get(f"{cp.mock_url}/u/{i}", timeout=10).status_code == 404
+    return cp
+
+
+# ----------------------------------------------------------------- pages
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_pages_follow_the_cursor_to_the_last_page(
+    five: SessionHandle, where: str, key: str
+) -> None:
+    every, done = listing(five.api, where, key, after=0, limit=100)
+    assert len(every) == 5 and done is None
+    s0, s1, s2, s3, s4 = every
+    cases: list[tuple[dict[str, Any], list[int], int | None]] = [
+        ({}, every, None),  # the default page holds them all
+        ({"after": 0}, every, None),
+        ({"after": 0, "limit": 2}, [s0, s1], s1),
+        ({"after": s1, "limit": 2}, [s2, s3], s3),
+        ({"after": s3, "limit": 2}, [s4], None),  # the last page, short
+        ({"after": s2, "limit": 2}, [s3, s4], None),  # the last page, exactly full
+        ({"after": s0 + 1, "limit": 1}, [s1], s1),  # a seq of another listing is a cursor too
+        ({"after": s4}, [], None),  # at the end
+        ({"after": s4 + 1_000_000}, [], None),  # past the end
+        ({"after": 0, "limit": 0}, [], 0),  # nothing shown, everything still ahead
+        ({"after": s3, "limit": 0}, [], s3),
+        ({"limit": 1}, [s4], None),  # `limit` alone: the newest N, as before
+        ({"limit": 3}, [s2, s3, s4], None),
+        ({"limit": 0}, [], None),
+        ({"limit": 99}, every, None),
+    ]
+    for params, seqs, following in cases:
+        assert listing(five.api, where, key, **params) == (seqs, following), params
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_walking_next_lists_every_entry_once(five: SessionHandle, where: str, key: str) -> None:
+    seen: list[int] = []
+    cursor: int | None = 0
+    for _ in range(10):  # bounded: 5 entries in pages of 2 take 3 pages
+        assert cursor is not None
+        seqs, cursor = listing(five.api, where, key, after=cursor, limit=2)
+        seen += seqs
+        if cursor is None:
+            break
+    assert seen == listing(five.api, where, key)[0] and len(seen) == 5
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_an_empty_journal_is_one_empty_last_page(cp: SessionHandle, where: str, key: str) -> None:
+    cp.add_route(method="GET", path="/n", handler="n", response={"type": "json"})
+    for params in ({}, {"after": 0}, {"after": 5, "limit": 2}, {"limit": 3}):
+        answer = requests.get(f"{cp.api}/{where}", params=params, timeout=10)
+        assert answer.json() == {key: [], "evicted": 0, "next": None}
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "0x10"])
+def test_a_bad_cursor_is_422_at_after(five: SessionHandle, where: str, key: str, bad: str) -> None:
+    answer = requests.get(f"{five.api}/{where}", params={"after": bad}, timeout=10)
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "error": {
+            "code": "invalid_input",
+            "message": f"`after` must be a whole number >= 0, got {bad!r}",
+            "location": "?after",
+        }
+    }
+
+
+def test_an_unknown_handler_is_still_404_before_any_paging(cp: SessionHandle) -> None:
+    answer = requests.get(f"{cp.api}/handlers/nobody/calls", params={"after": "x"}, timeout=10)
+    assert answer.status_code == 404
+
+
+def test_without_limit_a_page_holds_1000_and_next_continues(cp: SessionHandle) -> None:
+    with requests.Session() as mock:
+        for _ in range(1001):
+            mock.get(f"{cp.mock_url}/nothing", timeout=10)
+    first, following = listing(cp.api, "requests", "requests")
+    assert len(first) == 1000 and following == first[-1]
+    rest, end = listing(cp.api, "requests", "requests", after=following)
+    assert len(rest) == 1 and rest[0] > first[-1] and end is None
+    # `limit` alone is still the newest N, however many: nothing follows them.
+    newest, none = listing(cp.api, "requests", "requests", limit=1001)
+    assert newest == first + rest and none is None
+
+
+@pytest.fixture(scope="module")
+def tiny_server() -> Iterator[ThreadedServer]:
+    """A journal of 3 entries that keeps 16 body bytes of each."""
+    config = ServerConfig(port=0, admin_port=0, journal_size=3, journal_body_limit=16)
+    server = ThreadedServer(config).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tiny(tiny_server: ThreadedServer) -> Iterator[SessionHandle]:
+    body = requests.post(f"{tiny_server.admin_url}/api/sessions", timeout=10).json()
+    yield SessionHandle(id=body["id"], mock_url=body["mock_url"], api=body["admin_url"])
+    requests.delete(body["admin_url"], timeout=10)
+
+
+def test_a_cursor_before_the_oldest_kept_entry_starts_at_the_oldest(tiny: SessionHandle) -> None:
+    for _ in range(5):
+        requests.get(f"{tiny.mock_url}/x", timeout=10)
+    kept, _ = listing(tiny.api, "requests", "requests")
+    answer = requests.get(f"{tiny.api}/requests", params={"after": 1, "limit": 2}, timeout=10)
+    body = answer.json()
+    assert [e["seq"] for e in body["requests"]] == kept[:2]
+    assert (body["evicted"], body["next"]) == (2, kept[1])
+
+
+def test_the_answer_is_chunked_json_ending_in_a_newline(five: SessionHandle) -> None:
+    answer = requests.get(f"{five.api}/requests", timeout=10)
+    assert answer.headers["Transfer-Encoding"] == "chunked"
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.content.startswith(b'{"requests":[{"id":')
+    assert answer.content.endswith(b'],"evicted":0,"next":null}\n')
+
+
+def test_wiremock_requests_take_limit_and_since_newest_first(five: SessionHandle) -> None:
+    admin = five.api + "/__admin"
+    every = requests.get(f"{admin}/requests", timeout=10)
+    assert every.headers["Transfer-Encoding"] == "chunked"
+    urls = [e["request"]["url"] for e in every.json()["requests"]]
+    assert urls == [f"/{kind}/{i}" for i in reversed(range(5)) for kind in ("u", "n")]
+    assert every.json()["meta"] == {"total": 10}
+    two = requests.get(f"{admin}/requests", params={"limit": 2}, timeout=10).json()
+    assert [e["request"]["url"] for e in two["requests"]] == ["/u/4", "/n/4"]
+    future = "2999-01-01T00:00:00+00:00"
+    later = requests.get(f"{admin}/requests", params={"since": future}, timeout=10).json()
+    assert later == {"requests": [], "meta": {"total": 10}, "requestJournalDisabled": False}
+    unmatched = requests.get(f"{admin}/requests/unmatched", timeout=10).json()["requests"]
+    assert [r["url"] for r in unmatched] == [f"/u/{i}" for i in range(5)]
+    found = requests.post(f"{admin}/requests/find", json={"url": "/n/3"}, timeout=10).json()
+    assert [r["url"] for r in found["requests"]] == ["/n/3"]
+
+
+# ----------------------------------------------------------------- body cap
+
+
+def entries(api: str) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = requests.get(f"{api}/requests", timeout=10).json()["requests"]
+    return listed
+
+
+def test_a_body_over_the_limit_is_cut_counted_and_still_matched_whole(tiny: SessionHandle) -> None:
+    tiny.add_route(
+        method="POST",
+        path="/b",
+        handler="b",
+        match={"body_matcher": {"ends_with": 'TAIL"}'}, "json_subset": {"k": "x" * 30 + "TAIL"}},
+        response={"type": "json", "status": 201},
+    )
+    sent = b'{"k": "' + b"x" * 30 + b'TAIL"}'
+    assert requests.post(f"{tiny.mock_url}/b", data=sent, timeout=10).status_code == 201
+    [entry] = entries(tiny.api)
+    assert entry["matched"] is True  # the tail and the JSON were beyond the cut
+    assert (entry["body_size"], entry["body_truncated"]) == (len(sent), True)
+    assert entry["body"] == sent[:16].decode()
+    assert base64.b64decode(entry["body_base64"]) == sent[:16]
+    assert "json" not in entry  # a cut body is not the JSON that was sent
+
+
+@pytest.mark.parametrize(
+    ("size", "truncated"), [(0, False), (15, False), (16, False), (17, True), (5000, True)]
+)
+def test_bodies_up_to_the_limit_are_kept_whole(
+    tiny: SessionHandle, size: int, truncated: bool
+) -> None:
+    sent = b"a" * size
+    requests.post(f"{tiny.mock_url}/upload", data=sent, timeout=10)
+    [entry] = requests.get(f"{tiny.api}/requests/unmatched", timeout=10).json()["requests"]
+    assert (entry["body_size"], entry["body_truncated"]) == (size, truncated)
+    assert base64.b64decode(entry["body_base64"]) == sent[:16]
+    assert entry["body"] == sent[:16].decode()
+
+
+def test_a_character_cut_in_half_is_left_out_of_the_text(tiny: SessionHandle) -> None:
+    sent = ("a" * 15 + "é!").encode()  # é is 2 bytes: the cut at 16 splits it
+    requests.post(f"{tiny.mock_url}/t", data=sent, timeout=10)
+    [entry] = entries(tiny.api)
+    assert entry["body"] == "a" * 15
+    assert base64.b64decode(entry["body_base64"]) == sent[:16]
+    assert (entry["body_size"], entry["body_truncated"]) == (18, True)
+
+
+def test_verify_sees_the_kept_body_and_says_it_was_cut(tiny: SessionHandle) -> None:
+    tiny.add_route(method="POST", path="/v", handler="v", response={"type": "json"})
+    sent = "0123456789" * 4
+    requests.post(f"{tiny.mock_url}/v", data=sent, timeout=10)
+    answer = requests.post(f"{tiny.api}/handlers/v/verify", json={"body": sent}, timeout=10)
+    assert answer.status_code == 409
+    body = answer.json()
+    seq = entries(tiny.api)[0]["seq"]
+    assert body["message"] == (
+        f"expected handler 'v' to be called at least once with body \"{sent}\", "
+        "but 0 calls matched (1 call in all).\n"
+        "Closest calls that did not match:\n"
+        f"  call #{seq} POST /v -> 200 (journal kept 16 of its 40 body bytes: "
+        "--journal-body-limit):\n"
+        f"    body: expected {sent}, got 0123456789012345"
+    )
+    kept = requests.post(f"{tiny.api}/handlers/v/verify", json={"body": sent[:16]}, timeout=10)
+    assert kept.json() == {"ok": True, "count": 1, "evicted": 0}
+
+
+def test_wiremock_requests_show_the_kept_body(tiny: SessionHandle) -> None:
+    requests.post(f"{tiny.mock_url}/w", data=b"z" * 40, timeout=10)
+    [event] = requests.get(f"{tiny.api}/__admin/requests", timeout=10).json()["requests"]
+    assert base64.b64decode(event["request"]["bodyAsBase64"]) == b"z" * 16
+
+
+def test_a_negative_journal_body_limit_is_a_usage_error() -> None:
+    done = run_cli("serve", "--port", "0", "--admin-port", "0", "--journal-body-limit", "-1")
+    assert done.returncode == 2
+    assert "--journal-body-limit must be >= 0 (bytes), got -1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_journal_body_limit_of_zero_keeps_only_lengths() -> None:
+    with ThreadedServer(ServerConfig(port=0, admin_port=0, journal_body_limit=0)) as server:
+        requests.post(f"{server.mock_url}/z", data=b"abc", timeout=10)
+        [entry] = entries(f"{server.admin_url}/api")
+    assert (entry["body"], entry["body_base64"]) == ("", "")
+    assert (entry["body_size"], entry["body_truncated"]) == (3, True)
+
+
+# ----------------------------------------------------------------- a large journal
+
+LARGE_ENTRIES = 1000
+LARGE_BODY = 100 * 1024
+#: Another session's request must be answered within this while the journal streams.
+#: Generous: a chunk takes about a millisecond; the old whole-answer build took seconds.
+LATENCY_BOUND = 0.3
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident set (VmHWM) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/PID/status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_a_large_journal_streams_while_other_sessions_are_answered(tmp_path: Path) -> None:
+    limit = str(LARGE_BODY + 1024)
+    with serve_process(tmp_path, "--journal-body-limit", limit) as server:
+        api = f"{server.admin_url}/api"
+        other = requests.post(f"{api}/sessions", json={}, timeout=10).json()
+        requests.post(
+            f"{other['admin_url']}/routes",
+            json={
+                "method": "GET",
+                "path": "/ping",
+                "handler": "ping",
+                "response": {"type": "json"},
+            },
+            timeout=10,
+        ).raise_for_status()
+        body = b"x" * LARGE_BODY
+        with requests.Session() as mock:
+            for _ in range(LARGE_ENTRIES):
+                mock.post(f"{server.mock_url}/upload", data=body, timeout=30)
+        before = _peak_rss(server.proc.pid)
+
+        chunks: list[int] = []
+        ends: list[bytes] = [b"", b""]
+        reading = threading.Event()
+
+        def read_journal() -> None:
+            with requests.get(f"{api}/requests", stream=True, timeout=120) as answer:
+                # With no size, each piece is one HTTP chunk (of a chunked answer).
+                for chunk in answer.iter_content(chunk_size=None):
+                    if not chunks:
+                        ends[0] = chunk[:64]
+                        reading.set()
+                    chunks.append(len(chunk))
+                    ends[1] = (ends[1] + chunk)[-64:]
+            reading.set()
+
+        reader = threading.Thread(target=read_journal)
+        latencies: list[float] = []
+        with requests.Session() as ping:
+            ping.get(f"{other['mock_url']}/ping", timeout=10)  # connected before timing
+            reader.start()
+            deadline = time.monotonic() + 120
+            while reader.is_alive() and time.monotonic() < deadline:
+                started = time.monotonic()
+                assert ping.get(f"{other['mock_url']}/ping", timeout=30).status_code == 200
+                latencies.append(time.monotonic() - started)
+        reader.join(timeout=30)
+        peak_growth = _peak_rss(server.proc.pid) - before
+
+    answer_size = sum(chunks)
+    assert len(latencies) >= 5, latencies  # the pings really ran while it streamed
+    assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
+    # Never the whole answer in memory: the peak grew by far less than its size.
+    assert peak_growth < answer_size // 4, (peak_growth, answer_size)
+    # The whole journal came, in many chunks: every body, as text and as base64.
+    assert answer_size > LARGE_ENTRIES * LARGE_BODY * 2
+    assert len(chunks) >= 100, len(chunks)
+    assert ends[0].startswith(b'{"requests":[{"id":')
+    assert ends[1].endswith(b'],"evicted":0,"next":null}\n')

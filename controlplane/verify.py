@@ -7,23 +7,30 @@ headers and query are subsets (any of a repeated value may match), json and body
 Verification reads the journal, so it sees each call as the journal kept it: a body
 longer than `--journal-body-limit` was cut there (matching saw all of it when the
 request came in), so `json` and `body` predicates do not hold for a cut body, and a
-failure message says which calls were cut. Each call's request view is rebuilt once
-and nothing is encoded but the few lines of the message.
+failure message says which calls were cut. Nothing is encoded but the few lines of
+the message, and the work yields to the event loop every few milliseconds.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import msgspec
 
 from controlplane import wire
 from controlplane.journal import JournalEntry
 from controlplane.matching import compile_match
-from controlplane.request_view import RequestView
 from controlplane.sessions import SessionState
 
 __all__ = ["verify_calls"]
 
 _CLOSEST_SHOWN = 3
+#: The longest verify works without letting other requests in.
+_SLICE_SECONDS = 0.005
+_T = TypeVar("_T")
 
 
 def _as_match(request: wire.VerifyRequest) -> wire.Match:
@@ -64,26 +71,40 @@ def _calls(n: int) -> str:
     return "1 call" if n == 1 else f"{n} calls"
 
 
-def verify_calls(
+async def _sliced(items: list[_T]) -> AsyncIterator[_T]:
+    """`items`, letting the event loop run whenever a slice of work (5 ms) has passed.
+
+    A predicate on large bodies over a full journal takes seconds; mock traffic of
+    every session must not wait for it. The caller iterates a list of its own, so the
+    journal changing meanwhile does not disturb it.
+    """
+    pause = time.monotonic() + _SLICE_SECONDS
+    for item in items:
+        yield item
+        if time.monotonic() >= pause:
+            await asyncio.sleep(0)
+            pause = time.monotonic() + _SLICE_SECONDS
+
+
+async def verify_calls(
     session: SessionState, handler: str, request: wire.VerifyRequest
 ) -> wire.VerifyResult:
-    """Count the journaled calls of `handler` that match; say what differed when it fails."""
+    """Count the journaled calls of `handler` that match; say what differed when it fails.
+
+    The calls are those in the journal when it starts; it yields to the event loop
+    while it works through them.
+    """
     session.require_handler(handler)
     journal = session.journal
     calls = [entry for entry in journal if entry.handler == handler]
+    evicted = journal.evicted
     predicate = compile_match(_as_match(request))
     matching: list[JournalEntry] = calls if predicate is None else []
-    # A missed call's view is kept: its diffs reuse what matching decoded (text, JSON).
-    missed: list[tuple[JournalEntry, RequestView]] = []
+    missed: list[JournalEntry] = []
     if predicate is not None:
-        for call in calls:
-            view = call.view
-            if predicate(view):
-                matching.append(call)
-            else:
-                missed.append((call, view))
+        async for call in _sliced(calls):
+            (matching if predicate(call.view) else missed).append(call)
     count = len(matching)
-    evicted = journal.evicted
     if _count_holds(request, count):
         warning = _eviction_warning(evicted)
         return wire.VerifyResult(ok=True, count=count, evicted=evicted, message=warning)
@@ -95,14 +116,18 @@ def verify_calls(
         f"but {_calls(count)} matched{seen}."
     ]
     if predicate is not None and missed:
-        ranked = sorted(
-            ((predicate.diffs(view), entry) for entry, view in missed),
-            key=lambda item: len(item[0]),
-        )
+        # Ranked by how many conditions failed (ties: journal order); a view holds its
+        # decoded body, so none is kept beyond its own call's turn.
+        distances = [len(predicate.diffs(entry.view)) async for entry in _sliced(missed)]
+        ranked = sorted(range(len(missed)), key=distances.__getitem__)
         lines.append("Closest calls that did not match:")
-        for diffs, entry in ranked[:_CLOSEST_SHOWN]:
+        for index in ranked[:_CLOSEST_SHOWN]:
+            entry = missed[index]
             lines.append(_summary(entry) + ":")
-            lines.extend(f"    {d.field}: expected {d.expected}, got {d.actual}" for d in diffs)
+            lines.extend(
+                f"    {d.field}: expected {d.expected}, got {d.actual}"
+                for d in predicate.diffs(entry.view)
+            )
     elif calls:
         lines.append("Calls received (latest last):")
         lines.extend(_summary(entry) for entry in calls[-_CLOSEST_SHOWN:])

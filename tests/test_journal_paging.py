@@ -4,16 +4,18 @@ Pages: `limit` alone is the newest N (as before); `after` is a cursor (a `seq`),
 every answer's `next` continues it, null on the last page; without either, the first
 1000 from the oldest. Bodies: an entry keeps `--journal-body-limit` bytes and says so,
 while matching saw the whole body. Large answers are written in chunks, so another
-session's mock traffic is answered while one streams (a real `controlplane serve`
-process, timed, and its peak memory read from /proc).
+session's mock traffic is answered while one streams or a verify works through it (a
+real `controlplane serve` process, timed, and its peak memory read from /proc).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import requests
 
 from controlplane.server import ServerConfig
 from tests.conftest import SessionHandle, ThreadedServer
-from tests.process import run_cli, serve_process
+from tests.process import ServerProcess, run_cli, serve_process
 
 #: (path under the session's API, the listing's key): every paged journal listing.
 LISTINGS = [
@@ -283,8 +285,9 @@ def test_a_journal_body_limit_of_zero_keeps_only_lengths() -> None:
 # ----------------------------------------------------------------- a large journal
 
 LARGE_ENTRIES = 1000
-LARGE_BODY = 100 * 1024
-#: Another session's request must be answered within this while the journal streams.
+#: A JSON body of about 100 KB, as in the report that found the freeze (10,000 of them).
+LARGE_JSON = {"items": [{"id": i, "name": "n" * 30} for i in range(2400)]}
+#: Another session's request must be answered within this while the journal is read.
 #: Generous: a chunk takes about a millisecond; the old whole-answer build took seconds.
 LATENCY_BOUND = 0.3
 
@@ -297,63 +300,88 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc/PID/status")
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
-def test_a_large_journal_streams_while_other_sessions_are_answered(tmp_path: Path) -> None:
-    limit = str(LARGE_BODY + 1024)
-    with serve_process(tmp_path, "--journal-body-limit", limit) as server:
+@dataclass
+class LargeJournal:
+    server: ServerProcess
+    ping_url: str  # a route of another session
+    body_size: int
+
+    def answered_while(self, work: Callable[[], None]) -> list[float]:
+        """Run `work` in a thread; meanwhile time the other session's requests, one by one."""
+        thread = threading.Thread(target=work)
+        latencies: list[float] = []
+        with requests.Session() as ping:
+            ping.get(self.ping_url, timeout=10)  # connected before timing
+            thread.start()
+            deadline = time.monotonic() + 120
+            while thread.is_alive() and time.monotonic() < deadline:
+                started = time.monotonic()
+                assert ping.get(self.ping_url, timeout=30).status_code == 200
+                latencies.append(time.monotonic() - started)
+        thread.join(timeout=30)
+        return latencies
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LargeJournal]:
+    """A `controlplane serve` process whose default session journaled 1000 JSON bodies."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("reads the server's peak memory from /proc (Linux)")
+    body = json.dumps(LARGE_JSON).encode()
+    limit = str(len(body) + 1)  # kept whole: the freeze is about reading, not the cap
+    with serve_process(tmp_path_factory.mktemp("large"), "--journal-body-limit", limit) as server:
         api = f"{server.admin_url}/api"
+        upload = {"method": "POST", "path": "/upload", "handler": "upload"}
+        requests.post(f"{api}/routes", json=upload, timeout=10).raise_for_status()
         other = requests.post(f"{api}/sessions", json={}, timeout=10).json()
-        requests.post(
-            f"{other['admin_url']}/routes",
-            json={
-                "method": "GET",
-                "path": "/ping",
-                "handler": "ping",
-                "response": {"type": "json"},
-            },
-            timeout=10,
-        ).raise_for_status()
-        body = b"x" * LARGE_BODY
+        ping = {"method": "GET", "path": "/ping", "handler": "ping", "response": {"type": "json"}}
+        requests.post(f"{other['admin_url']}/routes", json=ping, timeout=10).raise_for_status()
         with requests.Session() as mock:
             for _ in range(LARGE_ENTRIES):
                 mock.post(f"{server.mock_url}/upload", data=body, timeout=30)
-        before = _peak_rss(server.proc.pid)
+        yield LargeJournal(server, f"{other['mock_url']}/ping", len(body))
 
-        chunks: list[int] = []
-        ends: list[bytes] = [b"", b""]
-        reading = threading.Event()
 
-        def read_journal() -> None:
-            with requests.get(f"{api}/requests", stream=True, timeout=120) as answer:
-                # With no size, each piece is one HTTP chunk (of a chunked answer).
-                for chunk in answer.iter_content(chunk_size=None):
-                    if not chunks:
-                        ends[0] = chunk[:64]
-                        reading.set()
-                    chunks.append(len(chunk))
-                    ends[1] = (ends[1] + chunk)[-64:]
-            reading.set()
+def test_a_large_journal_streams_while_other_sessions_are_answered(large: LargeJournal) -> None:
+    pid = large.server.proc.pid
+    before = _peak_rss(pid)
+    chunks: list[int] = []
+    ends: list[bytes] = [b"", b""]
 
-        reader = threading.Thread(target=read_journal)
-        latencies: list[float] = []
-        with requests.Session() as ping:
-            ping.get(f"{other['mock_url']}/ping", timeout=10)  # connected before timing
-            reader.start()
-            deadline = time.monotonic() + 120
-            while reader.is_alive() and time.monotonic() < deadline:
-                started = time.monotonic()
-                assert ping.get(f"{other['mock_url']}/ping", timeout=30).status_code == 200
-                latencies.append(time.monotonic() - started)
-        reader.join(timeout=30)
-        peak_growth = _peak_rss(server.proc.pid) - before
+    def read_journal() -> None:
+        url = f"{large.server.admin_url}/api/requests"
+        with requests.get(url, stream=True, timeout=120) as answer:
+            # With no size, each piece is one HTTP chunk (of a chunked answer).
+            for chunk in answer.iter_content(chunk_size=None):
+                if not chunks:
+                    ends[0] = chunk[:64]
+                chunks.append(len(chunk))
+                ends[1] = (ends[1] + chunk)[-64:]
 
+    latencies = large.answered_while(read_journal)
+    peak_growth = _peak_rss(pid) - before
     answer_size = sum(chunks)
-    assert len(latencies) >= 5, latencies  # the pings really ran while it streamed
     assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
+    assert len(latencies) >= 5, latencies  # the pings really ran while it streamed
     # Never the whole answer in memory: the peak grew by far less than its size.
     assert peak_growth < answer_size // 4, (peak_growth, answer_size)
-    # The whole journal came, in many chunks: every body, as text and as base64.
-    assert answer_size > LARGE_ENTRIES * LARGE_BODY * 2
+    # The whole journal came, in many chunks: every body as text, base64 and JSON.
+    assert answer_size > LARGE_ENTRIES * large.body_size * 3
     assert len(chunks) >= 100, len(chunks)
     assert ends[0].startswith(b'{"requests":[{"id":')
     assert ends[1].endswith(b'],"evicted":0,"next":null}\n')
+
+
+def test_verify_over_a_large_journal_lets_other_sessions_in(large: LargeJournal) -> None:
+    answers: list[requests.Response] = []
+
+    def verify() -> None:
+        url = f"{large.server.admin_url}/api/handlers/upload/verify"
+        answers.append(requests.post(url, json={"json": {"items": []}}, timeout=120))
+
+    latencies = large.answered_while(verify)
+    [answer] = answers
+    assert answer.status_code == 409 and answer.json()["count"] == 0
+    assert f"0 calls matched ({LARGE_ENTRIES} calls in all)" in answer.json()["message"]
+    assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
+    assert len(latencies) >= 5, latencies  # the pings really ran while it verified

@@ -300,7 +300,7 @@ async def verify(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     session.require_handler(name)
     spec = await decode_optional_body(request, wire.VerifyRequest)
-    result = verify_calls(session, name, spec)
+    result = await verify_calls(session, name, spec)
     return json_response(result, status=200 if result.ok else 409)
 
 

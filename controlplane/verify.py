@@ -13,24 +13,16 @@ the message, and the work yields to the event loop every few milliseconds.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
-from typing import TypeVar
-
 import msgspec
 
 from controlplane import wire
-from controlplane.journal import JournalEntry
+from controlplane.journal import JournalEntry, yielding
 from controlplane.matching import compile_match
 from controlplane.sessions import SessionState
 
 __all__ = ["verify_calls"]
 
 _CLOSEST_SHOWN = 3
-#: The longest verify works without letting other requests in.
-_SLICE_SECONDS = 0.005
-_T = TypeVar("_T")
 
 
 def _as_match(request: wire.VerifyRequest) -> wire.Match:
@@ -71,21 +63,6 @@ def _calls(n: int) -> str:
     return "1 call" if n == 1 else f"{n} calls"
 
 
-async def _sliced(items: list[_T]) -> AsyncIterator[_T]:
-    """`items`, letting the event loop run whenever a slice of work (5 ms) has passed.
-
-    A predicate on large bodies over a full journal takes seconds; mock traffic of
-    every session must not wait for it. The caller iterates a list of its own, so the
-    journal changing meanwhile does not disturb it.
-    """
-    pause = time.monotonic() + _SLICE_SECONDS
-    for item in items:
-        yield item
-        if time.monotonic() >= pause:
-            await asyncio.sleep(0)
-            pause = time.monotonic() + _SLICE_SECONDS
-
-
 async def verify_calls(
     session: SessionState, handler: str, request: wire.VerifyRequest
 ) -> wire.VerifyResult:
@@ -102,7 +79,7 @@ async def verify_calls(
     matching: list[JournalEntry] = calls if predicate is None else []
     missed: list[JournalEntry] = []
     if predicate is not None:
-        async for call in _sliced(calls):
+        async for call in yielding(calls):
             (matching if predicate(call.view) else missed).append(call)
     count = len(matching)
     if _count_holds(request, count):
@@ -118,7 +95,7 @@ async def verify_calls(
     if predicate is not None and missed:
         # Ranked by how many conditions failed (ties: journal order); a view holds its
         # decoded body, so none is kept beyond its own call's turn.
-        distances = [len(predicate.diffs(entry.view)) async for entry in _sliced(missed)]
+        distances = [len(predicate.diffs(entry.view)) async for entry in yielding(missed)]
         ranked = sorted(range(len(missed)), key=distances.__getitem__)
         lines.append("Closest calls that did not match:")
         for index in ranked[:_CLOSEST_SHOWN]:

@@ -2,7 +2,7 @@
 
 Pages: `limit` alone is the newest N (as before); `after` is a cursor (a `seq`), and
 every answer's `next` continues it, null on the last page; without either, the first
-1000 from the oldest. Bodies: an entry keeps `--journal-body-limit` bytes and says so,
+10,000 from the oldest. Bodies: an entry keeps `--journal-body-limit` bytes and says so,
 while matching saw the whole body. Large answers are written in chunks, so another
 session's mock traffic is answered while one streams or a verify works through it (a
 real `controlplane serve` process, timed, and its peak memory read from /proc).
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -127,16 +129,51 @@ def test_an_unknown_handler_is_still_404_before_any_paging(cp: SessionHandle) ->
     assert answer.status_code == 404
 
 
-def test_without_limit_a_page_holds_1000_and_next_continues(cp: SessionHandle) -> None:
-    with requests.Session() as mock:
-        for _ in range(1001):
-            mock.get(f"{cp.mock_url}/nothing", timeout=10)
-    first, following = listing(cp.api, "requests", "requests")
-    assert len(first) == 1000 and following == first[-1]
-    rest, end = listing(cp.api, "requests", "requests", after=following)
+def flood(session: SessionHandle, count: int, batch: int = 200) -> None:
+    """`count` calls of handler `hit` (GET /hit), pipelined on one connection."""
+    session.add_route(method="GET", path="/hit", handler="hit", response={"type": "json"})
+    url = urlsplit(session.mock_url)
+    assert url.hostname is not None and url.port is not None
+    request = f"GET {url.path}/hit HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        for start in range(0, count, batch):
+            size = min(batch, count - start)
+            sock.sendall(request * size)
+            received = b""
+            while received.count(b"HTTP/1.1 200 OK\r\n") < size:
+                data = sock.recv(65536)
+                assert data, "the server closed the connection"
+                received += data
+
+
+def test_a_default_journal_comes_whole_without_limit(cp: SessionHandle) -> None:
+    flood(cp, 10_001)  # one more than the default --journal-size (10,000) keeps
+    answer = requests.get(f"{cp.api}/requests", timeout=60).json()
+    assert (len(answer["requests"]), answer["evicted"], answer["next"]) == (10_000, 1, None)
+
+
+@pytest.fixture(scope="module")
+def roomy_server() -> Iterator[ThreadedServer]:
+    """A journal one entry longer than a default page."""
+    server = ThreadedServer(ServerConfig(port=0, admin_port=0, journal_size=10_001)).start()
+    yield server
+    server.stop()
+
+
+def test_without_limit_a_page_holds_10000_and_next_continues(
+    roomy_server: ThreadedServer,
+) -> None:
+    api = f"{roomy_server.admin_url}/api"
+    roomy = SessionHandle(id="default", mock_url=roomy_server.mock_url, api=api)
+    flood(roomy, 10_001)
+    first, following = listing(api, "requests", "requests")
+    assert len(first) == 10_000 and following == first[-1]
+    rest, end = listing(api, "requests", "requests", after=following)
     assert len(rest) == 1 and rest[0] > first[-1] and end is None
+    calls, more = listing(api, "handlers/hit/calls", "calls")
+    assert (calls, more) == (first, following)
     # `limit` alone is still the newest N, however many: nothing follows them.
-    newest, none = listing(cp.api, "requests", "requests", limit=1001)
+    newest, none = listing(api, "requests", "requests", limit=10_001)
     assert newest == first + rest and none is None
 
 
@@ -385,3 +422,18 @@ def test_verify_over_a_large_journal_lets_other_sessions_in(large: LargeJournal)
     assert f"0 calls matched ({LARGE_ENTRIES} calls in all)" in answer.json()["message"]
     assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
     assert len(latencies) >= 5, latencies  # the pings really ran while it verified
+
+
+def test_wiremock_count_over_a_large_journal_lets_other_sessions_in(large: LargeJournal) -> None:
+    answers: list[requests.Response] = []
+    pattern = {"method": "POST", "bodyPatterns": [{"equalToJson": {"items": []}}]}
+
+    def count() -> None:
+        url = f"{large.server.admin_url}/__admin/requests/count"
+        answers.append(requests.post(url, json=pattern, timeout=120))
+
+    latencies = large.answered_while(count)
+    [answer] = answers
+    assert answer.json()["count"] == 0
+    assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
+    assert len(latencies) >= 5, latencies  # the pings really ran while it counted

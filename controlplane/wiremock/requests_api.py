@@ -6,12 +6,13 @@ misses are the core's (`matching.assess`, `RouteTable.near_misses`), at most 3, 
 first. Requests are listed newest first, as WireMock lists them; `GET /requests` takes
 WireMock's `since` and `limit` and, like WireMock, lists every request without them.
 Listings are streamed (`admin.streaming`): an entry is rendered only when its chunk is
-written, so a long journal never freezes the mock port.
+written; patterns are tested a slice of entries at a time (`journal.yielding`). So a
+long journal never freezes the mock port.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 
@@ -20,7 +21,7 @@ from aiohttp import web
 from controlplane.admin.decoding import decode_body, int_query, json_response
 from controlplane.admin.streaming import stream_json
 from controlplane.errors import InvalidInput, NotFound
-from controlplane.journal import JournalEntry
+from controlplane.journal import JournalEntry, yielding
 from controlplane.matching import CompiledRoute, assess
 from controlplane.request_view import RequestView
 from controlplane.sessions import SessionState
@@ -115,17 +116,18 @@ class RequestsAdmin:
         session.journal.remove_where(lambda entry: entry is target)
         return web.Response(status=200)
 
+    async def _hits_in(self, request: web.Request, session: SessionState) -> list[JournalEntry]:
+        """The session's entries that the posted request pattern matches."""
+        route = await self._pattern(request)
+        return [e async for e in yielding(list(session.journal)) if _hits(route, e.view)]
+
     async def count(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
-        route = await self._pattern(request)
-        found = sum(1 for e in session.journal if _hits(route, e.view))
-        return json_response(shapes.Count(count=found))
+        return json_response(shapes.Count(count=len(await self._hits_in(request, session))))
 
     async def find(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
-        route = await self._pattern(request)
-        found = [e for e in session.journal if _hits(route, e.view)]
-        return await self._logged(request, session, found)
+        return await self._logged(request, session, await self._hits_in(request, session))
 
     async def _logged(
         self, request: web.Request, session: SessionState, entries: list[JournalEntry]
@@ -136,8 +138,8 @@ class RequestsAdmin:
 
     async def remove(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
-        route = await self._pattern(request)
-        removed = session.journal.remove_where(lambda e: _hits(route, e.view))
+        doomed = {id(entry) for entry in await self._hits_in(request, session)}
+        removed = session.journal.remove_where(lambda e: id(e) in doomed)
         return json_response(
             shapes.RemovedEvents(serveEvents=list(map(self._renderer(session), removed)))
         )
@@ -159,19 +161,23 @@ class RequestsAdmin:
             matchResult=shapes.MatchResult(distance=distance),
         )
 
-    async def unmatched_near_misses(self, request: web.Request) -> web.Response:
+    async def unmatched_near_misses(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
+        unmatched = [e for e in session.journal if not e.matched and e.near_misses]
+        misses = self._recorded_near_misses(session, unmatched)
+        return await stream_json(request, shapes.NearMisses(nearMisses=[]), "nearMisses", misses)
+
+    def _recorded_near_misses(
+        self, session: SessionState, entries: list[JournalEntry]
+    ) -> Iterator[shapes.NearMiss]:
+        """The near misses computed when each entry arrived, of routes that are stubs."""
         url = self._mock_url(session)
-        misses: list[shapes.NearMiss] = []
-        for entry in session.journal:
-            if entry.matched:
-                continue
+        for entry in entries:
             logged = logged_request(entry, url)
             for miss in entry.near_misses or ():
                 item = self._stub_near_miss(session, logged, miss.route_id, miss.distance)
                 if item is not None:
-                    misses.append(item)
-        return json_response(shapes.NearMisses(nearMisses=misses))
+                    yield item
 
     async def near_misses_for_request(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
@@ -190,19 +196,19 @@ class RequestsAdmin:
         pattern = await decode_body(request, shapes.RequestPattern)
         route = compile_pattern(pattern)
         url = self._mock_url(session)
-        scored = sorted(
-            ((assess(e.view, route).distance, -e.seq, e) for e in session.journal),
-            key=lambda item: (item[0], item[1]),
-        )
+        journal = list(session.journal)
+        distances = [assess(e.view, route).distance async for e in yielding(journal)]
+        # Closest first; ties: newest first.
+        order = sorted(range(len(journal)), key=lambda i: (distances[i], -journal[i].seq))
         return json_response(
             shapes.NearMisses(
                 nearMisses=[
                     shapes.NearMiss(
-                        request=logged_request(entry, url),
+                        request=logged_request(journal[i], url),
                         requestPattern=pattern,
-                        matchResult=shapes.MatchResult(distance=distance),
+                        matchResult=shapes.MatchResult(distance=distances[i]),
                     )
-                    for distance, _, entry in scored[:_NEAR_MISSES]
+                    for i in order[:_NEAR_MISSES]
                 ]
             )
         )

@@ -437,3 +437,21 @@ def test_wiremock_count_over_a_large_journal_lets_other_sessions_in(large: Large
     assert answer.json()["count"] == 0
     assert max(latencies) < LATENCY_BOUND, sorted(latencies)[-5:]
     assert len(latencies) >= 5, latencies  # the pings really ran while it counted
+
+
+def test_a_reader_that_hangs_up_mid_answer_is_logged_not_an_error(large: LargeJournal) -> None:
+    url = f"{large.server.admin_url}/api/requests"
+    with requests.get(url, stream=True, timeout=30) as answer:
+        first = next(answer.iter_content(chunk_size=None))
+        assert first.startswith(b'{"requests":[')
+    # Closed after one chunk: the server notices on a later write. Its other work goes on.
+    deadline = time.monotonic() + 60
+    with requests.Session() as ping:
+        while time.monotonic() < deadline:
+            assert ping.get(large.ping_url, timeout=30).status_code == 200
+            if any("admin_answer_abandoned" in line for line in large.server.lines):
+                break
+    [event] = [line for line in large.server.lines if "admin_answer_abandoned" in line]
+    assert "path=/api/requests" in event
+    assert not [line for line in large.server.lines if "admin_internal_error" in line]
+    assert requests.get(f"{large.server.admin_url}/health", timeout=10).status_code == 200

@@ -17,9 +17,14 @@ from typing import Any, Literal
 
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Struct, UnsetType, field
+from msgspec.json import encode as _json_encode
 
 __all__ = [
+    "MAX_DELAY_MS",
+    "MAX_SIGMA",
     "PATH_PARAM",
+    "SAFE_ID",
+    "SAFE_ID_RULE",
     "UNSET",
     "AnyResponse",
     "CallList",
@@ -209,17 +214,40 @@ def _check_base64(text: str) -> None:
 # --------------------------------------------------------------------------- delays
 
 
+#: The longest delay any response, sequence or session may ask for: 10 minutes.
+MAX_DELAY_MS = 600_000
+#: The largest lognormal `sigma`: wider spreads only produce samples beyond the cap.
+MAX_SIGMA = 10.0
+
+
+def _check_ms(value: float, name: str) -> None:
+    # `not 0 <= v <= max` also refuses NaN, which a constructed struct could hold.
+    if not 0 <= value <= MAX_DELAY_MS:
+        raise ValueError(
+            f"`{name}` must be >= 0 and at most {MAX_DELAY_MS} ms (10 minutes), not {value:.15g}"
+        )
+
+
 class LognormalDelay(Struct, **_STRICT):
+    """A random delay whose median is `median_ms`; `sigma` is the spread of its logarithm.
+
+    Samples are capped at `MAX_DELAY_MS`.
+    """
+
     median_ms: float
     sigma: float
 
     def __post_init__(self) -> None:
-        if self.median_ms < 0 or self.sigma < 0:
-            raise ValueError("`median_ms` and `sigma` must be >= 0")
+        _check_ms(self.median_ms, "median_ms")
+        if not 0 <= self.sigma <= MAX_SIGMA:
+            raise ValueError(
+                f"`sigma` must be >= 0 and at most {MAX_SIGMA:g}, not {self.sigma:.15g}"
+            )
 
 
 class Delay(Struct, **_STRICT):
-    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`."""
+    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`; each at most
+    `MAX_DELAY_MS` (10 minutes)."""
 
     fixed_ms: float | None = None
     uniform_ms: tuple[float, float] | None = None
@@ -231,11 +259,13 @@ class Delay(Struct, **_STRICT):
         ]
         if len(chosen) != 1:
             raise ValueError("a delay takes exactly one of fixed_ms, uniform_ms, lognormal")
-        if self.fixed_ms is not None and self.fixed_ms < 0:
-            raise ValueError("`fixed_ms` must be >= 0")
+        if self.fixed_ms is not None:
+            _check_ms(self.fixed_ms, "fixed_ms")
         if self.uniform_ms is not None:
             lo, hi = self.uniform_ms
-            if lo < 0 or hi < lo:
+            _check_ms(lo, "uniform_ms[0]")
+            _check_ms(hi, "uniform_ms[1]")
+            if hi < lo:
                 raise ValueError("`uniform_ms` is [lo, hi] with 0 <= lo <= hi")
 
 
@@ -245,28 +275,64 @@ _RESPONSE = {"tag_field": "type", "forbid_unknown_fields": True, "kw_only": True
 
 
 def _check_status(status: int) -> None:
-    if not 100 <= status <= 599:
-        raise ValueError(f"`status` must be an HTTP status code 100-599, not {status}")
+    # 1xx are interim answers (a client reads on for the final one) and 101 switches
+    # protocols: neither can be a mock's whole answer.
+    if not 200 <= status <= 599:
+        interim = " (a 1xx answer is interim: it cannot be a whole response)"
+        raise ValueError(
+            f"`status` must be an HTTP status code 200-599, not {status}"
+            + (interim if 100 <= status < 200 else "")
+        )
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Control characters other than tab: a header value or status line holding one is
+#: not HTTP (CR and LF would even start a header or a response of their own).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Headers that frame the message: the server sets them from the body it sends.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 #: A response header's value, or its values in order (the header is sent once per value).
 HeaderValues = str | list[str]
 
 
 def _unsafe(text: str) -> bool:
-    return "\r" in text or "\n" in text or "\x00" in text
+    return _CONTROL.search(text) is not None
+
+
+def _header_key(name: str) -> str:
+    """`headers` and the key, as a location step the admin API can point at."""
+    return f"headers[{_json_encode(name).decode()}]"
 
 
 def _check_headers(headers: dict[str, HeaderValues]) -> None:
-    """Refuse what would break the response on the wire (or inject into it)."""
+    """Refuse what would break the response on the wire (or inject into it).
+
+    Messages start with the header's location (`headers["X-A"]`), so errors point at it.
+    """
     for name, value in headers.items():
+        at = _header_key(name)
         if not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"`headers` has an invalid header name {name!r}")
+            raise ValueError(
+                f"`{at}`: {name!r} is an invalid header name "
+                "(a token: letters, digits and !#$%&'*+-.^_`|~)"
+            )
         values = [value] if isinstance(value, str) else value
         if any(_unsafe(v) for v in values):
-            raise ValueError(f"`headers` value of {name!r} contains CR, LF or NUL")
+            raise ValueError(
+                f"`{at}`: the value contains a control character (CR, LF, NUL or another)"
+            )
+        lowered = name.lower()
+        if lowered in _FRAMING:
+            raise ValueError(
+                f"`{at}`: {name} frames the message, so the server sets it from the body "
+                "it sends; remove it (for a short body use a `truncated` fault)"
+            )
+        if lowered == "connection" and [v.strip().lower() for v in values] != ["close"]:
+            raise ValueError(
+                f"`{at}`: Connection may only be `close` (the server then closes the "
+                "connection after the answer); keep-alive is the server's decision"
+            )
 
 
 class ChunkedDribble(Struct, **_STRICT):
@@ -278,8 +344,7 @@ class ChunkedDribble(Struct, **_STRICT):
     def __post_init__(self) -> None:
         if self.chunks < 1:
             raise ValueError("`chunks` must be >= 1")
-        if self.total_ms < 0:
-            raise ValueError("`total_ms` must be >= 0")
+        _check_ms(self.total_ms, "total_ms")
 
 
 class _HttpResponse(Struct, **_RESPONSE):
@@ -297,7 +362,7 @@ class _HttpResponse(Struct, **_RESPONSE):
         _check_status(self.status)
         _check_headers(self.headers)
         if isinstance(self.reason, str) and _unsafe(self.reason):
-            raise ValueError("`reason` contains CR, LF or NUL")
+            raise ValueError("`reason` contains a control character (CR, LF, NUL or another)")
 
 
 class JsonResponse(_HttpResponse, tag="json"):
@@ -328,6 +393,10 @@ class RawResponse(_HttpResponse, tag="raw"):
             raise ValueError(f"give {named}, not both: a raw response has one body")
         if self.body_base64 is not None:
             _check_base64(self.body_base64)
+        if self.content_type is not None and _unsafe(self.content_type):
+            raise ValueError("`content_type` contains a control character (CR, LF, NUL or another)")
+        if isinstance(self.body_file, str) and "\x00" in self.body_file:
+            raise ValueError("`body_file` contains a NUL character, which no file name can hold")
 
 
 class MsgpackResponse(_HttpResponse, tag="msgpack"):
@@ -568,13 +637,21 @@ class RouteList(Struct, forbid_unknown_fields=True, kw_only=True):
 # --------------------------------------------------------------------------- sessions
 
 
+#: An id that is safe as a URL path segment and as a file name: 1-64 of A-Z a-z 0-9
+#: _ . -, not starting with a dot (so never `.`, `..` or a hidden file).
+SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+#: `SAFE_ID` in words, for messages.
+SAFE_ID_RULE = "1-64 of A-Z a-z 0-9 _ . -, not starting with '.'"
+
+
 class SessionCreate(Struct, **_STRICT):
     name: str | None = None
+    #: See `SAFE_ID`; a client normalises `.` and `..` out of its URLs.
     id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.id):
-            raise ValueError("`id` takes 1-64 of A-Z a-z 0-9 _ . -")
+        if self.id is not None and not SAFE_ID.fullmatch(self.id):
+            raise ValueError(f"`id` takes {SAFE_ID_RULE}, not {self.id!r}")
 
 
 class Session(Struct, kw_only=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from functools import cache
+from itertools import accumulate
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -21,19 +22,28 @@ from msgspec import inspect as mi
 from controlplane.errors import InvalidInput, InvalidJson
 
 __all__ = [
+    "MAX_DEPTH",
     "bool_query",
     "decode_body",
     "decode_optional_body",
     "decode_value",
+    "depth_problem",
     "encode",
     "int_query",
     "json_response",
+    "leading_steps",
+    "render_location",
     "validation_error",
 ]
 
 T = TypeVar("T")
 _AT = re.compile(r"^(?P<message>.*) - at `(?P<location>[^`]*)`$", re.DOTALL)
-_LEADING_FIELD = re.compile(r"^`(?P<field>[A-Za-z_][A-Za-z0-9_]*)`")
+#: A message of our own checks that starts with what it is about: `status`,
+#: `uniform_ms[1]`, `headers["Content-Length"]`.
+_LEADING_FIELD = re.compile(
+    r'^`(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])*)`'
+)
+_LEADING_STEP = re.compile(r'\[(?:(?P<index>\d+)|(?P<key>"(?:[^"\\]|\\.)*"))\]')
 _STEP = re.compile(r"\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<index>\d+)\]|\[(?P<any>\.\.\.)\]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]*)`, got `(?P<got>[^`]*)`$")
@@ -72,7 +82,8 @@ def _steps(location: str) -> list[Step]:
     ]
 
 
-def _render(steps: list[Step], prefix: str = "$") -> str:
+def render_location(steps: list[Step], prefix: str = "$") -> str:
+    """`prefix` followed by `steps`: `$.a[0][\"x-y\"]`."""
     parts = [prefix]
     for step in steps:
         if isinstance(step, int):
@@ -82,6 +93,25 @@ def _render(steps: list[Step], prefix: str = "$") -> str:
         else:
             parts.append(f"[{encode(step).decode()}]")
     return "".join(parts)
+
+
+def leading_steps(message: str) -> list[Step]:
+    """The location a message of our own checks starts with, as steps (may be empty).
+
+    `"`headers[\\"X-A\\"]`: ..."` -> `["headers", "X-A"]`: the wire types' checks name
+    what they are about first, because msgspec (or a dialect) points at the object.
+    """
+    found = _LEADING_FIELD.match(message)
+    if found is None:
+        return []
+    path = found["path"]
+    head = path.split("[", 1)[0]
+    steps: list[Step] = [head]
+    for step in _LEADING_STEP.finditer(path, len(head)):
+        steps.append(
+            int(step["index"]) if step["index"] is not None else msgspec.json.decode(step["key"])
+        )
+    return steps
 
 
 def _keep_only(document: Any, steps: list[Step], key: str) -> Any:
@@ -223,11 +253,11 @@ def validation_error(
         if isinstance(info, mi.LiteralType):
             given = bad["value"].strip("'\"")
             message += f"; allowed values: {_choices([str(v) for v in info.values], given)}"
-    elif (named := _LEADING_FIELD.match(message)) and steps[-1:] != [named["field"]]:
+    elif (lead := leading_steps(message)) and steps[-len(lead) :] != lead:
         # Our own checks (Struct.__post_init__) name the field they are about first;
         # msgspec points at the object, so point at the field instead.
-        steps.append(named["field"])
-    return InvalidInput(message, location=_render(steps, prefix))
+        steps.extend(lead)
+    return InvalidInput(message, location=render_location(steps, prefix))
 
 
 @overload
@@ -238,6 +268,8 @@ def decode_value(data: bytes, target: Any) -> Any:
     """Decode JSON bytes into `target`, raising InvalidJson / InvalidInput."""
     if not data.strip():
         raise InvalidJson("the request body is empty; send a JSON document")
+    if (too_deep := depth_problem(data)) is not None:
+        raise InvalidJson(f"the request body {too_deep}")
     try:
         result = _decoder(target).decode(data)
     except msgspec.ValidationError as exc:
@@ -252,6 +284,46 @@ def decode_value(data: bytes, target: Any) -> Any:
         problem = malformed_json(data, exc)
         raise InvalidJson(f"the request body is not valid JSON: {problem}") from None
     return result
+
+
+#: How deeply admin JSON (and a WireMock mapping file) may nest arrays and objects.
+#: msgspec and the code that walks documents recurse once per level (and more than
+#: ~900 levels overflow the stack); no real route or mapping comes close.
+MAX_DEPTH = 100
+#: A JSON string, or what is left of one cut short. Possessive, and matching wherever a
+#: quote opens one, so no input makes it backtrack (`\"\"\"...` would, quadratically).
+_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?', re.DOTALL)
+#: Arrays and objects count alike: `{` becomes `[`, `}` becomes `]`, the rest goes.
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_LEVEL_STEP = tuple(1 if b == ord("[") else -1 if b == ord("]") else 0 for b in range(256))
+_LEAF_ROUNDS = 3
+
+
+def depth_problem(data: bytes) -> str | None:
+    """What is wrong with how deeply `data` nests (None: at most `MAX_DEPTH` levels).
+
+    Checked on the bytes before decoding, at C speed: counting brackets settles almost
+    every document at once. Otherwise strings go (their brackets are text), then the
+    innermost empty pairs, one level per round (which leaves little of most documents
+    to walk), and the walk over the rest stops at the first level too deep.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return None
+    brackets = _JSON_STRING.sub(b"", data).translate(_AS_BRACKETS, _NOT_BRACKETS)
+    limit = MAX_DEPTH
+    for _ in range(_LEAF_ROUNDS):
+        inner = brackets.replace(b"[]", b"")
+        if len(inner) == len(brackets):
+            break
+        brackets, limit = inner, limit - 1
+    levels = accumulate(map(_LEVEL_STEP.__getitem__, brackets))
+    if next(filter(limit.__lt__, levels), None) is None:
+        return None
+    return (
+        f"nests arrays and objects more than {MAX_DEPTH} levels deep; "
+        f"controlplane reads JSON nested at most {MAX_DEPTH} levels"
+    )
 
 
 _AT_BYTE = re.compile(r"\(byte (\d+)\)$")

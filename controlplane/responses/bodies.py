@@ -99,6 +99,7 @@ class BodyResponder:
 
     __slots__ = (
         "_body",
+        "_close",
         "_delay",
         "_dribble",
         "_headers",
@@ -116,6 +117,8 @@ class BodyResponder:
         self._reason = spec.reason if isinstance(spec.reason, str) else None
         self._body = body
         self._headers = headers
+        # The wire types let `Connection` through only as `close`: then it is true.
+        self._close = "Connection" in headers
         self._delay: DelaySampler = compile_delay(spec.delay)
         dribble = (
             spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
@@ -147,6 +150,8 @@ class BodyResponder:
             response = web.Response(
                 body=self._body, status=self._status, reason=self._reason, headers=self._headers
             )
+        if self._close:
+            response.force_close()
         return Outcome(response, self._status, self._type, self._delay())
 
 

@@ -1,7 +1,9 @@
 """Delays: a wire `Delay` compiled once into a zero-argument sampler of milliseconds.
 
 The responder only *samples*; the mock handler sleeps, so a delayed answer never
-holds the event loop and concurrent requests are served meanwhile.
+holds the event loop and concurrent requests are served meanwhile. Every delay is at
+most `wire.MAX_DELAY_MS`: the wire types refuse longer fixed and uniform ones, and a
+lognormal sample beyond it is cut to it.
 """
 
 from __future__ import annotations
@@ -45,5 +47,14 @@ def compile_delay(delay: wire.Delay | None) -> DelaySampler:
     if lognormal.median_ms == 0:
         # ln(0) is undefined; a zero median means every sample is zero.
         return no_delay
-    # For a lognormal distribution the median is exp(mu), so mu = ln(median).
-    return partial(random.lognormvariate, math.log(lognormal.median_ms), lognormal.sigma)
+    # For a lognormal distribution the median is exp(mu), so mu = ln(median). With
+    # median and sigma bounded (wire.LognormalDelay), exp() cannot overflow.
+    mu, sigma = math.log(lognormal.median_ms), lognormal.sigma
+
+    def sample() -> float:
+        return min(random.lognormvariate(mu, sigma), _CAP)
+
+    return sample
+
+
+_CAP = float(wire.MAX_DELAY_MS)

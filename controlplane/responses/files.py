@@ -25,6 +25,11 @@ class BodyFiles:
 
     def path_of(self, name: str) -> Path:
         """The file `name` stands for; ResponseSpecError if it escapes the root."""
+        if "\x00" in name:  # no file name holds one (and os calls raise ValueError)
+            raise ResponseSpecError(
+                f"body file {name!r} contains a NUL character, which no file name can hold",
+                ".body_file",
+            )
         candidate = (self.root / name).resolve()
         if Path(name).is_absolute() or not candidate.is_relative_to(self.root):
             raise ResponseSpecError(

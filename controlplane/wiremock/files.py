@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from controlplane.admin.decoding import malformed_json, validation_error
+from controlplane.admin.decoding import depth_problem, malformed_json, validation_error
 from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.wiremock import shapes
@@ -24,6 +24,7 @@ __all__ = [
     "MAPPINGS_DIR",
     "is_wiremock_root",
     "mapping_files",
+    "mapping_path",
     "read_mappings",
     "reserved_folders",
     "stub_among_routes",
@@ -89,6 +90,8 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
         raise RouteFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return []
+    if (too_deep := depth_problem(data)) is not None:
+        raise RouteFileError(path, too_deep)
     try:
         document: Any = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
@@ -108,12 +111,17 @@ def read_mappings(path: Path) -> list[shapes.StubMapping]:
     return [converted]
 
 
-def write_mapping(root: Path, mapping_id: str, mapping: shapes.StubMapping) -> Path:
-    """Write one mapping to `root/mappings/{id}.json` atomically; returns the path."""
+def mapping_path(root: Path, mapping_id: str) -> Path:
+    """Where a mapping is saved: `root/mappings/{id}.json`, checked to stay there."""
     base = (root / MAPPINGS_DIR).resolve()
     path = (base / f"{mapping_id}.json").resolve()
-    if not path.is_relative_to(base) or path.parent != base:
+    if not path.is_relative_to(base) or path.parent != base or path.name.startswith("."):
+        # The dialect refuses such ids when a mapping is added (state.SAFE_ID): a bug.
         raise ControlplaneError(f"mapping id {mapping_id!r} cannot be a file name")
+    return path
+
+
+def write_mapping(path: Path, mapping: shapes.StubMapping) -> None:
+    """Write one mapping to `path` (see `mapping_path`) atomically."""
     data = msgspec.json.format(msgspec.json.encode(mapping), indent=2)
     write_atomically(path, data + b"\n")
-    return path

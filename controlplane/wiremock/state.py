@@ -13,7 +13,10 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from controlplane.errors import ControlplaneError, NotFound, RouteFileError
+import msgspec
+
+from controlplane import wire
+from controlplane.errors import ControlplaneError, InvalidInput, NotFound, RouteFileError
 from controlplane.logs import get_logger
 from controlplane.matching import CompiledRoute
 from controlplane.sessions import DEFAULT_SESSION, SessionState
@@ -75,8 +78,20 @@ def require_stub(session: SessionState, mapping_id: str) -> shapes.StubMapping:
     return mapping
 
 
-def _identify(mapping: shapes.StubMapping) -> str:
+def _identify(mapping: shapes.StubMapping, location: str = "$") -> str:
+    """The mapping's id (a new UUID when it has none), set as both `id` and `uuid`.
+
+    The id names the file the mapping is saved to, so it must be one (`wire.SAFE_ID`):
+    never a path (`a/b`), `..`, or a hidden file that loading would skip.
+    """
     mapping_id = mapping.id or mapping.uuid or str(uuid.uuid4())
+    if not wire.SAFE_ID.fullmatch(mapping_id):
+        field = "id" if mapping.id else "uuid"
+        raise InvalidInput(
+            f"a mapping id takes {wire.SAFE_ID_RULE} (WireMock's are UUIDs), "
+            f"not {mapping_id!r}: it names the file the mapping is saved to",
+            location=f"{location}.{field}",
+        )
     mapping.id = mapping.uuid = mapping_id
     return mapping_id
 
@@ -123,11 +138,11 @@ def import_mappings(
     state = dialect(session)
     pending: list[tuple[str, shapes.StubMapping]] = []
     for index, mapping in enumerate(mappings):
-        mapping_id = _identify(mapping)
-        exists = session.routes.get(mapping_id) is not None
-        if exists and not overwrite:
+        at = f"$.mappings[{index}]"
+        mapping_id = _identify(mapping, at)
+        if session.routes.get(mapping_id) is not None and not overwrite:
             continue
-        routes.append(mapping_to_route(mapping, mapping_id, session.files, f"$.mappings[{index}]"))
+        routes.append(mapping_to_route(mapping, mapping_id, session.files, at))
         pending.append((mapping_id, mapping))
     session.add_routes(
         routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
@@ -167,14 +182,30 @@ def reset_stubs(session: SessionState, root: Path | None) -> None:
 
 
 def save_stubs(session: SessionState, root: Path) -> list[Path]:
-    """Write the mappings that have no file yet to `root/mappings/{id}.json`."""
+    """Write the mappings that have no file yet to `root/mappings/{id}.json`.
+
+    All or nothing: every path is checked before the first write, and when a write
+    fails the files this call wrote are removed again.
+    """
     state = dialect(session)
+    pending = [
+        (route.id, mapping, files.mapping_path(root, route.id))
+        for route, mapping in stub_routes(session)
+        if route.id not in state.sources
+    ]
     written: list[Path] = []
-    for route, mapping in stub_routes(session):
-        if route.id in state.sources:
-            continue
+    try:
+        for _, mapping, path in pending:
+            files.write_mapping(path, msgspec.structs.replace(mapping, persistent=True))
+            written.append(path)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise ControlplaneError(
+            f"cannot save the mappings to {root / files.MAPPINGS_DIR}: "
+            f"{exc.strerror or exc} (none were saved)"
+        ) from None
+    for mapping_id, mapping, path in pending:
         mapping.persistent = True
-        path = files.write_mapping(root, route.id, mapping)
-        state.sources[route.id] = path
-        written.append(path)
+        state.sources[mapping_id] = path
     return written

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
 
 from controlplane import wire
+from controlplane.admin.decoding import Step, leading_steps, render_location
 from controlplane.errors import InvalidInput
 from controlplane.matching import CompiledRoute, compile_route
 from controlplane.responses import BodyFiles, ResponseSpecError, check_body_file
@@ -81,13 +82,39 @@ def _not_yet(feature: str, location: str) -> InvalidInput:
     )
 
 
-def _build(location: str, make: Callable[..., _T], /, *args: Any, **fields: Any) -> _T:
-    """Construct a wire struct (or run a wire check); its own checks (a bad regex) are
-    reported at `location`."""
+def _build(
+    location: str,
+    make: Callable[..., _T],
+    names: Mapping[tuple[Step, ...], str] | None = None,
+    /,
+    **fields: Any,
+) -> _T:
+    """Construct a wire struct; its own checks (a bad regex) are reported at `location`.
+
+    With `names` (native location steps -> the mapping's name for them), a check that
+    names what it is about (`headers["Content-Length"]`, `uniform_ms[1]`) points at
+    that place in the mapping, in the mapping's words (longest known prefix renamed).
+    """
     try:
-        return make(*args, **fields)
+        return make(**fields)
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(str(exc), location=location) from None
+        message = str(exc)
+        steps = leading_steps(message) if names is not None else []
+        for size in range(len(steps), 0, -1):
+            if names is not None and (known := names.get(tuple(steps[:size]))) is not None:
+                location = render_location([known, *steps[size:]], location)
+                break
+        raise InvalidInput(message, location=location) from None
+
+
+#: Native response fields as a response definition names them.
+_RESPONSE_FIELDS: dict[tuple[Step, ...], str] = {
+    ("status",): "status",
+    ("headers",): "headers",
+    ("reason",): "statusMessage",
+    ("body_file",): "bodyFileName",
+    ("body_base64",): "base64Body",
+}
 
 
 # ------------------------------------------------------------------ matchers
@@ -280,7 +307,7 @@ def pattern_parts(
     elif request.urlPathTemplate is not None:
         path, path_regex = request.urlPathTemplate, None
     if kind is not None:
-        _build(_key(location, kind), wire.check_route_path, path, path_regex)
+        _build(_key(location, kind), wire.check_route_path, path=path, path_regex=path_regex)
 
     def named(kind: str) -> dict[str, wire.StringMatcherSpec] | None:
         specs: dict[str, shapes.ContentPattern] | None = getattr(request, kind)
@@ -351,6 +378,7 @@ def _delay(
     response: shapes.ResponseDefinition | shapes.GlobalSettings,
     fixed: float | None,
     location: str,
+    fixed_name: str,
 ) -> wire.Delay | None:
     dist = response.delayDistribution
     if fixed is not None and dist is not None:
@@ -360,30 +388,37 @@ def _delay(
             location=_key(location, "delayDistribution"),
         )
     if fixed is not None:
-        return _build(location, wire.Delay, fixed_ms=fixed)
+        return _build(_key(location, fixed_name), wire.Delay, fixed_ms=fixed)
     if dist is None:
         return None
     at = _key(location, "delayDistribution")
     if dist.type == "uniform":
         if dist.lower is None or dist.upper is None:
             raise InvalidInput("a uniform delay needs `lower` and `upper`", location=at)
-        return _build(at, wire.Delay, uniform_ms=(dist.lower, dist.upper))
+        return _build(at, wire.Delay, _UNIFORM, uniform_ms=(dist.lower, dist.upper))
     if dist.type == "lognormal":
         if dist.median is None or dist.sigma is None:
             raise InvalidInput("a lognormal delay needs `median` and `sigma`", location=at)
-        return _build(
-            at,
-            wire.Delay,
-            lognormal=_build(at, wire.LognormalDelay, median_ms=dist.median, sigma=dist.sigma),
+        lognormal = _build(
+            at, wire.LognormalDelay, _LOGNORMAL, median_ms=dist.median, sigma=dist.sigma
         )
+        return _build(at, wire.Delay, lognormal=lognormal)
     if dist.milliseconds is None:
         raise InvalidInput("a fixed delay distribution needs `milliseconds`", location=at)
-    return _build(at, wire.Delay, fixed_ms=dist.milliseconds)
+    return _build(_key(at, "milliseconds"), wire.Delay, fixed_ms=dist.milliseconds)
+
+
+_DRIBBLE: dict[tuple[Step, ...], str] = {
+    ("chunks",): "numberOfChunks",
+    ("total_ms",): "totalDuration",
+}
+_LOGNORMAL: dict[tuple[Step, ...], str] = {("median_ms",): "median", ("sigma",): "sigma"}
+_UNIFORM: dict[tuple[Step, ...], str] = {("uniform_ms", 0): "lower", ("uniform_ms", 1): "upper"}
 
 
 def global_delay(settings: shapes.GlobalSettings) -> wire.Delay | None:
     """The session-wide delay of WireMock's global settings."""
-    return _delay(settings, settings.fixedDelay, "$")
+    return _delay(settings, settings.fixedDelay, "$", "fixedDelay")
 
 
 def response_spec(
@@ -401,7 +436,7 @@ def response_spec(
     ):
         if getattr(response, name) is not msgspec.UNSET:
             raise _not_yet(name, location)
-    delay = _delay(response, response.fixedDelayMilliseconds, location)
+    delay = _delay(response, response.fixedDelayMilliseconds, location, "fixedDelayMilliseconds")
     if response.fault is not None:
         return wire.FaultResponse(fault=_FAULTS[response.fault], delay=delay)
     bodies = [
@@ -426,20 +461,35 @@ def response_spec(
         common["chunked_dribble"] = _build(
             _key(location, "chunkedDribbleDelay"),
             wire.ChunkedDribble,
+            _DRIBBLE,
             chunks=dribble.numberOfChunks,
             total_ms=dribble.totalDuration,
         )
     if response.jsonBody is not msgspec.UNSET:
-        return _build(location, wire.JsonResponse, body=response.jsonBody, **common)
+        return _build(
+            location, wire.JsonResponse, _RESPONSE_FIELDS, body=response.jsonBody, **common
+        )
     if response.base64Body is not None:
-        return _build(location, wire.RawResponse, body_base64=response.base64Body, **common)
+        return _build(
+            location,
+            wire.RawResponse,
+            _RESPONSE_FIELDS,
+            body_base64=response.base64Body,
+            **common,
+        )
     if response.bodyFileName is not None:
         try:
             check_body_file(files, response.bodyFileName)
         except ResponseSpecError as exc:
             raise InvalidInput(exc.message, location=_key(location, "bodyFileName")) from None
-        return _build(location, wire.RawResponse, body_file=response.bodyFileName, **common)
-    return _build(location, wire.RawResponse, body=response.body, **common)
+        return _build(
+            location,
+            wire.RawResponse,
+            _RESPONSE_FIELDS,
+            body_file=response.bodyFileName,
+            **common,
+        )
+    return _build(location, wire.RawResponse, _RESPONSE_FIELDS, body=response.body, **common)
 
 
 # ------------------------------------------------------------------ mappings

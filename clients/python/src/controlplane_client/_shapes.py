@@ -150,7 +150,7 @@ class Match:
 
 @dataclass(frozen=True, kw_only=True)
 class LognormalDelay:
-    """The `LognormalDelay` wire shape."""
+    """A random delay whose median is `median_ms`; `sigma` is the spread of its logarithm."""
 
     __wire_tag__: ClassVar[str | None] = None
     __wire_omit_defaults__: ClassVar[bool] = True
@@ -165,7 +165,7 @@ class LognormalDelay:
 
 @dataclass(frozen=True, kw_only=True)
 class Delay:
-    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`."""
+    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`; each at most"""
 
     __wire_tag__: ClassVar[str | None] = None
     __wire_omit_defaults__: ClassVar[bool] = True

@@ -246,8 +246,10 @@ class LognormalDelay(Struct, **_STRICT):
 
 
 class Delay(Struct, **_STRICT):
-    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`; each at most
-    `MAX_DELAY_MS` (10 minutes)."""
+    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`.
+
+    Each is at most `MAX_DELAY_MS` (10 minutes).
+    """
 
     fixed_ms: float | None = None
     uniform_ms: tuple[float, float] | None = None

@@ -165,7 +165,7 @@ class LognormalDelay:
 
 @dataclass(frozen=True, kw_only=True)
 class Delay:
-    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`; each at most"""
+    """Exactly one of `fixed_ms`, `uniform_ms` ([lo, hi]) or `lognormal`."""
 
     __wire_tag__: ClassVar[str | None] = None
     __wire_omit_defaults__: ClassVar[bool] = True

@@ -478,17 +478,18 @@ def response_spec(
             **common,
         )
     if response.bodyFileName is not None:
-        try:
-            check_body_file(files, response.bodyFileName)
-        except ResponseSpecError as exc:
-            raise InvalidInput(exc.message, location=_key(location, "bodyFileName")) from None
-        return _build(
+        raw = _build(
             location,
             wire.RawResponse,
             _RESPONSE_FIELDS,
             body_file=response.bodyFileName,
             **common,
         )
+        try:
+            check_body_file(files, response.bodyFileName)
+        except ResponseSpecError as exc:
+            raise InvalidInput(exc.message, location=_key(location, "bodyFileName")) from None
+        return raw
     return _build(location, wire.RawResponse, _RESPONSE_FIELDS, body=response.body, **common)
 
 

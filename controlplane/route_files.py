@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from controlplane import wire
-from controlplane.admin.decoding import malformed_json, validation_error
+from controlplane.admin.decoding import depth_problem, malformed_json, validation_error
 from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.sessions import SessionState
 
@@ -57,6 +57,8 @@ def _read(path: Path) -> Any:
         raise RouteFileError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data.strip():
         return None
+    if (too_deep := depth_problem(data)) is not None:
+        raise RouteFileError(path, too_deep)
     if path.suffix != ".json":
         try:
             return msgspec.yaml.decode(data)

@@ -146,6 +146,8 @@ async def test_route_without_inline_response_answers_500_until_registered(
             "times",
         ),
         ("scalar.yaml", "just a string\n", "$", "object"),
+        ("deep.json", "[" * 1000 + "]" * 1000, None, "more than 100 levels deep"),
+        ("deep.yaml", "x: " + "[" * 101 + "]" * 101 + "\n", None, "more than 100 levels deep"),
     ],
 )
 async def test_bad_file_stops_the_start_naming_file_and_location(

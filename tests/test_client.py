@@ -27,6 +27,7 @@ from controlplane_client import (
     contains,
     fixed_delay,
 )
+from controlplane_client._ops import Ops
 
 from controlplane.pytest_plugin import ServerInfo
 
@@ -398,3 +399,40 @@ async def test_async_session_learns_its_mock_url_from_get_session(
         assert client.mock_url == controlplane.mock_url
         bound = client.session("default")
         assert type(bound) is AsyncClient and (await bound.health()).status == "ok"
+
+
+def _five_requests(controlplane: Client) -> None:
+    controlplane.add_route(
+        Route(method="GET", path="/page/{n}", handler="page", response=JsonResponse({}))
+    )
+    for index in range(5):
+        requests.get(f"{controlplane.mock_url}/page/{index}", timeout=10)
+
+
+def test_journal_pages_are_followed_to_the_last(controlplane: Client) -> None:
+    _five_requests(controlplane)
+    # Two entries a page: the client follows `next` and joins the three pages.
+    paged = Ops(controlplane.session_id).requests(after=0, limit=2)
+    listed = controlplane._run(paged)
+    assert [r.path for r in listed.requests] == [f"/page/{i}" for i in range(5)]
+    assert listed.next is None
+    # Without paging, `limit` alone is the newest N, one page.
+    newest = controlplane.requests(limit=2).requests
+    assert [r.path for r in newest] == ["/page/3", "/page/4"]
+
+
+async def test_async_client_follows_journal_pages_too(controlplane: Client) -> None:
+    _five_requests(controlplane)
+    async with AsyncClient(controlplane.admin_url, session=controlplane.session_id) as client:
+        listed = await client._run(Ops(controlplane.session_id).requests(after=1, limit=3))
+    assert [r.path for r in listed.requests] == [f"/page/{i}" for i in range(1, 5)]
+
+
+def test_a_page_without_next_is_the_last() -> None:
+    op = Ops("default").calls("h")
+    assert op.next_page({"calls": [], "next": None, "evicted": 0}) is None
+    following = op.next_page({"calls": [1], "next": 7, "evicted": 0})
+    assert following is not None and following.query == {"after": "7"}
+    joined = op.joined({"calls": [1], "next": 7}, {"calls": [2], "next": None, "evicted": 3})
+    assert joined == {"calls": [1, 2], "next": None, "evicted": 3}
+    assert Ops("default").health().next_page({"next": 1}) is None

@@ -85,8 +85,8 @@ class BaseClient:
         body = None if op.body is NO_BODY else jsonlib.dumps(to_wire(op.body)).encode()
         return Request(op.method, op.url(self.admin_url), headers, body)
 
-    def _answer(self, op: Op[T], status: int, raw: bytes) -> T:
-        """The parsed answer, or the AdminError for an unexpected status."""
+    def _answer(self, op: Op[Any], status: int, raw: bytes) -> Any:
+        """The answer's JSON, or the AdminError for an unexpected status."""
         try:
             data = jsonlib.loads(raw) if raw.strip() else None
         except ValueError:
@@ -96,7 +96,7 @@ class BaseClient:
         if status not in op.ok:
             text = raw.decode("utf-8", "replace")[:500] or f"HTTP {status}"
             raise admin_error(status, data, text)
-        return op.parse(data)
+        return data
 
     def _unavailable(self, reason: object) -> ServerUnavailable:
         return ServerUnavailable.at(self.admin_url, reason)

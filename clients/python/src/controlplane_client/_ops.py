@@ -8,7 +8,7 @@ them), never a hand-written dict: the client's `_base` encodes it with `to_wire`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -61,6 +61,9 @@ class Op(Generic[T]):
     body: Any = NO_BODY
     query: Mapping[str, str] | None = None
     ok: tuple[int, ...] = (200,)
+    #: For a journal listing, the field holding its entries: the answer's `next` cursor
+    #: is followed (`after=`) and every page's entries joined, so no call is missed.
+    paged: str | None = None
 
     def url(self, admin_url: str) -> str:
         query = f"?{urlencode(self.query)}" if self.query else ""
@@ -70,8 +73,25 @@ class Op(Generic[T]):
         """The same request, its parsed answer passed on to `follow` (a part, a check)."""
         parse = self.parse
         return Op(
-            self.method, self.path, lambda data: follow(parse(data)), self.body, self.query, self.ok
+            self.method,
+            self.path,
+            lambda data: follow(parse(data)),
+            self.body,
+            self.query,
+            self.ok,
+            self.paged,
         )
+
+    def next_page(self, data: Any) -> Op[T] | None:
+        """The request for the page after `data` (an answer's JSON), or None at the last."""
+        if self.paged is None or not isinstance(data, dict) or data.get("next") is None:
+            return None
+        return replace(self, query={**(self.query or {}), "after": str(data["next"])})
+
+    def joined(self, data: Any, following: Any) -> Any:
+        """The answer `following` with the entries of `data` (the pages before it) first."""
+        assert self.paged is not None
+        return {**following, self.paged: [*data[self.paged], *following[self.paged]]}
 
 
 def _nothing(_: Any) -> None:
@@ -188,7 +208,10 @@ class Ops:
 
     def calls(self, handler: str) -> Op[CallList]:
         return Op(
-            "GET", f"{self.base}/handlers/{_q(handler)}/calls", lambda d: from_wire(CallList, d)
+            "GET",
+            f"{self.base}/handlers/{_q(handler)}/calls",
+            lambda d: from_wire(CallList, d),
+            paged="calls",
         )
 
     def verify(self, handler: str, **predicates: Any) -> Op[VerifyResult]:
@@ -217,11 +240,15 @@ class Ops:
             f"{self.base}/requests",
             lambda d: from_wire(RequestList, d),
             query=query,
+            paged="requests",
         )
 
     def unmatched(self) -> Op[UnmatchedRequestList]:
         return Op(
-            "GET", f"{self.base}/requests/unmatched", lambda d: from_wire(UnmatchedRequestList, d)
+            "GET",
+            f"{self.base}/requests/unmatched",
+            lambda d: from_wire(UnmatchedRequestList, d),
+            paged="requests",
         )
 
     def clear_requests(self) -> Op[None]:

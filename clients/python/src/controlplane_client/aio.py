@@ -99,6 +99,14 @@ class AsyncClient(BaseClient):
         await self._pool.close()
 
     async def _run(self, op: Op[T]) -> T:
+        data = await self._send(op)
+        following = op.next_page(data)
+        while following is not None:
+            data = op.joined(data, more := await self._send(following))
+            following = following.next_page(more)
+        return op.parse(data)
+
+    async def _send(self, op: Op[Any]) -> Any:
         aiohttp = _aiohttp()
         sent = self._request(op)
         try:

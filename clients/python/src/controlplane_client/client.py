@@ -53,6 +53,14 @@ class Client(BaseClient):
     """The admin API at `admin_url`, bound to one session (`default` unless given)."""
 
     def _run(self, op: Op[T]) -> T:
+        data = self._send(op)
+        following = op.next_page(data)
+        while following is not None:
+            data = op.joined(data, more := self._send(following))
+            following = following.next_page(more)
+        return op.parse(data)
+
+    def _send(self, op: Op[Any]) -> Any:
         sent = self._request(op)
         request = urllib.request.Request(
             sent.url, data=sent.body, method=sent.method, headers=sent.headers

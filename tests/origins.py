@@ -4,7 +4,7 @@
 it got (method, raw path and query, headers in order, body), `/gzip` sends a gzip body
 as it is, `/redirect` a 302, `/events` an SSE stream whose second event waits for the
 test (`release()`), `/stall` never answers, `/broken` declares more body than it sends
-and closes, `/hop` sends hop-by-hop headers. `Origin.gate` lets a test hold `/events`.
+(`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers. `Origin.gate` lets a test hold `/events`.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ class Origin:
         raise AssertionError("unreachable")
 
     async def _broken(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": "1000"})
+        declared = int(request.query.get("declare", "1000"))
+        response = web.StreamResponse(headers={"Content-Length": str(declared)})
         await response.prepare(request)
         await response.write(b"x" * 10)
         assert request.transport is not None

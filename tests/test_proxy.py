@@ -224,13 +224,24 @@ def test_an_origin_that_does_not_answer_in_time_is_a_504(cp: SessionHandle, orig
     assert cp.calls("upstream")[0]["response"]["error"] == "proxy_timeout"
 
 
-def test_an_origin_breaking_off_mid_body_breaks_the_clients_answer(
+def test_an_origin_breaking_off_a_small_body_is_a_502(cp: SessionHandle, origin: Origin) -> None:
+    # Up to 64 KiB of declared length is read whole before anything is sent.
+    proxy(cp, origin.url)
+    answer = requests.get(f"{cp.mock_url}/api/broken?declare=65536", timeout=10)
+    assert answer.status_code == 502
+    error = answer.json()["error"]
+    assert error["code"] == "proxy_broken"
+    assert error["message"].startswith(f"{origin.url}/broken?declare=65536 broke off its answer: ")
+    assert cp.calls("upstream")[0]["response"]["error"] == "proxy_broken"
+
+
+def test_an_origin_breaking_off_a_streamed_body_breaks_the_clients_answer(
     cp: SessionHandle, origin: Origin
 ) -> None:
     proxy(cp, origin.url)
     target = urlsplit(cp.mock_url)
     connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
-    connection.request("GET", f"{target.path}/api/broken")
+    connection.request("GET", f"{target.path}/api/broken?declare=65537")
     answer = connection.getresponse()
     assert answer.status == 200
     with pytest.raises(http.client.IncompleteRead):

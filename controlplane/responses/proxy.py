@@ -63,6 +63,8 @@ _REQUEST_ONLY = frozenset(("host", "content-length", "x-controlplane-session"))
 #: aiohttp's client adds these unless told not to; a proxy adds nothing of its own.
 _NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 _JSON = {"Content-Type": "application/json"}
+#: Bodies of a known length up to this are read whole and sent with the headers.
+_SEND_WHOLE = 64 * 1024
 
 #: (insecure, ca_file, client_cert, client_key): what makes two proxies' TLS differ.
 TlsKey = tuple[bool, str | None, str | None, str | None]
@@ -206,6 +208,24 @@ class ProxyResponder:
         except (aiohttp.ClientError, OSError) as exc:
             return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
         headers = _relayable(upstream.headers, frozenset())
+        length = upstream.content_length
+        if (
+            length is not None
+            and length <= _SEND_WHOLE
+            and request.method != "HEAD"
+            and upstream.status not in (204, 304)
+        ):
+            # A small body of known length goes out with the headers, in one write.
+            try:
+                body = await upstream.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                upstream.close()
+                message = f"{url} broke off its answer: {type(exc).__name__}: {exc}"
+                return self._failed(502, "proxy_broken", message, delay_ms)
+            whole = web.Response(
+                body=body, status=upstream.status, reason=upstream.reason, headers=headers
+            )
+            return Outcome(whole, upstream.status, "proxy", delay_ms)
         relay = _Relay(upstream, str(url), headers)
         return Outcome(relay, upstream.status, "proxy", delay_ms)
 

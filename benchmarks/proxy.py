@@ -59,7 +59,8 @@ def main() -> int:
         run_wrk(proxy.mock_url + "/hello", 1)
         rounds: list[dict[str, float]] = []
         for index in range(args.rounds):
-            d_rps, d_n, [d_origin], d_fail = _load(origin.mock_url + "/hello", args.seconds, [origin])
+            direct = origin.mock_url + "/hello"
+            d_rps, d_n, [d_origin], d_fail = _load(direct, args.seconds, [origin])
             p_rps, p_n, [p_proxy, p_origin], p_fail = _load(
                 proxy.mock_url + "/hello", args.seconds, [proxy, origin]
             )

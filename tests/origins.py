@@ -4,7 +4,7 @@
 it got (method, raw path and query, headers in order, body), `/gzip` sends a gzip body
 as it is, `/redirect` a 302, `/events` an SSE stream whose second event waits for the
 test (`release()`), `/stall` never answers, `/broken` declares more body than it sends
-(`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers. `Origin.gate` lets a test hold `/events`.
+(`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers.
 """
 
 from __future__ import annotations

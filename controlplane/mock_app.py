@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping
 
 import msgspec
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 
 from controlplane import wire
 from controlplane.journal import DEFAULT_BODY_LIMIT, JournalEntry, RawHeaders
@@ -59,7 +60,12 @@ class MockHandler:
             return _unknown_session(session_id)
 
         # Most mock requests carry no body: skip the read machinery for them.
-        body = await request.read() if request.body_exists else b""
+        if request.body_exists:
+            if request.headers.get(hdrs.EXPECT) is not None:
+                await _continue(request)
+            body = await request.read()
+        else:
+            body = b""
         view = RequestView(request.method, path, request.query_string, request.headers, body)
         journal = session.journal
         found = session.routes.find(view)
@@ -183,6 +189,18 @@ async def _render(
     if route.effects and route.id_header is not None:
         rendered.response.headers[route.id_header] = route.id
     return rendered
+
+
+async def _continue(request: web.BaseRequest) -> None:
+    """Answer `Expect: 100-continue` before reading the body, as aiohttp's router does.
+
+    Without it a client waits for its own timeout (curl: 1 s) before sending the body.
+    Other expectations are ignored: the request is answered as if it had none.
+    """
+    expect = request.headers[hdrs.EXPECT]
+    if expect.lower() == "100-continue" and request.version >= HttpVersion11:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the interim answer is not the response's size
 
 
 def _unknown_session(session_id: str) -> web.Response:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from controlplane import wire
@@ -115,7 +115,10 @@ def _error_middleware(token: str | None, dialects: Sequence[Dialect]) -> Middlew
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return _refuse(request, _http_error(request, exc), render)
+            refused = _refuse(request, _http_error(request, exc), render)
+            if hdrs.ALLOW in exc.headers:  # a 405 says which methods are (RFC 9110)
+                refused.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
+            return refused
         except Exception:
             # A bug of ours, not the client's: say so, log the traceback, keep serving.
             _log.exception("admin_internal_error", method=request.method, path=request.path)

@@ -68,6 +68,20 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     add("--admin-token", help="require `Authorization: Bearer TOKEN` on the admin API")
     add("--tls-cert", type=Path, help="serve the mock port over HTTPS with this PEM certificate")
     add("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    add(
+        "--header-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a mock connection whose request headers take longer (default 30)",
+    )
+    add(
+        "--keepalive-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection idle this long between requests (default 60)",
+    )
     return parser, serve
 
 
@@ -114,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             ready_file=args.ready_file,
+            header_timeout=args.header_timeout,
+            keepalive_timeout=args.keepalive_timeout,
         )
     except ValueError as exc:
         serve.error(str(exc))  # exits 2 with the usage line, like any bad flag

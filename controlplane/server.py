@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 
 from controlplane import wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
@@ -73,6 +74,12 @@ class ServerConfig:
     #: Seconds `stop()` lets in-flight mock requests (a long `delay`) finish before
     #: cancelling them; aiohttp's own default (60 s) is far too long for a test double.
     shutdown_grace: float = 2.0
+    #: Seconds a client has, from the first byte of a request on the mock port, to send
+    #: the last byte of its headers; slower connections are closed.
+    header_timeout: float = 30.0
+    #: Seconds an idle connection (either port) is kept open waiting for its next
+    #: request, and a new one for its first; this also bounds the headers' arrival.
+    keepalive_timeout: float = 60.0
     #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -93,6 +100,12 @@ class ServerConfig:
             )
         if self.ssl_context is not None and self.tls_cert is not None:
             raise ValueError("give ssl_context or --tls-cert/--tls-key, not both")
+        for flag, seconds in (
+            ("--header-timeout", self.header_timeout),
+            ("--keepalive-timeout", self.keepalive_timeout),
+        ):
+            if not seconds > 0:  # also refuses NaN
+                raise ValueError(f"{flag} must be > 0 seconds, got {seconds}")
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
 
@@ -110,18 +123,76 @@ def _url(scheme: str, address: Any) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _mock_server(handler: MockHandler) -> web.Server:
-    """The low-level mock server (no router), with a larger body cap than aiohttp's 1 MiB."""
-    loop = asyncio.get_running_loop()
+class _ConnectionHandler(RequestHandler):
+    """aiohttp's connection handler, closing a connection whose request headers trickle.
 
-    def make_request(
-        message: RawRequestMessage, payload: StreamReader, protocol: Any, writer: Any, task: Any
+    aiohttp bounds the wait for a request as a whole (`keepalive_timeout`, from the
+    connection's start or the previous answer until the headers are complete) but has
+    no bound from a request's first byte. The timer starts only when a chunk leaves
+    the headers incomplete, so a request whose headers come in one chunk (nearly all)
+    costs one attribute test; a running handler (a long `delay`, a slow body) is
+    never interrupted by it.
+    """
+
+    def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        waiting = self._waiter is not None and not self._waiter.done()
+        if waiting:  # between requests, and these bytes did not finish the headers
+            if self._header_timer is None:
+                self._header_timer = self._loop.call_later(
+                    self._header_timeout, self._headers_too_slow
+                )
+        elif self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._waiter is not None and not self._waiter.done():
+            _log.debug("mock_header_timeout", timeout_s=self._header_timeout)
+            self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
+
+
+class _MockServer(web.Server):
+    """The low-level mock server (no router), with a larger body cap than aiohttp's 1 MiB
+    and a header timeout on its connections."""
+
+    def __init__(self, handler: MockHandler, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(handler, request_factory=self._make_mock_request, **kwargs)
+        self._mock_loop = asyncio.get_running_loop()
+        self._handler_kwargs = kwargs
+        self._header_timeout = header_timeout
+
+    def _make_mock_request(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: Any,
+        writer: Any,
+        task: Any,
     ) -> web.BaseRequest:
         return web.BaseRequest(
-            message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY
+            message, payload, protocol, writer, task, self._mock_loop, client_max_size=MAX_BODY
         )
 
-    return web.Server(handler, request_factory=make_request)
+    def __call__(self) -> RequestHandler:
+        return _ConnectionHandler(
+            self,
+            loop=self._mock_loop,
+            header_timeout=self._header_timeout,
+            **self._handler_kwargs,
+        )
 
 
 class ControlplaneServer:
@@ -175,7 +246,11 @@ class ControlplaneServer:
         ssl_context = self._ssl_context()
 
         mock_runner = web.ServerRunner(
-            _mock_server(MockHandler(self.store, config.journal_body_limit)),
+            _MockServer(
+                MockHandler(self.store, config.journal_body_limit),
+                header_timeout=config.header_timeout,
+                keepalive_timeout=config.keepalive_timeout,
+            ),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
         )
@@ -189,6 +264,7 @@ class ControlplaneServer:
             ),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
+            keepalive_timeout=config.keepalive_timeout,
         )
         try:
             await mock_runner.setup()

@@ -5,7 +5,8 @@ A file holds one route, a list of routes, or `{"routes": [...]}`, in the same sh
 part by part), and routes within a file in their order, so declaration order, which
 breaks priority ties, is predictable. Empty files are skipped, and so are hidden files
 and directories (names starting with `.`, such as editor swap files). A bad file stops
-the start with its name and the JSON location of the problem.
+the start with its name and the JSON location of the problem, and so does a symbolic
+link (to a file or a directory) that leads outside the directory.
 
 A dialect keeps its own files beside route files: the server passes the folders to
 leave to it (`skip`: a WireMock root's `mappings/` and `__files/`) and a check that
@@ -105,7 +106,15 @@ def load_route_files(
         problem = "does not exist" if not directory.exists() else "is not a directory"
         raise RouteFileError(directory, f"{problem}; --mappings takes a directory")
     count = 0
+    root = directory.resolve()
     for path in route_files(directory, skip):
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise RouteFileError(
+                path,
+                f"links to {target}, outside --mappings {directory}; route files are "
+                "read from inside that directory only: copy the file in instead",
+            )
         document = _read(path)
         if document is None:
             continue

@@ -35,7 +35,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from controlplane import wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
-from controlplane.atomic import write_atomically
+from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -287,7 +287,9 @@ class ControlplaneServer:
                     "admin_url": self.admin_url,
                     "pid": os.getpid(),
                 }
-                write_atomically(config.ready_file, json.dumps(content).encode())
+                ready = config.ready_file
+                remove_stale_temporaries(ready.parent, ready.name)  # of a crashed start
+                write_atomically(ready, json.dumps(content).encode())
                 self._ready_content = content
         except BaseException:
             await self.stop()

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from controlplane.admin.decoding import depth_problem, malformed_json, validation_error
-from controlplane.atomic import write_atomically
+from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.wiremock import shapes
 
@@ -68,10 +68,14 @@ def stub_among_routes(document: Any, directory: Path) -> str | None:
 
 
 def mapping_files(root: Path) -> list[Path]:
-    """The JSON files under `root/mappings`, in load order (hidden ones skipped)."""
+    """The JSON files under `root/mappings`, in load order (hidden ones skipped).
+
+    Temporaries of a save that crashed before its rename are removed first.
+    """
     base = root / MAPPINGS_DIR
     if not base.is_dir():
         return []
+    remove_stale_temporaries(base)
     found = (
         path
         for path in base.rglob("*.json")

@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
-from msgspec import UNSET, Struct, UnsetType, field
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 from msgspec.json import encode as _json_encode
 
 __all__ = [
@@ -78,6 +78,27 @@ __all__ = [
 # Matchers, conditions and delays are told apart by which keys are present, so their
 # echoes leave unset keys out; routes and responses echo every field, defaults included.
 _STRICT = {"forbid_unknown_fields": True, "omit_defaults": True, "kw_only": True}
+
+
+def _stated(**schema: Any) -> Meta:
+    """A constraint checked in `__post_init__` (with a message a person can act on) and
+    stated in the JSON schema too, so that the OpenAPI document says what the server
+    refuses; msgspec itself does not enforce it."""
+    return Meta(extra_json_schema=schema)
+
+
+def _exactly_one_of(**fields: str) -> dict[str, Any]:
+    """The JSON schema of "exactly one of these fields is given and not null"
+    (field name -> its JSON type), for a Struct's `json_schema_extra`."""
+    return {
+        "oneOf": [
+            {"required": [name], "properties": {name: {"type": kind}}}
+            for name, kind in fields.items()
+        ]
+    }
+
+
+NonEmpty = Annotated[str, _stated(minLength=1)]
 
 
 # --------------------------------------------------------------------------- matchers
@@ -218,6 +239,8 @@ def _check_base64(text: str) -> None:
 MAX_DELAY_MS = 600_000
 #: The largest lognormal `sigma`: wider spreads only produce samples beyond the cap.
 MAX_SIGMA = 10.0
+#: A delay in milliseconds, as the schema states it (`_check_ms` checks it).
+DelayMs = Annotated[float, _stated(minimum=0, maximum=MAX_DELAY_MS)]
 
 
 def _check_ms(value: float, name: str) -> None:
@@ -234,8 +257,8 @@ class LognormalDelay(Struct, **_STRICT):
     Samples are capped at `MAX_DELAY_MS`.
     """
 
-    median_ms: float
-    sigma: float
+    median_ms: DelayMs
+    sigma: Annotated[float, _stated(minimum=0, maximum=MAX_SIGMA)]
 
     def __post_init__(self) -> None:
         _check_ms(self.median_ms, "median_ms")
@@ -251,8 +274,13 @@ class Delay(Struct, **_STRICT):
     Each is at most `MAX_DELAY_MS` (10 minutes).
     """
 
-    fixed_ms: float | None = None
-    uniform_ms: tuple[float, float] | None = None
+    #: Merged into the Struct's schema component by the OpenAPI document.
+    json_schema_extra: ClassVar[dict[str, Any]] = _exactly_one_of(
+        fixed_ms="number", uniform_ms="array", lognormal="object"
+    )
+
+    fixed_ms: DelayMs | None = None
+    uniform_ms: tuple[DelayMs, DelayMs] | None = None
     lognormal: LognormalDelay | None = None
 
     def __post_init__(self) -> None:
@@ -340,8 +368,8 @@ def _check_headers(headers: dict[str, HeaderValues]) -> None:
 class ChunkedDribble(Struct, **_STRICT):
     """Send the body in `chunks` chunked-encoding pieces spread evenly over `total_ms`."""
 
-    chunks: int
-    total_ms: float
+    chunks: Annotated[int, _stated(minimum=1)]
+    total_ms: DelayMs
 
     def __post_init__(self) -> None:
         if self.chunks < 1:
@@ -352,7 +380,7 @@ class ChunkedDribble(Struct, **_STRICT):
 class _HttpResponse(Struct, **_RESPONSE):
     """What every response that sends a status line has: status, headers, delay."""
 
-    status: int = 200
+    status: Annotated[int, _stated(minimum=200, maximum=599)] = 200
     headers: dict[str, HeaderValues] = field(default_factory=dict)
     delay: Delay | None = None
     # Added after 0.1: unset fields stay out of echoes, which are otherwise complete.
@@ -422,7 +450,7 @@ class TomlResponse(_HttpResponse, tag="toml"):
 class SequenceResponse(Struct, tag="sequence", **_RESPONSE):
     """Answers with each response in turn; `on_exhausted` says what follows the last."""
 
-    responses: list[AnyResponse]
+    responses: Annotated[list[AnyResponse], _stated(minItems=1)]
     on_exhausted: Literal["raise", "cycle", "last"] = "raise"
     delay: Delay | None = None
 
@@ -463,7 +491,7 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
     strip_prefix: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     remove_headers: list[str] = field(default_factory=list)
-    timeout_ms: float = 10_000
+    timeout_ms: Annotated[float, _stated(exclusiveMinimum=0, maximum=600_000)] = 10_000
     preserve_host: bool = False
     #: Do not verify the origin's certificate (HTTPS origins with a self-signed one).
     insecure: bool = False
@@ -572,7 +600,7 @@ class Scenario(Struct, **_STRICT):
     unset) and, when it wins, moves the scenario to `new_state` (if set).
     """
 
-    name: str
+    name: NonEmpty
     required_state: str | None = None
     new_state: str | None = None
 
@@ -604,20 +632,25 @@ def check_route_path(path: str | None, path_regex: str | None) -> None:
 class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
 
+    #: Merged into the Struct's schema component by the OpenAPI document.
+    json_schema_extra: ClassVar[dict[str, Any]] = _exactly_one_of(
+        path="string", path_regex="string"
+    )
+
     method: str
-    handler: str
-    path: str | None = None
+    handler: NonEmpty
+    path: Annotated[str, _stated(pattern="^/")] | None = None
     path_regex: str | None = None
     priority: int = 5
     match: Match | None = None
-    times: int | None = None
+    times: Annotated[int, _stated(minimum=1)] | None = None
     response: AnyResponse | None = None
     id: str | None = None
     # Added after 0.1: unset fields stay out of echoes, which are otherwise complete.
     scenario: Scenario | UnsetType = UNSET
     #: When set, answers of this route carry a header of this name holding the route id
     #: (the WireMock dialect sets `Matched-Stub-Id`).
-    id_header: str | UnsetType = UNSET
+    id_header: Annotated[str, _stated(pattern=f"^{_HEADER_NAME.pattern}$")] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if isinstance(self.id_header, str) and not _HEADER_NAME.fullmatch(self.id_header):
@@ -649,7 +682,7 @@ SAFE_ID_RULE = "1-64 of A-Z a-z 0-9 _ . -, not starting with '.'"
 class SessionCreate(Struct, **_STRICT):
     name: str | None = None
     #: See `SAFE_ID`; a client normalises `.` and `..` out of its URLs.
-    id: str | None = None
+    id: Annotated[str, _stated(pattern=f"^{SAFE_ID.pattern}$")] | None = None
 
     def __post_init__(self) -> None:
         if self.id is not None and not SAFE_ID.fullmatch(self.id):

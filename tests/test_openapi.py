@@ -74,8 +74,9 @@ def test_path_parameters_and_journal_filters_are_declared(document: dict[str, An
     requests_op = document["paths"]["/api/requests"]["get"]
     filters = {p["name"]: p for p in requests_op["parameters"] if p["in"] == "query"}
     assert set(filters) == {"handler", "matched", "method", "path", "limit", "after"}
-    assert filters["limit"]["schema"] == {"type": "integer", "minimum": 0}
-    assert filters["after"]["schema"] == {"type": "integer", "minimum": 0}
+    whole_or_empty = {"anyOf": [{"type": "integer", "minimum": 0}, {"const": ""}]}
+    assert filters["limit"]["schema"] == whole_or_empty
+    assert filters["after"]["schema"] == whole_or_empty
     for listing in ("/api/requests/unmatched", "/api/handlers/{name}/calls"):
         declared = document["paths"][listing]["get"]["parameters"]
         assert {p["name"] for p in declared if p["in"] == "query"} == {"limit", "after"}
@@ -179,3 +180,33 @@ def test_descriptions_do_not_depend_on_how_docstrings_are_indented(
     assert [d for d in descriptions if d != inspect.cleandoc(d)] == []
     scenario = document["components"]["schemas"]["Scenario"]["description"]
     assert scenario.splitlines()[2].startswith("The route matches only while")
+
+
+def test_every_operation_lists_the_errors_it_can_give(document: dict[str, Any]) -> None:
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            where = f"{method.upper()} {path}"
+            if "{sid}" in path:
+                assert "404" in statuses, where
+            if "requestBody" in operation:
+                assert {"400", "422"} <= statuses, where
+    put_route = document["paths"]["/api/sessions/{sid}/routes/{route_id}"]["put"]
+    assert put_route["responses"]["404"]["description"] == "Unknown route, or unknown session"
+
+
+def test_constraints_the_server_checks_are_in_the_schemas(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["Delay"]["oneOf"] == [
+        {"required": ["fixed_ms"], "properties": {"fixed_ms": {"type": "number"}}},
+        {"required": ["uniform_ms"], "properties": {"uniform_ms": {"type": "array"}}},
+        {"required": ["lognormal"], "properties": {"lognormal": {"type": "object"}}},
+    ]
+    route = schemas["Route"]
+    assert [alt["required"] for alt in route["oneOf"]] == [["path"], ["path_regex"]]
+    assert route["properties"]["handler"] == {"minLength": 1, "type": "string"}
+    assert schemas["Scenario"]["properties"]["name"] == {"minLength": 1, "type": "string"}
+    session_id = schemas["SessionCreate"]["properties"]["id"]["anyOf"][0]
+    assert session_id["pattern"] == "^[A-Za-z0-9_.-]{1,64}$"
+    status = schemas["JsonResponse"]["properties"]["status"]
+    assert (status["minimum"], status["maximum"]) == (100, 599)

@@ -89,6 +89,8 @@ def _alias_of(members: tuple[mi.Type, ...]) -> str | None:
 
 
 def _annotation(t: mi.Type) -> str:
+    if isinstance(t, mi.Metadata):
+        return _annotation(t.type)
     if isinstance(t, mi.AnyType):
         return "Any"
     if isinstance(t, mi.StrType):
@@ -122,6 +124,8 @@ def _annotation(t: mi.Type) -> str:
 
 def _kind(t: mi.Type) -> tuple[Any, ...]:
     """The codec's descriptor of a type: nested tuples of plain literals."""
+    if isinstance(t, mi.Metadata):  # constraints stated for the schema: the server checks
+        return _kind(t.type)
     if isinstance(t, mi.AnyType):
         return ("any",)
     if isinstance(t, mi.StrType):

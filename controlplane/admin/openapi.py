@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 import msgspec
 
+from controlplane import wire
 from controlplane._version import __version__
 
 __all__ = ["openapi_document", "openapi_spec"]
@@ -31,10 +33,15 @@ def openapi_spec() -> dict[str, Any]:
     for op in OPERATIONS:
         if op.body is not None:
             types.append(op.body)
-        types.extend(schema for _, schema in op.answers.values() if schema is not None)
+        types.extend(
+            schema
+            for path, _ in op.routes()
+            for _, schema in op.answers_at(path).values()
+            if schema is not None
+        )
     unique = list(dict.fromkeys(types))
     schemas, components = msgspec.json.schema_components(unique, ref_template=_REF)
-    components = _clean_descriptions(components)
+    components = _clean_descriptions(_with_extras(components))
     schema_of = dict(zip(unique, schemas, strict=True))
 
     paths: dict[str, dict[str, Any]] = {}
@@ -53,7 +60,7 @@ def openapi_spec() -> dict[str, Any]:
                         else {}
                     )
                 )
-                for status, (description, schema) in op.answers.items()
+                for status, (description, schema) in op.answers_at(path).items()
             },
         }
         params: list[dict[str, Any]] = [
@@ -61,7 +68,7 @@ def openapi_spec() -> dict[str, Any]:
             for name in ("sid", "route_id", "name")
             if "{" + name + "}" in path
         ]
-        params += [{"in": "query", "required": False} | dict(p) for p in op.query]
+        params += [_query_parameter(p) for p in op.query]
         if params:
             operation["parameters"] = params
         if op.body is not None:
@@ -80,6 +87,24 @@ def openapi_spec() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components},
     }
+
+
+def _query_parameter(parameter: Mapping[str, Any]) -> dict[str, Any]:
+    """An optional query parameter; the server reads an empty value (`?limit=`) as an
+    absent one, so the schema admits "" beside the typed value."""
+    schema = {"anyOf": [parameter["schema"], {"const": ""}]}
+    return {"in": "query", "required": False} | dict(parameter) | {"schema": schema}
+
+
+def _with_extras(components: dict[str, Any]) -> dict[str, Any]:
+    """`components` with each wire Struct's `json_schema_extra` (whole-object
+    constraints such as "exactly one of", which msgspec cannot attach to a
+    component) merged in."""
+    merged = {}
+    for name, schema in components.items():
+        extra = getattr(getattr(wire, name, None), "json_schema_extra", None)
+        merged[name] = schema | extra if extra else schema
+    return merged
 
 
 def _clean_descriptions(node: Any) -> Any:

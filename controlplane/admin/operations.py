@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from controlplane.wire import ErrorBody
+
 __all__ = ["SESSION_PREFIXES", "Operation"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,6 +41,23 @@ class Operation:
     scope: Literal["global", "session"] = "session"
     #: OpenAPI parameter objects of its query string.
     query: tuple[Mapping[str, Any], ...] = ()
+
+    def answers_at(self, path: str) -> dict[int, tuple[str, Any]]:
+        """Its answers at `path` (one of `routes()`), with the errors every operation of
+        its kind can give: 400 and 422 when it takes a body or a query, 404 when the
+        path names a session (listed answers win)."""
+        implied: dict[int, tuple[str, Any]] = {}
+        if self.body is not None:
+            implied[400] = ("The body is not JSON (or is empty where one is needed)", ErrorBody)
+        if self.body is not None or self.query:
+            implied[422] = ("Wrong shape; `location` says where", ErrorBody)
+        answers = dict(self.answers)
+        if "{sid}" in path:
+            implied[404] = ("Unknown session", ErrorBody)
+            if 404 in answers and answers[404][0] != "Unknown session":
+                description, schema = answers[404]
+                answers[404] = (f"{description}, or unknown session", schema)
+        return dict(sorted((implied | answers).items()))
 
     def routes(self) -> list[tuple[str, str]]:
         """(path, summary) of every path it is served at."""

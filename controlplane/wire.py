@@ -628,6 +628,9 @@ def check_route_path(path: str | None, path_regex: str | None) -> None:
     if path_regex is not None:
         _check_regex(path_regex, "path_regex")
 
+#: A route's method: an HTTP method (ASCII letters, any case) or `*` for any.
+_METHOD = re.compile(r"\*|[A-Za-z]+")
+
 
 class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     """Method + path (+ conditions) -> handler. `id` is assigned when not given."""
@@ -637,7 +640,7 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
         path="string", path_regex="string"
     )
 
-    method: str
+    method: Annotated[str, _stated(pattern=f"^(?:{_METHOD.pattern})$")]
     handler: NonEmpty
     path: Annotated[str, _stated(pattern="^/")] | None = None
     path_regex: str | None = None
@@ -660,7 +663,7 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("`times` is null (unlimited) or >= 1")
         if not self.handler:
             raise ValueError("`handler` must not be empty")
-        if not self.method or not (self.method == "*" or self.method.isalpha()):
+        if not _METHOD.fullmatch(self.method):
             raise ValueError(f"`method` must be an HTTP method or '*', got {self.method!r}")
         self.method = self.method.upper()
 

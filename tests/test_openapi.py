@@ -210,3 +210,17 @@ def test_constraints_the_server_checks_are_in_the_schemas(document: dict[str, An
     assert session_id["pattern"] == "^[A-Za-z0-9_.-]{1,64}$"
     status = schemas["JsonResponse"]["properties"]["status"]
     assert (status["minimum"], status["maximum"]) == (100, 599)
+
+
+def test_a_method_of_non_ascii_letters_is_refused_as_the_schema_says(
+    cp_server: ThreadedServer,
+) -> None:
+    route = {"method": "GÉT", "path": "/x", "handler": "h"}
+    answer = requests.post(f"{cp_server.admin_url}/api/sessions/default/routes", json=route,
+                           timeout=10)  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "invalid_input",
+        "message": "`method` must be an HTTP method or '*', got 'GÉT'",
+        "location": "$.method",
+    }

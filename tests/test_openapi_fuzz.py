@@ -12,7 +12,8 @@ takes about 20 s on 2 cores. Bounded so:
   answers the documented 404 before anything else.
 
 The baseline (`openapi_fuzz_baseline.json`) accepts one thing only: a 422 for
-schema-valid input on `POST /api/routes` and `PUT /api/settings`, whose checks include
+schema-valid input on `POST /api/routes`, `PUT /api/routes/{route_id}` and
+`PUT /api/settings`, whose checks include
 what a JSON Schema cannot state (a `uniform_ms` pair in order, a regex that compiles,
 `4.0` where an integer is due); every other check still runs there, and every check
 everywhere else. Regenerate it, when the document or the server changes on purpose,

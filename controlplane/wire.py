@@ -628,6 +628,7 @@ def check_route_path(path: str | None, path_regex: str | None) -> None:
     if path_regex is not None:
         _check_regex(path_regex, "path_regex")
 
+
 #: A route's method: an HTTP method (ASCII letters, any case) or `*` for any.
 _METHOD = re.compile(r"\*|[A-Za-z]+")
 

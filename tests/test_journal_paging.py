@@ -84,6 +84,9 @@ def test_pages_follow_the_cursor_to_the_last_page(
         ({"limit": 3}, [s2, s3, s4], None),
         ({"limit": 0}, [], None),
         ({"limit": 99}, every, None),
+        ({"limit": 2**70}, every, None),  # beyond any journal: all of it (was a 500)
+        ({"after": 2**70}, [], None),
+        ({"after": 0, "limit": 2**70}, every, None),
     ]
     for params, seqs, following in cases:
         assert listing(five.api, where, key, **params) == (seqs, following), params

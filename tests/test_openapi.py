@@ -207,9 +207,13 @@ def test_constraints_the_server_checks_are_in_the_schemas(document: dict[str, An
     assert route["properties"]["handler"] == {"minLength": 1, "type": "string"}
     assert schemas["Scenario"]["properties"]["name"] == {"minLength": 1, "type": "string"}
     session_id = schemas["SessionCreate"]["properties"]["id"]["anyOf"][0]
-    assert session_id["pattern"] == "^[A-Za-z0-9_.-]{1,64}$"
+    assert session_id["pattern"] == "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
     status = schemas["JsonResponse"]["properties"]["status"]
-    assert (status["minimum"], status["maximum"]) == (100, 599)
+    assert (status["minimum"], status["maximum"]) == (200, 599)
+    fixed = schemas["Delay"]["properties"]["fixed_ms"]["anyOf"][0]
+    assert (fixed["minimum"], fixed["maximum"]) == (0, 600_000)
+    sigma = schemas["LognormalDelay"]["properties"]["sigma"]
+    assert (sigma["minimum"], sigma["maximum"]) == (0, 10)
 
 
 def test_a_method_of_non_ascii_letters_is_refused_as_the_schema_says(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from functools import cache
 from itertools import accumulate
 from typing import Any, TypeVar, overload
@@ -404,4 +405,6 @@ def int_query(request: web.Request, name: str) -> int | None:
         raise InvalidInput(
             f"`{name}` must be a whole number >= 0, got {raw!r}", location=f"?{name}"
         )
-    return value
+    # Beyond any journal's size a larger number means the same; kept well inside what
+    # `islice` takes (a page reads `limit + 1` entries).
+    return min(value, sys.maxsize // 2)

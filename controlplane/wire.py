@@ -19,6 +19,8 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 from msgspec.json import encode as _json_encode
 
+from controlplane import regex as user_regex
+
 __all__ = [
     "MAX_DELAY_MS",
     "MAX_SIGMA",
@@ -170,11 +172,9 @@ StringMatcherSpec = str | StringMatcher
 def _check_regex(pattern: str, field: str) -> None:
     # The message starts with the field's name so the admin API can point at it.
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(
-            f"`{field}` is not a valid regular expression ({pattern!r}: {exc})"
-        ) from None
+        user_regex.check(pattern)
+    except user_regex.RegexError as exc:
+        raise ValueError(f"`{field}` {exc}") from None
 
 
 class JsonPathCondition(Struct, **_STRICT):

@@ -18,7 +18,6 @@ insertion order is `order`: the caller supplies it.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from itertools import chain
@@ -26,7 +25,7 @@ from operator import attrgetter
 
 from controlplane import wire
 from controlplane.matching.near_miss import rank_near_misses
-from controlplane.matching.paths import PathPattern
+from controlplane.matching.paths import PathPattern, Regex
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
 
@@ -52,7 +51,7 @@ class _Group:
         regex = pattern.regex if pattern.kind == "regex" else pattern.tail
         source = pattern.source if pattern.kind == "regex" else pattern.tail_source
         assert regex is not None and source is not None
-        self.regex: re.Pattern[str] = regex
+        self.regex: Regex = regex
         self.source: str = source
         self.routes: _Routes = []
 

@@ -8,6 +8,10 @@ percent-decoded them, and a trailing slash is significant.
 For the route index a template is also split into a *prefix* of simple segments
 (a static string, or `None` for a one-segment parameter) and, from the first segment
 that is anything else, a *tail*: a regex for the rest of the path, starting at its `/`.
+
+User regexes (`path_regex`, a parameter's `{n:[0-9]+}`) compile with RE2
+(`controlplane.regex`); a template without one is escaped literals and `[^/]+`, which
+`re` matches faster and cannot backtrack badly on.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ import re
 from itertools import pairwise
 from typing import Literal
 
+from controlplane.regex import UserRegex, compile_user
 from controlplane.wire import PATH_PARAM
 
-__all__ = ["NO_PARAMS", "PathPattern", "compile_path", "regex_skeleton"]
+__all__ = ["NO_PARAMS", "PathPattern", "Regex", "compile_path", "regex_skeleton"]
+
+#: A compiled full-match regex: RE2 for anything a user wrote, `re` for our own.
+Regex = re.Pattern[str] | UserRegex
 
 #: The params of an exact path: one shared dict, so a match allocates nothing.
 #: Never mutated (params are read, journaled and echoed, never written).
@@ -45,7 +53,7 @@ class PathPattern:
         self,
         kind: PathKind,
         source: str,
-        regex: re.Pattern[str] | None = None,
+        regex: Regex | None = None,
         names: tuple[str, ...] = (),
         prefix: tuple[str | None, ...] = (),
         tail_source: str | None = None,
@@ -60,7 +68,7 @@ class PathPattern:
         self.prefix = prefix
         #: Templates only: the rest of the template from its first complex segment, if any.
         self.tail_source = tail_source
-        self.tail = None if tail_source is None else re.compile(_template_regex(tail_source)[0])
+        self.tail = None if tail_source is None else _compile_template(tail_source)[0]
         #: The literal text a matching path contains, for near misses: an exact path
         #: itself, a template without its parameters, a regex's literal characters.
         self.skeleton = (
@@ -132,11 +140,15 @@ def regex_skeleton(pattern: str) -> str:
     return "".join(out)
 
 
-def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:
-    """A full-match regex for `template` and the parameter names in order."""
+def _compile_template(template: str) -> tuple[Regex, tuple[str, ...]]:
+    """A full-match regex for `template` and the parameter names in order.
+
+    RE2 when a parameter has a regex of its own (the user's), else `re`.
+    """
     parts: list[str] = []
     names: list[str] = []
     end = 0
+    custom_regex = False
     for param in PATH_PARAM.finditer(template):
         name, custom = param.group(1), param.group(2)
         if name in names:
@@ -144,9 +156,11 @@ def _template_regex(template: str) -> tuple[str, tuple[str, ...]]:
         names.append(name)
         parts.append(re.escape(template[end : param.start()]))
         parts.append(f"(?P<{name}>[^/]+)" if custom is None else f"(?P<{name}>(?:{custom}))")
+        custom_regex = custom_regex or custom is not None
         end = param.end()
-    parts.append(re.escape(template[end:]))
-    return "".join(parts), tuple(names)
+    parts.append(re.escape(template[end:]))  # re.escape's output is valid RE2 too
+    source = "".join(parts)
+    return (compile_user(source) if custom_regex else re.compile(source)), tuple(names)
 
 
 def _split_template(template: str) -> tuple[tuple[str | None, ...], str | None]:
@@ -178,10 +192,10 @@ def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
     if (path is None) == (path_regex is None):
         raise ValueError("give exactly one of `path` and `path_regex`")
     if path_regex is not None:
-        return PathPattern("regex", path_regex, re.compile(path_regex))
+        return PathPattern("regex", path_regex, compile_user(path_regex))
     assert path is not None
     if PATH_PARAM.search(path) is None:
         return PathPattern("exact", path)
-    pattern, names = _template_regex(path)
+    regex, names = _compile_template(path)
     prefix, tail_source = _split_template(path)
-    return PathPattern("template", path, re.compile(pattern), names, prefix, tail_source)
+    return PathPattern("template", path, regex, names, prefix, tail_source)

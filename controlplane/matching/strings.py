@@ -10,12 +10,12 @@ says, so `not: {contains: x}` matches a missing value while `not_contains: x` do
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import msgspec
 
 from controlplane import wire
+from controlplane.regex import compile_user
 
 __all__ = ["CompiledStringMatcher", "compile_string_matcher", "quote"]
 
@@ -120,7 +120,7 @@ class _Matches(CompiledStringMatcher):
     __slots__ = ("_regex",)
 
     def __init__(self, pattern: str) -> None:
-        self._regex = re.compile(pattern)
+        self._regex = compile_user(pattern)
         self.description = f"matches {quote(pattern)}"
 
     def __call__(self, value: str | None) -> bool:
@@ -131,7 +131,7 @@ class _NotMatches(CompiledStringMatcher):
     __slots__ = ("_regex",)
 
     def __init__(self, pattern: str) -> None:
-        self._regex = re.compile(pattern)
+        self._regex = compile_user(pattern)
         self.description = f"does not match {quote(pattern)}"
 
     def __call__(self, value: str | None) -> bool:

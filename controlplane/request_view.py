@@ -4,18 +4,28 @@ Built once per mock request from what aiohttp already parsed; everything derived
 (query, text, JSON, form, cookies) is computed on first use and cached, so no
 request is decoded twice, and a request nobody inspects costs almost nothing.
 The journal stores this object itself rather than copying fields out of it.
+
+A body nested deeper than `MAX_JSON_DEPTH` is not JSON here: matching, near misses and
+the journal all recurse through parsed JSON, and none of them may fail on a request.
+`json_large` tells a JSONPath that visits every value (`$..x`) that there are too many.
 """
 
 from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
+from itertools import accumulate
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-__all__ = ["NOT_JSON", "RequestView"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_SCAN", "NOT_JSON", "RequestView"]
+
+#: Arrays and objects nested deeper than this make a body "not JSON" for matching.
+MAX_JSON_DEPTH: Final = 200
+#: A body with more JSON values than this is `json_large`.
+MAX_JSON_SCAN: Final = 10_000
 
 
 class _NotJson:
@@ -39,6 +49,7 @@ class RequestView:
         "_cookies",
         "_form",
         "_json",
+        "_json_large",
         "_query",
         "_text",
         "body",
@@ -64,6 +75,7 @@ class RequestView:
         self._query: Any = _UNSET
         self._text: Any = _UNSET
         self._json: Any = _UNSET
+        self._json_large: bool | None = None
         self._form: Any = _UNSET
         self._cookies: Any = _UNSET
 
@@ -96,10 +108,21 @@ class RequestView:
                 self._json = NOT_JSON
             else:
                 try:
-                    self._json = _json_decode(self.body)
-                except (msgspec.DecodeError, UnicodeDecodeError):
-                    self._json = NOT_JSON
+                    parsed = _json_decode(self.body)
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                    parsed = NOT_JSON
+                self._json = parsed if parsed is NOT_JSON or _shallow(self.body) else NOT_JSON
         return self._json
+
+    @property
+    def json_large(self) -> bool:
+        """Whether the body is JSON holding more than MAX_JSON_SCAN values (all depths)."""
+        if self._json_large is None:
+            # A value takes at least a byte: a small body cannot hold too many.
+            self._json_large = len(self.body) > MAX_JSON_SCAN and _more_values(
+                self.json, MAX_JSON_SCAN
+            )
+        return self._json_large
 
     @property
     def form(self) -> MultiDictProxy[str]:
@@ -131,3 +154,41 @@ class RequestView:
             self._cookies = jar
         result: dict[str, str] = self._cookies
         return result
+
+
+def _shallow(body: bytes) -> bool:
+    """Whether JSON `body` (known to be valid) nests at most MAX_JSON_DEPTH deep.
+
+    Read from the bytes at C speed, but for one step per bracket. With escaped
+    backslashes and quotes gone, a bracket is inside a string when an odd number of
+    quotes precede it; dropping adjacent quote pairs keeps that parity (and removes
+    every string without brackets), and then every other piece between quotes is
+    outside strings. The depth is the running sum of +1 per opening and -1 per
+    closing bracket.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return True  # every array and object opens with a bracket
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    syntax = body.translate(None, _NOT_SYNTAX).replace(b'""', b"")
+    if b'"' in syntax:
+        syntax = b"".join(syntax.split(b'"')[::2])
+    return max(accumulate(map(_STEPS.__getitem__, syntax)), default=0) <= MAX_JSON_DEPTH
+
+
+_NOT_SYNTAX = bytes(set(range(256)) - set(b'[]{}"'))
+_STEPS = [1 if byte in b"[{" else -1 if byte in b"]}" else 0 for byte in range(256)]
+
+
+def _more_values(parsed: Any, limit: int) -> bool:
+    """Whether `parsed` holds more than `limit` values; stops counting past `limit`."""
+    seen = 0
+    containers: list[Any] = [parsed] if isinstance(parsed, (dict, list)) else []
+    while containers:
+        node = containers.pop()
+        children = node.values() if isinstance(node, dict) else node
+        seen += len(children)
+        if seen > limit:
+            return True
+        containers.extend(c for c in children if isinstance(c, (dict, list)))
+    return False

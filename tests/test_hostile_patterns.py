@@ -15,16 +15,21 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 import requests
 
 from tests.conftest import SessionHandle, ThreadedServer
+from tests.matching_support import route, table, view
 
 #: Python's `re` takes seconds on `(a+)+` against this many `a`s and a `!`.
 EVIL_LENGTH = 26
 EVIL = "a" * EVIL_LENGTH + "!"
 #: Another session's request is answered within this while the bad one is evaluated.
 PROMPT = 0.3
+#: The same while a 2.4 MB JSON body is read and decoded, which takes 0.1-0.4 s here
+#: (evaluating `$..x` over it took 2.4 s, twice: once to match, once for near misses).
+PROMPT_BIG_BODY = 1.0
 PROBES = 5
 RE2_SYNTAX_URL = "https://github.com/google/re2/wiki/Syntax"
 
@@ -248,3 +253,164 @@ def test_wiremock_lookahead_is_a_422_at_its_pointer(cp: SessionHandle) -> None:
     assert error["source"]["pointer"] == "/request/urlPathPattern"
     assert "negative lookahead `(?!...)` is not supported" in error["detail"]
     assert RE2_SYNTAX_URL in error["detail"]
+
+
+def post_json(url: str, body: bytes) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    return requests.post(url, data=body, headers=headers, timeout=60)
+
+
+def closest_diff(answer: requests.Response) -> dict[str, Any]:
+    """The one difference of the closest near miss in a 404."""
+    assert answer.status_code == 404, answer.text
+    [diff] = answer.json()["near_misses"][0]["diffs"]
+    assert isinstance(diff, dict)
+    return diff
+
+
+# ------------------------------------------------------------------ JSONPath on large bodies
+
+SCAN_LIMIT = 10_000
+TOO_LARGE = (
+    "<not evaluated: the JSON body holds more than 10000 values, "
+    "too many for a JSONPath with .., *, a filter, a slice or a union>"
+)
+
+
+def big_json() -> bytes:
+    """About 2.4 MB of JSON: 30,000 items of 12 values each."""
+    items = [
+        {"id": i, "name": f"item-{i}", "tags": ["a", "b", "c"], "meta": {"x": i, "y": [1, 2]}}
+        for i in range(30_000)
+    ]
+    return json_bytes({"items": items})
+
+
+def json_bytes(value: Any) -> bytes:
+    return msgspec.json.encode(value)
+
+
+def test_a_scanning_json_path_over_a_big_body_does_not_stall_other_sessions(
+    cp: SessionHandle, other: SessionHandle
+) -> None:
+    cp.add_route(
+        method="POST",
+        path="/big",
+        handler="big",
+        match={"json_path": [{"expression": "$..x", "matcher": "nope"}]},
+        response={"type": "raw"},
+    )
+    body = big_json()
+    assert len(body) > 2_400_000
+    sock = send_raw(cp.mock_url, "POST", "/big", {"Content-Type": "application/json"}, body)
+    assert slowest_probe(other) < PROMPT_BIG_BODY
+    assert read_status(sock) == 404
+
+
+@pytest.mark.parametrize(
+    ("expression", "zeros", "status"),
+    [
+        pytest.param("$..x", SCAN_LIMIT - 2, 200, id="descendants-at-the-limit"),
+        pytest.param("$..x", SCAN_LIMIT - 1, 404, id="descendants-over-the-limit"),
+        pytest.param("$.*", SCAN_LIMIT - 1, 404, id="wildcard-over-the-limit"),
+        pytest.param("$.a[?(@ == 0)]", SCAN_LIMIT - 1, 404, id="filter-over-the-limit"),
+        pytest.param("$.x", SCAN_LIMIT * 10, 200, id="plain-path-on-any-body"),
+        pytest.param("$.a[5]", SCAN_LIMIT * 10, 200, id="index-on-any-body"),
+    ],
+)
+def test_json_paths_that_scan_hold_only_up_to_the_value_budget(
+    cp: SessionHandle, expression: str, zeros: int, status: int
+) -> None:
+    cp.add_route(
+        method="POST",
+        path="/scan",
+        handler="scan",
+        match={"json_path": [{"expression": expression}]},
+        response={"type": "raw", "body": "found"},
+    )
+    # Values at all depths: `x`, `a`, and the zeros in `a`.
+    answer = post_json(f"{cp.mock_url}/scan", json_bytes({"x": 1, "a": [0] * zeros}))
+    assert answer.status_code == status, answer.text
+    if status == 404:
+        assert closest_diff(answer) == {
+            "field": f"json_path {expression}",
+            "expected": "exists",
+            "actual": TOO_LARGE,
+        }
+
+
+# ------------------------------------------------------------------ over-deep JSON
+
+MAX_DEPTH = 200
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * (depth - 1) + b"[1]" + b"}" * (depth - 1)
+
+
+def test_json_nested_thousands_deep_is_not_json_and_the_journal_stays_readable(
+    cp: SessionHandle,
+) -> None:
+    cp.add_route(
+        method="POST",
+        path="/deep",
+        handler="deep",
+        match={"json_subset": {"a": {}}},
+        response={"type": "raw"},
+    )
+    cp.add_route(method="POST", path="/any", handler="any", response={"type": "raw", "body": "ok"})
+    body = b"[" * 5000 + b"]" * 5000
+    diff = closest_diff(post_json(f"{cp.mock_url}/deep", body))
+    assert diff["field"] == "json_subset"
+    assert diff["actual"].startswith("<not JSON> ")
+    assert post_json(f"{cp.mock_url}/any", body).text == "ok"
+    for read in ("/requests", "/requests/unmatched", "/handlers/any/calls"):
+        answer = requests.get(f"{cp.api}{read}", timeout=10)
+        assert answer.status_code == 200, (read, answer.text)
+    journal = requests.get(f"{cp.api}/requests", timeout=10).json()["requests"]
+    assert [("json" in entry, entry["body"] == body.decode()) for entry in journal] == [
+        (False, True),
+        (False, True),
+    ]
+    verify = requests.post(f"{cp.api}/handlers/any/verify", json={"times": 1}, timeout=10)
+    assert verify.status_code == 200, verify.text
+
+
+@pytest.mark.parametrize(
+    ("depth", "status"),
+    [pytest.param(MAX_DEPTH, 200, id="at-the-limit"), pytest.param(MAX_DEPTH + 1, 404, id="over")],
+)
+def test_json_deeper_than_the_limit_is_not_json(cp: SessionHandle, depth: int, status: int) -> None:
+    cp.add_route(
+        method="POST",
+        path="/depth",
+        handler="depth",
+        match={"json_path": [{"expression": "$"}]},  # holds for any JSON body
+        response={"type": "raw", "body": "json"},
+    )
+    answer = post_json(f"{cp.mock_url}/depth", nested(depth))
+    assert answer.status_code == status, answer.text
+    [entry] = requests.get(f"{cp.api}/requests", timeout=10).json()["requests"]
+    assert ("json" in entry) == (status == 200)
+    if status == 404:
+        assert closest_diff(answer)["actual"].startswith('<not JSON> {"a":{"a":')
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        pytest.param("json", id="json"),
+        pytest.param("json_subset", id="json_subset"),
+        pytest.param("json_compare", id="json_compare"),
+    ],
+)
+def test_json_conditions_hold_and_explain_at_the_depth_limit(condition: str) -> None:
+    deepest = msgspec.json.decode(nested(MAX_DEPTH))
+    expected = (
+        [{"value": deepest, "ignore_array_order": True}] if condition == "json_compare" else deepest
+    )
+    t = table(route("deep", 0, method="POST", path="/d", match={condition: expected}))
+    assert t.find(view("POST", "/d", json=deepest)) is not None
+    other_leaf = msgspec.json.decode(nested(MAX_DEPTH).replace(b"[1]", b"[2]"))
+    [miss] = t.near_misses(view("POST", "/d", json=other_leaf))
+    assert [d.field.split()[0] for d in miss.diffs] == [condition]

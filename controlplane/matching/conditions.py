@@ -19,6 +19,10 @@ JSON semantics:
   array items (`ignore_extra_items`; in order, extra items may follow; without order,
   any extra items).
 - All fail when the body is not JSON, and so does every `json_path` condition.
+- A `json_path` that visits many values (`..`, wildcards, filters, slices, unions) does
+  not hold on a body of more than `MAX_JSON_SCAN` values: jsonpath-ng takes seconds
+  over megabytes, and matching runs on the event loop every session shares. A path of
+  plain names and indexes (`$.a.b[0]`) costs the same on any body and always runs.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+from jsonpath_ng.ext.iterable import Len
 from jsonpath_ng.ext.parser import parse as _parse_jsonpath
+from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
 
 from controlplane import wire
 from controlplane.matching.paths import PathPattern, regex_skeleton
 from controlplane.matching.strings import CompiledStringMatcher, compile_string_matcher
-from controlplane.request_view import NOT_JSON, RequestView
+from controlplane.request_view import MAX_JSON_SCAN, NOT_JSON, RequestView
 
 __all__ = ["Check", "CompiledMatch", "compile_match", "json_compare", "json_equal", "json_subset"]
 
@@ -401,8 +407,23 @@ class _PathParam(Check):
         return ABSENT if value is None else _clip(value)
 
 
+def _visits_few(path: Any) -> bool:
+    """Whether a parsed JSONPath only steps by names and indexes (no scans)."""
+    if isinstance(path, Child):
+        return _visits_few(path.left) and _visits_few(path.right)
+    if isinstance(path, Fields):
+        return "*" not in path.fields
+    return isinstance(path, Root | This | Index | Len)
+
+
+_TOO_LARGE = (
+    f"<not evaluated: the JSON body holds more than {MAX_JSON_SCAN} values, "
+    "too many for a JSONPath with .., *, a filter, a slice or a union>"
+)
+
+
 class _JsonPath(Check):
-    __slots__ = ("_matcher", "_path")
+    __slots__ = ("_matcher", "_path", "_scans")
     cost = 7
 
     def __init__(self, condition: wire.JsonPathCondition) -> None:
@@ -417,6 +438,8 @@ class _JsonPath(Check):
             None if condition.matcher is None else compile_string_matcher(condition.matcher)
         )
         self.expected = "exists" if self._matcher is None else self._matcher.description
+        #: Whether evaluating may visit every value of the body.
+        self._scans = not _visits_few(self._path)
 
     def _values(self, data: Any) -> list[str]:
         try:
@@ -428,7 +451,7 @@ class _JsonPath(Check):
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
-        if data is NOT_JSON:
+        if data is NOT_JSON or (self._scans and view.json_large):
             return False
         values = self._values(data)
         if self._matcher is None:
@@ -439,6 +462,8 @@ class _JsonPath(Check):
         data = view.json
         if data is NOT_JSON:
             return _show_json_body(view)
+        if self._scans and view.json_large:
+            return _TOO_LARGE
         return _show_values(self._values(data))
 
 

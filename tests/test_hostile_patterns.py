@@ -339,6 +339,55 @@ def test_json_paths_that_scan_hold_only_up_to_the_value_budget(
         }
 
 
+# ------------------------------------------------------------------ arrays in any order
+
+
+def test_an_unordered_array_comparison_does_not_stall_other_sessions(
+    cp: SessionHandle, other: SessionHandle
+) -> None:
+    expected = [1, 1, 1, 1, 2]  # no 2 in the body: every assignment of the 1s fails
+    cp.add_route(
+        method="POST",
+        path="/set",
+        handler="set",
+        match={
+            "json_compare": [
+                {"value": expected, "ignore_array_order": True, "ignore_extra_items": True}
+            ]
+        },
+        response={"type": "raw"},
+    )
+    sock = send_raw(cp.mock_url, "POST", "/set", {}, json_bytes([1] * 30))
+    assert slowest_probe(other) < PROMPT
+    assert read_status(sock) == 404
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "holds"),
+    [
+        # The first expected item fits both actual ones; only one order works.
+        pytest.param(
+            [{"a": 1}, {"a": 1, "b": 2}], [{"a": 1, "b": 2}, {"a": 1}], True, id="reassigns"
+        ),
+        pytest.param([{"a": 1}, {"a": 1}], [{"a": 1, "b": 2}, {"c": 1}], False, id="one-short"),
+        pytest.param([2, 1, 1], [1, 3, 1, 2], True, id="extra-item"),
+        pytest.param([1, 1], [1, 2, 3], False, id="repeats-need-repeats"),
+        pytest.param([], [5], True, id="empty"),
+    ],
+)
+def test_unordered_arrays_match_as_multisets(expected: Any, actual: Any, holds: bool) -> None:
+    spec = [
+        {
+            "value": expected,
+            "ignore_array_order": True,
+            "ignore_extra_fields": True,
+            "ignore_extra_items": True,
+        }
+    ]
+    t = table(route("set", 0, method="POST", path="/s", match={"json_compare": spec}))
+    assert (t.find(view("POST", "/s", json=actual)) is not None) is holds
+
+
 # ------------------------------------------------------------------ over-deep JSON
 
 MAX_DEPTH = 200

@@ -36,6 +36,7 @@ _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a refused pattern is our 422, not a line on stderr
 _BOTH = _re2.RE2.Anchor.ANCHOR_BOTH
 _NO_SPAN = (-1, -1)
+_MEMO_BYTES = 4096
 
 #: A repetition count outside a character class; RE2 reads a count it cannot parse
 #: (`a{99999999999}`) as literal text, which is never what the author meant.
@@ -87,8 +88,9 @@ class UserRegex:
         self.groupindex: dict[str, int] = {
             name.decode(): index for name, index in regexp.NamedCapturingGroups()
         }
-        # The last (text, pos, answer): the route index tests a path_regex, then the
-        # winning route matches the same path object again for its params.
+        # The last (text, pos, answer) for a short text: the route index tests a
+        # path_regex, then the winning route matches the same path object again for its
+        # params. Bodies are not kept: a regex must not hold on to a megabyte.
         self._last: tuple[str, int, UserMatch | None] = ("", -1, None)
 
     def fullmatch(self, text: str, pos: int = 0) -> UserMatch | None:
@@ -106,7 +108,8 @@ class UserRegex:
             if spans[0] == _NO_SPAN
             else UserMatch(text if ascii_text else None, data, spans, self.groupindex)
         )
-        self._last = (text, pos, found)
+        if len(data) <= _MEMO_BYTES:
+            self._last = (text, pos, found)
         return found
 
     def __repr__(self) -> str:

@@ -39,6 +39,7 @@ class PathPattern:
     """A compiled path or path_regex; `match` returns the path params or None."""
 
     __slots__ = (
+        "_head",
         "_names",
         "kind",
         "prefix",
@@ -69,6 +70,14 @@ class PathPattern:
         #: Templates only: the rest of the template from its first complex segment, if any.
         self.tail_source = tail_source
         self.tail = None if tail_source is None else _compile_template(tail_source)[0]
+        # Static segments then a tail: every param is in the tail, which the route index
+        # has just matched at the same place (a user regex remembers that answer), so
+        # `match` reads the params from the tail instead of running a second regex.
+        self._head = (
+            "".join(f"/{segment}" for segment in prefix)
+            if self.tail is not None and None not in prefix
+            else None
+        )
         #: The literal text a matching path contains, for near misses: an exact path
         #: itself, a template without its parameters, a regex's literal characters.
         self.skeleton = (
@@ -83,7 +92,13 @@ class PathPattern:
         """The path params when `path` matches ({} for an exact path), else None."""
         if self.regex is None:
             return NO_PARAMS if path == self.source else None
-        found = self.regex.fullmatch(path)
+        if self._head is None:
+            found = self.regex.fullmatch(path)
+        elif path.startswith(self._head):
+            assert self.tail is not None  # a head is set only with a tail
+            found = self.tail.fullmatch(path, len(self._head))
+        else:
+            return None
         if found is None:
             return None
         if self._names:

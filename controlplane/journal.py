@@ -12,6 +12,10 @@ when it records) and the body's full length, so a journal's memory is bounded by
 size times the cap. Matching has seen the whole body by then; verification and every
 reader see what was kept.
 
+A proxied request's entry also holds the origin's answer (`OriginAnswer`): status and
+headers when they arrive, the body as the relay streams it to the client, cut to the
+same limit. Recording (`controlplane.recording`) turns those answers into routes.
+
 Readers take a `Page`: the entries a listing shows (references, not copies) and the
 cursor that continues it, chosen in one pass without an `await` so the deque cannot
 change under it. Turning those entries into JSON is the reader's job, a few at a time.
@@ -40,6 +44,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "Journal",
     "JournalEntry",
+    "OriginAnswer",
     "Page",
     "RawHeaders",
     "yielding",
@@ -57,6 +62,48 @@ _T = TypeVar("_T")
 #: The longest a reader testing entries works without letting other requests in.
 _SLICE_SECONDS = 0.005
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+class OriginAnswer:
+    """What the origin of a proxied request answered, filled in as the answer streams.
+
+    The relay adds body chunks as it forwards them to the client; the entry keeps at
+    most `limit` bytes (the journal's body limit, set when the entry is journaled) and
+    counts the rest. `complete` turns true once the whole body has been relayed.
+    """
+
+    __slots__ = ("_limit", "body", "body_size", "complete", "headers", "reason", "status")
+
+    def __init__(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
+        self.status = status
+        self.reason = reason
+        #: The origin's headers as relayed (hop-by-hop ones already dropped), in order.
+        self.headers = headers
+        self.body = bytearray()
+        self.body_size = 0
+        self.complete = False
+        self._limit = DEFAULT_BODY_LIMIT
+
+    @property
+    def limit(self) -> int:
+        """Body bytes kept; lowering it cuts what was already added (a body read whole
+        before the entry was journaled)."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
+        del self.body[value:]
+
+    def add(self, chunk: bytes) -> None:
+        room = self._limit - len(self.body)
+        if room > 0:
+            self.body += chunk[:room]
+        self.body_size += len(chunk)
+
+    @property
+    def body_truncated(self) -> bool:
+        return self.body_size > len(self.body)
 
 
 class JournalEntry(msgspec.Struct, gc=False):
@@ -80,10 +127,24 @@ class JournalEntry(msgspec.Struct, gc=False):
     delay_ms: float
     error: str | None
     near_misses: list[wire.NearMiss] | None = None
+    #: Set when the request was proxied: the origin's answer (see `OriginAnswer`).
+    origin: OriginAnswer | None = None
+
+    @property
+    def proxied(self) -> bool:
+        return self.origin is not None
 
     @property
     def matched(self) -> bool:
         return self.route_id is not None
+
+    @property
+    def unanswered(self) -> bool:
+        """No route matched and nothing else answered: a 404 with near misses.
+
+        A request a recording proxied matched no route either, but the origin answered it.
+        """
+        return self.route_id is None and self.origin is None and self.near_misses is not None
 
     @property
     def body_truncated(self) -> bool:
@@ -252,6 +313,7 @@ class Journal:
                 error=entry.error,
             ),
             matched=entry.matched,
+            proxied=entry.origin is not None,
         )
 
 

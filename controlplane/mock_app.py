@@ -24,6 +24,7 @@ from controlplane.journal import DEFAULT_BODY_LIMIT, JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
 from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
+from controlplane.recording import Recording
 from controlplane.request_view import RequestView
 from controlplane.responses import Outcome, no_response_outcome
 from controlplane.sessions import SESSION_HEADER, SESSION_PREFIX, SessionState, SessionStore
@@ -70,6 +71,9 @@ class MockHandler:
         journal = session.journal
         found = session.routes.find(view)
         if found is None:
+            recording = session.recording
+            if recording is not None and recording.wants(view):
+                return await self._record(recording, session, request, view)
             return self._unmatched(session, view, request.raw_headers)
 
         route, params = found
@@ -106,8 +110,12 @@ class MockHandler:
                 outcome.type,
                 outcome.delay_ms,
                 outcome.error,
+                None,
+                outcome.origin,
             )
         )
+        if outcome.origin is not None:
+            outcome.origin.limit = self.journal_body_limit
         if self._debug:
             _log.debug(
                 "mock_request",
@@ -122,6 +130,53 @@ class MockHandler:
                 error=outcome.error,
                 duration_ms=round((time.monotonic() - started) * 1000, 3),
             )
+        if outcome.delay_ms:
+            await asyncio.sleep(outcome.delay_ms / 1000)
+        return outcome.response
+
+    async def _record(
+        self,
+        recording: Recording,
+        session: SessionState,
+        request: web.BaseRequest,
+        view: RequestView,
+    ) -> web.StreamResponse:
+        """Proxy an unmatched request to the recording's target; journal and capture it."""
+        outcome = recording.answer(view)
+        if outcome.render is not None:
+            outcome = await outcome.render(request, NO_PARAMS)
+        journal = session.journal
+        entry = JournalEntry(
+            journal.next_seq(),
+            time.time(),
+            view.method,
+            view.path,
+            view.query_string,
+            request.raw_headers,
+            view.body[: self.journal_body_limit],
+            len(view.body),
+            None,
+            None,
+            NO_PARAMS,
+            outcome.status,
+            outcome.type,
+            outcome.delay_ms,
+            outcome.error,
+            None,
+            outcome.origin,
+        )
+        journal.append(entry)
+        if outcome.origin is not None:
+            outcome.origin.limit = self.journal_body_limit
+            recording.captured.append(entry)
+        _log.info(
+            "mock_recorded",
+            session=session.id,
+            method=view.method,
+            path=view.path,
+            status=outcome.status,
+            error=outcome.error,
+        )
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)
         return outcome.response

@@ -17,6 +17,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
@@ -31,6 +32,9 @@ from controlplane.responses import (
 )
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.scenarios import STARTED, Scenarios
+
+if TYPE_CHECKING:
+    from controlplane.recording import Recording
 
 __all__ = ["DEFAULT_SESSION", "SESSION_HEADER", "SessionState", "SessionStore"]
 
@@ -65,6 +69,9 @@ class SessionState:
         #: What other dialects keep alongside the routes (the WireMock dialect: its
         #: stub mappings by route id), so it goes wherever the session goes.
         self.extras: dict[str, object] = {}
+        #: The session's recording (`POST .../recordings`), kept after it stops; None
+        #: until one starts.
+        self.recording: Recording | None = None
         # handler name -> number of routes declaring it; a handler exists while > 0
         self._handler_routes: dict[str, int] = {}
         self._order = itertools.count(1)
@@ -248,6 +255,7 @@ class SessionState:
         self.journal.clear()
         self.apply_settings(wire.Settings())
         self.extras.clear()
+        self.recording = None
 
 
 class SessionStore:

@@ -53,6 +53,9 @@ __all__ = [
     "RawResponse",
     "RecordedRequest",
     "RecordedResponse",
+    "RecordingResult",
+    "RecordingStart",
+    "RecordingStatus",
     "RequestList",
     "Route",
     "RouteList",
@@ -65,6 +68,8 @@ __all__ = [
     "SessionCreate",
     "SessionList",
     "Settings",
+    "SkippedExchange",
+    "SnapshotRequest",
     "StringMatcher",
     "StringMatcherSpec",
     "TomlResponse",
@@ -476,6 +481,17 @@ class FaultResponse(Struct, tag="fault", **_RESPONSE):
     delay: Delay | None = None
 
 
+def check_origin_url(url: str, name: str) -> None:
+    """Raise ValueError unless `url` (field `name`) is an origin to proxy to."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(f"`{name}` must be an absolute http:// or https:// URL, got {url!r}")
+    if "?" in url or "#" in url:
+        raise ValueError(
+            f"`{name}` takes no query or fragment: the request's own query is forwarded"
+        )
+
+
 class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
     """Forward the request to `url` and answer with what the origin answers.
 
@@ -503,13 +519,7 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
     delay: Delay | None = None
 
     def __post_init__(self) -> None:
-        scheme, _, rest = self.url.partition("://")
-        if scheme not in ("http", "https") or not rest or rest.startswith("/"):
-            raise ValueError(f"`url` must be an absolute http:// or https:// URL, got {self.url!r}")
-        if "?" in self.url or "#" in self.url:
-            raise ValueError(
-                "`url` takes no query or fragment: the request's own query is forwarded"
-            )
+        check_origin_url(self.url, "url")
         if not 0 < self.timeout_ms <= 600_000:
             raise ValueError(
                 f"`timeout_ms` must be > 0 and at most 600000, got {self.timeout_ms:g}"
@@ -771,6 +781,9 @@ class RecordedRequest(Struct, kw_only=True):
     response: RecordedResponse
     matched: bool
     json: Any | UnsetType = UNSET
+    #: True when the request was forwarded to an origin (a `proxy` response or a
+    #: recording); recording builds routes from these entries.
+    proxied: bool = False
 
 
 class Diff(Struct, kw_only=True):
@@ -870,6 +883,65 @@ class VerifyResult(Struct, kw_only=True, omit_defaults=True):
     count: int
     evicted: int
     message: str | None = None
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class RecordingStart(Struct, **_STRICT):
+    """Start recording: the session's unmatched requests go to `target` and are captured.
+
+    `match` limits which requests are proxied and recorded (any method and path);
+    `capture_headers` names the request headers recorded routes match on; with
+    `add_routes` false, stop only returns the routes instead of adding them too.
+    """
+
+    target: str
+    match: Match | None = None
+    capture_headers: list[str] = field(default_factory=list)
+    add_routes: bool = True
+
+    def __post_init__(self) -> None:
+        check_origin_url(self.target, "target")
+        for name in self.capture_headers:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"`capture_headers` holds {name!r}, which is not a header name")
+
+
+class SnapshotRequest(Struct, **_STRICT):
+    """Build routes from the journal's proxied exchanges (`match` and the rest as in start)."""
+
+    match: Match | None = None
+    capture_headers: list[str] = field(default_factory=list)
+    add_routes: bool = True
+
+    def __post_init__(self) -> None:
+        for name in self.capture_headers:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"`capture_headers` holds {name!r}, which is not a header name")
+
+
+class RecordingStatus(Struct, kw_only=True):
+    """Whether the session records, where to, and how many exchanges it captured."""
+
+    status: Literal["recording", "stopped"]
+    target: str | None = None
+    captured: int = 0
+
+
+class SkippedExchange(Struct, kw_only=True):
+    """A proxied exchange no route was built from, and why."""
+
+    method: str
+    path: str
+    reason: str
+
+
+class RecordingResult(Struct, kw_only=True):
+    """The routes built from the recorded exchanges, and the exchanges skipped."""
+
+    routes: list[Route]
+    skipped: list[SkippedExchange] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- errors

@@ -5,6 +5,9 @@ it got (method, raw path and query, headers in order, body), `/gzip` sends a gzi
 as it is, `/redirect` a 302, `/events` an SSE stream whose second event waits for the
 test (`release()`), `/stall` never answers, `/broken` declares more body than it sends
 (`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers.
+For recording: `/json/{name}` answers JSON naming the request (its query and body),
+`/count` counts its calls, `/bytes` sends bytes that are not UTF-8, `/brotli` a body
+labelled with an encoding nobody decodes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Origin:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
         self._gate: asyncio.Event | None = None
+        self._count = 0
         self.url = ""
 
     def __enter__(self) -> Origin:
@@ -91,6 +95,10 @@ class Origin:
         app.router.add_get("/stall", self._stall)
         app.router.add_get("/broken", self._broken)
         app.router.add_get("/hop", self._hop)
+        app.router.add_route("*", "/json/{name}", self._json)
+        app.router.add_get("/count", self._counter)
+        app.router.add_get("/bytes", self._bytes)
+        app.router.add_get("/brotli", self._brotli)
         self._gate_event()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -158,3 +166,28 @@ class Origin:
                 "X-Public": "keep me",
             },
         )
+
+    async def _json(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {
+                "name": request.match_info["name"],
+                "method": request.method,
+                "query": [[k, v] for k, v in request.query.items()],
+                "accept": request.headers.get("Accept"),
+                "body": body.decode("utf-8", "replace"),
+            },
+            headers={"X-Origin": "yes"},
+        )
+
+    async def _counter(self, request: web.Request) -> web.Response:
+        self._count += 1
+        return web.Response(text=f"call {self._count}")
+
+    async def _bytes(self, request: web.Request) -> web.Response:
+        return web.Response(body=b"\xff\xfe\x00bytes", content_type="application/octet-stream")
+
+    async def _brotli(self, request: web.Request) -> web.Response:
+        response = web.Response(body=b"not really brotli", content_type="text/plain")
+        response.headers["Content-Encoding"] = "br"
+        return response

@@ -48,6 +48,10 @@ CLIENT: dict[str, Op[Any]] = {
     "settings": OPS.settings(),
     "update_settings": OPS.update_settings(native.Settings()),
     "reset": OPS.reset(),
+    "start_recording": OPS.start_recording("http://o", None, [], True),
+    "recording_status": OPS.recording_status(),
+    "stop_recording": OPS.stop_recording(),
+    "snapshot_recording": OPS.snapshot_recording(None, ["Accept"], False),
 }
 PLACEHOLDERS = {"SID": "{sid}", "RID": "{route_id}", "NAME": "{name}"}
 

@@ -68,6 +68,7 @@ def test_recorded_request_has_every_documented_field(cp: SessionHandle) -> None:
         "json",
         "response",
         "matched",
+        "proxied",
     }
     assert uuid.UUID(entry["id"]) and entry["seq"] >= 1
     assert ISO_UTC.fullmatch(entry["time"]), entry["time"]

@@ -31,6 +31,9 @@ SESSION_SCOPED = {
     "/scenarios/{name}/state": {"put"},
     "/settings": {"get", "put"},
     "/reset": {"post"},
+    "/recordings": {"get", "post"},
+    "/recordings/stop": {"post"},
+    "/recordings/snapshot": {"post"},
 }
 GLOBAL = {
     "/health": {"get"},

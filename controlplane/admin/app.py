@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from controlplane import wire
+from controlplane import recording, wire
 from controlplane._version import __version__
 from controlplane.admin.decoding import (
     bool_query,
@@ -348,7 +348,7 @@ async def list_requests(request: web.Request) -> web.StreamResponse:
 async def unmatched_requests(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     journal = session.journal
-    page = _page(request, journal, lambda e: not e.matched)
+    page = _page(request, journal, lambda e: e.unanswered)
     entries = (journal.to_wire_unmatched(e) for e in page.entries)
     envelope = wire.UnmatchedRequestList(requests=[], evicted=journal.evicted, next=page.next)
     return await stream_json(request, envelope, "requests", entries)
@@ -402,6 +402,48 @@ async def reset(request: web.Request) -> web.Response:
     session.reset()
     _log.info("session_reset", session=session.id)
     return web.Response(status=204)
+
+
+# ------------------------------------------------------------------ recording
+
+
+async def start_recording(request: web.Request) -> web.Response:
+    session = _session(request)
+    spec = await decode_body(request, wire.RecordingStart)
+    started = recording.start(
+        session,
+        spec.target,
+        accept=recording.compile_filter(spec.match),
+        capture_headers=spec.capture_headers,
+        add_routes=spec.add_routes,
+    )
+    return json_response(started.describe(), status=201)
+
+
+async def recording_status(request: web.Request) -> web.Response:
+    current = _session(request).recording
+    if current is None:
+        return json_response(wire.RecordingStatus(status="stopped"))
+    return json_response(current.describe())
+
+
+async def stop_recording(request: web.Request) -> web.Response:
+    session = _session(request)
+    stopped = recording.stop(session)
+    result = recording.routes_from(
+        session,
+        stopped.captured,
+        stopped.capture_headers,
+        accept=None,
+        add_routes=stopped.add_routes,
+    )
+    return json_response(result)
+
+
+async def snapshot_recording(request: web.Request) -> web.Response:
+    session = _session(request)
+    spec = await decode_optional_body(request, wire.SnapshotRequest)
+    return json_response(recording.snapshot(session, spec))
 
 
 # ------------------------------------------------------------------ the application
@@ -666,6 +708,47 @@ OPERATIONS: tuple[Operation, ...] = (
         "Replace the session-wide settings",
         answers={200: ("Settings", wire.Settings), 422: ("Wrong shape", _ERR)},
         body=wire.Settings,
+    ),
+    Operation(
+        "POST",
+        "/recordings",
+        start_recording,
+        "Start recording: unmatched requests are proxied to `target` and captured",
+        answers={
+            201: ("Recording", wire.RecordingStatus),
+            409: ("Already recording", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.RecordingStart,
+    ),
+    Operation(
+        "GET",
+        "/recordings",
+        recording_status,
+        "Whether the session records, where to, and how many exchanges it captured",
+        answers={200: ("Status", wire.RecordingStatus)},
+    ),
+    Operation(
+        "POST",
+        "/recordings/stop",
+        stop_recording,
+        "Stop recording: one route per distinct request, added unless `add_routes` was false",
+        answers={
+            200: ("The routes, and the exchanges skipped", wire.RecordingResult),
+            409: ("Not recording", _ERR),
+        },
+    ),
+    Operation(
+        "POST",
+        "/recordings/snapshot",
+        snapshot_recording,
+        "Routes from the journal's proxied exchanges, added unless `add_routes` is false",
+        answers={
+            200: ("The routes, and the exchanges skipped", wire.RecordingResult),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.SnapshotRequest,
+        body_optional=True,
     ),
     Operation(
         "POST",

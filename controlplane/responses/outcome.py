@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from controlplane import wire
+from controlplane.journal import OriginAnswer
 from controlplane.request_view import RequestView
 
 __all__ = [
@@ -44,7 +45,7 @@ class ResponseSpecError(ValueError):
 class Outcome:
     """One answer: the aiohttp response plus what the journal records about it."""
 
-    __slots__ = ("delay_ms", "error", "render", "response", "status", "type")
+    __slots__ = ("delay_ms", "error", "origin", "render", "response", "status", "type")
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class Outcome:
         delay_ms: float = 0.0,
         error: str | None = None,
         render: Render | None = None,
+        origin: OriginAnswer | None = None,
     ) -> None:
         self.response = response
         #: Status for the journal; 0 for faults (no status line reaches the client).
@@ -67,6 +69,9 @@ class Outcome:
         #: Set by in-process responders only: the caller awaits it (after the route's
         #: side effects) for the real outcome, and `response` is a placeholder.
         self.render = render
+        #: Set by proxy responses: the origin's answer, which the journal entry keeps and
+        #: the relay fills in as it streams.
+        self.origin = origin
 
     def __repr__(self) -> str:
         return (

@@ -33,6 +33,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from controlplane import wire
+from controlplane.journal import OriginAnswer
 from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
@@ -208,6 +209,9 @@ class ProxyResponder:
         except (aiohttp.ClientError, OSError) as exc:
             return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
         headers = _relayable(upstream.headers, frozenset())
+        origin = OriginAnswer(
+            upstream.status, upstream.reason, [(str(n), v) for n, v in headers.items()]
+        )
         length = upstream.content_length
         if (
             length is not None
@@ -222,12 +226,14 @@ class ProxyResponder:
                 upstream.close()
                 message = f"{url} broke off its answer: {type(exc).__name__}: {exc}"
                 return self._failed(502, "proxy_broken", message, delay_ms)
+            origin.add(body)
+            origin.complete = True
             whole = web.Response(
                 body=body, status=upstream.status, reason=upstream.reason, headers=headers
             )
-            return Outcome(whole, upstream.status, "proxy", delay_ms)
-        relay = _Relay(upstream, str(url), headers)
-        return Outcome(relay, upstream.status, "proxy", delay_ms)
+            return Outcome(whole, upstream.status, "proxy", delay_ms, origin=origin)
+        relay = _Relay(upstream, str(url), headers, origin)
+        return Outcome(relay, upstream.status, "proxy", delay_ms, origin=origin)
 
     def _failed(self, status: int, code: str, message: str, delay_ms: float) -> Outcome:
         _log.info(code, url=self.spec.url, message=message)
@@ -236,19 +242,30 @@ class ProxyResponder:
 
 
 class _Relay(web.StreamResponse):
-    """The origin's answer: status and headers now, the body streamed when aiohttp sends it."""
+    """The origin's answer: status and headers now, the body streamed when aiohttp sends it.
+
+    Each chunk is written to the client and added to `origin` (the journal's copy, cut
+    to the journal's body limit), so nothing waits for the whole body.
+    """
 
     def __init__(
-        self, upstream: aiohttp.ClientResponse, url: str, headers: CIMultiDict[str]
+        self,
+        upstream: aiohttp.ClientResponse,
+        url: str,
+        headers: CIMultiDict[str],
+        origin: OriginAnswer,
     ) -> None:
         super().__init__(status=upstream.status, reason=upstream.reason, headers=headers)
         self._upstream = upstream
         self._url = url
+        self._origin = origin
 
     async def write_eof(self, data: bytes = b"") -> None:
         upstream = self._upstream
+        origin = self._origin
         try:
             async for chunk in upstream.content.iter_any():
+                origin.add(chunk)
                 await self.write(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
             upstream.close()
@@ -260,4 +277,5 @@ class _Relay(web.StreamResponse):
             upstream.close()  # the client went away: stop reading from the origin
             raise
         upstream.release()
+        origin.complete = True
         await super().write_eof(data)

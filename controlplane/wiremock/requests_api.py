@@ -146,7 +146,7 @@ class RequestsAdmin:
 
     async def unmatched(self, request: web.Request) -> web.StreamResponse:
         session = self.admin.session(request)
-        return await self._logged(request, session, [e for e in session.journal if not e.matched])
+        return await self._logged(request, session, [e for e in session.journal if e.unanswered])
 
     def _stub_near_miss(
         self, session: SessionState, logged: shapes.LoggedRequest, route_id: str, distance: float

@@ -21,6 +21,10 @@ from controlplane_client._shapes import (
     HandlerInfo,
     HandlerList,
     Health,
+    Match,
+    RecordingResult,
+    RecordingStart,
+    RecordingStatus,
     RequestList,
     Route,
     RouteList,
@@ -31,6 +35,7 @@ from controlplane_client._shapes import (
     SessionCreate,
     SessionList,
     Settings,
+    SnapshotRequest,
     UnmatchedRequestList,
     VerifyRequest,
     VerifyResult,
@@ -278,3 +283,40 @@ class Ops:
 
     def update_settings(self, settings: Settings) -> Op[Settings]:
         return Op("PUT", f"{self.base}/settings", lambda d: from_wire(Settings, d), body=settings)
+
+    # ------------------------------------------------------------ recording
+
+    def start_recording(
+        self,
+        target: str,
+        match: Match | None,
+        capture_headers: list[str],
+        add_routes: bool,
+    ) -> Op[RecordingStatus]:
+        body = RecordingStart(
+            target=target, match=match, capture_headers=capture_headers, add_routes=add_routes
+        )
+        return Op(
+            "POST",
+            f"{self.base}/recordings",
+            lambda d: from_wire(RecordingStatus, d),
+            body=body,
+            ok=(201,),
+        )
+
+    def recording_status(self) -> Op[RecordingStatus]:
+        return Op("GET", f"{self.base}/recordings", lambda d: from_wire(RecordingStatus, d))
+
+    def stop_recording(self) -> Op[RecordingResult]:
+        return Op("POST", f"{self.base}/recordings/stop", lambda d: from_wire(RecordingResult, d))
+
+    def snapshot_recording(
+        self, match: Match | None, capture_headers: list[str], add_routes: bool
+    ) -> Op[RecordingResult]:
+        body = SnapshotRequest(match=match, capture_headers=capture_headers, add_routes=add_routes)
+        return Op(
+            "POST",
+            f"{self.base}/recordings/snapshot",
+            lambda d: from_wire(RecordingResult, d),
+            body=body,
+        )

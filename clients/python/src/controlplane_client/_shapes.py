@@ -621,6 +621,7 @@ class RecordedRequest(RecordedRequestMixin):
         ('response', 'response', ('struct', 'RecordedResponse')),
         ('matched', 'matched', ('bool',)),
         ('json', 'json', ('any',)),
+        ('proxied', 'proxied', ('bool',)),
     )
 
     id: str
@@ -641,6 +642,7 @@ class RecordedRequest(RecordedRequestMixin):
     response: RecordedResponse
     matched: bool
     json: Any | UnsetType = UNSET
+    proxied: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -704,6 +706,7 @@ class UnmatchedRequest(RecordedRequest):
         ('response', 'response', ('struct', 'RecordedResponse')),
         ('matched', 'matched', ('bool',)),
         ('json', 'json', ('any',)),
+        ('proxied', 'proxied', ('bool',)),
         ('near_misses', 'near_misses', ('list', ('struct', 'NearMiss'))),
     )
 
@@ -874,6 +877,91 @@ class VerifyResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordingStart:
+    """Start recording: the session's unmatched requests go to `target` and are captured."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('target', 'target', ('str',)),
+        ('match', 'match', ('union', (('struct', 'Match'), ('none',)))),
+        ('capture_headers', 'capture_headers', ('list', ('str',))),
+        ('add_routes', 'add_routes', ('bool',)),
+    )
+
+    target: str
+    match: Match | None = None
+    capture_headers: list[str] = field(default_factory=list)
+    add_routes: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotRequest:
+    """Build routes from the journal's proxied exchanges (`match` and the rest as in start)."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('match', 'match', ('union', (('struct', 'Match'), ('none',)))),
+        ('capture_headers', 'capture_headers', ('list', ('str',))),
+        ('add_routes', 'add_routes', ('bool',)),
+    )
+
+    match: Match | None = None
+    capture_headers: list[str] = field(default_factory=list)
+    add_routes: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingStatus:
+    """Whether the session records, where to, and how many exchanges it captured."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('status', 'status', ('literal', ('recording', 'stopped'))),
+        ('target', 'target', ('union', (('str',), ('none',)))),
+        ('captured', 'captured', ('int',)),
+    )
+
+    status: Literal['recording', 'stopped']
+    target: str | None = None
+    captured: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedExchange:
+    """A proxied exchange no route was built from, and why."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('method', 'method', ('str',)),
+        ('path', 'path', ('str',)),
+        ('reason', 'reason', ('str',)),
+    )
+
+    method: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingResult:
+    """The routes built from the recorded exchanges, and the exchanges skipped."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('routes', 'routes', ('list', ('struct', 'Route'))),
+        ('skipped', 'skipped', ('list', ('struct', 'SkippedExchange'))),
+    )
+
+    routes: list[Route]
+    skipped: list[SkippedExchange] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorDetail:
     """The `ErrorDetail` wire shape."""
 
@@ -950,6 +1038,11 @@ STRUCTS: Final[dict[str, type]] = {
     'HandlerList': HandlerList,
     'VerifyRequest': VerifyRequest,
     'VerifyResult': VerifyResult,
+    'RecordingStart': RecordingStart,
+    'SnapshotRequest': SnapshotRequest,
+    'RecordingStatus': RecordingStatus,
+    'SkippedExchange': SkippedExchange,
+    'RecordingResult': RecordingResult,
     'ErrorDetail': ErrorDetail,
     'ErrorBody': ErrorBody,
 }
@@ -981,6 +1074,9 @@ __all__ = [
     'RawResponse',
     'RecordedRequest',
     'RecordedResponse',
+    'RecordingResult',
+    'RecordingStart',
+    'RecordingStatus',
     'RequestList',
     'Route',
     'RouteList',
@@ -993,6 +1089,8 @@ __all__ = [
     'SessionCreate',
     'SessionList',
     'Settings',
+    'SkippedExchange',
+    'SnapshotRequest',
     'StringMatcher',
     'StringMatcherSpec',
     'TomlResponse',

@@ -13,7 +13,7 @@ Needs the `async` extra (`pip install 'controlplane-client[async]'`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +27,10 @@ from controlplane_client._shapes import (
     CallList,
     HandlerInfo,
     Health,
+    Match,
     RecordedRequest,
+    RecordingResult,
+    RecordingStatus,
     RequestList,
     Route,
     ScenarioInfo,
@@ -284,3 +287,38 @@ class AsyncClient(BaseClient):
     async def update_settings(self, settings: Settings) -> Settings:
         """Replace this session's settings (e.g. a delay added to every answer)."""
         return await self._run(self._ops.update_settings(settings))
+
+    # ------------------------------------------------------------ recording
+
+    async def start_recording(
+        self,
+        target: str,
+        *,
+        match: Match | None = None,
+        capture_headers: Sequence[str] = (),
+        add_routes: bool = True,
+    ) -> RecordingStatus:
+        """Proxy this session's unmatched requests to `target` and capture the exchanges."""
+        return await self._run(
+            self._ops.start_recording(target, match, list(capture_headers), add_routes)
+        )
+
+    async def recording_status(self) -> RecordingStatus:
+        """Whether this session records, where to, and how many exchanges it captured."""
+        return await self._run(self._ops.recording_status())
+
+    async def stop_recording(self) -> RecordingResult:
+        """Stop recording: one route per distinct request (added unless `add_routes` was false)."""
+        return await self._run(self._ops.stop_recording())
+
+    async def snapshot_recording(
+        self,
+        *,
+        match: Match | None = None,
+        capture_headers: Sequence[str] = (),
+        add_routes: bool = True,
+    ) -> RecordingResult:
+        """Routes from the proxied exchanges in this session's journal."""
+        return await self._run(
+            self._ops.snapshot_recording(match, list(capture_headers), add_routes)
+        )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,7 +29,10 @@ from controlplane_client._shapes import (
     CallList,
     HandlerInfo,
     Health,
+    Match,
     RecordedRequest,
+    RecordingResult,
+    RecordingStatus,
     RequestList,
     Route,
     ScenarioInfo,
@@ -247,3 +250,36 @@ class Client(BaseClient):
     def update_settings(self, settings: Settings) -> Settings:
         """Replace this session's settings (e.g. a delay added to every answer)."""
         return self._run(self._ops.update_settings(settings))
+
+    # ------------------------------------------------------------ recording
+
+    def start_recording(
+        self,
+        target: str,
+        *,
+        match: Match | None = None,
+        capture_headers: Sequence[str] = (),
+        add_routes: bool = True,
+    ) -> RecordingStatus:
+        """Proxy this session's unmatched requests to `target` and capture the exchanges."""
+        return self._run(
+            self._ops.start_recording(target, match, list(capture_headers), add_routes)
+        )
+
+    def recording_status(self) -> RecordingStatus:
+        """Whether this session records, where to, and how many exchanges it captured."""
+        return self._run(self._ops.recording_status())
+
+    def stop_recording(self) -> RecordingResult:
+        """Stop recording: one route per distinct request (added unless `add_routes` was false)."""
+        return self._run(self._ops.stop_recording())
+
+    def snapshot_recording(
+        self,
+        *,
+        match: Match | None = None,
+        capture_headers: Sequence[str] = (),
+        add_routes: bool = True,
+    ) -> RecordingResult:
+        """Routes from the proxied exchanges in this session's journal."""
+        return self._run(self._ops.snapshot_recording(match, list(capture_headers), add_routes))

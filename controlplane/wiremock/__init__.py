@@ -7,6 +7,7 @@ onto controlplane's sessions and routes (one model, two dialects; no second engi
     files         WireMock roots on disk (`mappings/`, `__files/`)
     journal       the journal as serve events and logged requests
     admin         `/__admin` mappings, scenarios, settings, reset, health
+    recordings    `/__admin/recordings/*` on the native recorder
     requests_api  `/__admin` journal and near-miss endpoints
     errors        WireMock's error shape, with JSON pointers
 
@@ -24,8 +25,9 @@ from aiohttp import web
 
 from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionStore
-from controlplane.wiremock.admin import PREFIXES, WireMockAdmin
+from controlplane.wiremock.admin import PREFIXES, Handler, WireMockAdmin
 from controlplane.wiremock.errors import error_response
+from controlplane.wiremock.recordings import RecordingsAdmin
 from controlplane.wiremock.requests_api import RequestsAdmin
 
 __all__ = ["DIALECT", "WireMockDialect", "endpoints", "is_dialect_path", "mount"]
@@ -33,8 +35,11 @@ __all__ = ["DIALECT", "WireMockDialect", "endpoints", "is_dialect_path", "mount"
 
 def endpoints() -> list[tuple[str, str]]:
     """(method, path under a prefix) of every dialect endpoint (for docs and tests)."""
-    admin = WireMockAdmin(SessionStore(1), None)
-    return [(m, p) for m, p, _ in [*admin.routes(), *RequestsAdmin(admin).routes()]]
+    return [(m, p) for m, p, _ in _routes(WireMockAdmin(SessionStore(1), None))]
+
+
+def _routes(admin: WireMockAdmin) -> list[tuple[str, str, Handler]]:
+    return [*admin.routes(), *RequestsAdmin(admin).routes(), *RecordingsAdmin(admin).routes()]
 
 
 def mount(
@@ -45,7 +50,7 @@ def mount(
 ) -> None:
     """Serve the dialect under every prefix of `PREFIXES`."""
     admin = WireMockAdmin(store, root, shutdown)
-    for method, path, handler in [*admin.routes(), *RequestsAdmin(admin).routes()]:
+    for method, path, handler in _routes(admin):
         for prefix in PREFIXES:
             app.router.add_route(method, prefix + path, handler)
 

@@ -16,6 +16,7 @@ from msgspec import UNSET, Struct, UnsetType, field
 __all__ = [
     "AllMappings",
     "BasicAuth",
+    "CaptureHeader",
     "ChunkedDribbleDelay",
     "ContentPattern",
     "Count",
@@ -31,7 +32,13 @@ __all__ = [
     "NearMiss",
     "NearMisses",
     "QueryParameter",
+    "RecordFilters",
+    "RecordSpec",
+    "RecordedIds",
+    "RecordedMappings",
+    "RecordingStatus",
     "RemovedEvents",
+    "RequestBodyPatternSpec",
     "RequestPattern",
     "ResponseDefinition",
     "ScenarioState",
@@ -160,13 +167,14 @@ class ResponseDefinition(Struct, **_IN):
     chunkedDribbleDelay: ChunkedDribbleDelay | None = None
     fault: Fault | None = None
     fromConfiguredStub: bool | None = None
+    #: Proxying: the native `proxy` response (url, strip_prefix, headers, remove_headers).
+    proxyBaseUrl: str | None = None
+    proxyUrlPrefixToRemove: str | None = None
+    additionalProxyRequestHeaders: dict[str, str] | None = None
+    removeProxyRequestHeaders: list[str] | None = None
     # Not served yet.
     transformers: list[str] | None = None
     transformerParameters: dict[str, Any] | None = None
-    proxyBaseUrl: str | None = None
-    proxyUrlPrefixToRemove: Any | UnsetType = UNSET
-    additionalProxyRequestHeaders: Any | UnsetType = UNSET
-    removeProxyRequestHeaders: Any | UnsetType = UNSET
 
 
 class StubMapping(Struct, **_IN):
@@ -187,6 +195,55 @@ class StubMapping(Struct, **_IN):
     # Not served yet.
     postServeActions: Any | UnsetType = UNSET
     serveEventListeners: Any | UnsetType = UNSET
+
+
+class RecordFilters(RequestPattern, **_IN):
+    """Which requests a recording or snapshot takes: a request pattern, serve event ids."""
+
+    ids: list[str] | None = None
+    allowNonProxied: bool | None = None
+
+
+class CaptureHeader(Struct, **_IN):
+    caseInsensitive: bool | None = None
+
+
+class RequestBodyPatternSpec(Struct, **_IN):
+    """How recorded stubs match bodies; `auto` picks equalToJson, equalTo or binaryEqualTo."""
+
+    matcher: Literal["auto", "equalTo", "equalToJson"] = "auto"
+    ignoreArrayOrder: bool | None = None
+    ignoreExtraElements: bool | None = None
+    caseInsensitive: bool | None = None
+
+
+class RecordSpec(Struct, **_IN):
+    """The body of `/recordings/start` (needs `targetBaseUrl`) and `/recordings/snapshot`."""
+
+    targetBaseUrl: str | None = None
+    filters: RecordFilters | None = None
+    captureHeaders: dict[str, CaptureHeader] | None = None
+    requestBodyPattern: RequestBodyPatternSpec | None = None
+    persist: bool = True
+    repeatsAsScenarios: bool = True
+    outputFormat: Literal["FULL", "IDS"] = "FULL"
+    #: Accepted and ignored: bodies are always kept in the mapping.
+    extractBodyCriteria: Any | UnsetType = UNSET
+    # Not served yet.
+    transformers: Any | UnsetType = UNSET
+    transformerParameters: Any | UnsetType = UNSET
+
+
+class RecordingStatus(Struct, kw_only=True):
+    status: Literal["NeverStarted", "Recording", "Stopped"]
+
+
+class RecordedMappings(Struct, kw_only=True):
+    mappings: list[StubMapping]
+
+
+class RecordedIds(Struct, kw_only=True):
+    ids: list[str]
 
 
 class Meta(Struct, kw_only=True):

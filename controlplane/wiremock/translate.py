@@ -107,6 +107,14 @@ def _build(
         raise InvalidInput(message, location=location) from None
 
 
+#: Native proxy fields as a response definition names them.
+_PROXY_FIELDS: dict[tuple[Step, ...], str] = {
+    ("url",): "proxyBaseUrl",
+    ("strip_prefix",): "proxyUrlPrefixToRemove",
+    ("headers",): "additionalProxyRequestHeaders",
+    ("remove_headers",): "removeProxyRequestHeaders",
+}
+
 #: Native response fields as a response definition names them.
 _RESPONSE_FIELDS: dict[tuple[Step, ...], str] = {
     ("status",): "status",
@@ -426,17 +434,30 @@ def response_spec(
 ) -> wire.AnyResponse:
     """A response definition as a native response; `files` is where `bodyFileName` is
     looked up (the session's files directory), so a bad one is reported at that field."""
-    for name in ("transformers", "proxyBaseUrl"):
-        if getattr(response, name) is not None:
-            raise _not_yet(name, location)
+    if response.transformers is not None:
+        raise _not_yet("transformers", location)
+    delay = _delay(response, response.fixedDelayMilliseconds, location, "fixedDelayMilliseconds")
+    if response.proxyBaseUrl is not None:
+        return _build(
+            location,
+            wire.ProxyResponse,
+            _PROXY_FIELDS,
+            url=response.proxyBaseUrl,
+            strip_prefix=response.proxyUrlPrefixToRemove,
+            headers=dict(response.additionalProxyRequestHeaders or {}),
+            remove_headers=list(response.removeProxyRequestHeaders or ()),
+            delay=delay,
+        )
     for name in (
         "proxyUrlPrefixToRemove",
         "additionalProxyRequestHeaders",
         "removeProxyRequestHeaders",
     ):
-        if getattr(response, name) is not msgspec.UNSET:
-            raise _not_yet(name, location)
-    delay = _delay(response, response.fixedDelayMilliseconds, location, "fixedDelayMilliseconds")
+        if getattr(response, name) is not None:
+            raise InvalidInput(
+                f"`{name}` goes with `proxyBaseUrl`, which this response does not have",
+                location=_key(location, name),
+            )
     if response.fault is not None:
         return wire.FaultResponse(fault=_FAULTS[response.fault], delay=delay)
     bodies = [

@@ -196,9 +196,13 @@ def group(
         if answered is not None and answered(view):
             continue
         reason = _unusable(entry)
-        if reason is not None:
+        answer = None
+        if reason is None:
+            answer = _stored(origin.status, origin.headers, bytes(origin.body))
+            reason = _unservable(entry.method, answer)
+        if reason is not None or answer is None:
             skipped.append(
-                wire.SkippedExchange(method=entry.method, path=entry.path, reason=reason)
+                wire.SkippedExchange(method=entry.method, path=entry.path, reason=reason or "")
             )
             continue
         query = list(view.query.items())
@@ -210,7 +214,7 @@ def group(
             item = recorded[key] = Recorded(
                 entry.method, entry.path, query, entry.query_string, headers, body
             )
-        item.answers.append(_stored(origin.status, origin.headers, bytes(origin.body)))
+        item.answers.append(answer)
     return list(recorded.values()), skipped
 
 
@@ -229,6 +233,17 @@ def _unusable(entry: JournalEntry) -> str | None:
             f"the origin's body ({origin.body_size} bytes) is longer than the journal keeps "
             "(--journal-body-limit)"
         )
+    return None
+
+
+def _unservable(method: str, answer: Answer) -> str | None:
+    """Why a route could not ask for this request or give this answer (None: it can)."""
+    if not method.isalpha():
+        return f"a route's method is a word of letters, and {method!r} is not"
+    try:
+        answer_response(answer)
+    except ValueError as exc:
+        return f"the origin's answer cannot be a response: {exc}"
     return None
 
 

@@ -1,12 +1,14 @@
 """Route files: `--mappings DIR` loads native routes from JSON and YAML files.
 
 A file holds one route, a list of routes, or `{"routes": [...]}`, in the same shapes
-`POST /api/routes` takes. Files load in path order (subdirectories included, compared
-part by part), and routes within a file in their order, so declaration order, which
-breaks priority ties, is predictable. Empty files are skipped, and so are hidden files
-and directories (names starting with `.`, such as editor swap files). A bad file stops
-the start with its name and the JSON location of the problem, and so does a symbolic
-link (to a file or a directory) that leads outside the directory.
+`POST /api/routes` takes; the last form may also hold `skipped`, so what a recording's
+stop answers (`wire.RecordingResult`), saved as it is, is a route file. Files load in
+path order (subdirectories included, compared part by part), and routes within a file
+in their order, so declaration order, which breaks priority ties, is predictable.
+Empty files are skipped, and so are hidden files and directories (names starting with
+`.`, such as editor swap files). A bad file stops the start with its name and the JSON
+location of the problem, and so does a symbolic link (to a file or a directory) that
+leads outside the directory.
 
 A dialect keeps its own files beside route files: the server passes the folders to
 leave to it (`skip`: a WireMock root's `mappings/` and `__files/`) and a check that
@@ -75,7 +77,7 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
     """The routes of one file and where their list sits (None: the file is one route)."""
     target: Any
     if isinstance(document, dict) and "routes" in document:
-        target, list_location = wire.RouteList, "$.routes"
+        target, list_location = wire.RecordingResult, "$.routes"
     elif isinstance(document, list):
         target, list_location = list[wire.Route], "$"
     else:
@@ -85,7 +87,7 @@ def _routes_in(path: Path, document: Any) -> tuple[list[wire.Route], str | None]
     except msgspec.ValidationError as exc:
         error = validation_error(exc, document=document, target=target)
         raise RouteFileError(path, error.message, location=error.location) from None
-    if isinstance(converted, wire.RouteList):
+    if isinstance(converted, wire.RecordingResult):
         return converted.routes, list_location
     return (converted if isinstance(converted, list) else [converted]), list_location
 

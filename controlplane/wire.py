@@ -929,7 +929,7 @@ class RecordingStatus(Struct, kw_only=True):
     captured: int = 0
 
 
-class SkippedExchange(Struct, kw_only=True):
+class SkippedExchange(Struct, forbid_unknown_fields=True, kw_only=True):
     """A proxied exchange no route was built from, and why."""
 
     method: str
@@ -937,8 +937,11 @@ class SkippedExchange(Struct, kw_only=True):
     reason: str
 
 
-class RecordingResult(Struct, kw_only=True):
-    """The routes built from the recorded exchanges, and the exchanges skipped."""
+class RecordingResult(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The routes built from the recorded exchanges, and the exchanges skipped.
+
+    Saved as it is, it is a route file (`--mappings`): that is playback.
+    """
 
     routes: list[Route]
     skipped: list[SkippedExchange] = field(default_factory=list)

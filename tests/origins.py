@@ -7,7 +7,7 @@ test (`release()`), `/stall` never answers, `/broken` declares more body than it
 (`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers.
 For recording: `/json/{name}` answers JSON naming the request (its query and body),
 `/count` counts its calls, `/bytes` sends bytes that are not UTF-8, `/brotli` a body
-labelled with an encoding nobody decodes.
+labelled with an encoding nobody decodes, `/odd` a status beyond 599.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class Origin:
         app.router.add_get("/count", self._counter)
         app.router.add_get("/bytes", self._bytes)
         app.router.add_get("/brotli", self._brotli)
+        app.router.add_get("/odd", self._odd)
         self._gate_event()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -191,3 +192,6 @@ class Origin:
         response = web.Response(body=b"not really brotli", content_type="text/plain")
         response.headers["Content-Encoding"] = "br"
         return response
+
+    async def _odd(self, request: web.Request) -> web.Response:
+        return web.Response(status=600, text="odd")

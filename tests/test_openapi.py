@@ -161,7 +161,8 @@ def test_an_empty_body_is_accepted_exactly_where_the_document_says_so(
             required = operation["requestBody"]["required"]
             assert (answer.status_code == 400) == required, (method, path, answer.text)
             checked += 1
-    assert checked == 7  # POST sessions, routes, verify; PUT route, response, state, settings
+    # POST sessions, routes, verify, recordings, snapshot; PUT route, response, state, settings
+    assert checked == 9
 
 
 def _descriptions(node: Any) -> list[str]:

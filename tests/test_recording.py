@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from controlplane_client import (
+    AsyncClient,
     Client,
     JsonResponse,
     Match,
@@ -306,6 +308,25 @@ def test_an_unreachable_target_is_a_502_and_not_recorded(cp: SessionHandle) -> N
     assert stop(cp)["routes"] == []
 
 
+def test_an_answer_no_route_could_give_is_skipped_with_its_reason(
+    cp: SessionHandle, origin: Origin
+) -> None:
+    start(cp, origin.url)
+    relayed = requests.get(f"{cp.mock_url}/odd", timeout=10)
+    assert (relayed.status_code, relayed.text) == (600, "odd")  # relayed as it was
+    requests.get(f"{cp.mock_url}/json/fine", timeout=10)
+    result = stop(cp)
+    assert [r["path"] for r in result["routes"]] == ["/json/fine"]
+    assert result["skipped"] == [
+        {
+            "method": "GET",
+            "path": "/odd",
+            "reason": "the origin's answer cannot be a response: "
+            "`status` must be an HTTP status code 200-599, not 600",
+        }
+    ]
+
+
 def test_reset_forgets_the_recording(cp: SessionHandle, origin: Origin) -> None:
     start(cp, origin.url)
     assert requests.post(f"{cp.api}/reset", timeout=10).status_code == 204
@@ -379,7 +400,7 @@ def test_recorded_routes_saved_as_a_file_play_back_on_a_new_server(tmp_path: Pat
         finally:
             recorder.stop()
     assert result["skipped"] == []
-    (tmp_path / "recorded.json").write_text(json.dumps({"routes": result["routes"]}))
+    (tmp_path / "recorded.json").write_text(json.dumps(result))  # the answer, as it is
 
     player = ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=tmp_path)).start()
     try:
@@ -417,3 +438,20 @@ def test_the_python_client_records_stops_and_snapshots(
     assert controlplane.recording_status().status == "stopped"
     snap = controlplane.snapshot_recording(add_routes=False)
     assert snap == RecordingResult(routes=[], skipped=[])  # a route answers it now
+
+
+async def test_the_async_client_records_stops_and_snapshots(
+    controlplane: Client, origin: Origin
+) -> None:
+    async with AsyncClient(controlplane.admin_url, session=controlplane.session_id) as client:
+        started = await client.start_recording(origin.url, add_routes=False)
+        assert started.status == "recording"
+        async with httpx.AsyncClient() as http:
+            live = await http.get(f"{controlplane.mock_url}/json/async")
+        assert (await client.recording_status()).captured == 1
+        [route] = (await client.stop_recording()).routes
+        assert route.id is None and isinstance(route.response, JsonResponse)
+        assert route.response.body == live.json()
+        assert await client.routes() == []
+        snap = await client.snapshot_recording(match=Match(url="/json/async"), add_routes=False)
+        assert [r.path for r in snap.routes] == ["/json/async"]

@@ -242,3 +242,15 @@ def test_persist_saves_recorded_mappings_to_the_root(tmp_path: Path, origin: Ori
     saved = json.loads((tmp_path / "mappings" / f"{mapping['id']}.json").read_text())
     assert saved["request"]["url"] == "/json/saved"
     assert saved["persistent"] is True
+
+
+def test_a_native_recording_stops_in_wiremock_shape(
+    admin: str, cp: SessionHandle, origin: Origin
+) -> None:
+    body = {"target": origin.url, "capture_headers": ["X-T"]}
+    assert requests.post(f"{cp.api}/recordings", json=body, timeout=10).status_code == 201
+    assert recorder_status(admin) == "Recording"
+    requests.get(f"{cp.mock_url}/json/native", headers={"X-T": "1"}, timeout=10)
+    [mapping] = post(f"{admin}/recordings/stop").json()["mappings"]
+    assert mapping["request"]["headers"] == {"X-T": {"equalTo": "1"}}
+    assert recorder_status(admin) == "Stopped"

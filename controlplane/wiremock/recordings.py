@@ -74,7 +74,10 @@ class RecordingsAdmin:
         session = self.admin.session(request)
         stopped = recording.stop(session)
         spec = session.extras.pop(_SPEC, None)
-        assert isinstance(spec, shapes.RecordSpec)  # set by start with the recording
+        if not isinstance(spec, shapes.RecordSpec):  # started with the native API
+            spec = shapes.RecordSpec(
+                captureHeaders={n: shapes.CaptureHeader() for n in stopped.capture_headers}
+            )
         mappings = self._record(session, spec, list(stopped.captured))
         return json_response(shapes.RecordedMappings(mappings=mappings))
 

@@ -168,6 +168,15 @@ def test_repeats_become_a_scenario_or_only_the_first_answer(
     ]
     assert [requests.get(f"{cp.mock_url}/count", timeout=10).text for _ in range(3)] == live
 
+    # A second recording of the same request names a scenario of its own.
+    post(f"{admin}/recordings/start", {"targetBaseUrl": origin.url, "persist": False})
+    post(f"{admin}/scenarios/reset")
+    requests.get(f"{cp.mock_url}/count", timeout=10)  # answered by the first scenario
+    requests.get(f"{cp.mock_url}/count?fresh=1", timeout=10)
+    requests.get(f"{cp.mock_url}/count?fresh=1", timeout=10)
+    second = post(f"{admin}/recordings/stop").json()["mappings"]
+    assert {m["scenarioName"] for m in second} == {"scenario-2-count"}
+
     post(f"{admin}/mappings/reset")
     body = {"targetBaseUrl": origin.url, "persist": False, "repeatsAsScenarios": False}
     post(f"{admin}/recordings/start", body)
@@ -247,6 +256,9 @@ def test_persist_saves_recorded_mappings_to_the_root(tmp_path: Path, origin: Ori
 def test_a_native_recording_stops_in_wiremock_shape(
     admin: str, cp: SessionHandle, origin: Origin
 ) -> None:
+    # A dialect recording stopped natively leaves nothing behind for the next one.
+    post(f"{admin}/recordings/start", {"targetBaseUrl": origin.url, "captureHeaders": {"X-O": {}}})
+    assert requests.post(f"{cp.api}/recordings/stop", timeout=10).status_code == 200
     body = {"target": origin.url, "capture_headers": ["X-T"]}
     assert requests.post(f"{cp.api}/recordings", json=body, timeout=10).status_code == 201
     assert recorder_status(admin) == "Recording"

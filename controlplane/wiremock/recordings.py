@@ -60,21 +60,23 @@ class RecordingsAdmin:
             wire.check_origin_url(spec.targetBaseUrl, "targetBaseUrl")
         except ValueError as exc:
             raise InvalidInput(str(exc), location="$.targetBaseUrl") from None
-        recording.start(
+        started = recording.start(
             session,
             spec.targetBaseUrl,
             accept=_accept(spec),
             capture_headers=list(spec.captureHeaders or {}),
             add_routes=False,
         )
-        session.extras[_SPEC] = spec
+        session.extras[_SPEC] = (started, spec)
         return json_response({})
 
     async def stop(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
         stopped = recording.stop(session)
-        spec = session.extras.pop(_SPEC, None)
-        if not isinstance(spec, shapes.RecordSpec):  # started with the native API
+        kept = session.extras.pop(_SPEC, None)
+        if isinstance(kept, tuple) and kept[0] is stopped:
+            spec: shapes.RecordSpec = kept[1]
+        else:  # started with the native API
             spec = shapes.RecordSpec(
                 captureHeaders={n: shapes.CaptureHeader() for n in stopped.capture_headers}
             )
@@ -112,11 +114,8 @@ class RecordingsAdmin:
     ) -> list[shapes.StubMapping]:
         captured = spec.captureHeaders or {}
         recorded, skipped = recording.recorded_in(session, entries, list(captured), accept)
-        mappings = [
-            mapping
-            for number, item in enumerate(recorded, 1)
-            for mapping in _mappings(item, number, spec)
-        ]
+        taken = {info.name for info in session.describe_scenarios()}
+        mappings = [mapping for item in recorded for mapping in _mappings(item, spec, taken)]
         if mappings:
             state.import_mappings(session, mappings)
             if spec.persist and self.admin.root is not None:
@@ -162,12 +161,19 @@ def _accept(spec: shapes.RecordSpec) -> CompiledRoute | None:
 
 
 def _mappings(
-    item: recording.Recorded, number: int, spec: shapes.RecordSpec
+    item: recording.Recorded, spec: shapes.RecordSpec, taken: set[str]
 ) -> list[shapes.StubMapping]:
-    """The stub mappings of one recorded request: one, or a scenario of its answers."""
+    """The stub mappings of one recorded request: one, or a scenario of its answers.
+
+    A scenario is named `scenario-{n}-{path}` with the first `n` no scenario of the
+    session (`taken`, which this adds to) has.
+    """
     answers = item.answers if spec.repeatsAsScenarios else item.answers[:1]
     slug = _SLUG.sub("-", item.path).strip("-").lower() or "root"
     name = _SLUG.sub("_", item.path).strip("_").lower() or "root"
+    number = 1
+    while f"scenario-{number}-{slug}" in taken:
+        number += 1
     scenario = f"scenario-{number}-{slug}"
     mappings = []
     for index, answer in enumerate(answers):
@@ -181,6 +187,7 @@ def _mappings(
             persistent=True if spec.persist else None,
         )
         if len(answers) > 1:
+            taken.add(scenario)
             mapping.scenarioName = scenario
             mapping.requiredScenarioState = "Started" if index == 0 else f"{scenario}-{index + 1}"
             if index < len(answers) - 1:

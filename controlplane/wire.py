@@ -481,6 +481,12 @@ class FaultResponse(Struct, tag="fault", **_RESPONSE):
     delay: Delay | None = None
 
 
+#: An origin to proxy to, as the schema states it (`check_origin_url` checks it).
+OriginUrl = Annotated[str, _stated(pattern="^https?://[^/?#][^?#]*$")]
+#: A header name, as the schema states it.
+HeaderName = Annotated[str, _stated(pattern=f"^{_HEADER_NAME.pattern}$")]
+
+
 def check_origin_url(url: str, name: str) -> None:
     """Raise ValueError unless `url` (field `name`) is an origin to proxy to."""
     scheme, _, rest = url.partition("://")
@@ -503,9 +509,9 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
     and an origin that cannot be reached is a 502.
     """
 
-    url: str
-    strip_prefix: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    url: OriginUrl
+    strip_prefix: Annotated[str, _stated(pattern="^/")] | None = None
+    headers: dict[HeaderName, str] = field(default_factory=dict)
     remove_headers: list[str] = field(default_factory=list)
     timeout_ms: Annotated[float, _stated(exclusiveMinimum=0, maximum=600_000)] = 10_000
     preserve_host: bool = False
@@ -659,7 +665,7 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     match: Match | None = None
     times: Annotated[int, _stated(minimum=1)] | None = None
     response: AnyResponse | None = None
-    id: str | None = None
+    id: Annotated[str, _stated(minLength=1)] | None = None
     # Added after 0.1: unset fields stay out of echoes, which are otherwise complete.
     scenario: Scenario | UnsetType = UNSET
     #: When set, answers of this route carry a header of this name holding the route id
@@ -669,6 +675,10 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if isinstance(self.id_header, str) and not _HEADER_NAME.fullmatch(self.id_header):
             raise ValueError(f"`id_header` is not a valid header name: {self.id_header!r}")
+        if self.id == "":
+            raise ValueError(
+                "`id` must not be empty: give one, or leave it out to have one assigned"
+            )
         check_route_path(self.path, self.path_regex)
         if self.times is not None and self.times < 1:
             raise ValueError("`times` is null (unlimited) or >= 1")
@@ -896,9 +906,9 @@ class RecordingStart(Struct, **_STRICT):
     `add_routes` false, stop only returns the routes instead of adding them too.
     """
 
-    target: str
+    target: OriginUrl
     match: Match | None = None
-    capture_headers: list[str] = field(default_factory=list)
+    capture_headers: list[HeaderName] = field(default_factory=list)
     add_routes: bool = True
 
     def __post_init__(self) -> None:
@@ -912,7 +922,7 @@ class SnapshotRequest(Struct, **_STRICT):
     """Build routes from the journal's proxied exchanges (`match` and the rest as in start)."""
 
     match: Match | None = None
-    capture_headers: list[str] = field(default_factory=list)
+    capture_headers: list[HeaderName] = field(default_factory=list)
     add_routes: bool = True
 
     def __post_init__(self) -> None:

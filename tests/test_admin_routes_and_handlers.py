@@ -67,6 +67,22 @@ def test_client_given_route_id_is_honoured_and_a_duplicate_is_409(cp: SessionHan
     assert [r["id"] for r in get(f"{cp.api}/routes")["routes"]] == ["route-a"]
 
 
+def test_an_empty_route_id_is_refused(cp: SessionHandle) -> None:
+    # An empty id would be a route no URL can name (GET /routes/ is the list).
+    answer = requests.post(
+        f"{cp.api}/routes",
+        json={"method": "GET", "path": "/e", "handler": "e", "id": ""},
+        timeout=10,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "invalid_input",
+        "message": "`id` must not be empty: give one, or leave it out to have one assigned",
+        "location": "$.id",
+    }
+    assert get(f"{cp.api}/routes")["routes"] == []
+
+
 def test_put_route_replaces_it_in_place_keeping_declaration_order(cp: SessionHandle) -> None:
     # Same path and priority: the first declared wins, so the order is observable.
     first = cp.add_route(

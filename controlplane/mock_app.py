@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 import msgspec
 from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
 
 from controlplane import wire
+from controlplane.forward_proxy import ForwardProxy
 from controlplane.journal import DEFAULT_BODY_LIMIT, JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
 from controlplane.matching import CompiledRoute
@@ -35,6 +36,8 @@ _log = get_logger("mock")
 _encode = msgspec.json.encode
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _PREFIX_LEN = len(SESSION_PREFIX)
+#: What an unmatched request's journal entry records as its answer.
+_NO_ROUTE = Outcome(web.Response(status=404), 404, "no_route", 0.0, "no_route")
 
 
 class MockHandler:
@@ -45,9 +48,16 @@ class MockHandler:
         #: Body bytes a journal entry keeps (`--journal-body-limit`).
         self.journal_body_limit = journal_body_limit
         self._debug = debug_enabled(_log)
+        #: Absolute-form requests and CONNECT tunnels (a client's HTTP_PROXY).
+        self.proxy = ForwardProxy(self)
 
-    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        started = time.monotonic() if self._debug else 0.0
+    def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+        # Not a coroutine: it picks the session and hands aiohttp `answer`'s coroutine,
+        # so the hot path pays no second coroutine frame.
+        raw_path = request.raw_path
+        if raw_path[0] != "/" and raw_path != "*":
+            # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
+            return self.proxy.serve(request)
         path = request.path
         store = self.store
         if path.startswith(SESSION_PREFIX):
@@ -58,8 +68,19 @@ class MockHandler:
             session_id = request.headers.get(SESSION_HEADER)  # type: ignore[assignment]
             session = store.default if session_id is None else store.get(session_id)
         if session is None:
-            return _unknown_session(session_id)
+            return _answered(self.unknown_session(session_id))
+        return self.answer(request, session, path)
 
+    async def answer(
+        self,
+        request: web.BaseRequest,
+        session: SessionState,
+        path: str,
+        target_host: str | None = None,
+    ) -> web.StreamResponse:
+        """Match, answer, journal: `path` is without any session prefix; `target_host` is
+        a forward-proxy request's destination (None for every other request)."""
+        started = time.monotonic() if self._debug else 0.0
         # Most mock requests carry no body: skip the read machinery for them.
         if request.body_exists:
             if request.headers.get(hdrs.EXPECT) is not None:
@@ -67,13 +88,17 @@ class MockHandler:
             body = await request.read()
         else:
             body = b""
-        view = RequestView(request.method, path, request.query_string, request.headers, body)
+        view = RequestView(
+            request.method, path, request.query_string, request.headers, body, target_host
+        )
         journal = session.journal
         found = session.routes.find(view)
         if found is None:
             recording = session.recording
             if recording is not None and recording.wants(view):
                 return await self._record(recording, session, request, view)
+            if target_host is not None and session.settings.passthrough_unmatched:
+                return await self.proxy.pass_through(request, session, view)
             return self._unmatched(session, view, request.raw_headers)
 
         route, params = found
@@ -145,29 +170,8 @@ class MockHandler:
         outcome = recording.answer(view)
         if outcome.render is not None:
             outcome = await outcome.render(request, NO_PARAMS)
-        journal = session.journal
-        entry = JournalEntry(
-            journal.next_seq(),
-            time.time(),
-            view.method,
-            view.path,
-            view.query_string,
-            request.raw_headers,
-            view.body[: self.journal_body_limit],
-            len(view.body),
-            None,
-            None,
-            NO_PARAMS,
-            outcome.status,
-            outcome.type,
-            outcome.delay_ms,
-            outcome.error,
-            None,
-            outcome.origin,
-        )
-        journal.append(entry)
+        entry = self.record(session, view, request.raw_headers, outcome)
         if outcome.origin is not None:
-            outcome.origin.limit = self.journal_body_limit
             recording.captured.append(entry)
         _log.info(
             "mock_recorded",
@@ -181,31 +185,60 @@ class MockHandler:
             await asyncio.sleep(outcome.delay_ms / 1000)
         return outcome.response
 
+    @staticmethod
+    def unknown_session(session_id: str) -> web.Response:
+        """The 404 for an `X-Controlplane-Session` or `/_s/{id}` naming no session."""
+        message = (
+            f"no session {session_id!r} on this server; create it with POST /api/sessions "
+            "on the admin port and use the mock_url it returns"
+        )
+        _log.info("mock_unknown_session", session=session_id)
+        return web.Response(
+            status=404,
+            body=_encode(wire.UnknownSessionBody(message=message, session=session_id)),
+            headers=_JSON_HEADERS,
+        )
+
+    def record(
+        self,
+        session: SessionState,
+        view: RequestView,
+        raw_headers: RawHeaders,
+        outcome: Outcome,
+        near_misses: list[wire.NearMiss] | None = None,
+    ) -> JournalEntry:
+        """Journal a request no route answered (unmatched, refused, passed through,
+        recorded); an origin's answer in `outcome` is kept to the journal's body limit."""
+        journal = session.journal
+        entry = JournalEntry(
+            journal.next_seq(),
+            time.time(),
+            view.method,
+            view.path,
+            view.query_string,
+            raw_headers,
+            view.body[: self.journal_body_limit],
+            len(view.body),
+            None,
+            None,
+            NO_PARAMS,
+            outcome.status,
+            outcome.type,
+            outcome.delay_ms,
+            outcome.error,
+            near_misses,
+            outcome.origin,
+        )
+        journal.append(entry)
+        if outcome.origin is not None:
+            outcome.origin.limit = self.journal_body_limit
+        return entry
+
     def _unmatched(
         self, session: SessionState, view: RequestView, raw_headers: RawHeaders
     ) -> web.Response:
         near_misses = session.routes.near_misses(view)
-        journal = session.journal
-        journal.append(
-            JournalEntry(
-                journal.next_seq(),
-                time.time(),
-                view.method,
-                view.path,
-                view.query_string,
-                raw_headers,
-                view.body[: self.journal_body_limit],
-                len(view.body),
-                None,
-                None,
-                NO_PARAMS,
-                404,
-                "no_route",
-                0.0,
-                "no_route",
-                near_misses,
-            )
-        )
+        self.record(session, view, raw_headers, _NO_ROUTE, near_misses)
         if near_misses:
             closest = near_misses[0]
             differed = ", ".join(diff.field for diff in closest.diffs)
@@ -258,14 +291,5 @@ async def _continue(request: web.BaseRequest) -> None:
         request.writer.output_size = 0  # the interim answer is not the response's size
 
 
-def _unknown_session(session_id: str) -> web.Response:
-    message = (
-        f"no session {session_id!r} on this server; create it with POST /api/sessions "
-        "on the admin port and use the mock_url it returns"
-    )
-    _log.info("mock_unknown_session", session=session_id)
-    return web.Response(
-        status=404,
-        body=_encode(wire.UnknownSessionBody(message=message, session=session_id)),
-        headers=_JSON_HEADERS,
-    )
+async def _answered(response: web.StreamResponse) -> web.StreamResponse:
+    return response

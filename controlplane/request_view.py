@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_SCAN", "NOT_JSON", "RequestView"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_SCAN", "NOT_JSON", "RequestView", "host_of"]
 
 #: Arrays and objects nested deeper than this make a body "not JSON" for matching.
 MAX_JSON_DEPTH: Final = 200
@@ -42,12 +42,22 @@ _UNSET: Final = object()
 _json_decode = msgspec.json.decode
 
 
+def host_of(authority: str) -> str:
+    """`Host: API.test:8080` -> `api.test`; `[::1]:80` -> `::1`."""
+    authority = authority.strip()
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0].lower()
+    name, colon, port = authority.rpartition(":")
+    return (name if colon and port.isdigit() else authority).lower()
+
+
 class RequestView:
     """Method, path (without any session prefix), query, headers and body of one request."""
 
     __slots__ = (
         "_cookies",
         "_form",
+        "_host",
         "_json",
         "_json_large",
         "_query",
@@ -66,6 +76,7 @@ class RequestView:
         query_string: str,
         headers: CIMultiDictProxy[str] | CIMultiDict[str],
         body: bytes,
+        host: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -78,6 +89,18 @@ class RequestView:
         self._json_large: bool | None = None
         self._form: Any = _UNSET
         self._cookies: Any = _UNSET
+        #: A forward-proxy request's destination host; None: read `Host` when asked.
+        self._host = host
+
+    @property
+    def host(self) -> str | None:
+        """The target host, lower-case, without port: the proxy target's, else `Host`'s."""
+        if self._host is None:
+            header = self.headers.get("Host")
+            if header is None:
+                return None
+            self._host = host_of(header)
+        return self._host
 
     @property
     def query(self) -> MultiDictProxy[str]:

@@ -211,6 +211,7 @@ class ControlplaneServer:
         self.mock_url = ""
         self.admin_url = ""
         self._runners: list[web.BaseRunner] = []
+        self._mock: MockHandler | None = None
         self._ready_content: dict[str, Any] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -245,9 +246,10 @@ class ControlplaneServer:
             _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded, **extra)
         ssl_context = self._ssl_context()
 
+        self._mock = MockHandler(self.store, config.journal_body_limit)
         mock_runner = web.ServerRunner(
             _MockServer(
-                MockHandler(self.store, config.journal_body_limit),
+                self._mock,
                 header_timeout=config.header_timeout,
                 keepalive_timeout=config.keepalive_timeout,
             ),
@@ -308,6 +310,8 @@ class ControlplaneServer:
         if self._ready_content is not None and self.config.ready_file is not None:
             _remove_if_unchanged(self.config.ready_file, self._ready_content)
             self._ready_content = None
+        if self._mock is not None:
+            self._mock.proxy.close()  # open CONNECT tunnels would outlast the grace period
         while self._runners:
             await self._runners.pop().cleanup()
         await self.store.upstreams.close()

@@ -66,6 +66,8 @@ class SessionState:
         self.settings = wire.Settings()
         #: Sampler of the session-wide extra delay (`settings.delay`), None without one.
         self.extra_delay: DelaySampler | None = None
+        #: `settings.proxy_auth` as the bytes Basic credentials decode to, None without one.
+        self.proxy_credentials: bytes | None = None
         #: What other dialects keep alongside the routes (the WireMock dialect: its
         #: stub mappings by route id), so it goes wherever the session goes.
         self.extras: dict[str, object] = {}
@@ -208,6 +210,8 @@ class SessionState:
     def apply_settings(self, settings: wire.Settings) -> None:
         self.settings = settings
         self.extra_delay = None if settings.delay is None else compile_delay(settings.delay)
+        auth = settings.proxy_auth
+        self.proxy_credentials = None if auth is None else auth.encode()
 
     def _declare(self, handler: str) -> None:
         self._handler_routes[handler] = self._handler_routes.get(handler, 0) + 1

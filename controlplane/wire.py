@@ -212,6 +212,9 @@ class Match(Struct, **_STRICT):
     """Conditions beyond method and path; every field set must hold."""
 
     url: StringMatcherSpec | None = None
+    #: The target host, without port, lower-case: a forward-proxy request's destination
+    #: (`GET http://api.test/x`, `CONNECT`'s host) or, for any other request, its `Host`.
+    host: StringMatcherSpec | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None
@@ -755,9 +758,28 @@ class ScenarioStateUpdate(Struct, **_STRICT):
 
 
 class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
-    """Session-wide settings: `delay` is added to every answer of the session."""
+    """Session-wide settings: `delay` is added to every answer of the session.
+
+    The forward proxy (a client whose `HTTP_PROXY` points at the mock port) reads the
+    other two: `passthrough_unmatched` sends a proxy request no route matches on to
+    its real destination (instead of a 404), and `proxy_auth` (`user:password`) makes
+    proxy requests without those Basic credentials a 407.
+    """
 
     delay: Delay | None = None
+    passthrough_unmatched: bool = False
+    proxy_auth: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.proxy_auth is not None:
+            user, colon, _ = self.proxy_auth.partition(":")
+            if not colon or not user:
+                # The value is not echoed: it may be a password.
+                raise ValueError(
+                    "`proxy_auth` is `user:password`: a user name, a colon, then the password"
+                )
+            if any(ord(c) < 32 or ord(c) == 127 for c in self.proxy_auth):
+                raise ValueError("`proxy_auth` may not contain control characters")
 
 
 # --------------------------------------------------------------------------- journal

@@ -134,6 +134,7 @@ def _routes() -> list[Route]:
     full_match = Match(
         query={f"q{i}": m for i, m in enumerate(MATCHERS)} | {"plain": "p"},
         headers={"X-H": StringMatcher(contains="h")},
+        host=StringMatcher(ends_with=".test"),
         cookies={"c": "v"},
         json={"exact": [1]},
         json_subset={"partial": True},

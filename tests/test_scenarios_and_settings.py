@@ -88,13 +88,17 @@ def test_scenario_near_miss_names_the_state(cp: SessionHandle) -> None:
 def test_session_settings_delay_every_answer(cp: SessionHandle) -> None:
     cp.add_route(method="GET", path="/d", handler="d", response=raw("d"))
     put = requests.put(f"{cp.api}/settings", json={"delay": {"fixed_ms": 80}}, timeout=5)
-    assert put.json() == {"delay": {"fixed_ms": 80}}
+    proxy_defaults = {"passthrough_unmatched": False, "proxy_auth": None}
+    assert put.json() == {"delay": {"fixed_ms": 80}, **proxy_defaults}
     started = time.monotonic()
     requests.get(f"{cp.mock_url}/d", timeout=5)
     assert time.monotonic() - started >= 0.08
-    assert requests.get(f"{cp.api}/settings", timeout=5).json() == {"delay": {"fixed_ms": 80}}
+    assert requests.get(f"{cp.api}/settings", timeout=5).json() == {
+        "delay": {"fixed_ms": 80},
+        **proxy_defaults,
+    }
     requests.post(f"{cp.api}/reset", timeout=5)
-    assert requests.get(f"{cp.api}/settings", timeout=5).json() == {"delay": None}
+    assert requests.get(f"{cp.api}/settings", timeout=5).json() == {"delay": None, **proxy_defaults}
 
 
 def test_reason_phrase_and_repeated_headers(cp: SessionHandle) -> None:

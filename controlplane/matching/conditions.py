@@ -399,6 +399,25 @@ class _Url(Check):
         return _clip(_url(view))
 
 
+class _Host(Check):
+    """The target host (`RequestView.host`): lower-case, without port."""
+
+    __slots__ = ("_matcher",)
+    cost = 0
+
+    def __init__(self, spec: wire.StringMatcherSpec) -> None:
+        self.field = "host"
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(view.host)
+
+    def actual(self, view: RequestView) -> str:
+        host = view.host
+        return ABSENT if host is None else _clip(host)
+
+
 def _literal_text(spec: wire.StringMatcherSpec) -> str:
     """What a url matcher's matching text contains, literally ("" when it cannot say)."""
     if isinstance(spec, str):
@@ -539,6 +558,8 @@ def compile_match(
         return CompiledMatch(checks) if checks else None
     if match.url is not None:
         checks.append(_Url(match.url))
+    if match.host is not None:
+        checks.append(_Host(match.host))
     for name, spec in (match.path_params or {}).items():
         declared = () if path is None or path.regex is None else tuple(path.regex.groupindex)
         if name not in declared:

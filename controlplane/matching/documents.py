@@ -20,7 +20,7 @@ from controlplane.request_view import RequestView
 __all__ = ["compile_document_match"]
 
 #: Conditions that read something a document does not have.
-_REQUEST_ONLY = ("url", "path_params", "query", "headers", "cookies", "form")
+_REQUEST_ONLY = ("url", "host", "path_params", "query", "headers", "cookies", "form")
 
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 

@@ -167,7 +167,10 @@ class ProxyResponder:
 
     def target(self, request: web.BaseRequest, view: RequestView) -> URL:
         """The origin URL for this request: raw path less prefixes, raw query kept."""
-        raw_path, _, raw_query = request.raw_path.partition("?")
+        raw = request.raw_path
+        if raw[0] != "/":  # a forward-proxy request (absolute-form): its target's path
+            raw = request.rel_url.raw_path_qs
+        raw_path, _, raw_query = raw.partition("?")
         prefix = request.path[: len(request.path) - len(view.path)]  # the session's, if any
         if prefix and raw_path.startswith(prefix):
             raw_path = raw_path[len(prefix) :] or "/"

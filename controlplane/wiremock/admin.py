@@ -224,8 +224,10 @@ class WireMockAdmin:
     async def set_settings(self, request: web.Request) -> web.Response:
         session = self.session(request)
         settings = await decode_body(request, shapes.GlobalSettings)
-        native = session.settings
-        session.apply_settings(type(native)(delay=global_delay(settings)))
+        # Only the delay is WireMock's: the forward proxy's settings stay as they were.
+        session.apply_settings(
+            msgspec.structs.replace(session.settings, delay=global_delay(settings))
+        )
         state.dialect(session).settings = settings
         # WireMock answers with an empty body, which its own Python client cannot parse.
         return json_response(settings)

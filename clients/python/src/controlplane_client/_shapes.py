@@ -119,6 +119,7 @@ class Match:
     __wire_omit_defaults__: ClassVar[bool] = True
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('url', 'url', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+        ('host', 'host', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('path_params', 'path_params', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('query', 'query', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('headers', 'headers', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
@@ -134,6 +135,7 @@ class Match:
     )
 
     url: StringMatcherSpec | None = None
+    host: StringMatcherSpec | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None
@@ -572,9 +574,13 @@ class Settings:
     __wire_omit_defaults__: ClassVar[bool] = False
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+        ('passthrough_unmatched', 'passthrough_unmatched', ('bool',)),
+        ('proxy_auth', 'proxy_auth', ('union', (('str',), ('none',)))),
     )
 
     delay: Delay | None = None
+    passthrough_unmatched: bool = False
+    proxy_auth: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

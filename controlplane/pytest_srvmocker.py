@@ -1,4 +1,5 @@
-"""asyncly's srvmocker pytest fixtures (`mock_routes`, `mock_service`), shipped with controlplane.
+"""asyncly's srvmocker pytest fixtures (`mock_routes`, `mock_service`, `mock_proxy`), shipped
+with controlplane.
 
 Loaded through the `controlplane_srvmocker` pytest11 entry point. Imports stay lazy:
 loading this plugin must not import aiohttp. Override `mock_routes` to declare the
@@ -11,8 +12,10 @@ service's routes:
     async def test_x(mock_service):
         mock_service.register("x", JsonResponse({"ok": True}))
 
-`mock_service` is a plain (synchronous) fixture, since the server runs in its own
-thread: it works under pytest-asyncio's strict mode, its auto mode, and without it.
+`mock_proxy` is a forwarding proxy (`start_proxy()`): point a client at
+`mock_proxy.url`. All three are plain (synchronous) fixtures, since each server runs in
+its own thread: they work under pytest-asyncio's strict mode, its auto mode, and
+without it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from controlplane.srvmocker import MockRoute, MockService
+    from controlplane.srvmocker import MockProxyService, MockRoute, MockService
 
 
 @pytest.fixture
@@ -39,3 +42,12 @@ def mock_service(mock_routes: Iterable[MockRoute]) -> Iterator[MockService]:
 
     with running_service(mock_routes) as service:
         yield service
+
+
+@pytest.fixture
+def mock_proxy() -> Iterator[MockProxyService]:
+    """A started forwarding proxy (asyncly's `start_proxy()`), stopped after the test."""
+    from controlplane.srvmocker.proxy import running_proxy
+
+    with running_proxy() as proxy:
+        yield proxy

@@ -26,7 +26,7 @@ import controlplane
 
 if TYPE_CHECKING:
     from controlplane.pytest_plugin import ServerInfo
-    from controlplane.srvmocker import MockRoute, MockService
+    from controlplane.srvmocker import MockProxyService, MockRoute, MockService
 
 
 async def test_the_package_gives_the_server_and_its_config() -> None:
@@ -167,13 +167,15 @@ def test_the_plugin_fixtures_by_their_documented_names(
 
 
 def test_the_srvmocker_fixtures_by_their_documented_names(
-    mock_routes: Iterable[MockRoute], mock_service: MockService
+    mock_routes: Iterable[MockRoute], mock_service: MockService, mock_proxy: MockProxyService
 ) -> None:
-    from controlplane.srvmocker import MockService
+    from controlplane.srvmocker import MockProxyService, MockService
 
     assert list(mock_routes) == []
     assert isinstance(mock_service, MockService)
     assert mock_service.history == []
+    assert isinstance(mock_proxy, MockProxyService)
+    assert mock_proxy.history == []
 
 
 def test_the_console_script_runs() -> None:

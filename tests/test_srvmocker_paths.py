@@ -13,8 +13,7 @@ import controlplane.srvmocker as srvmocker
 
 pytest_plugins = ["pytester"]
 
-#: Every public module of asyncly 0.10.1's `asyncly.srvmocker` and the names it exports
-#: (its forward proxy, `proxy`, `MockProxyService` and `start_proxy`, is not provided yet).
+#: Every public module of asyncly 0.10.1's `asyncly.srvmocker` and the names it exports.
 ASYNCLY_PATHS = {
     "": (
         "BaseMockResponse",
@@ -24,6 +23,7 @@ ASYNCLY_PATHS = {
         "LatencyResponse",
         "Match",
         "MissingResponseError",
+        "MockProxyService",
         "MockRoute",
         "MockService",
         "RawResponse",
@@ -34,6 +34,7 @@ ASYNCLY_PATHS = {
         "SrvMockerError",
         "TruncatedResponse",
         "UnknownHandlerError",
+        "start_proxy",
         "start_service",
     ),
     ".exceptions": (
@@ -46,6 +47,7 @@ ASYNCLY_PATHS = {
     ".matching": ("Match",),
     ".models": ("MockRoute", "MockService", "RecordedRequest", "RequestHistory"),
     ".service": ("start_service",),
+    ".proxy": ("MockProxyService", "start_proxy"),
     ".responses": ("DisconnectResponse", "LatencyResponse", "RawResponse", "TruncatedResponse"),
     ".responses.base": ("BaseMockResponse",),
     ".responses.content": ("ContentResponse",),

@@ -44,8 +44,13 @@ Semantics are asyncly's:
 
 Beyond asyncly: unmatched requests are journaled with their near misses
 (`service.client.unmatched()`), and any native client response (`Fault("...")`, a
-response with a `delay`) may be registered too. asyncly's forward proxy
-(`start_proxy`) is not provided yet.
+response with a `delay`) may be registered too.
+
+`start_proxy(auth=None)` is asyncly's forwarding proxy (`MockProxyService`: `url`,
+`history`, `get_calls`, `last_call`, `assert_called(times, target, method, json, body,
+headers, query)`, `assert_not_called`; 407 without `auth`'s credentials), served by
+the forward proxy of a controlplane server; it also tunnels `CONNECT` (HTTPS targets),
+which asyncly's does not. The `mock_proxy` fixture starts one per test.
 """
 
 from controlplane.srvmocker.exceptions import (
@@ -56,6 +61,7 @@ from controlplane.srvmocker.exceptions import (
 )
 from controlplane.srvmocker.matching import Match
 from controlplane.srvmocker.models import MockRoute, MockService, RecordedRequest, RequestHistory
+from controlplane.srvmocker.proxy import MockProxyService, start_proxy
 from controlplane.srvmocker.responses.base import BaseMockResponse
 from controlplane.srvmocker.responses.content import ContentResponse
 from controlplane.srvmocker.responses.faults import DisconnectResponse, TruncatedResponse
@@ -76,6 +82,7 @@ __all__ = (
     "LatencyResponse",
     "Match",
     "MissingResponseError",
+    "MockProxyService",
     "MockRoute",
     "MockService",
     "MsgpackResponse",
@@ -89,5 +96,6 @@ __all__ = (
     "TruncatedResponse",
     "UnknownHandlerError",
     "YamlResponse",
+    "start_proxy",
     "start_service",
 )

@@ -145,14 +145,23 @@ class MockService:
         #: Handler name -> its calls (see `HistoryMap`).
         self.history_map = HistoryMap(self)
         self._handler_names = frozenset(route.handler_name for route in routes)
+        #: The journal as it was when the server stopped (`freeze`), None while it runs.
+        self._final: list[native.RecordedRequest] | None = None
 
     def __repr__(self) -> str:
         return f"MockService(url={str(self.url)!r}, handlers={sorted(self._handler_names)})"
 
+    def freeze(self) -> None:
+        """Keep the journal for assertions after the server stops, as asyncly allows."""
+        self._final = self.client.requests().requests
+
     @property
     def history(self) -> list[RecordedRequest]:
         """Every call any route answered, oldest first (unmatched requests are not in it)."""
-        requests = self.client.requests(matched=True).requests
+        if self._final is not None:
+            requests = [call for call in self._final if call.matched]
+        else:
+            requests = self.client.requests(matched=True).requests
         return [RecordedRequest.from_native(call, self.url) for call in requests]
 
     def _declare(self, routes: Sequence[MockRoute]) -> None:
@@ -194,6 +203,8 @@ class MockService:
     def _native_calls(self, name: str) -> list[native.RecordedRequest]:
         if name not in self._handler_names:
             return []  # asyncly: no route, so no calls
+        if self._final is not None:
+            return [call for call in self._final if call.handler == name]
         return self.client.get_calls(name)
 
     def last_call(self, name: str) -> RecordedRequest:

@@ -22,11 +22,14 @@ def running_service(
     declared = list(routes)
     server = ThreadedServer(ServerConfig(port=0, admin_port=0, ssl_context=ssl_context))
     server.start()
+    service = None
     try:
         service = MockService(server, declared)
         service._declare(declared)
         yield service
     finally:
+        if service is not None:
+            service.freeze()  # asyncly's tests assert after the `async with` too
         server.stop()
 
 

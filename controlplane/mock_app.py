@@ -7,6 +7,11 @@ side effects (its `times`, its scenario's transition, its id header: one attribu
 test for routes without any), journals it (the body cut to `journal_body_limit`
 bytes; matching saw all of it) and applies any delay (the response's plus the
 session's). Everything that can be prepared at registration already was.
+
+A request line that is not a path (`GET http://api.test/x`, `CONNECT api.test:443`: a
+client using the mock port as its HTTP proxy) goes to `controlplane.forward_proxy`,
+which picks the session and checks `proxy_auth`, then tunnels or comes back to
+`answer` with the target host.
 """
 
 from __future__ import annotations

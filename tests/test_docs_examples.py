@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "tests" / "examples"
 DOC_MOCK = "http://127.0.0.1:8080"
 DOC_ADMIN = "http://127.0.0.1:8081"
-SCRIPTS = {"walkthrough.sh": "README.md", "quickstart.sh": "docs/quickstart.md"}
+SCRIPTS = {
+    "walkthrough.sh": "README.md",
+    "quickstart.sh": "docs/quickstart.md",
+    "forward_proxy.sh": "docs/reference/forward-proxy.md",
+}
 
 needs_curl = pytest.mark.skipif(
     shutil.which("curl") is None or shutil.which("bash") is None,

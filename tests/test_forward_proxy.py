@@ -429,3 +429,30 @@ def test_wiremock_settings_keep_the_proxy_settings(cp: SessionHandle) -> None:
         "passthrough_unmatched": True,
         "proxy_auth": "user:secret",
     }
+
+
+def test_host_of_an_ipv6_host_header_is_the_bare_address(cp: SessionHandle) -> None:
+    cp.add_route(
+        method="GET",
+        path="/x",
+        handler="h",
+        match={"host": "::1"},
+        response={"type": "json", "body": 1},
+    )
+    url = f"{cp.mock_url}/x"
+    assert requests.get(url, headers={"Host": "[::1]:8080"}, timeout=10).status_code == 200
+
+
+def test_a_tunnel_carries_a_large_body_both_ways(
+    cp: SessionHandle, tls_origin: Origin, ca_file: str
+) -> None:
+    # 900 KiB up (the origin takes at most 1 MiB), 1.2 MB back (the echo's base64).
+    payload = bytes(range(256)) * 3_600
+    answer = requests.post(
+        f"{tls_origin.url}/echo/big",
+        data=payload,
+        proxies={"https": proxy_url(cp, user=cp.id)},
+        verify=ca_file,
+        timeout=60,
+    )
+    assert base64.b64decode(answer.json()["body_base64"]) == payload

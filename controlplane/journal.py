@@ -47,6 +47,7 @@ __all__ = [
     "OriginAnswer",
     "Page",
     "RawHeaders",
+    "iso_utc",
     "yielding",
 ]
 
@@ -292,7 +293,7 @@ class Journal:
         return shape(
             id=self.entry_id(entry),
             seq=entry.seq,
-            time=_iso_utc(entry.time),
+            time=iso_utc(entry.time),
             session=self.session_id,
             handler=entry.handler,
             route_id=entry.route_id,
@@ -343,6 +344,6 @@ def _cut_text(body: bytes) -> str | None:
     return None
 
 
-def _iso_utc(timestamp: float) -> str:
+def iso_utc(timestamp: float) -> str:
     """`2024-05-01T12:00:00.123456Z`: ISO 8601, UTC, always with microseconds."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

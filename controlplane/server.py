@@ -169,7 +169,14 @@ class _MockServer(web.Server):
     and a header timeout on its connections."""
 
     def __init__(self, handler: MockHandler, *, header_timeout: float, **kwargs: Any) -> None:
-        super().__init__(handler, request_factory=self._make_mock_request, **kwargs)
+        # handler_cancellation: a client that leaves ends its handler, so an idle `sse`
+        # stream (nothing to write, so nothing fails) does not outlive its connection.
+        super().__init__(
+            handler,
+            request_factory=self._make_mock_request,
+            handler_cancellation=True,
+            **kwargs,
+        )
         self._mock_loop = asyncio.get_running_loop()
         self._handler_kwargs = kwargs
         self._header_timeout = header_timeout
@@ -312,6 +319,9 @@ class ControlplaneServer:
             self._ready_content = None
         if self._mock is not None:
             self._mock.proxy.close()  # open CONNECT tunnels would outlast the grace period
+        # Long-lived connections first, cleanly: otherwise each would hold the
+        # runner's cleanup for `shutdown_grace` and then be cut.
+        await self.store.close_streams()
         while self._runners:
             await self._runners.pop().cleanup()
         await self.store.upstreams.close()

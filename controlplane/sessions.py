@@ -27,6 +27,7 @@ from controlplane.responses import (
     BodyFiles,
     Responder,
     ResponseSpecError,
+    Streams,
     Upstreams,
     compile_response,
 )
@@ -58,6 +59,8 @@ class SessionState:
         self.name = name
         self.routes = RouteTable()
         self.journal = Journal(session_id, journal_size)
+        #: Open SSE streams and WebSockets by handler, and their frames (as many as the journal).
+        self.streams = Streams(session_id, journal_size)
         self.responses: dict[str, Responder] = {}
         self.scenarios = Scenarios()
         self.files = files
@@ -79,9 +82,9 @@ class SessionState:
         self._order = itertools.count(1)
         self._newest_order = itertools.count(0, -1)
 
-    def _compile_response(self, spec: wire.AnyResponse, location: str) -> Responder:
+    def _compile_response(self, spec: wire.AnyResponse, location: str, handler: str) -> Responder:
         try:
-            return compile_response(spec, self.files, self.upstreams)
+            return compile_response(spec, self.files, self.upstreams, self.streams.channel(handler))
         except ResponseSpecError as exc:
             raise InvalidInput(exc.message, location=location + exc.at) from None
 
@@ -115,7 +118,7 @@ class SessionState:
                 raise Conflict(f"route id {spec.id!r} is already taken", location=f"{where}.id")
             seen.add(spec.id)
             responder = (
-                self._compile_response(spec.response, f"{where}.response")
+                self._compile_response(spec.response, f"{where}.response", spec.handler)
                 if spec.response is not None
                 else None
             )
@@ -241,7 +244,7 @@ class SessionState:
 
     def register_response(self, handler: str, spec: wire.AnyResponse) -> None:
         self.require_handler(handler)
-        self.responses[handler] = self._compile_response(spec, "$")
+        self.responses[handler] = self._compile_response(spec, "$", handler)
 
     def install_responder(self, handler: str, responder: Responder) -> None:
         """Set a responder built in this process (in-process responses: `srvmocker`)."""
@@ -254,9 +257,12 @@ class SessionState:
     # ----------------------------------------------------------------- whole session
 
     def reset(self) -> None:
-        """Routes, responses, scenarios, settings and journal back to empty."""
+        """Routes, responses, scenarios, settings and journal back to empty; open
+        streams and WebSockets are closed (1001, `session reset`)."""
         self.clear_routes()
         self.journal.clear()
+        self.streams.close_all()
+        self.streams.clear_frames()
         self.apply_settings(wire.Settings())
         self.extras.clear()
         self.recording = None
@@ -308,8 +314,14 @@ class SessionStore:
                 "session 'default' always exists and cannot be removed; "
                 "use POST /api/reset to empty it"
             )
-        self.require(session_id)
+        state = self.require(session_id)
         del self._sessions[session_id]
+        state.streams.close_all(reason="session deleted")
+
+    async def close_streams(self) -> None:
+        """Close every open SSE stream and WebSocket of every session, and wait (shutdown)."""
+        for state in self.all():
+            await state.streams.aclose()
 
     def all(self) -> list[SessionState]:
         return list(self._sessions.values())

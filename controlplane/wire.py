@@ -31,7 +31,9 @@ __all__ = [
     "AnyResponse",
     "CallList",
     "ChunkedDribble",
+    "ConnectionsClosed",
     "Delay",
+    "Delivered",
     "Diff",
     "ErrorBody",
     "ErrorDetail",
@@ -46,6 +48,7 @@ __all__ = [
     "JsonResponse",
     "LognormalDelay",
     "Match",
+    "MessageMatcher",
     "MsgpackResponse",
     "NearMiss",
     "NoRouteBody",
@@ -70,6 +73,10 @@ __all__ = [
     "Settings",
     "SkippedExchange",
     "SnapshotRequest",
+    "SseEvent",
+    "SseResponse",
+    "StreamFrame",
+    "StreamFrameList",
     "StringMatcher",
     "StringMatcherSpec",
     "TomlResponse",
@@ -78,6 +85,10 @@ __all__ = [
     "UnmatchedRequestList",
     "VerifyRequest",
     "VerifyResult",
+    "WebSocketResponse",
+    "WsClose",
+    "WsMessage",
+    "WsRule",
     "YamlResponse",
     "response_type",
 ]
@@ -542,6 +553,215 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
             raise ValueError("`insecure` trusts any certificate: give it or `ca_file`, not both")
 
 
+# --------------------------------------------------------------------------- streaming
+
+#: The WebSocket close codes a server may send (RFC 6455 §7.4): 1000-1003, 1007-1014,
+#: and 3000-4999 (registered and private); 1004-1006 and 1015 never go on the wire.
+_WS_CLOSE_CODES = (*range(1000, 1004), *range(1007, 1015), *range(3000, 5000))
+
+
+def _check_line(value: str | None, name: str) -> None:
+    if value is not None and ("\r" in value or "\n" in value or "\x00" in value):
+        raise ValueError(
+            f"`{name}` must be one line: CR, LF and NUL would break the event stream's framing"
+        )
+
+
+class SseEvent(Struct, **_STRICT):
+    """One Server-Sent Event: `data`, `event`, `id`, `retry` and `comment`, at least one.
+
+    `data` is sent as is when a string, as its JSON text otherwise. `retry` is in
+    milliseconds. Multi-line data becomes one `data:` line per line. In a response's `events`,
+    `delay_ms` is the wait after the previous event (or the headers); a pushed event
+    is sent at once and takes no delay.
+    """
+
+    data: Any | UnsetType = UNSET
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+    comment: str | None = None
+    delay_ms: float = 0
+
+    def __post_init__(self) -> None:
+        if (
+            self.data is UNSET
+            and self.event is None
+            and self.id is None
+            and (self.retry is None and self.comment is None)
+        ):
+            raise ValueError("an event needs at least one of data, event, id, retry, comment")
+        _check_line(self.event, "event")
+        _check_line(self.id, "id")
+        if self.retry is not None and self.retry < 0:
+            raise ValueError(f"`retry` must be >= 0 (milliseconds), not {self.retry}")
+        _check_ms(self.delay_ms, "delay_ms")
+
+
+class SseResponse(Struct, tag="sse", **_RESPONSE):
+    """A `text/event-stream` of `events`, each sent after its `delay_ms`.
+
+    The stream ends after the last event unless `keep_open`: then pushed events
+    (`POST .../handlers/{name}/events`) keep reaching it.
+    `heartbeat_ms` sends a comment line whenever the stream has been idle that long;
+    `drop_after` closes the connection abruptly (no end of stream) once that many
+    events went out, pushed ones included.
+    """
+
+    events: list[SseEvent] = field(default_factory=list)
+    keep_open: bool = False
+    heartbeat_ms: float | None = None
+    drop_after: int | None = None
+    headers: dict[str, HeaderValues] = field(default_factory=dict)
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        _check_headers(self.headers)
+        if self.heartbeat_ms is not None and not 0 < self.heartbeat_ms <= MAX_DELAY_MS:
+            raise ValueError(
+                f"`heartbeat_ms` must be > 0 and at most {MAX_DELAY_MS} ms, "
+                f"not {self.heartbeat_ms:.15g}"
+            )
+        if self.drop_after is not None and self.drop_after < 0:
+            raise ValueError(f"`drop_after` must be >= 0 (events), not {self.drop_after}")
+
+
+class WsMessage(Struct, **_STRICT):
+    """One WebSocket message: exactly one of `text`, `json` and `binary_base64`.
+
+    `json` is sent as a text message. In a response, `delay_ms` is the wait after the
+    previous message; a pushed message is sent at once and takes no delay.
+    """
+
+    text: str | None = None
+    json: Any | UnsetType = UNSET
+    binary_base64: str | None = None
+    delay_ms: float = 0
+
+    def __post_init__(self) -> None:
+        given = [
+            n for n in ("text", "json", "binary_base64") if getattr(self, n) not in (None, UNSET)
+        ]
+        if len(given) != 1:
+            found = ", ".join(given) or "none"
+            raise ValueError(
+                f"a message takes exactly one of text, json, binary_base64 (found: {found})"
+            )
+        if self.binary_base64 is not None:
+            try:
+                base64.b64decode(self.binary_base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("`binary_base64` is not valid base64") from None
+        _check_ms(self.delay_ms, "delay_ms")
+
+
+class WsClose(Struct, **_STRICT):
+    """A close frame: `code` (1000, 1001-1003, 1007-1014 or 3000-4999) and a `reason`."""
+
+    code: int = 1000
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in _WS_CLOSE_CODES:
+            raise ValueError(
+                f"`code` must be a close code a server may send (1000-1003, 1007-1014, "
+                f"3000-4999), not {self.code}"
+            )
+        if len(self.reason.encode()) > 123:
+            raise ValueError("`reason` is at most 123 bytes (UTF-8): it must fit a control frame")
+
+
+class MessageMatcher(StringMatcher):
+    """A string matcher on a text message, or `json_subset` on its JSON parse.
+
+    `json_subset` holds when the message parses as JSON containing this (extra keys
+    ignored).
+    """
+
+    json_subset: Any | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.json_subset is UNSET:
+            super().__post_init__()
+            return
+        operators = [
+            n for n in _OPERATORS if getattr(self, n if n != "not" else "not_") is not None
+        ]
+        if operators or self.case_insensitive:
+            raise ValueError(
+                f"give `json_subset` or a string operator, not both (found: {', '.join(operators)})"
+            )
+
+
+class WsRule(Struct, **_STRICT):
+    """When an incoming message matches `match`: send `reply`, then `close` if given."""
+
+    match: str | MessageMatcher
+    reply: list[WsMessage] = field(default_factory=list)
+    close: WsClose | None = None
+
+
+class WebSocketResponse(Struct, tag="websocket", **_RESPONSE):
+    """A WebSocket peer: `on_connect` messages, then `rules` answer incoming messages.
+
+    Each incoming message is answered by the first rule it matches, or echoed
+    (`echo`), or left unanswered.
+    `protocols` are the subprotocols offered, in order of preference: the first one the
+    client asks for is chosen. `delay` holds the first message back, not the upgrade.
+    """
+
+    on_connect: list[WsMessage] = field(default_factory=list)
+    rules: list[WsRule] = field(default_factory=list)
+    echo: bool = False
+    protocols: list[str] = field(default_factory=list)
+    delay: Delay | None = None
+
+    def __post_init__(self) -> None:
+        for protocol in self.protocols:
+            if not _HEADER_NAME.fullmatch(protocol):
+                raise ValueError(
+                    f"`protocols`: {protocol!r} is not a valid subprotocol name (a token)"
+                )
+
+
+class Delivered(Struct, kw_only=True):
+    """How many open connections a push reached."""
+
+    delivered: int
+
+
+class ConnectionsClosed(Struct, kw_only=True):
+    """How many open connections were closed."""
+
+    closed: int
+
+
+class StreamFrame(Struct, kw_only=True, omit_defaults=True):
+    """One frame in or out of a WebSocket or SSE stream: a message, an event or a close.
+
+    `text` holds a text message (or an event's data as sent) and `json` its parse when
+    it is JSON; `binary_base64` a binary message; `code` and `reason` a close.
+    """
+
+    seq: int
+    time: str
+    connection: str
+    direction: Literal["in", "out"]
+    kind: Literal["text", "binary", "close", "event"]
+    text: str | None = None
+    json: Any | UnsetType = UNSET
+    binary_base64: str | None = None
+    event: str | None = None
+    id: str | None = None
+    code: int | None = None
+    reason: str | None = None
+
+
+class StreamFrameList(Struct, kw_only=True):
+    messages: list[StreamFrame]
+    evicted: int
+
+
 class InProcessResponse(Struct, tag="in_process", kw_only=True):
     """A response answered by Python code inside the server's process.
 
@@ -563,6 +783,8 @@ AnyResponse = (
     | SequenceResponse
     | FaultResponse
     | ProxyResponse
+    | SseResponse
+    | WebSocketResponse
 )
 
 

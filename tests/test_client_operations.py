@@ -52,6 +52,10 @@ CLIENT: dict[str, Op[Any]] = {
     "recording_status": OPS.recording_status(),
     "stop_recording": OPS.stop_recording(),
     "snapshot_recording": OPS.snapshot_recording(None, ["Accept"], False),
+    "push_event": OPS.push_event("NAME", native.SseEvent(data="x")),
+    "push_message": OPS.push_message("NAME", native.WsMessage(text="x")),
+    "messages": OPS.messages("NAME"),
+    "close_connections": OPS.close_connections("NAME", 1000, ""),
 }
 PLACEHOLDERS = {"SID": "{sid}", "RID": "{route_id}", "NAME": "{name}"}
 

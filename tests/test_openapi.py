@@ -27,6 +27,9 @@ SESSION_SCOPED = {
     "/requests": {"get", "delete"},
     "/requests/unmatched": {"get"},
     "/scenarios": {"get"},
+    "/handlers/{name}/events": {"post"},
+    "/handlers/{name}/messages": {"get", "post"},
+    "/handlers/{name}/connections": {"delete"},
     "/scenarios/reset": {"post"},
     "/scenarios/{name}/state": {"put"},
     "/settings": {"get", "put"},
@@ -161,8 +164,9 @@ def test_an_empty_body_is_accepted_exactly_where_the_document_says_so(
             required = operation["requestBody"]["required"]
             assert (answer.status_code == 400) == required, (method, path, answer.text)
             checked += 1
-    # POST sessions, routes, verify, recordings, snapshot; PUT route, response, state, settings
-    assert checked == 9
+    # POST sessions, routes, verify, recordings, snapshot, events, messages;
+    # PUT route, response, state, settings
+    assert checked == 11
 
 
 def _descriptions(node: Any) -> list[str]:

@@ -307,6 +307,66 @@ async def verify(request: web.Request) -> web.Response:
     return json_response(result, status=200 if result.ok else 409)
 
 
+# ------------------------------------------------------------------ streams and WebSockets
+
+
+def _no_delay(item: wire.SseEvent | wire.WsMessage) -> None:
+    if item.delay_ms:
+        raise InvalidInput(
+            "`delay_ms` is for a response's scripted events and messages: a push is sent at "
+            "once; leave it out",
+            location="$.delay_ms",
+        )
+
+
+async def push_event(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    event = await decode_body(request, wire.SseEvent)
+    _no_delay(event)
+    delivered = await session.streams.push(name, "sse", event)
+    _log.info("event_pushed", session=session.id, handler=name, delivered=delivered)
+    return json_response(wire.Delivered(delivered=delivered))
+
+
+async def push_message(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    message = await decode_body(request, wire.WsMessage)
+    _no_delay(message)
+    delivered = await session.streams.push(name, "websocket", message)
+    _log.info("message_pushed", session=session.id, handler=name, delivered=delivered)
+    return json_response(wire.Delivered(delivered=delivered))
+
+
+async def list_messages(request: web.Request) -> web.StreamResponse:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    streams = session.streams
+    frames = (frame.to_wire() for frame in list(streams.frames(name)))
+    envelope = wire.StreamFrameList(messages=[], evicted=streams.evicted)
+    return await stream_json(request, envelope, "messages", frames)
+
+
+async def close_connections(request: web.Request) -> web.Response:
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    code = int_query(request, "code")
+    reason = request.query.get("reason", "")
+    try:
+        close = wire.WsClose(code=1000 if code is None else code, reason=reason)
+    except ValueError as exc:
+        where = "?code" if str(exc).startswith("`code`") else "?reason"
+        raise InvalidInput(str(exc), location=where) from None
+    closed = await session.streams.close(name, close.code, close.reason)
+    _log.info("connections_closed", session=session.id, handler=name, closed=closed)
+    return json_response(wire.ConnectionsClosed(closed=closed))
+
+
 # ------------------------------------------------------------------ journal
 
 
@@ -357,6 +417,7 @@ async def unmatched_requests(request: web.Request) -> web.StreamResponse:
 async def clear_requests(request: web.Request) -> web.Response:
     session = _session(request)
     session.journal.clear()
+    session.streams.clear_frames()
     _log.info("journal_cleared", session=session.id)
     return web.Response(status=204)
 
@@ -646,6 +707,60 @@ OPERATIONS: tuple[Operation, ...] = (
         body_optional=True,
     ),
     Operation(
+        "POST",
+        "/handlers/{name}/events",
+        push_event,
+        "Send a Server-Sent Event to every open `sse` stream of a handler",
+        answers={
+            200: ("How many streams it reached", wire.Delivered),
+            404: ("Unknown handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.SseEvent,
+    ),
+    Operation(
+        "POST",
+        "/handlers/{name}/messages",
+        push_message,
+        "Send a message to every open WebSocket of a handler",
+        answers={
+            200: ("How many connections it reached", wire.Delivered),
+            404: ("Unknown handler", _ERR),
+            422: ("Wrong shape", _ERR),
+        },
+        body=wire.WsMessage,
+    ),
+    Operation(
+        "GET",
+        "/handlers/{name}/messages",
+        list_messages,
+        "Every WebSocket frame and SSE event of a handler, in and out, oldest first",
+        answers={200: ("Frames", wire.StreamFrameList), 404: ("Unknown handler", _ERR)},
+    ),
+    Operation(
+        "DELETE",
+        "/handlers/{name}/connections",
+        close_connections,
+        "Close every open WebSocket (with `code` and `reason`) and SSE stream of a handler",
+        answers={
+            200: ("How many were closed", wire.ConnectionsClosed),
+            404: ("Unknown handler", _ERR),
+            422: ("Bad close code or reason", _ERR),
+        },
+        query=(
+            {
+                "name": "code",
+                "description": "the WebSocket close code (default 1000)",
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": "reason",
+                "description": "the close reason, at most 123 bytes",
+                "schema": {"type": "string"},
+            },
+        ),
+    ),
+    Operation(
         "GET",
         "/requests",
         list_requests,
@@ -665,7 +780,11 @@ OPERATIONS: tuple[Operation, ...] = (
         query=PAGE_PARAMETERS,
     ),
     Operation(
-        "DELETE", "/requests", clear_requests, "Clear the journal", answers={204: ("Cleared", None)}
+        "DELETE",
+        "/requests",
+        clear_requests,
+        "Clear the journal and the frame log",
+        answers={204: ("Cleared", None)},
     ),
     Operation(
         "GET",

@@ -8,7 +8,8 @@
 
 Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
 `outcome` (the result type and error answers), `files` (body files), `compile`
-(dispatch), `in_process` (answers built by Python code in the server's process, which
+(dispatch), `sse` and `websocket` (long-lived connections, registered per session and
+handler in `streams`), `in_process` (answers built by Python code in the server's process, which
 the mock handler awaits through `Outcome.render`; `srvmocker` installs them).
 """
 
@@ -23,12 +24,14 @@ from controlplane.responses.outcome import (
     no_response_outcome,
 )
 from controlplane.responses.proxy import Upstreams
+from controlplane.responses.streams import Streams
 
 __all__ = [
     "BodyFiles",
     "Outcome",
     "Responder",
     "ResponseSpecError",
+    "Streams",
     "Upstreams",
     "check_body_file",
     "compile_response",

@@ -5,7 +5,12 @@ every endpoint; the shapes (`Route`, `Match`, `JsonResponse`, ..., `RecordedRequ
 are generated from the server's own wire types (`controlplane_client._shapes`).
 """
 
-from controlplane_client._assertions import check_called, check_not_called, describe_call
+from controlplane_client._assertions import (
+    check_called,
+    check_not_called,
+    check_received,
+    describe_call,
+)
 from controlplane_client._codec import from_wire, to_wire
 from controlplane_client._shapes import (
     UNSET,
@@ -20,6 +25,7 @@ from controlplane_client._shapes import (
     JsonResponse,
     LognormalDelay,
     Match,
+    MessageMatcher,
     MsgpackResponse,
     NearMiss,
     ProxyResponse,
@@ -36,6 +42,9 @@ from controlplane_client._shapes import (
     Session,
     Settings,
     SkippedExchange,
+    SseEvent,
+    SseResponse,
+    StreamFrame,
     StringMatcher,
     StringMatcherSpec,
     TomlResponse,
@@ -43,6 +52,10 @@ from controlplane_client._shapes import (
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
+    WebSocketResponse,
+    WsClose,
+    WsMessage,
+    WsRule,
     YamlResponse,
 )
 from controlplane_client._version import __version__
@@ -102,6 +115,7 @@ __all__ = [
     "LatencyResponse",
     "LognormalDelay",
     "Match",
+    "MessageMatcher",
     "MsgpackResponse",
     "NearMiss",
     "NotFound",
@@ -120,6 +134,9 @@ __all__ = [
     "Session",
     "Settings",
     "SkippedExchange",
+    "SseEvent",
+    "SseResponse",
+    "StreamFrame",
     "StringMatcher",
     "StringMatcherSpec",
     "TomlResponse",
@@ -128,7 +145,11 @@ __all__ = [
     "UnmatchedRequestList",
     "UnsetType",
     "VerifyResult",
+    "WebSocketResponse",
     "WireFormatError",
+    "WsClose",
+    "WsMessage",
+    "WsRule",
     "YamlResponse",
     "__version__",
     "absent",
@@ -136,6 +157,7 @@ __all__ = [
     "any_of",
     "check_called",
     "check_not_called",
+    "check_received",
     "contains",
     "describe_call",
     "ends_with",

@@ -18,15 +18,23 @@ as a small diff: plain text, so it reads the same in pytest and outside it.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json as jsonlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from controlplane_client._shapes import UNSET, RecordedRequest
+from controlplane_client._shapes import UNSET, RecordedRequest, StreamFrame
 
-__all__ = ["QueryPredicate", "check_called", "check_not_called", "describe_call", "query_values"]
+__all__ = [
+    "QueryPredicate",
+    "check_called",
+    "check_not_called",
+    "check_received",
+    "describe_call",
+    "query_values",
+]
 
 # pytest leaves this module's frames out of tracebacks (`--full-trace` keeps them): a
 # failed assertion or an admin API error points at the test's line, not at the client.
@@ -207,5 +215,58 @@ def check_not_called(name: str, calls: Sequence[RecordedRequest]) -> str | None:
         [
             f"expected handler {name!r} not to be called, but it was called {_times(len(calls))}:",
             *_listing(calls),
+        ]
+    )
+
+
+def _describe_frame(frame: StreamFrame) -> str:
+    if frame.kind == "binary":
+        return f"#{frame.seq} binary (base64) {frame.binary_base64}"
+    if frame.kind == "close":
+        return f"#{frame.seq} close {frame.code} {frame.reason!r}"
+    return f"#{frame.seq} {frame.kind} {frame.text!r}"
+
+
+def check_received(
+    name: str,
+    frames: Sequence[StreamFrame],
+    *,
+    json: Any = UNSET,
+    text: str | None = None,
+    binary: bytes | None = None,
+) -> str | None:
+    """None when a message the handler received (`in`) matches every predicate given
+    (`json` equal to its JSON parse, `text` to its text, `binary` to its bytes)."""
+    received = [f for f in frames if f.direction == "in" and f.kind in ("text", "binary")]
+    wanted: list[str] = []
+    if json is not UNSET:
+        wanted.append(f"json {jsonlib.dumps(json)}")
+    if text is not None:
+        wanted.append(f"text {text!r}")
+    if binary is not None:
+        wanted.append(f"binary {binary!r}")
+
+    def holds(frame: StreamFrame) -> bool:
+        if json is not UNSET and (frame.json is UNSET or frame.json != json):
+            return False
+        if text is not None and frame.text != text:
+            return False
+        return binary is None or (
+            frame.binary_base64 is not None and base64.b64decode(frame.binary_base64) == binary
+        )
+
+    if any(holds(frame) for frame in received):
+        return None
+    expected = " and ".join(wanted) or "any message"
+    if not received:
+        return (
+            f"expected handler {name!r} to receive a message with {expected}, but it received none"
+        )
+    shown = received[-_CALLS_SHOWN:]
+    return "\n".join(
+        [
+            f"expected handler {name!r} to receive a message with {expected}; "
+            f"it received {len(received)}, none matching (latest {len(shown)}):",
+            *(f"  {_describe_frame(frame)}" for frame in shown),
         ]
     )

@@ -16,9 +16,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
+from controlplane_client._assertions import check_received
 from controlplane_client._codec import to_wire
 from controlplane_client._ops import NO_BODY, Op, Ops
-from controlplane_client._shapes import CallList, RecordedRequest, Route, Session, VerifyResult
+from controlplane_client._shapes import (
+    CallList,
+    RecordedRequest,
+    Route,
+    Session,
+    StreamFrame,
+    StreamFrameList,
+    VerifyResult,
+)
 from controlplane_client.errors import ServerUnavailable, WireFormatError, admin_error
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallCheck", "Request"]
@@ -147,6 +156,23 @@ class BaseClient:
                 raise AssertionError(message)
 
         return self._ops.calls(handler).then(fail_unless_passed)
+
+    def _messages(self, handler: str) -> Op[list[StreamFrame]]:
+        return self._ops.messages(handler).then(_frames)
+
+    def _assert_received(self, handler: str, **predicates: Any) -> Op[None]:
+        """`check_received` with `predicates` on the frames of `handler`."""
+
+        def fail_unless_received(frames: StreamFrameList) -> None:
+            message = check_received(handler, frames.messages, **predicates)
+            if message is not None:
+                raise AssertionError(message)
+
+        return self._ops.messages(handler).then(fail_unless_received)
+
+
+def _frames(listed: StreamFrameList) -> list[StreamFrame]:
+    return listed.messages
 
 
 def _first(routes: list[Route]) -> Route:

@@ -18,6 +18,8 @@ from controlplane_client._shapes import (
     STRUCTS,
     AnyResponse,
     CallList,
+    ConnectionsClosed,
+    Delivered,
     HandlerInfo,
     HandlerList,
     Health,
@@ -36,9 +38,12 @@ from controlplane_client._shapes import (
     SessionList,
     Settings,
     SnapshotRequest,
+    SseEvent,
+    StreamFrameList,
     UnmatchedRequestList,
     VerifyRequest,
     VerifyResult,
+    WsMessage,
 )
 from controlplane_client.errors import WireFormatError
 
@@ -233,6 +238,39 @@ class Ops:
             lambda d: from_wire(VerifyResult, d),
             body=spec,
             ok=(200, 409),
+        )
+
+    # ------------------------------------------------------------ streams and WebSockets
+
+    def push_event(self, handler: str, event: SseEvent) -> Op[int]:
+        return Op(
+            "POST",
+            f"{self.base}/handlers/{_q(handler)}/events",
+            lambda d: from_wire(Delivered, d).delivered,
+            body=event,
+        )
+
+    def push_message(self, handler: str, message: WsMessage) -> Op[int]:
+        return Op(
+            "POST",
+            f"{self.base}/handlers/{_q(handler)}/messages",
+            lambda d: from_wire(Delivered, d).delivered,
+            body=message,
+        )
+
+    def messages(self, handler: str) -> Op[StreamFrameList]:
+        return Op(
+            "GET",
+            f"{self.base}/handlers/{_q(handler)}/messages",
+            lambda d: from_wire(StreamFrameList, d),
+        )
+
+    def close_connections(self, handler: str, code: int, reason: str) -> Op[int]:
+        return Op(
+            "DELETE",
+            f"{self.base}/handlers/{_q(handler)}/connections",
+            lambda d: from_wire(ConnectionsClosed, d).closed,
+            query={"code": str(code), "reason": reason},
         )
 
     # ------------------------------------------------------------ journal

@@ -36,9 +36,12 @@ from controlplane_client._shapes import (
     ScenarioInfo,
     Session,
     Settings,
+    SseEvent,
+    StreamFrame,
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
+    WsMessage,
 )
 
 if TYPE_CHECKING:
@@ -240,6 +243,35 @@ class AsyncClient(BaseClient):
 
     async def assert_not_called(self, handler: str) -> None:
         await self._run(self._assert_calls(handler, check_not_called))
+
+    # ------------------------------------------------------------ streams and WebSockets
+
+    async def push_event(self, handler: str, event: SseEvent) -> int:
+        """Send `event` to every open `sse` stream of `handler`; how many it reached."""
+        return await self._run(self._ops.push_event(handler, event))
+
+    async def push_message(self, handler: str, message: WsMessage) -> int:
+        """Send `message` to every open WebSocket of `handler`; how many it reached."""
+        return await self._run(self._ops.push_message(handler, message))
+
+    async def messages(self, handler: str) -> list[StreamFrame]:
+        """Every frame in and out of `handler`'s WebSockets and SSE streams, oldest first."""
+        return await self._run(self._messages(handler))
+
+    async def close_connections(self, handler: str, code: int = 1000, reason: str = "") -> int:
+        """Close every open WebSocket (with `code`) and SSE stream of `handler`; how many."""
+        return await self._run(self._ops.close_connections(handler, code, reason))
+
+    async def assert_received(
+        self,
+        handler: str,
+        *,
+        json: Any = UNSET,
+        text: str | None = None,
+        binary: bytes | None = None,
+    ) -> None:
+        """Fail unless `handler` received a message with this `json`, `text` or `binary`."""
+        await self._run(self._assert_received(handler, json=json, text=text, binary=binary))
 
     # ------------------------------------------------------------ journal
 

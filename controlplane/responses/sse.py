@@ -1,0 +1,201 @@
+"""The `sse` response: a `text/event-stream` of scripted and pushed events.
+
+Each request gets its own stream (`SseStream`): aiohttp sends the status line and
+headers at once (`prepare`), then calls `write_eof`, where the stream runs. It sends
+the scripted events each `delay_ms` after the previous one, any event pushed meanwhile
+at once (`POST .../handlers/{name}/events`), a comment line (`: heartbeat`) whenever it
+has been idle `heartbeat_ms`, and ends after the last scripted event, unless
+`keep_open`, in which case it waits for pushes until the client leaves, the session is
+reset or deleted, or the server stops. Every event goes out in one write, flushed.
+
+`drop_after` closes the connection abruptly once that many events went out (no end
+of the chunked body: the client sees the stream break, as from a crashed server).
+
+A reconnecting client sends `Last-Event-ID`: the journal entry's headers keep it, and
+when it names the `id` of a scripted event, the script resumes after that event.
+
+Framing (the WHATWG event-stream format): optional `: comment` lines, `event:`, `id:`,
+`retry:`, then one `data:` line per line of the data (any of CRLF, CR, LF splits it),
+then a blank line. Data that is not a string is sent as its JSON text. All of it is
+encoded once, at registration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Final
+
+import msgspec
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from multidict import CIMultiDict
+
+from controlplane import wire
+from controlplane.request_view import RequestView
+from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.outcome import Outcome
+from controlplane.responses.streams import Channel
+
+__all__ = ["SseResponder", "SseStream", "encode_event"]
+
+_LINES = re.compile(r"\r\n|\r|\n")
+_HEARTBEAT: Final = b": heartbeat\n\n"
+
+
+def encode_event(event: wire.SseEvent) -> bytes:
+    """`event` in the event-stream format, blank line included."""
+    lines: list[str] = []
+    if event.comment is not None:
+        lines.extend(": " + line for line in _LINES.split(event.comment))
+    if event.event is not None:
+        lines.append("event: " + event.event)
+    if event.id is not None:
+        lines.append("id: " + event.id)
+    if event.retry is not None:
+        lines.append(f"retry: {event.retry}")
+    if event.data is not wire.UNSET:
+        lines.extend("data: " + line for line in _LINES.split(data_text(event)))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def data_text(event: wire.SseEvent) -> str:
+    """The event's data as sent: a string as is, anything else as JSON text."""
+    data = event.data
+    return data if isinstance(data, str) else msgspec.json.encode(data).decode()
+
+
+class SseResponder:
+    """Compiled once: the encoded script, the headers, where a resumed stream starts."""
+
+    def __init__(self, spec: wire.SseResponse, channel: Channel) -> None:
+        self.spec = spec
+        self.channel = channel
+        self.script = tuple(
+            (event.delay_ms / 1000, encode_event(event), event) for event in spec.events
+        )
+        #: Last-Event-ID -> index of the next scripted event (the last event with an id wins).
+        self.resume_at = {
+            event.id: index + 1 for index, event in enumerate(spec.events) if event.id is not None
+        }
+        self.headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in spec.headers.items():
+            for item in [value] if isinstance(value, str) else value:
+                self.headers.add(name, item)
+        self.headers.setdefault("Content-Type", "text/event-stream")
+        self.headers.setdefault("Cache-Control", "no-cache")
+        self.heartbeat = None if spec.heartbeat_ms is None else spec.heartbeat_ms / 1000
+        self._delay: DelaySampler = compile_delay(spec.delay)
+
+    def answer(self, view: RequestView) -> Outcome:
+        last_id = view.headers.get("Last-Event-ID")
+        start = 0 if last_id is None else self.resume_at.get(last_id, 0)
+        return Outcome(SseStream(self, start, last_id), 200, "sse", self._delay())
+
+
+class SseStream(web.StreamResponse):
+    """One client's event stream; runs in `write_eof`, registered while it runs."""
+
+    kind: Final = "sse"
+
+    def __init__(self, responder: SseResponder, start: int, last_event_id: str | None) -> None:
+        super().__init__(status=200, headers=responder.headers)
+        self.enable_chunked_encoding()
+        self.id = responder.channel.new_id()
+        self.last_event_id = last_event_id
+        self._responder = responder
+        self._first = start
+        #: Pushed events; None ends the stream cleanly.
+        self._queue: asyncio.Queue[wire.SseEvent | None] = asyncio.Queue()
+        self._sent = 0
+        self._transport: asyncio.BaseTransport | None = None
+        self._end_reason = "end of events"
+
+    async def push(self, item: wire.SseEvent) -> None:
+        self._queue.put_nowait(item)
+
+    async def end(self, code: int, reason: str) -> None:
+        self._end_reason = reason
+        self._queue.put_nowait(None)
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        self._transport = request.transport
+        return await super().prepare(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._transport is not None:  # once: aiohttp may call write_eof again
+            channel = self._responder.channel
+            channel.opened(self)
+            try:
+                await self._run()
+            except (ConnectionError, asyncio.CancelledError):
+                if self._sent_all_it_may():
+                    channel.record(self.id, "out", "close", close=(None, "drop_after"))
+                else:  # the client left: a write failed, or aiohttp cancelled us
+                    channel.record(self.id, "in", "close", close=(None, "client left"))
+                raise
+            else:
+                channel.record(self.id, "out", "close", close=(None, self._end_reason))
+            finally:
+                channel.closed(self)
+                self._transport = None
+        await super().write_eof(data)
+
+    async def _run(self) -> None:
+        responder = self._responder
+        loop = asyncio.get_running_loop()
+        script = responder.script[self._first :]
+        heartbeat = responder.heartbeat
+        keep_open = responder.spec.keep_open
+        self._check_drop()
+        position = 0
+        now = last_write = loop.time()
+        due = now + script[0][0] if script else 0.0
+        while position < len(script) or keep_open:
+            wake = due if position < len(script) else None
+            if heartbeat is not None:
+                beat = last_write + heartbeat
+                wake = beat if wake is None else min(wake, beat)
+            try:
+                if wake is None:
+                    pushed = await self._queue.get()
+                else:
+                    pushed = await asyncio.wait_for(self._queue.get(), max(0.0, wake - now))
+            except TimeoutError:
+                now = loop.time()
+                if position < len(script) and now >= due:
+                    _, encoded, event = script[position]
+                    position += 1
+                    if position < len(script):
+                        due = now + script[position][0]
+                    await self._send(encoded, event)
+                else:
+                    await self.write(_HEARTBEAT)
+            else:
+                if pushed is None:
+                    return
+                await self._send(encode_event(pushed), pushed)
+                now = loop.time()
+            last_write = now
+
+    async def _send(self, encoded: bytes, event: wire.SseEvent) -> None:
+        await self.write(encoded)
+        self._responder.channel.record(self.id, "out", "event", _data_of(event), event)
+        self._sent += 1
+        self._check_drop()
+
+    def _sent_all_it_may(self) -> bool:
+        drop_after = self._responder.spec.drop_after
+        return drop_after is not None and self._sent >= drop_after
+
+    def _check_drop(self) -> None:
+        """At `drop_after` events, close the connection without ending the body."""
+        if not self._sent_all_it_may():
+            return
+        if self._transport is not None:
+            self._transport.close()  # flushes what was written, then FIN
+        raise ConnectionResetError(f"sse stream dropped after {self._sent} events (drop_after)")
+
+
+def _data_of(event: wire.SseEvent) -> str | None:
+    return None if event.data is wire.UNSET else data_text(event)

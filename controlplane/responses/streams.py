@@ -1,0 +1,244 @@
+"""Long-lived connections of one session: open SSE streams and WebSockets, by handler.
+
+The one place that knows which connections are open. Each session has a `Streams`
+(`SessionState.streams`); a handler's `sse` or `websocket` responder is compiled with
+that handler's `Channel`, through which every connection it serves registers itself
+while it is open and records the frames it sends and receives:
+
+    Streams.channel(handler) -> Channel    at registration (compile time)
+    Channel.opened(conn) / .closed(conn)   by the connection, while it is open
+    Channel.record(...)                    every frame in and out (bounded, like the journal)
+    Streams.push(handler, kind, item)      admin pushes -> how many connections got it
+    Streams.close(handler)                 admin close -> how many were closed
+    Streams.close_all()                    session reset or deletion (does not wait)
+    Streams.aclose()                       server shutdown (waits, so nothing is cut)
+
+The frame log keeps the newest `limit` frames of the session and counts the rest
+(`evicted`), as the journal does with requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from controlplane import wire
+from controlplane.journal import iso_utc
+from controlplane.logs import get_logger
+
+__all__ = ["Channel", "Connection", "Frame", "Streams"]
+
+_log = get_logger("streams")
+
+Kind = Literal["sse", "websocket"]
+Direction = Literal["in", "out"]
+FrameKind = Literal["text", "binary", "close", "event"]
+
+
+class Connection(Protocol):
+    """An open SSE stream or WebSocket, as the registry drives it."""
+
+    #: Unique within the session (`GET .../messages` names frames by it).
+    id: str
+
+    @property
+    def kind(self) -> Kind:
+        """What the connection is: it takes pushes of its kind only."""
+        ...
+
+    async def push(self, item: Any) -> None:
+        """Send `item` (a `wire.SseEvent` or `wire.WsMessage`, by `kind`) now."""
+        ...
+
+    async def end(self, code: int, reason: str) -> None:
+        """Close cleanly (WebSocket: with `code`), returning once closed."""
+        ...
+
+
+class Frame:
+    """One recorded frame; rendered to `wire.StreamFrame` only when listed."""
+
+    __slots__ = (
+        "close",
+        "connection",
+        "data",
+        "direction",
+        "event",
+        "handler",
+        "kind",
+        "seq",
+        "time",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        handler: str,
+        connection: str,
+        direction: Direction,
+        kind: FrameKind,
+        data: str | bytes | None,
+        event: wire.SseEvent | None,
+        close: tuple[int | None, str] | None,
+    ) -> None:
+        self.seq = seq
+        self.time = time.time()
+        self.handler = handler
+        self.connection = connection
+        self.direction = direction
+        self.kind = kind
+        self.data = data
+        self.event = event
+        self.close = close
+
+    def to_wire(self) -> wire.StreamFrame:
+        frame = wire.StreamFrame(
+            seq=self.seq,
+            time=iso_utc(self.time),
+            connection=self.connection,
+            direction=self.direction,
+            kind=self.kind,
+        )
+        data = self.data
+        if isinstance(data, bytes):
+            frame.binary_base64 = base64.b64encode(data).decode()
+        elif data is not None:
+            frame.text = data
+            with contextlib.suppress(msgspec.DecodeError):
+                frame.json = msgspec.json.decode(data)
+        if self.event is not None:
+            frame.event, frame.id = self.event.event, self.event.id
+        if self.close is not None:
+            frame.code, frame.reason = self.close
+        return frame
+
+
+class Channel:
+    """One handler's view of its session's `Streams`, held by the handler's responder."""
+
+    __slots__ = ("handler", "streams")
+
+    def __init__(self, streams: Streams, handler: str) -> None:
+        self.streams = streams
+        self.handler = handler
+
+    def new_id(self) -> str:
+        return str(next(self.streams._ids))
+
+    def opened(self, connection: Connection) -> None:
+        self.streams._open.setdefault(self.handler, {})[connection.id] = connection
+        _log.debug(
+            "stream_opened",
+            session=self.streams.session,
+            handler=self.handler,
+            connection=connection.id,
+            kind=connection.kind,
+        )
+
+    def closed(self, connection: Connection) -> None:
+        connections = self.streams._open.get(self.handler)
+        if connections is not None and connections.pop(connection.id, None) is not None:
+            if not connections:
+                del self.streams._open[self.handler]
+            _log.debug(
+                "stream_closed",
+                session=self.streams.session,
+                handler=self.handler,
+                connection=connection.id,
+            )
+
+    def record(
+        self,
+        connection: str,
+        direction: Direction,
+        kind: FrameKind,
+        data: str | bytes | None = None,
+        event: wire.SseEvent | None = None,
+        close: tuple[int | None, str] | None = None,
+    ) -> None:
+        """One frame sent or received; `close` is a close's (code, reason): a WebSocket
+        close frame, or the end of an SSE stream (no code; `in` when the client left)."""
+        self.streams._record(self.handler, connection, direction, kind, data, event, close)
+
+
+class Streams:
+    """The open connections and the frame log of one session."""
+
+    def __init__(self, session: str, limit: int) -> None:
+        self.session = session
+        self.limit = limit
+        #: Frames dropped to keep the log at `limit`, since it was last cleared.
+        self.evicted = 0
+        self._frames: deque[Frame] = deque()
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._open: dict[str, dict[str, Connection]] = {}
+        self._ending: set[asyncio.Task[None]] = set()
+
+    def channel(self, handler: str) -> Channel:
+        return Channel(self, handler)
+
+    def connections(self, handler: str | None = None) -> list[Connection]:
+        """Open connections of `handler` (None: of every handler), oldest first."""
+        if handler is not None:
+            return list(self._open.get(handler, {}).values())
+        return [c for by_id in self._open.values() for c in by_id.values()]
+
+    def _record(
+        self,
+        handler: str,
+        connection: str,
+        direction: Direction,
+        kind: FrameKind,
+        data: str | bytes | None,
+        event: wire.SseEvent | None,
+        close: tuple[int | None, str] | None,
+    ) -> None:
+        frames = self._frames
+        if len(frames) >= self.limit:
+            frames.popleft()
+            self.evicted += 1
+        frames.append(
+            Frame(next(self._seq), handler, connection, direction, kind, data, event, close)
+        )
+
+    def frames(self, handler: str) -> Iterator[Frame]:
+        """Recorded frames of `handler`, oldest first."""
+        return (frame for frame in self._frames if frame.handler == handler)
+
+    def clear_frames(self) -> None:
+        self._frames.clear()
+        self.evicted = 0
+
+    async def push(self, handler: str, kind: Kind, item: Any) -> int:
+        """Send `item` to every open connection of `handler` of this `kind`."""
+        targets = [c for c in self.connections(handler) if c.kind == kind]
+        await asyncio.gather(*(c.push(item) for c in targets))
+        return len(targets)
+
+    async def close(self, handler: str, code: int = 1000, reason: str = "") -> int:
+        """Close every open connection of `handler`, cleanly; how many there were."""
+        targets = self.connections(handler)
+        await asyncio.gather(*(c.end(code, reason) for c in targets))
+        return len(targets)
+
+    def close_all(self, code: int = 1001, reason: str = "session reset") -> None:
+        """Start closing every open connection (the session is reset or deleted)."""
+        for connection in self.connections():
+            task = asyncio.get_running_loop().create_task(connection.end(code, reason))
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
+
+    async def aclose(self, code: int = 1001, reason: str = "server shutdown") -> None:
+        """Close every open connection and wait until they are (the server stops)."""
+        self.close_all(code, reason)
+        if self._ending:
+            await asyncio.gather(*self._ending, return_exceptions=True)

@@ -179,8 +179,9 @@ class SseStream(web.StreamResponse):
             last_write = now
 
     async def _send(self, encoded: bytes, event: wire.SseEvent) -> None:
-        await self.write(encoded)
+        # Recorded first: whatever a client has read is already in the log.
         self._responder.channel.record(self.id, "out", "event", _data_of(event), event)
+        await self.write(encoded)
         self._sent += 1
         self._check_drop()
 

@@ -34,7 +34,7 @@ from controlplane import wire
 from controlplane.journal import iso_utc
 from controlplane.logs import get_logger
 
-__all__ = ["Channel", "Connection", "Frame", "Streams"]
+__all__ = ["Channel", "Connection", "Frame", "FrameKind", "Streams"]
 
 _log = get_logger("streams")
 

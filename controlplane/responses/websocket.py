@@ -32,7 +32,7 @@ from controlplane.matching.strings import compile_string_matcher
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.outcome import Outcome, error_body
-from controlplane.responses.streams import Channel
+from controlplane.responses.streams import Channel, FrameKind
 
 __all__ = ["Conversation", "WebSocketResponder"]
 
@@ -203,16 +203,16 @@ class Conversation(web.WebSocketResponse):
 
     async def _send(self, message: _Message) -> None:
         payload = message.payload
+        # Recorded first: whatever a client has read is already in the log.
+        kind: FrameKind = "text" if isinstance(payload, str) else "binary"
+        self._channel.record(self.id, "out", kind, payload)
         try:
             if isinstance(payload, str):
                 await self.send_str(payload)
             else:
                 await self.send_bytes(payload)
         except (ConnectionError, RuntimeError):
-            return  # closing or gone: nothing was sent
-        self._channel.record(
-            self.id, "out", "text" if isinstance(payload, str) else "binary", payload
-        )
+            pass  # closing or gone: its close is recorded too
 
     async def _close(self, code: int, reason: str) -> None:
         if self._ending or self.closed:

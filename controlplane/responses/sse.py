@@ -41,6 +41,8 @@ __all__ = ["SseResponder", "SseStream", "encode_event"]
 
 _LINES = re.compile(r"\r\n|\r|\n")
 _HEARTBEAT: Final = b": heartbeat\n\n"
+#: A pushed event, encoded once for every stream it goes to.
+Pushed = tuple[bytes, wire.SseEvent]
 
 
 def encode_event(event: wire.SseEvent) -> bytes:
@@ -106,13 +108,17 @@ class SseStream(web.StreamResponse):
         self._responder = responder
         self._first = start
         #: Pushed events; None ends the stream cleanly.
-        self._queue: asyncio.Queue[wire.SseEvent | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Pushed | None] = asyncio.Queue()
         self._sent = 0
         self._transport: asyncio.BaseTransport | None = None
         self._end_reason = "end of events"
 
-    async def push(self, item: wire.SseEvent) -> None:
-        self._queue.put_nowait(item)
+    @staticmethod
+    def encode_push(item: wire.SseEvent) -> Pushed:
+        return encode_event(item), item
+
+    async def push(self, encoded: Pushed) -> None:
+        self._queue.put_nowait(encoded)
 
     async def end(self, code: int, reason: str) -> None:
         self._end_reason = reason
@@ -174,7 +180,7 @@ class SseStream(web.StreamResponse):
             else:
                 if pushed is None:
                     return
-                await self._send(encode_event(pushed), pushed)
+                await self._send(*pushed)
                 now = loop.time()
             last_write = now
 

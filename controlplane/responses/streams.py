@@ -54,8 +54,13 @@ class Connection(Protocol):
         """What the connection is: it takes pushes of its kind only."""
         ...
 
-    async def push(self, item: Any) -> None:
-        """Send `item` (a `wire.SseEvent` or `wire.WsMessage`, by `kind`) now."""
+    def encode_push(self, item: Any) -> Any:
+        """`item` (a `wire.SseEvent` or `wire.WsMessage`, by `kind`) as `push` takes it:
+        computed once per push, whatever the number of connections."""
+        ...
+
+    async def push(self, encoded: Any) -> None:
+        """Send a pushed item (`encode_push`'s result) now."""
         ...
 
     async def end(self, code: int, reason: str) -> None:
@@ -221,7 +226,9 @@ class Streams:
     async def push(self, handler: str, kind: Kind, item: Any) -> int:
         """Send `item` to every open connection of `handler` of this `kind`."""
         targets = [c for c in self.connections(handler) if c.kind == kind]
-        await asyncio.gather(*(c.push(item) for c in targets))
+        if targets:
+            encoded = targets[0].encode_push(item)
+            await asyncio.gather(*(c.push(encoded) for c in targets))
         return len(targets)
 
     async def close(self, handler: str, code: int = 1000, reason: str = "") -> int:

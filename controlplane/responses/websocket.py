@@ -133,8 +133,12 @@ class Conversation(web.WebSocketResponse):
         self._ran = False
         self._ending = False
 
-    async def push(self, item: wire.WsMessage) -> None:
-        await self._send(_Message.compile(item))
+    @staticmethod
+    def encode_push(item: wire.WsMessage) -> _Message:
+        return _Message.compile(item)
+
+    async def push(self, encoded: _Message) -> None:
+        await self._send(encoded)
 
     async def end(self, code: int, reason: str) -> None:
         await self._close(code, reason)

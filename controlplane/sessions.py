@@ -159,6 +159,7 @@ class SessionState:
             self._forget_scenarios()
 
     def clear_routes(self) -> None:
+        self.streams.close_all(reason="handler removed")
         self.routes.clear()
         self._handler_routes.clear()
         self.responses.clear()
@@ -224,9 +225,11 @@ class SessionState:
         if left:
             self._handler_routes[handler] = left
         else:
-            # The last route naming this handler is gone: so is the handler and its response.
+            # The last route naming this handler is gone: so is the handler, its response
+            # and its open connections.
             del self._handler_routes[handler]
             self.responses.pop(handler, None)
+            self.streams.close_all(reason="handler removed", handler=handler)
 
     # ----------------------------------------------------------------- handlers
 
@@ -259,9 +262,9 @@ class SessionState:
     def reset(self) -> None:
         """Routes, responses, scenarios, settings and journal back to empty; open
         streams and WebSockets are closed (1001, `session reset`)."""
+        self.streams.close_all()
         self.clear_routes()
         self.journal.clear()
-        self.streams.close_all()
         self.streams.clear_frames()
         self.apply_settings(wire.Settings())
         self.extras.clear()

@@ -360,6 +360,22 @@ async def test_session_reset_and_deletion_close_open_connections_with_1001(
         assert (closing.data, closing.extra) == (1001, "session deleted")
 
 
+async def test_removing_the_last_route_of_a_handler_closes_its_connections(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = websocket(cp)
+    [route] = (await admin(client, "GET", f"{cp.api}/routes"))["routes"]
+    async with client.ws_connect(url) as ws:
+        await admin(client, "DELETE", f"{cp.api}/routes/{route['id']}", status=204)
+        closing = await receive(ws)
+        assert (closing.data, closing.extra) == (1001, "handler removed")
+    websocket(cp)
+    async with client.ws_connect(url) as ws:
+        await admin(client, "DELETE", f"{cp.api}/routes", status=204)
+        closing = await receive(ws)
+        assert (closing.data, closing.extra) == (1001, "handler removed")
+
+
 async def test_server_shutdown_closes_open_connections_with_1001(
     client: aiohttp.ClientSession,
 ) -> None:

@@ -111,7 +111,7 @@ class SseStream(web.StreamResponse):
         self._queue: asyncio.Queue[Pushed | None] = asyncio.Queue()
         self._sent = 0
         self._transport: asyncio.BaseTransport | None = None
-        self._end_reason = "end of events"
+        self._end_reason: str | None = None
 
     @staticmethod
     def encode_push(item: wire.SseEvent) -> Pushed:
@@ -121,8 +121,9 @@ class SseStream(web.StreamResponse):
         self._queue.put_nowait(encoded)
 
     async def end(self, code: int, reason: str) -> None:
-        self._end_reason = reason
-        self._queue.put_nowait(None)
+        if self._end_reason is None:  # the first reason to end it is the one recorded
+            self._end_reason = reason
+            self._queue.put_nowait(None)
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         self._transport = request.transport
@@ -141,7 +142,8 @@ class SseStream(web.StreamResponse):
                     channel.record(self.id, "in", "close", close=(None, "client left"))
                 raise
             else:
-                channel.record(self.id, "out", "close", close=(None, self._end_reason))
+                reason = "end of events" if self._end_reason is None else self._end_reason
+                channel.record(self.id, "out", "close", close=(None, reason))
             finally:
                 channel.closed(self)
                 self._transport = None

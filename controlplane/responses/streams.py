@@ -10,7 +10,8 @@ while it is open and records the frames it sends and receives:
     Channel.record(...)                    every frame in and out (bounded, like the journal)
     Streams.push(handler, kind, item)      admin pushes -> how many connections got it
     Streams.close(handler)                 admin close -> how many were closed
-    Streams.close_all()                    session reset or deletion (does not wait)
+    Streams.close_all()                    session reset or deletion, a handler's last
+                                           route removed (does not wait)
     Streams.aclose()                       server shutdown (waits, so nothing is cut)
 
 The frame log keeps the newest `limit` frames of the session and counts the rest
@@ -237,9 +238,12 @@ class Streams:
         await asyncio.gather(*(c.end(code, reason) for c in targets))
         return len(targets)
 
-    def close_all(self, code: int = 1001, reason: str = "session reset") -> None:
-        """Start closing every open connection (the session is reset or deleted)."""
-        for connection in self.connections():
+    def close_all(
+        self, code: int = 1001, reason: str = "session reset", handler: str | None = None
+    ) -> None:
+        """Start closing every open connection (of `handler` only, when given): the
+        session is reset or deleted, or the handler's last route removed."""
+        for connection in self.connections(handler):
             task = asyncio.get_running_loop().create_task(connection.end(code, reason))
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)

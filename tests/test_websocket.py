@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 import requests
-from controlplane_client import Client, WsMessage
+from controlplane_client import AsyncClient, Client, SseEvent, WsMessage
 
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
-from tests.streams_support import READ_TIMEOUT, admin, until
+from tests.streams_support import READ_TIMEOUT, admin, next_event, until
 
 Frames = list[dict[str, Any]]
 
@@ -482,3 +482,34 @@ def test_bad_websocket_responses_are_refused_at_their_location(
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert (error["location"], error["message"]) == (location, message)
+
+
+async def test_the_async_client_pushes_lists_asserts_and_closes(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = websocket(cp, echo=True)
+    sse_url = f"{cp.mock_url}/feed"
+    cp.add_route(
+        method="GET", path="/feed", handler="feed", response={"type": "sse", "keep_open": True}
+    )
+    async with AsyncClient(cp.api.rsplit("/api/", 1)[0]) as admin_client:
+        session = admin_client.session(cp.id)
+        async with client.ws_connect(url) as ws, client.get(sse_url) as stream:
+            assert await session.push_message("chat", WsMessage(json={"a": 1})) == 1
+            assert (await receive(ws)).data == '{"a":1}'
+            assert await session.push_event("feed", SseEvent(data="e", event="tick")) == 1
+            assert await next_event(stream) == b"event: tick\ndata: e\n\n"
+            await ws.send_bytes(b"\x07")
+            assert (await receive(ws)).data == b"\x07"
+            await session.assert_received("chat", binary=b"\x07")
+            with pytest.raises(AssertionError, match="to receive a message with text 'x'"):
+                await session.assert_received("chat", text="x")
+            listed = await session.messages("chat")
+            assert [(f.direction, f.kind) for f in listed] == [
+                ("out", "text"),
+                ("in", "binary"),
+                ("out", "binary"),
+            ]
+            assert await session.close_connections("chat", 4002, "over") == 1
+            closing = await receive(ws)
+            assert (closing.data, closing.extra) == (4002, "over")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from typing import Final
 
 import msgspec
@@ -223,4 +224,6 @@ class Conversation(web.WebSocketResponse):
             return
         self._ending = True
         self._channel.record(self.id, "out", "close", close=(code, reason))
-        await self.close(code=code, message=reason.encode())
+        # A client that went first ends the conversation all the same.
+        with contextlib.suppress(ConnectionError):
+            await self.close(code=code, message=reason.encode())

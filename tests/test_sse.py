@@ -116,6 +116,18 @@ async def test_a_pushed_event_reaches_every_open_stream_of_the_handler_in_the_se
         assert await next_event(two) == b'event: tick\nid: 7\ndata: {"n":1}\n\n'
 
 
+async def test_a_push_reaches_a_stream_as_soon_as_its_call_is_journaled(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = sse(cp, keep_open=True)
+    async with client.get(url) as stream:  # the headers are in: the call is journaled
+        calls = await admin(client, "GET", f"{cp.api}/handlers/feed/calls")
+        assert len(calls["calls"]) == 1
+        pushed = await admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": "1"})
+        assert pushed == {"delivered": 1}
+        assert await next_event(stream) == b"data: 1\n\n"
+
+
 async def test_a_push_reaches_no_stream_of_another_session(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:

@@ -126,13 +126,21 @@ class SseStream(web.StreamResponse):
             self._queue.put_nowait(None)
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        # Registered before the headers go out, in the loop step that returned the
+        # answer: a push made once the call is journaled reaches this stream (queued
+        # until the stream runs), unless a `delay` still holds the answer back.
         self._transport = request.transport
-        return await super().prepare(request)
+        self._responder.channel.opened(self)
+        try:
+            return await super().prepare(request)
+        except BaseException:
+            self._responder.channel.closed(self)
+            self._transport = None
+            raise
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self._transport is not None:  # once: aiohttp may call write_eof again
             channel = self._responder.channel
-            channel.opened(self)
             try:
                 await self._run()
             except (ConnectionError, asyncio.CancelledError):

@@ -107,7 +107,7 @@ class WebSocketResponder:
         return Outcome(self._placeholder, 101, "websocket", delay_ms, render=render)
 
     async def _upgrade(self, request: web.BaseRequest, delay_ms: float) -> Outcome:
-        conversation = Conversation(self, delay_ms / 1000)
+        conversation = Conversation(self)
         if not conversation.can_prepare(request).ok:
             refusal = web.Response(
                 status=426,
@@ -124,12 +124,11 @@ class Conversation(web.WebSocketResponse):
 
     kind: Final = "websocket"
 
-    def __init__(self, responder: WebSocketResponder, delay: float) -> None:
+    def __init__(self, responder: WebSocketResponder) -> None:
         super().__init__(protocols=responder.spec.protocols, timeout=_CLOSE_TIMEOUT)
         self.id = responder.channel.new_id()
         self._responder = responder
         self._channel = responder.channel
-        self._delay = delay
         self._outbox: asyncio.Queue[_Message | wire.WsClose] = asyncio.Queue()
         self._ran = False
         self._ending = False
@@ -195,8 +194,6 @@ class Conversation(web.WebSocketResponse):
             self._outbox.put_nowait(_Message(data))
 
     async def _send_queued(self) -> None:
-        if self._delay:
-            await asyncio.sleep(self._delay)
         while True:
             item = await self._outbox.get()
             if isinstance(item, wire.WsClose):

@@ -92,7 +92,7 @@ class SseResponder:
     def answer(self, view: RequestView) -> Outcome:
         last_id = view.headers.get("Last-Event-ID")
         start = 0 if last_id is None else self.resume_at.get(last_id, 0)
-        return Outcome(SseStream(self, start, last_id), 200, "sse", self._delay())
+        return Outcome(SseStream(self, start), 200, "sse", self._delay())
 
 
 class SseStream(web.StreamResponse):
@@ -100,11 +100,10 @@ class SseStream(web.StreamResponse):
 
     kind: Final = "sse"
 
-    def __init__(self, responder: SseResponder, start: int, last_event_id: str | None) -> None:
+    def __init__(self, responder: SseResponder, start: int) -> None:
         super().__init__(status=200, headers=responder.headers)
         self.enable_chunked_encoding()
         self.id = responder.channel.new_id()
-        self.last_event_id = last_event_id
         self._responder = responder
         self._first = start
         #: Pushed events; None ends the stream cleanly.

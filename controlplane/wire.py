@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Meta, Struct, UnsetType, field
@@ -506,6 +507,13 @@ def check_origin_url(url: str, name: str) -> None:
     scheme, _, rest = url.partition("://")
     if scheme not in ("http", "https") or not rest or rest.startswith("/"):
         raise ValueError(f"`{name}` must be an absolute http:// or https:// URL, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"`{name}` is not a valid URL ({exc}): {url!r}") from None
+    if not parts.hostname:
+        raise ValueError(f"`{name}` names no host: {url!r}")
     if "?" in url or "#" in url:
         raise ValueError(
             f"`{name}` takes no query or fragment: the request's own query is forwarded"

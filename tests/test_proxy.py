@@ -274,6 +274,13 @@ NOT_ABSOLUTE = "`url` must be an absolute http:// or https:// URL, got "
         ({"url": "ftp://x"}, f"{NOT_ABSOLUTE}'ftp://x'"),
         ({"url": "/relative"}, f"{NOT_ABSOLUTE}'/relative'"),
         ({"url": "http:///x"}, f"{NOT_ABSOLUTE}'http:///x'"),
+        ({"url": "http://[::1"}, "`url` is not a valid URL (Invalid IPv6 URL): 'http://[::1'"),
+        (
+            {"url": "http://h:port"},
+            "`url` is not a valid URL (Port could not be cast to integer value as 'port'): "
+            "'http://h:port'",
+        ),
+        ({"url": "http://:80"}, "`url` names no host: 'http://:80'"),
         (
             {"url": "http://h/x?q=1"},
             "`url` takes no query or fragment: the request's own query is forwarded",

@@ -325,7 +325,7 @@ class SequenceResponse:
     __wire_tag__: ClassVar[str | None] = 'sequence'
     __wire_omit_defaults__: ClassVar[bool] = False
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
-        ('responses', 'responses', ('list', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'))))),
+        ('responses', 'responses', ('list', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'))))),
         ('on_exhausted', 'on_exhausted', ('literal', ('cycle', 'last', 'raise'))),
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
     )
@@ -384,6 +384,227 @@ class ProxyResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SseEvent:
+    """One Server-Sent Event: `data`, `event`, `id`, `retry` and `comment`, at least one."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('data', 'data', ('any',)),
+        ('event', 'event', ('union', (('str',), ('none',)))),
+        ('id', 'id', ('union', (('str',), ('none',)))),
+        ('retry', 'retry', ('union', (('int',), ('none',)))),
+        ('comment', 'comment', ('union', (('str',), ('none',)))),
+        ('delay_ms', 'delay_ms', ('float',)),
+    )
+
+    data: Any | UnsetType = UNSET
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+    comment: str | None = None
+    delay_ms: float = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SseResponse:
+    """A `text/event-stream` of `events`, each sent after its `delay_ms`."""
+
+    __wire_tag__: ClassVar[str | None] = 'sse'
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('events', 'events', ('list', ('struct', 'SseEvent'))),
+        ('keep_open', 'keep_open', ('bool',)),
+        ('heartbeat_ms', 'heartbeat_ms', ('union', (('float',), ('none',)))),
+        ('drop_after', 'drop_after', ('union', (('int',), ('none',)))),
+        ('headers', 'headers', ('dict', ('union', (('str',), ('list', ('str',)))))),
+        ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+    )
+
+    events: list[SseEvent] = field(default_factory=list)
+    keep_open: bool = False
+    heartbeat_ms: float | None = None
+    drop_after: int | None = None
+    headers: dict[str, HeaderValues] = field(default_factory=dict)
+    delay: Delay | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WsMessage:
+    """One WebSocket message: exactly one of `text`, `json` and `binary_base64`."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('text', 'text', ('union', (('str',), ('none',)))),
+        ('json', 'json', ('any',)),
+        ('binary_base64', 'binary_base64', ('union', (('str',), ('none',)))),
+        ('delay_ms', 'delay_ms', ('float',)),
+    )
+
+    text: str | None = None
+    json: Any | UnsetType = UNSET
+    binary_base64: str | None = None
+    delay_ms: float = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WsClose:
+    """A close frame: `code` (1000, 1001-1003, 1007-1014 or 3000-4999) and a `reason`."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('code', 'code', ('int',)),
+        ('reason', 'reason', ('str',)),
+    )
+
+    code: int = 1000
+    reason: str = ''
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageMatcher(StringMatcher):
+    """A string matcher on a text message, or `json_subset` on its JSON parse."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('json_subset', 'json_subset', ('any',)),
+        ('equals', 'equals', ('union', (('str',), ('none',)))),
+        ('case_insensitive', 'case_insensitive', ('bool',)),
+        ('contains', 'contains', ('union', (('str',), ('none',)))),
+        ('not_contains', 'not_contains', ('union', (('str',), ('none',)))),
+        ('starts_with', 'starts_with', ('union', (('str',), ('none',)))),
+        ('ends_with', 'ends_with', ('union', (('str',), ('none',)))),
+        ('matches', 'matches', ('union', (('str',), ('none',)))),
+        ('not_matches', 'not_matches', ('union', (('str',), ('none',)))),
+        ('absent', 'absent', ('union', (('bool',), ('none',)))),
+        ('any_of', 'any_of', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('all_of', 'all_of', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('not_', 'not', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+        ('includes', 'includes', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('has_exactly', 'has_exactly', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+    )
+
+    json_subset: Any | UnsetType = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class WsRule:
+    """When an incoming message matches `match`: send `reply`, then `close` if given."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('match', 'match', ('union', (('str',), ('struct', 'MessageMatcher')))),
+        ('reply', 'reply', ('list', ('struct', 'WsMessage'))),
+        ('close', 'close', ('union', (('struct', 'WsClose'), ('none',)))),
+    )
+
+    match: str | MessageMatcher
+    reply: list[WsMessage] = field(default_factory=list)
+    close: WsClose | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebSocketResponse:
+    """A WebSocket peer: `on_connect` messages, then `rules` answer incoming messages."""
+
+    __wire_tag__: ClassVar[str | None] = 'websocket'
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('on_connect', 'on_connect', ('list', ('struct', 'WsMessage'))),
+        ('rules', 'rules', ('list', ('struct', 'WsRule'))),
+        ('echo', 'echo', ('bool',)),
+        ('protocols', 'protocols', ('list', ('str',))),
+        ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+    )
+
+    on_connect: list[WsMessage] = field(default_factory=list)
+    rules: list[WsRule] = field(default_factory=list)
+    echo: bool = False
+    protocols: list[str] = field(default_factory=list)
+    delay: Delay | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivered:
+    """How many open connections a push reached."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('delivered', 'delivered', ('int',)),
+    )
+
+    delivered: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionsClosed:
+    """How many open connections were closed."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('closed', 'closed', ('int',)),
+    )
+
+    closed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamFrame:
+    """One frame in or out of a WebSocket or SSE stream: a message, an event or a close."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('seq', 'seq', ('int',)),
+        ('time', 'time', ('str',)),
+        ('connection', 'connection', ('str',)),
+        ('direction', 'direction', ('literal', ('in', 'out'))),
+        ('kind', 'kind', ('literal', ('binary', 'close', 'event', 'text'))),
+        ('text', 'text', ('union', (('str',), ('none',)))),
+        ('json', 'json', ('any',)),
+        ('binary_base64', 'binary_base64', ('union', (('str',), ('none',)))),
+        ('event', 'event', ('union', (('str',), ('none',)))),
+        ('id', 'id', ('union', (('str',), ('none',)))),
+        ('code', 'code', ('union', (('int',), ('none',)))),
+        ('reason', 'reason', ('union', (('str',), ('none',)))),
+    )
+
+    seq: int
+    time: str
+    connection: str
+    direction: Literal['in', 'out']
+    kind: Literal['binary', 'close', 'event', 'text']
+    text: str | None = None
+    json: Any | UnsetType = UNSET
+    binary_base64: str | None = None
+    event: str | None = None
+    id: str | None = None
+    code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamFrameList:
+    """The `StreamFrameList` wire shape."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('messages', 'messages', ('list', ('struct', 'StreamFrame'))),
+        ('evicted', 'evicted', ('int',)),
+    )
+
+    messages: list[StreamFrame]
+    evicted: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class InProcessResponse:
     """A response answered by Python code inside the server's process."""
 
@@ -427,7 +648,7 @@ class Route:
         ('priority', 'priority', ('int',)),
         ('match', 'match', ('union', (('struct', 'Match'), ('none',)))),
         ('times', 'times', ('union', (('int',), ('none',)))),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'), ('none',)))),
         ('id', 'id', ('union', (('str',), ('none',)))),
         ('scenario', 'scenario', ('struct', 'Scenario')),
         ('id_header', 'id_header', ('str',)),
@@ -816,13 +1037,13 @@ class HandlerInfo:
         ('name', 'name', ('str',)),
         ('route_ids', 'route_ids', ('list', ('str',))),
         ('calls', 'calls', ('int',)),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'InProcessResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'), ('struct', 'InProcessResponse'), ('none',)))),
     )
 
     name: str
     route_ids: list[str]
     calls: int
-    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | InProcessResponse | None
+    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | SseResponse | WebSocketResponse | InProcessResponse | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -997,7 +1218,7 @@ class ErrorBody:
     error: ErrorDetail
 
 
-AnyResponse = JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse
+AnyResponse = JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | SseResponse | WebSocketResponse
 HeaderValues = str | list[str]
 StringMatcherSpec = str | StringMatcher
 
@@ -1018,6 +1239,17 @@ STRUCTS: Final[dict[str, type]] = {
     'SequenceResponse': SequenceResponse,
     'FaultResponse': FaultResponse,
     'ProxyResponse': ProxyResponse,
+    'SseEvent': SseEvent,
+    'SseResponse': SseResponse,
+    'WsMessage': WsMessage,
+    'WsClose': WsClose,
+    'MessageMatcher': MessageMatcher,
+    'WsRule': WsRule,
+    'WebSocketResponse': WebSocketResponse,
+    'Delivered': Delivered,
+    'ConnectionsClosed': ConnectionsClosed,
+    'StreamFrame': StreamFrame,
+    'StreamFrameList': StreamFrameList,
     'InProcessResponse': InProcessResponse,
     'Scenario': Scenario,
     'Route': Route,
@@ -1058,7 +1290,9 @@ __all__ = [
     'AnyResponse',
     'CallList',
     'ChunkedDribble',
+    'ConnectionsClosed',
     'Delay',
+    'Delivered',
     'Diff',
     'ErrorBody',
     'ErrorDetail',
@@ -1073,6 +1307,7 @@ __all__ = [
     'JsonResponse',
     'LognormalDelay',
     'Match',
+    'MessageMatcher',
     'MsgpackResponse',
     'NearMiss',
     'NoRouteBody',
@@ -1097,6 +1332,10 @@ __all__ = [
     'Settings',
     'SkippedExchange',
     'SnapshotRequest',
+    'SseEvent',
+    'SseResponse',
+    'StreamFrame',
+    'StreamFrameList',
     'StringMatcher',
     'StringMatcherSpec',
     'TomlResponse',
@@ -1106,5 +1345,9 @@ __all__ = [
     'UnsetType',
     'VerifyRequest',
     'VerifyResult',
+    'WebSocketResponse',
+    'WsClose',
+    'WsMessage',
+    'WsRule',
     'YamlResponse',
 ]

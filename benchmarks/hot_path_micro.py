@@ -36,7 +36,7 @@ def _store() -> SessionStore:
     return store
 
 
-def _requests(count: int) -> list[web.BaseRequest]:
+def _requests(count: int, path: str = "/hello") -> list[web.BaseRequest]:
     shared = {
         "app": mock.Mock(),
         "protocol": mock.Mock(),
@@ -44,17 +44,20 @@ def _requests(count: int) -> list[web.BaseRequest]:
         "writer": mock.Mock(),
     }
     headers = {"Host": "127.0.0.1", "User-Agent": "wrk", "Accept": "*/*"}
-    return [make_mocked_request("GET", "/hello", headers=headers, **shared) for _ in range(count)]
+    return [make_mocked_request("GET", path, headers=headers, **shared) for _ in range(count)]
 
 
-async def measure(repeats: int = 5) -> float:
-    """Median µs per request of `MockHandler.__call__` over `repeats` fresh batches."""
-    handler = MockHandler(_store())
-    for request in _requests(JOURNAL):  # fill the journal: the steady state evicts
+async def measure(
+    repeats: int = 5, store: SessionStore | None = None, path: str = "/hello"
+) -> float:
+    """Median µs per request of `MockHandler.__call__` over `repeats` fresh batches
+    (by default of `GET /hello` against the 1-route session of `_store`)."""
+    handler = MockHandler(store or _store())
+    for request in _requests(JOURNAL, path):  # fill the journal: the steady state evicts
         await handler(request)
     timings = []
     for _ in range(repeats):
-        batch = _requests(BATCH)  # fresh requests: aiohttp caches per request
+        batch = _requests(BATCH, path)  # fresh requests: aiohttp caches per request
         gc.collect()
         started = time.perf_counter()
         for request in batch:

@@ -407,6 +407,9 @@ class _HttpResponse(Struct, **_RESPONSE):
     #: The status line's reason phrase; unset means the standard one (`OK`, `Not Found`).
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    #: Render the body's text (every string of a structured body) and the header values
+    #: as Handlebars templates over the request, per request (docs: templating).
+    template: bool | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _check_status(self.status)
@@ -545,9 +548,13 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
     client_cert: str | None = None
     client_key: str | None = None
     delay: Delay | None = None
+    #: Render `url` and the `headers` values as Handlebars templates over the request.
+    template: bool | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        check_origin_url(self.url, "url")
+        # A templated url is checked once rendered, per request.
+        if not (self.template is True and "{{" in self.url):
+            check_origin_url(self.url, "url")
         if not 0 < self.timeout_ms <= 600_000:
             raise ValueError(
                 f"`timeout_ms` must be > 0 and at most 600000, got {self.timeout_ms:g}"

@@ -94,6 +94,7 @@ def _responses() -> list[Any]:
         extra: dict[str, Any] = {"status": 201 + i, "headers": {"X-A": str(i)}}
         extra["delay"] = DELAYS[i % len(DELAYS)]
         extra |= _optional(cls, "reason", f"Reason {i}")
+        extra |= _optional(cls, "template", True)
         if "ChunkedDribble" in shapes.STRUCTS:
             extra |= _optional(
                 cls, "chunked_dribble", shapes.STRUCTS["ChunkedDribble"](chunks=2, total_ms=1)
@@ -122,6 +123,7 @@ def _responses() -> list[Any]:
                     preserve_host=True,
                     insecure=True,
                     delay=DELAYS[0],
+                    **_optional(shapes.STRUCTS["ProxyResponse"], "template", True),
                 )
             ]
             if "ProxyResponse" in shapes.STRUCTS

@@ -257,6 +257,16 @@ def test_one_connection_pool_serves_every_request(cp: SessionHandle, origin: Ori
     assert len(ports) == 1
 
 
+def test_a_sequence_adds_its_delay_to_a_proxy_inside_it(
+    cp: SessionHandle, origin: Origin
+) -> None:
+    inner = {"type": "proxy", "url": f"{origin.url}/echo", "delay": {"fixed_ms": 20}}
+    response = {"type": "sequence", "responses": [inner], "delay": {"fixed_ms": 30}}
+    cp.add_route(method="GET", path="/seq", handler="seq", response=response)
+    echoed(requests.get(f"{cp.mock_url}/seq", timeout=10))
+    assert cp.calls("seq")[0]["response"]["delay_ms"] == 50.0
+
+
 def test_a_delay_holds_the_answer_not_the_forwarding(cp: SessionHandle, origin: Origin) -> None:
     proxy(cp, f"{origin.url}/echo", delay={"fixed_ms": 50})
     echoed(requests.get(f"{cp.mock_url}/api/d", timeout=10))

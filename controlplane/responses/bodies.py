@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -23,8 +23,25 @@ from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.files import BodyFiles, no_files
 from controlplane.responses.outcome import Outcome, ResponseSpecError
+from controlplane.responses.templating import (
+    Rendering,
+    TemplateFailure,
+    TemplateSyntaxError,
+    compile_value,
+    has_mustache,
+    render_headers,
+    render_value,
+    template_failed,
+)
 
-__all__ = ["BodyResponder", "BodySpec", "DribbledResponse", "compile_body", "encode_body"]
+__all__ = [
+    "BodyResponder",
+    "BodySpec",
+    "DribbledResponse",
+    "TemplatedResponder",
+    "compile_body",
+    "encode_body",
+]
 
 BodySpec = (
     wire.JsonResponse
@@ -137,22 +154,96 @@ class BodyResponder:
 
     def answer(self, view: RequestView) -> Outcome:
         """Build the response from the prebuilt parts and sample the delay."""
+        return self._respond(self._body, self._headers, self._dribble, self._delay())
+
+    def _respond(
+        self,
+        body: bytes,
+        headers: CIMultiDict[str],
+        dribble: tuple[bytes, ...] | None,
+        delay_ms: float,
+    ) -> Outcome:
         response: web.StreamResponse
-        if self._dribble is not None:
+        if dribble is not None:
             response = DribbledResponse(
                 status=self._status,
                 reason=self._reason,
-                headers=self._headers,
-                pieces=self._dribble,
+                headers=headers,
+                pieces=dribble,
                 interval=self._interval,
             )
         else:
             response = web.Response(
-                body=self._body, status=self._status, reason=self._reason, headers=self._headers
+                body=body, status=self._status, reason=self._reason, headers=headers
             )
         if self._close:
             response.force_close()
-        return Outcome(response, self._status, self._type, self._delay())
+        return Outcome(response, self._status, self._type, delay_ms)
+
+
+class TemplatedResponder(BodyResponder):
+    """A body response with `template: true`: body and header values rendered per request.
+
+    The answer needs the route's path parameters, which the mock handler passes to
+    `Outcome.render` (after the route's side effects); `answer` returns the placeholder.
+    A render that fails or exceeds a bound answers 500 with the admin API's error shape
+    (`template_error`, `template_limit`), journaled under that code.
+    """
+
+    __slots__ = ("_body_template", "_encode", "_header_templates", "_placeholder")
+
+    def __init__(
+        self,
+        spec: BodySpec,
+        body: bytes,
+        headers: CIMultiDict[str],
+        body_template: Any,
+        encode: Callable[[Any], bytes] | None,
+        header_templates: tuple[tuple[str, Any], ...],
+    ) -> None:
+        super().__init__(spec, body, headers)
+        #: A compiled body (`compile_value`) to render and `encode`, or None: static body.
+        self._body_template = body_template
+        self._encode = encode
+        #: Every header as (name, text or `Template`); empty when none is templated.
+        self._header_templates = header_templates
+        self._placeholder = web.Response(status=500)
+
+    def answer(self, view: RequestView) -> Outcome:
+        placeholder = Outcome(self._placeholder, 500, self._type, self._delay())
+
+        async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+            # `delay_ms` read now: an enclosing sequence adds its own after `answer`.
+            return self._render(view, params, placeholder.delay_ms)
+
+        placeholder.render = render
+        return placeholder
+
+    def _render(self, view: RequestView, params: Mapping[str, str], delay_ms: float) -> Outcome:
+        rendering = Rendering(view, params)
+        try:
+            body = self._body
+            if self._body_template is not None:
+                rendered = render_value(self._body_template, rendering)
+                body = (
+                    rendered.encode("utf-8")
+                    if self._encode is None
+                    else _encode_rendered(self._encode, rendered)
+                )
+            headers = self._headers
+            if self._header_templates:
+                headers = render_headers(self._header_templates, rendering)
+        except TemplateFailure as exc:
+            return template_failed(exc, self._type, delay_ms)
+        dribble = None if self._dribble is None else _split(body, len(self._dribble))
+        return self._respond(body, headers, dribble, delay_ms)
+
+
+def _encode_rendered(encode: Callable[[Any], bytes], value: Any) -> bytes:
+    try:
+        return encode(value)
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        raise TemplateFailure(f"the rendered body cannot be encoded: {exc}") from exc
 
 
 def _toml_problem(value: Any, location: str) -> str | None:
@@ -206,7 +297,7 @@ def encode_body(spec: BodySpec, files: BodyFiles | None = None) -> tuple[bytes, 
 
 
 def compile_body(spec: BodySpec, files: BodyFiles | None = None) -> BodyResponder:
-    """Encode the body and build the headers of a static response, once."""
+    """Encode the body and build the headers of a response, once (templates compiled)."""
     body, default_type = encode_body(spec, files)
     if isinstance(spec, wire.RawResponse) and spec.content_type is not None:
         default_type = spec.content_type
@@ -217,4 +308,39 @@ def compile_body(spec: BodySpec, files: BodyFiles | None = None) -> BodyResponde
     # An explicit Content-Type in `headers` (any case) wins over every default.
     if "Content-Type" not in headers:
         headers["Content-Type"] = default_type
-    return BodyResponder(spec, body, headers)
+    if spec.template is not True:
+        return BodyResponder(spec, body, headers)
+    return _compile_templated(spec, body, headers)
+
+
+def _compile_templated(
+    spec: BodySpec, body: bytes, headers: CIMultiDict[str]
+) -> TemplatedResponder:
+    """A `template: true` response: templates compiled now, so a bad one is a 422."""
+    template: Any = None
+    encode: Callable[[Any], bytes] | None = None
+    where = ".body"
+    try:
+        if isinstance(spec, wire.RawResponse):
+            # Text only: a base64 body, or a body file that is not UTF-8, is sent as is.
+            if spec.body_base64 is None:
+                try:
+                    text = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = ""
+                if has_mustache(text):
+                    template = compile_value(text)
+                    where = ".body_file" if isinstance(spec.body_file, str) else ".body"
+        else:
+            compiled = compile_value(spec.body)
+            if compiled is not spec.body:
+                template, encode = compiled, _ENCODERS[spec.__struct_config__.tag]  # type: ignore[index]
+        header_templates: list[tuple[str, Any]] = []
+        for name, value in headers.items():
+            where = f".headers[{msgspec.json.encode(str(name)).decode()}]"
+            header_templates.append((str(name), compile_value(value)))
+        if all(isinstance(value, str) for _, value in header_templates):
+            header_templates = []
+        return TemplatedResponder(spec, body, headers, template, encode, tuple(header_templates))
+    except TemplateSyntaxError as exc:
+        raise ResponseSpecError(exc.message, where + exc.at) from None

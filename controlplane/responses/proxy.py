@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import msgspec
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
@@ -38,6 +39,17 @@ from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.outcome import Outcome, ResponseSpecError, error_body
+from controlplane.responses.templating import (
+    Rendering,
+    Template,
+    TemplateFailure,
+    TemplateSyntaxError,
+    compile_template,
+    compile_value,
+    has_mustache,
+    render_headers,
+    template_failed,
+)
 
 __all__ = ["HOP_BY_HOP", "ProxyResponder", "Upstreams"]
 
@@ -153,19 +165,51 @@ class ProxyResponder:
         seconds = spec.timeout_ms / 1000
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
         self._set = CIMultiDict(spec.headers)
+        # `template: true`: the url and header values rendered per request (None: static).
+        self._url_template: Template | None = None
+        self._header_templates: tuple[tuple[str, Any], ...] = ()
+        if spec.template is True:
+            self._compile_templates(spec)
         self._remove = frozenset(n.lower() for n in (*spec.remove_headers, *spec.headers))
         self._delay: DelaySampler = compile_delay(spec.delay)
         self._placeholder = web.Response(status=502)
 
+    def _compile_templates(self, spec: wire.ProxyResponse) -> None:
+        where = ".url"
+        try:
+            if has_mustache(spec.url):
+                self._url_template = compile_template(spec.url)
+            templates: list[tuple[str, Any]] = []
+            for name, value in spec.headers.items():
+                where = f".headers[{msgspec.json.encode(name).decode()}]"
+                templates.append((name, compile_value(value)))
+        except TemplateSyntaxError as exc:
+            raise ResponseSpecError(exc.message, where) from None
+        if not all(isinstance(value, str) for _, value in templates):
+            self._header_templates = tuple(templates)
+
     def answer(self, view: RequestView) -> Outcome:
-        delay_ms = self._delay()
+        outcome = Outcome(self._placeholder, 502, "proxy", self._delay())
 
         async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
-            return await self._forward(request, view, delay_ms)
+            # Read when rendered: an enclosing sequence adds its own delay after `answer`.
+            return await self._forward(request, view, params, outcome.delay_ms)
 
-        return Outcome(self._placeholder, 502, "proxy", delay_ms, render=render)
+        outcome.render = render
+        return outcome
 
-    def target(self, request: web.BaseRequest, view: RequestView) -> URL:
+    def _base_for(self, rendering: Rendering) -> str:
+        """The origin's base URL: the templated one rendered and checked, or the static one."""
+        if self._url_template is None:
+            return self._base
+        url = self._url_template.render(rendering)
+        try:
+            wire.check_origin_url(url, "url")
+        except ValueError as exc:
+            raise TemplateFailure(f"the templated proxy url rendered to {url!r}: {exc}") from None
+        return url.rstrip("/")
+
+    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> URL:
         """The origin URL for this request: raw path less prefixes, raw query kept."""
         raw = request.raw_path
         if raw[0] != "/":  # a forward-proxy request (absolute-form): its target's path
@@ -176,28 +220,41 @@ class ProxyResponder:
             raw_path = raw_path[len(prefix) :] or "/"
         if self._strip and (raw_path == self._strip or raw_path.startswith(self._strip + "/")):
             raw_path = raw_path[len(self._strip) :]
-        url = self._base + raw_path
+        url = (self._base if base is None else base) + raw_path
         if raw_query:
             url += "?" + raw_query
         return URL(url, encoded=True)
 
-    def _headers(self, request: web.BaseRequest) -> CIMultiDict[str]:
+    def _headers(self, request: web.BaseRequest, extra: CIMultiDict[str]) -> CIMultiDict[str]:
         headers = _relayable(request.headers, _REQUEST_ONLY | self._remove)
         if self.spec.preserve_host and (host := request.headers.get("Host")) is not None:
             headers["Host"] = host
-        headers.extend(self._set)
+        headers.extend(extra)
         return headers
 
     async def _forward(
-        self, request: web.BaseRequest, view: RequestView, delay_ms: float
+        self,
+        request: web.BaseRequest,
+        view: RequestView,
+        params: Mapping[str, str],
+        delay_ms: float,
     ) -> Outcome:
-        url = self.target(request, view)
+        rendering = Rendering(view, params)
+        try:
+            url = self.target(request, view, self._base_for(rendering))
+            extra = (
+                render_headers(self._header_templates, rendering)
+                if self._header_templates
+                else self._set
+            )
+        except TemplateFailure as exc:
+            return template_failed(exc, "proxy", delay_ms)
         client = self._upstreams.session(self._tls_key, self._tls)
         try:
             upstream = await client.request(
                 request.method,
                 url,
-                headers=self._headers(request),
+                headers=self._headers(request, extra),
                 data=view.body if view.body or request.body_exists else None,
                 allow_redirects=False,
                 timeout=self._timeout,

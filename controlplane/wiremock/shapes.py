@@ -172,8 +172,9 @@ class ResponseDefinition(Struct, **_IN):
     proxyUrlPrefixToRemove: str | None = None
     additionalProxyRequestHeaders: dict[str, str] | None = None
     removeProxyRequestHeaders: list[str] | None = None
-    # Not served yet.
+    #: `["response-template"]` renders the headers and body as templates.
     transformers: list[str] | None = None
+    # Not served yet.
     transformerParameters: dict[str, Any] | None = None
 
 

@@ -24,6 +24,7 @@ from controlplane.admin.decoding import Step, leading_steps, render_location
 from controlplane.errors import InvalidInput
 from controlplane.matching import CompiledRoute, compile_route
 from controlplane.responses import BodyFiles, ResponseSpecError, check_body_file
+from controlplane.responses.templating import TemplateSyntaxError, compile_value
 from controlplane.wiremock import shapes
 
 __all__ = [
@@ -122,6 +123,7 @@ _RESPONSE_FIELDS: dict[tuple[Step, ...], str] = {
     ("reason",): "statusMessage",
     ("body_file",): "bodyFileName",
     ("body_base64",): "base64Body",
+    ("template",): "transformers",
 }
 
 
@@ -429,14 +431,29 @@ def global_delay(settings: shapes.GlobalSettings) -> wire.Delay | None:
     return _delay(settings, settings.fixedDelay, "$", "fixedDelay")
 
 
+#: The one response transformer WireMock ships, served as native `template: true`.
+RESPONSE_TEMPLATE = "response-template"
+
+
+def _templated(transformers: list[str] | None, at: str) -> bool:
+    """Whether `transformers` asks for response templating; refuses any other transformer."""
+    for index, name in enumerate(transformers or ()):
+        if name != RESPONSE_TEMPLATE:
+            raise InvalidInput(
+                f"unknown transformer {name!r}: controlplane serves {RESPONSE_TEMPLATE!r} "
+                "(Handlebars response templating) only",
+                location=f"{at}[{index}]",
+            )
+    return bool(transformers)
+
+
 def response_spec(
     response: shapes.ResponseDefinition, files: BodyFiles | None, location: str = "$.response"
 ) -> wire.AnyResponse:
     """A response definition as a native response; `files` is where `bodyFileName` is
     looked up (the session's files directory), so a bad one is reported at that field."""
-    if response.transformers is not None:
-        raise _not_yet("transformers", location)
     delay = _delay(response, response.fixedDelayMilliseconds, location, "fixedDelayMilliseconds")
+    templated = _templated(response.transformers, _key(location, "transformers"))
     if response.proxyBaseUrl is not None:
         return _build(
             location,
@@ -447,6 +464,7 @@ def response_spec(
             headers=dict(response.additionalProxyRequestHeaders or {}),
             remove_headers=list(response.removeProxyRequestHeaders or ()),
             delay=delay,
+            **({"template": True} if templated else {}),
         )
     for name in (
         "proxyUrlPrefixToRemove",
@@ -477,6 +495,8 @@ def response_spec(
     }
     if response.statusMessage is not None:
         common["reason"] = response.statusMessage
+    if templated:
+        common["template"] = True
     if response.chunkedDribbleDelay is not None:
         dribble = response.chunkedDribbleDelay
         common["chunked_dribble"] = _build(
@@ -487,6 +507,13 @@ def response_spec(
             total_ms=dribble.totalDuration,
         )
     if response.jsonBody is not msgspec.UNSET:
+        if common.get("template"):
+            try:
+                compile_value(response.jsonBody)
+            except TemplateSyntaxError as exc:
+                raise InvalidInput(
+                    exc.message, location=_key(location, "jsonBody") + exc.at
+                ) from None
         return _build(
             location, wire.JsonResponse, _RESPONSE_FIELDS, body=response.jsonBody, **common
         )

@@ -210,6 +210,7 @@ class JsonResponse:
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
         ('reason', 'reason', ('str',)),
         ('chunked_dribble', 'chunked_dribble', ('struct', 'ChunkedDribble')),
+        ('template', 'template', ('bool',)),
     )
 
     body: Any = field(default=None, kw_only=False)
@@ -218,6 +219,7 @@ class JsonResponse:
     delay: Delay | None = None
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +238,7 @@ class RawResponse:
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
         ('reason', 'reason', ('str',)),
         ('chunked_dribble', 'chunked_dribble', ('struct', 'ChunkedDribble')),
+        ('template', 'template', ('bool',)),
     )
 
     body: str | None = field(default=None, kw_only=False)
@@ -247,6 +250,7 @@ class RawResponse:
     delay: Delay | None = None
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +266,7 @@ class MsgpackResponse:
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
         ('reason', 'reason', ('str',)),
         ('chunked_dribble', 'chunked_dribble', ('struct', 'ChunkedDribble')),
+        ('template', 'template', ('bool',)),
     )
 
     body: Any = field(default=None, kw_only=False)
@@ -270,6 +275,7 @@ class MsgpackResponse:
     delay: Delay | None = None
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +291,7 @@ class YamlResponse:
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
         ('reason', 'reason', ('str',)),
         ('chunked_dribble', 'chunked_dribble', ('struct', 'ChunkedDribble')),
+        ('template', 'template', ('bool',)),
     )
 
     body: Any = field(default=None, kw_only=False)
@@ -293,6 +300,7 @@ class YamlResponse:
     delay: Delay | None = None
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,6 +316,7 @@ class TomlResponse:
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
         ('reason', 'reason', ('str',)),
         ('chunked_dribble', 'chunked_dribble', ('struct', 'ChunkedDribble')),
+        ('template', 'template', ('bool',)),
     )
 
     body: dict[str, Any] = field(default_factory=dict, kw_only=False)
@@ -316,6 +325,7 @@ class TomlResponse:
     delay: Delay | None = None
     reason: str | UnsetType = UNSET
     chunked_dribble: ChunkedDribble | UnsetType = UNSET
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -368,6 +378,7 @@ class ProxyResponse:
         ('client_cert', 'client_cert', ('union', (('str',), ('none',)))),
         ('client_key', 'client_key', ('union', (('str',), ('none',)))),
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+        ('template', 'template', ('bool',)),
     )
 
     url: str
@@ -381,6 +392,7 @@ class ProxyResponse:
     client_cert: str | None = None
     client_key: str | None = None
     delay: Delay | None = None
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)

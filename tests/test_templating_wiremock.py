@@ -1,0 +1,118 @@
+"""WireMock's `response-template` transformer, registered with WireMock's own Python client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from wiremock.constants import Config
+from wiremock.exceptions import InvalidInputException
+from wiremock.resources.mappings import HttpMethods, Mapping, MappingRequest, MappingResponse
+from wiremock.resources.mappings.resource import Mappings
+
+from tests.conftest import SessionHandle
+
+
+@pytest.fixture
+def wm(cp: SessionHandle) -> Iterator[SessionHandle]:
+    """WireMock's client pointed at a fresh session's dialect."""
+    previous = Config.base_url
+    Config.base_url = cp.api + "/__admin"
+    try:
+        yield cp
+    finally:
+        Config.base_url = previous
+
+
+def test_a_templated_body_and_header_echo_the_request(wm: SessionHandle) -> None:
+    Mappings.create_mapping(
+        Mapping(
+            request=MappingRequest(method=HttpMethods.GET, url_path_pattern="/orders/[0-9]+"),
+            response=MappingResponse(
+                status=200,
+                headers={"X-Order": "{{request.pathSegments.[1]}}"},
+                body="order {{request.path.[1]}} for {{request.query.user}}",
+                transformers=["response-template"],
+            ),
+        )
+    )
+    answer = requests.get(f"{wm.mock_url}/orders/12?user=ann", timeout=10)
+    assert answer.status_code == 200
+    assert answer.text == "order 12 for ann"
+    assert answer.headers["X-Order"] == "12"
+
+
+def test_a_templated_json_body_renders_each_string(wm: SessionHandle) -> None:
+    Mappings.create_mapping(
+        Mapping(
+            request=MappingRequest(method=HttpMethods.POST, url_path="/users"),
+            response=MappingResponse(
+                status=201,
+                json_body={
+                    "name": "{{jsonPath request.body '$.name'}}",
+                    "size": "{{jsonPath request.body '$.size' default='M'}}",
+                    "id": 7,
+                },
+                transformers=["response-template"],
+            ),
+        )
+    )
+    answer = requests.post(f"{wm.mock_url}/users", json={"name": "Ann"}, timeout=10)
+    assert answer.status_code == 201
+    assert answer.json() == {"name": "Ann", "size": "M", "id": 7}
+
+
+def test_without_the_transformer_the_body_is_sent_as_written(wm: SessionHandle) -> None:
+    Mappings.create_mapping(
+        Mapping(
+            request=MappingRequest(method=HttpMethods.GET, url_path="/plain"),
+            response=MappingResponse(status=200, body="{{request.path.[0]}}"),
+        )
+    )
+    assert requests.get(f"{wm.mock_url}/plain", timeout=10).text == "{{request.path.[0]}}"
+
+
+def test_another_transformer_is_refused_at_its_location(wm: SessionHandle) -> None:
+    answer = requests.post(
+        f"{wm.api}/__admin/mappings",
+        json={
+            "request": {"urlPath": "/x"},
+            "response": {"body": "x", "transformers": ["response-template", "my-own"]},
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["errors"][0]
+    assert error["source"]["pointer"] == "/response/transformers/1"
+    assert error["detail"] == (
+        "unknown transformer 'my-own': controlplane serves 'response-template' "
+        "(Handlebars response templating) only"
+    )
+
+
+def test_a_template_syntax_error_is_refused_by_the_client(wm: SessionHandle) -> None:
+    with pytest.raises(InvalidInputException):
+        Mappings.create_mapping(
+            Mapping(
+                request=MappingRequest(method=HttpMethods.GET, url_path="/bad"),
+                response=MappingResponse(
+                    status=200, body="{{#if x}}", transformers=["response-template"]
+                ),
+            )
+        )
+
+
+def test_a_syntax_error_in_a_json_body_points_into_json_body(wm: SessionHandle) -> None:
+    answer = requests.post(
+        f"{wm.api}/__admin/mappings",
+        json={
+            "request": {"urlPath": "/x"},
+            "response": {"jsonBody": {"a": ["{{#if x}}"]}, "transformers": ["response-template"]},
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["errors"][0]
+    assert error["source"]["pointer"] == "/response/jsonBody/a/0"
+    assert error["detail"] == "template syntax error: Unclosed block at line 1, column 10"

@@ -111,6 +111,16 @@ def _split(body: bytes, chunks: int) -> tuple[bytes, ...]:
     return tuple(pieces)
 
 
+def _dribbled(
+    body: bytes, dribble: wire.ChunkedDribble | None
+) -> tuple[tuple[bytes, ...] | None, float]:
+    """The pieces of a dribbled body and the pause before each (None: not dribbled)."""
+    if dribble is None:
+        return None, 0.0
+    pieces = _split(body, dribble.chunks)
+    return pieces, dribble.total_ms / 1000 / len(pieces)
+
+
 class BodyResponder:
     """Answers every request with the same status, headers and prebuilt body."""
 
@@ -140,12 +150,7 @@ class BodyResponder:
         dribble = (
             spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
         )
-        self._dribble = None if dribble is None else _split(body, dribble.chunks)
-        self._interval = (
-            0.0
-            if not self._dribble or dribble is None
-            else (dribble.total_ms / 1000 / len(self._dribble))
-        )
+        self._dribble, self._interval = _dribbled(body, dribble)
 
     @property
     def body(self) -> bytes:
@@ -154,13 +159,16 @@ class BodyResponder:
 
     def answer(self, view: RequestView) -> Outcome:
         """Build the response from the prebuilt parts and sample the delay."""
-        return self._respond(self._body, self._headers, self._dribble, self._delay())
+        return self._respond(
+            self._body, self._headers, self._dribble, self._interval, self._delay()
+        )
 
     def _respond(
         self,
         body: bytes,
         headers: CIMultiDict[str],
         dribble: tuple[bytes, ...] | None,
+        interval: float,
         delay_ms: float,
     ) -> Outcome:
         response: web.StreamResponse
@@ -170,7 +178,7 @@ class BodyResponder:
                 reason=self._reason,
                 headers=headers,
                 pieces=dribble,
-                interval=self._interval,
+                interval=interval,
             )
         else:
             response = web.Response(
@@ -190,7 +198,13 @@ class TemplatedResponder(BodyResponder):
     (`template_error`, `template_limit`), journaled under that code.
     """
 
-    __slots__ = ("_body_template", "_encode", "_header_templates", "_placeholder")
+    __slots__ = (
+        "_body_template",
+        "_dribble_spec",
+        "_encode",
+        "_header_templates",
+        "_placeholder",
+    )
 
     def __init__(
         self,
@@ -207,12 +221,18 @@ class TemplatedResponder(BodyResponder):
         self._encode = encode
         #: Every header as (name, text or `Template`); empty when none is templated.
         self._header_templates = header_templates
+        self._dribble_spec = (
+            spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
+        )
         self._placeholder = web.Response(status=500)
 
     def answer(self, view: RequestView) -> Outcome:
         placeholder = Outcome(self._placeholder, 500, self._type, self._delay())
 
         async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+            # Unlinked first: the placeholder and this closure would otherwise be a cycle
+            # only the garbage collector frees (a collection every few hundred requests).
+            placeholder.render = None
             # `delay_ms` read now: an enclosing sequence adds its own after `answer`.
             return self._render(view, params, placeholder.delay_ms)
 
@@ -235,8 +255,8 @@ class TemplatedResponder(BodyResponder):
                 headers = render_headers(self._header_templates, rendering)
         except TemplateFailure as exc:
             return template_failed(exc, self._type, delay_ms)
-        dribble = None if self._dribble is None else _split(body, len(self._dribble))
-        return self._respond(body, headers, dribble, delay_ms)
+        dribble, interval = _dribbled(body, self._dribble_spec)
+        return self._respond(body, headers, dribble, interval, delay_ms)
 
 
 def _encode_rendered(encode: Callable[[Any], bytes], value: Any) -> bytes:

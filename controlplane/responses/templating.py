@@ -260,6 +260,11 @@ def _check(program: Program) -> None:
                     "subexpressions"
                 )
         name = _called(node)
+        if name in _WIREMOCK_ONLY or (name is None and _named(node) in _WIREMOCK_ONLY):
+            raise TemplateSyntaxError(
+                f"helper `{name or _named(node)}` is WireMock's and controlplane does not "
+                "provide it (see the templating reference for the helpers it has)"
+            )
         if name is not None and name not in HELPERS:
             known = ", ".join(sorted(HELPERS))
             raise TemplateSyntaxError(f"unknown helper `{name}`; the helpers are: {known}")
@@ -285,6 +290,46 @@ def _bare_call(node: Any) -> bool:
         and path.original in HELPERS
         and path.original not in _ENGINE_HELPERS
     )
+
+
+#: WireMock's helpers that controlplane does not provide: named, they are a 422 even
+#: without arguments (where Handlebars would otherwise look them up as a value).
+_WIREMOCK_ONLY: Final = frozenset(
+    (
+        "xPath",
+        "soapXPath",
+        "formatXml",
+        "formatJson",
+        "jsonArrayAdd",
+        "jsonMerge",
+        "jsonRemove",
+        "jsonSort",
+        "parseDate",
+        "date",
+        "truncateDate",
+        "randomInt",
+        "randomDecimal",
+        "numberFormat",
+        "formData",
+        "val",
+        "assign",
+        "arrayAdd",
+        "arrayRemove",
+        "arrayJoin",
+        "hostname",
+        "systemValue",
+    )
+)
+
+
+def _named(node: Any) -> str | None:
+    """The single name a mustache, block or subexpression starts with, if it is one."""
+    if not isinstance(node, MustacheStatement | BlockStatement | SubExpression):
+        return None
+    path = node.path
+    if not isinstance(path, PathExpression) or path.data or path.depth or path.is_this:
+        return None
+    return path.original if len(path.parts) == 1 else None
 
 
 def _called(node: Any) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from controlplane.responses.template_helpers import HELPERS
 from tests.conftest import SessionHandle
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reference" / "templating.md"
@@ -59,6 +60,15 @@ EXAMPLES = _examples()
 def test_the_page_has_its_examples() -> None:
     assert len(EXAMPLES) >= 25
     assert all(e.renders is not None or e.matches is not None for e in EXAMPLES)
+
+
+def test_every_helper_has_an_example() -> None:
+    used = {
+        name
+        for example in EXAMPLES
+        for name in re.findall(r"[{(][#/]?([A-Za-z][A-Za-z0-9]*)", example.template)
+    }
+    assert sorted(set(HELPERS) - used) == []
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.template[:40] for e in EXAMPLES])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -11,6 +13,8 @@ from wiremock.exceptions import InvalidInputException
 from wiremock.resources.mappings import HttpMethods, Mapping, MappingRequest, MappingResponse
 from wiremock.resources.mappings.resource import Mappings
 
+from controlplane.server import ServerConfig
+from controlplane.testing import ThreadedServer
 from tests.conftest import SessionHandle
 
 
@@ -116,3 +120,28 @@ def test_a_syntax_error_in_a_json_body_points_into_json_body(wm: SessionHandle) 
     error = answer.json()["errors"][0]
     assert error["source"]["pointer"] == "/response/jsonBody/a/0"
     assert error["detail"] == "template syntax error: Unclosed block at line 1, column 10"
+
+
+def test_a_mapping_file_with_a_templated_body_file(tmp_path: Path) -> None:
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "__files").mkdir()
+    (tmp_path / "__files" / "greeting.txt").write_text("hello {{request.query.name}}\n")
+    (tmp_path / "__files" / "binary.bin").write_bytes(b"\xff{{request.method}}")
+    mappings = [
+        ("/greet", "greeting.txt", ["response-template"]),
+        ("/bin", "binary.bin", ["response-template"]),
+        ("/plain", "greeting.txt", None),
+    ]
+    for index, (url, name, transformers) in enumerate(mappings):
+        response = {"bodyFileName": name, "transformers": transformers}
+        mapping = {"request": {"urlPath": url}, "response": response}
+        (tmp_path / "mappings" / f"{index}.json").write_text(json.dumps(mapping))
+    with ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=tmp_path)) as server:
+        assert requests.get(f"{server.mock_url}/greet?name=Ann", timeout=10).text == "hello Ann\n"
+        # A body file that is not UTF-8 is sent as it is.
+        assert requests.get(f"{server.mock_url}/bin", timeout=10).content == (
+            b"\xff{{request.method}}"
+        )
+        assert requests.get(f"{server.mock_url}/plain?name=Ann", timeout=10).text == (
+            "hello {{request.query.name}}\n"
+        )

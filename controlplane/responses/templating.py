@@ -1,6 +1,8 @@
 """Response templates: Handlebars text rendered per request over WireMock's request model.
 
-The one place that knows the engine. Templates compile at registration
+The rest of the server sees templates through this module only; the engine is imported
+here and by `template_model` (the request model, how helpers are called),
+`template_helpers` and `template_dates` (the helpers). Templates compile at registration
 (`compile_template`: a syntax error, an unknown helper or nesting deeper than
 `MAX_NESTING` is a `TemplateSyntaxError` the admin API answers 422); `Template.render`
 runs once per request over a model built lazily from the `RequestView` (a template that
@@ -47,8 +49,8 @@ from pydantic_handlebars._utils import to_string
 from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
 from controlplane.responses.outcome import Outcome, error_body, error_outcome
-from controlplane.responses.template_helpers import (
-    HELPERS,
+from controlplane.responses.template_helpers import HELPERS
+from controlplane.responses.template_model import (
     MAX_BLOCKS,
     MAX_OUTPUT,
     NO_ARGS,
@@ -137,6 +139,9 @@ class Rendering:
             raise TemplateFailure(message) from None
         except RecursionError:
             raise TemplateLimit(f"the template nests over {MAX_NESTING} levels") from None
+        except Exception as exc:  # a helper's bug must not become aiohttp's bare 500
+            _log.error("template_crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            raise TemplateFailure(f"the template failed: {type(exc).__name__}: {exc}") from None
         return self.count(text)
 
     def count(self, text: str) -> str:

@@ -83,7 +83,7 @@ def _credentials(header: str | None) -> _Credentials | None:
 class _PassThrough(ProxyResponder):
     """A `proxy` response whose origin is the request's own absolute target."""
 
-    def target(self, request: web.BaseRequest, view: RequestView) -> URL:
+    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> URL:
         return request.url
 
 

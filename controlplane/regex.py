@@ -25,7 +25,15 @@ from typing import Any
 import re2
 from re2 import _re2
 
-__all__ = ["RE2_SYNTAX_URL", "RegexError", "UserMatch", "UserRegex", "check", "compile_user"]
+__all__ = [
+    "RE2_SYNTAX_URL",
+    "RegexError",
+    "UserMatch",
+    "UserRegex",
+    "check",
+    "compile_search",
+    "compile_user",
+]
 
 #: Where the accepted syntax is documented (named in every refusal).
 RE2_SYNTAX_URL = "https://github.com/google/re2/wiki/Syntax"
@@ -183,3 +191,12 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8", "surrogatepass")  # a lone surrogate went in
     except UnicodeDecodeError:
         return data.decode("utf-8", "replace")  # `\C` (any byte) split a character
+
+
+@functools.lru_cache(maxsize=256)
+def compile_search(pattern: str) -> Any:
+    """A user's pattern for searching a text (`search`, `finditer`, groups: as `re`), on
+    RE2's `re`-like wrapper: linear time, a few microseconds more per call than
+    `compile_user`'s full match. Raises RegexError for a pattern RE2 refuses."""
+    check(pattern)
+    return re2.compile(pattern, _OPTIONS)

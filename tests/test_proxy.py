@@ -257,9 +257,7 @@ def test_one_connection_pool_serves_every_request(cp: SessionHandle, origin: Ori
     assert len(ports) == 1
 
 
-def test_a_sequence_adds_its_delay_to_a_proxy_inside_it(
-    cp: SessionHandle, origin: Origin
-) -> None:
+def test_a_sequence_adds_its_delay_to_a_proxy_inside_it(cp: SessionHandle, origin: Origin) -> None:
     inner = {"type": "proxy", "url": f"{origin.url}/echo", "delay": {"fixed_ms": 20}}
     response = {"type": "sequence", "responses": [inner], "delay": {"fixed_ms": 30}}
     cp.add_route(method="GET", path="/seq", handler="seq", response=response)

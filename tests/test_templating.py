@@ -424,3 +424,16 @@ def test_hostile_numbers_render_an_error_at_once(
     assert time.monotonic() - started < 5  # `1e999999999` as a Python int would not be
     assert answer.status_code == 200
     assert answer.text == rendered
+
+
+def test_regex_extract_runs_on_re2_so_a_backtracking_pattern_cannot_hang(
+    cp: SessionHandle,
+) -> None:
+    body = "{{regexExtract request.body '(a+)+b' default='none'}}|{{regexExtract 'aa' 'a(?=a)'}}"
+    route(cp, {"type": "raw", "template": True, "body": body})
+    started = time.monotonic()
+    # On a backtracking engine `(a+)+b` over 40 `a`s and no `b` takes 2^40 steps.
+    answer = requests.post(f"{cp.mock_url}/t/1", data="a" * 40 + "!", timeout=10)
+    assert time.monotonic() - started < 5
+    # RE2 has no lookaround: the pattern is refused in place, as a bad one is.
+    assert answer.text == "none|[ERROR: Invalid regex string a(?=a)]"

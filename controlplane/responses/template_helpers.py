@@ -27,6 +27,7 @@ from pydantic_handlebars._compiler import HelperOptions
 from pydantic_handlebars._helpers import get_standard_helpers
 from pydantic_handlebars._utils import is_falsy
 
+from controlplane.regex import RegexError, compile_search
 from controlplane.request_view import NOT_JSON
 from controlplane.responses.template_dates import now
 from controlplane.responses.template_model import (
@@ -173,11 +174,11 @@ def _url_encode(call: Call) -> str:
     return quote_plus(value, safe="*").replace("~", "%7E")
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
+def _regex(pattern: str) -> Any:
+    """The pattern on RE2 (linear time, as every user pattern), or None if refused."""
     try:
-        return re.compile(pattern)
-    except re.error:
+        return compile_search(pattern)
+    except RegexError:
         return None
 
 

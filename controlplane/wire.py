@@ -629,6 +629,9 @@ class SseResponse(Struct, tag="sse", **_RESPONSE):
     drop_after: int | None = None
     headers: dict[str, HeaderValues] = field(default_factory=dict)
     delay: Delay | None = None
+    #: Render the strings in each scripted event's `data` as Handlebars templates over
+    #: the request that opened the stream (pushed events are sent as given).
+    template: bool | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _check_headers(self.headers)

@@ -483,3 +483,55 @@ def test_a_push_with_a_delay_or_to_an_unknown_handler_is_refused(cp: SessionHand
     unknown = requests.post(f"{cp.api}/handlers/nope/events", json={"data": "x"}, timeout=10)
     assert unknown.status_code == 404
     assert "'nope'" in unknown.json()["error"]["message"]
+
+
+def test_templated_event_data_renders_over_the_opening_request(cp: SessionHandle) -> None:
+    cp.add_route(
+        method="GET",
+        path="/chat/{room}",
+        handler="chat",
+        response={
+            "type": "sse",
+            "template": True,
+            "events": [
+                {"data": "hello {{request.query.user}} in {{request.pathParams.room}}", "id": "1"},
+                {"data": {"room": "{{request.path.[1]}}", "n": 2, "text": "plain"}},
+                {"data": 7, "event": "kept"},
+            ],
+        },
+    )
+    with httpx.stream("GET", f"{cp.mock_url}/chat/lobby?user=ann", timeout=READ_TIMEOUT) as answer:
+        body = answer.read()
+    assert body == (
+        b"id: 1\ndata: hello ann in lobby\n\n"
+        b'data: {"room":"lobby","n":2,"text":"plain"}\n\n'
+        b"event: kept\ndata: 7\n\n"
+    )
+
+
+def test_a_bad_event_template_is_refused_at_its_event(cp: SessionHandle) -> None:
+    response = {"type": "sse", "template": True, "events": [{"data": "ok"}, {"data": "{{#if}}"}]}
+    answer = requests.post(
+        f"{cp.api}/routes",
+        json={"method": "GET", "path": "/bad", "handler": "bad", "response": response},
+        timeout=10,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["location"] == "$.response.events[1].data"
+
+
+def test_without_template_event_data_is_sent_as_written(cp: SessionHandle) -> None:
+    url = sse(cp, events=[{"data": "{{request.path}}"}])
+    assert requests.get(url, timeout=READ_TIMEOUT).content == b"data: {{request.path}}\n\n"
+
+
+def test_an_event_template_past_its_bounds_answers_500_before_the_stream(
+    cp: SessionHandle,
+) -> None:
+    loop = "{{#each (range 1 200)}}{{#each (range 1 200)}}x{{/each}}{{/each}}"
+    url = sse(cp, template=True, events=[{"data": loop}])
+    answer = requests.get(url, timeout=READ_TIMEOUT)
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "template_limit"
+    assert cp.calls("feed")[0]["response"]["error"] == "template_limit"
+    assert cp.calls("feed")[0]["response"]["type"] == "sse"

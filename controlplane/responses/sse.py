@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import msgspec
 from aiohttp import web
@@ -34,8 +35,16 @@ from multidict import CIMultiDict
 from controlplane import wire
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
-from controlplane.responses.outcome import Outcome
+from controlplane.responses.outcome import Outcome, ResponseSpecError
 from controlplane.responses.streams import Channel
+from controlplane.responses.templating import (
+    Rendering,
+    TemplateFailure,
+    TemplateSyntaxError,
+    compile_value,
+    render_value,
+    template_failed,
+)
 
 __all__ = ["SseResponder", "SseStream", "encode_event"]
 
@@ -43,6 +52,8 @@ _LINES = re.compile(r"\r\n|\r|\n")
 _HEARTBEAT: Final = b": heartbeat\n\n"
 #: A pushed event, encoded once for every stream it goes to.
 Pushed = tuple[bytes, wire.SseEvent]
+#: A scripted event: seconds to wait before it, its encoding, the event.
+ScriptStep = tuple[float, bytes, wire.SseEvent]
 
 
 def encode_event(event: wire.SseEvent) -> bytes:
@@ -89,10 +100,52 @@ class SseResponder:
         self.heartbeat = None if spec.heartbeat_ms is None else spec.heartbeat_ms / 1000
         self._delay: DelaySampler = compile_delay(spec.delay)
 
+        #: With `template: true`, each event's compiled `data` (None: no template in it).
+        self._templates: tuple[Any, ...] = ()
+        if spec.template is True:
+            self._templates = tuple(
+                _compiled_data(event, index) for index, event in enumerate(spec.events)
+            )
+            if all(t is None for t in self._templates):
+                self._templates = ()
+
     def answer(self, view: RequestView) -> Outcome:
         last_id = view.headers.get("Last-Event-ID")
         start = 0 if last_id is None else self.resume_at.get(last_id, 0)
-        return Outcome(SseStream(self, start), 200, "sse", self._delay())
+        if not self._templates:
+            return Outcome(SseStream(self, start), 200, "sse", self._delay())
+        placeholder = Outcome(web.Response(status=500), 500, "sse", self._delay())
+
+        async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+            placeholder.render = None  # no cycle left for the garbage collector
+            try:
+                script = self._rendered_script(Rendering(view, params))
+            except TemplateFailure as exc:
+                return template_failed(exc, "sse", placeholder.delay_ms)
+            return Outcome(SseStream(self, start, script), 200, "sse", placeholder.delay_ms)
+
+        placeholder.render = render
+        return placeholder
+
+    def _rendered_script(self, rendering: Rendering) -> tuple[ScriptStep, ...]:
+        steps = []
+        for (wait, encoded, event), data in zip(self.script, self._templates, strict=True):
+            if data is not None:
+                event = msgspec.structs.replace(event, data=render_value(data, rendering))
+                encoded = encode_event(event)
+            steps.append((wait, encoded, event))
+        return tuple(steps)
+
+
+def _compiled_data(event: wire.SseEvent, index: int) -> Any:
+    """The event's `data` compiled as a template, or None when it holds none."""
+    if event.data is wire.UNSET:
+        return None
+    try:
+        compiled = compile_value(event.data)
+    except TemplateSyntaxError as exc:
+        raise ResponseSpecError(exc.message, f".events[{index}].data{exc.at}") from None
+    return None if compiled is event.data else compiled
 
 
 class SseStream(web.StreamResponse):
@@ -100,8 +153,15 @@ class SseStream(web.StreamResponse):
 
     kind: Final = "sse"
 
-    def __init__(self, responder: SseResponder, start: int) -> None:
+    def __init__(
+        self,
+        responder: SseResponder,
+        start: int,
+        script: tuple[ScriptStep, ...] | None = None,
+    ) -> None:
         super().__init__(status=200, headers=responder.headers)
+        #: The scripted events: the responder's, or rendered for this request.
+        self._script = responder.script if script is None else script
         self.enable_chunked_encoding()
         self.id = responder.channel.new_id()
         self._responder = responder
@@ -159,7 +219,7 @@ class SseStream(web.StreamResponse):
     async def _run(self) -> None:
         responder = self._responder
         loop = asyncio.get_running_loop()
-        script = responder.script[self._first :]
+        script = self._script[self._first :]
         heartbeat = responder.heartbeat
         keep_open = responder.spec.keep_open
         self._check_drop()

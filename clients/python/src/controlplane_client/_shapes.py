@@ -431,6 +431,7 @@ class SseResponse:
         ('drop_after', 'drop_after', ('union', (('int',), ('none',)))),
         ('headers', 'headers', ('dict', ('union', (('str',), ('list', ('str',)))))),
         ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+        ('template', 'template', ('bool',)),
     )
 
     events: list[SseEvent] = field(default_factory=list)
@@ -439,6 +440,7 @@ class SseResponse:
     drop_after: int | None = None
     headers: dict[str, HeaderValues] = field(default_factory=dict)
     delay: Delay | None = None
+    template: bool | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)

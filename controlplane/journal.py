@@ -75,10 +75,11 @@ class OriginAnswer:
 
     __slots__ = ("_limit", "body", "body_size", "complete", "headers", "reason", "status")
 
-    def __init__(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, status: int, reason: str | None, headers: CIMultiDict[str]) -> None:
         self.status = status
         self.reason = reason
-        #: The origin's headers as relayed (hop-by-hop ones already dropped), in order.
+        #: The origin's headers as relayed (hop-by-hop ones already dropped), in order,
+        #: repeats kept; read-only.
         self.headers = headers
         self.body = bytearray()
         self.body_size = 0

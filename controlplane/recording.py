@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.errors import Conflict
@@ -247,14 +248,15 @@ def _unservable(method: str, answer: Answer) -> str | None:
     return None
 
 
-def _stored(status: int, headers: list[tuple[str, str]], body: bytes) -> Answer:
+def _stored(status: int, headers: CIMultiDict[str], body: bytes) -> Answer:
     """The answer as stored: decoded when it was compressed, framing headers dropped."""
-    encoding = next((v for n, v in headers if n.lower() == "content-encoding"), None)
+    encoding = headers.get("Content-Encoding")
     drop = set(_FRAMING)
     if encoding is not None and (decoded := _decode(encoding, body)) is not None:
         body = decoded
         drop.add("content-encoding")
-    return Answer(status, tuple((n, v) for n, v in headers if n.lower() not in drop), body)
+    kept = tuple((str(n), v) for n, v in headers.items() if n.lower() not in drop)
+    return Answer(status, kept, body)
 
 
 def _decode(encoding: str, body: bytes) -> bytes | None:

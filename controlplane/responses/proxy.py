@@ -239,16 +239,19 @@ class ProxyResponder:
         params: Mapping[str, str],
         delay_ms: float,
     ) -> Outcome:
-        rendering = Rendering(view, params)
-        try:
-            url = self.target(request, view, self._base_for(rendering))
-            extra = (
-                render_headers(self._header_templates, rendering)
-                if self._header_templates
-                else self._set
-            )
-        except TemplateFailure as exc:
-            return template_failed(exc, "proxy", delay_ms)
+        if self._url_template is None and not self._header_templates:
+            url, extra = self.target(request, view), self._set
+        else:
+            rendering = Rendering(view, params)
+            try:
+                url = self.target(request, view, self._base_for(rendering))
+                extra = (
+                    render_headers(self._header_templates, rendering)
+                    if self._header_templates
+                    else self._set
+                )
+            except TemplateFailure as exc:
+                return template_failed(exc, "proxy", delay_ms)
         client = self._upstreams.session(self._tls_key, self._tls)
         try:
             upstream = await client.request(
@@ -269,9 +272,8 @@ class ProxyResponder:
         except (aiohttp.ClientError, OSError) as exc:
             return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
         headers = _relayable(upstream.headers, frozenset())
-        origin = OriginAnswer(
-            upstream.status, upstream.reason, [(str(n), v) for n, v in headers.items()]
-        )
+        # The journal's copy shares `headers`: aiohttp's response copies what it is given.
+        origin = OriginAnswer(upstream.status, upstream.reason, headers)
         length = upstream.content_length
         if (
             length is not None

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from controlplane import recording, wire
+from controlplane import dashboard, recording, wire
 from controlplane._version import __version__
 from controlplane.admin.decoding import (
     bool_query,
@@ -102,7 +102,9 @@ def _error_middleware(token: str | None, dialects: Sequence[Dialect]) -> Middlew
         path = request.path
         render = next((d.error_response for d in dialects if d.owns(path)), _error_response)
         try:
-            if expected is not None and request.path != "/health":
+            # The health check and the dashboard's static page need no token (the page
+            # asks for it when its API calls answer 401).
+            if expected is not None and path != "/health" and not dashboard.is_page(path):
                 given = request.headers.get("Authorization", "").encode("utf-8", "replace")
                 if not hmac.compare_digest(given, expected):
                     raise Unauthorized(
@@ -899,6 +901,7 @@ def build_admin_app(
     for operation in OPERATIONS:
         for path, _ in operation.routes():
             app.router.add_route(operation.method, path, operation.handler)
+    dashboard.mount(app)
     for dialect in dialects:
         dialect.mount(app, store, root_dir, shutdown)
     return app

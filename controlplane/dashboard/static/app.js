@@ -1,0 +1,533 @@
+// The controlplane dashboard. Plain JavaScript over the public admin API only
+// (docs/reference/admin-api.md): every call below is one a test suite could make.
+"use strict";
+
+const POLL_MS = 500; // new journal entries show within a second
+const REFRESH_EVERY = 4; // routes, handlers and sessions every 4th poll (2 s)
+const JOURNAL_SHOWN = 500; // entries kept in the page
+const TOKEN_KEY = "controlplane.admin-token";
+// Headers curl sets itself (or that describe the transfer, not the request).
+const CURL_SKIP = new Set(["host", "content-length", "transfer-encoding", "connection",
+  "x-controlplane-session"]);
+
+const $ = (selector) => document.querySelector(selector);
+
+const state = {
+  sessions: [],
+  sid: null,
+  routes: [],
+  handlers: [],
+  scenarios: [],
+  entries: [], // journal entries, oldest first
+  cursor: null, // `after` of the next journal poll
+  hits: new Map(), // route id -> journaled hits
+  unmatched: new Map(), // seq -> unmatched entry with near misses
+  unmatchedCursor: null,
+  selected: null,
+  tick: 0,
+  waitingForToken: false,
+};
+
+// ------------------------------------------------------------------ the admin API
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const detail = body && body.error;
+    super(detail ? `${detail.message}${detail.location ? ` (at ${detail.location})` : ""}`
+      : `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let answer;
+  try {
+    answer = await fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    banner(`The controlplane server at ${location.host} is unreachable (${error.message}); ` +
+      "retrying.");
+    throw error;
+  }
+  if (answer.status === 401) {
+    askForToken(token !== null);
+    throw new ApiError(401, null);
+  }
+  banner(null);
+  const text = await answer.text();
+  const parsed = text ? JSON.parse(text) : null;
+  if (!answer.ok) throw new ApiError(answer.status, parsed);
+  return parsed;
+}
+
+function base() {
+  return `/api/sessions/${encodeURIComponent(state.sid)}`;
+}
+
+function banner(message) {
+  const element = $("#banner");
+  element.hidden = message === null;
+  element.textContent = message || "";
+}
+
+function askForToken(wrong) {
+  state.waitingForToken = true;
+  const form = $("#token-form");
+  if (form.hidden) {
+    form.hidden = false;
+    $("#token").focus();
+  }
+  banner(wrong ? "That admin token was refused; enter the right one." : null);
+}
+
+$("#token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("#token").value);
+  $("#token-form").hidden = true;
+  state.waitingForToken = false;
+  start();
+});
+
+// ------------------------------------------------------------------ rendering helpers
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) {
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+  }
+  return node;
+}
+
+function pretty(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+function shellQuote(text) {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+function queryString(query) {
+  const parts = [];
+  for (const [name, values] of Object.entries(query)) {
+    for (const value of values) {
+      parts.push(`${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
+    }
+  }
+  return parts.length ? `?${parts.join("&")}` : "";
+}
+
+function currentSession() {
+  return state.sessions.find((s) => s.id === state.sid);
+}
+
+// ------------------------------------------------------------------ sessions
+
+async function loadSessions() {
+  const { sessions } = await api("GET", "/api/sessions");
+  state.sessions = sessions;
+  if (!sessions.some((s) => s.id === state.sid)) {
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("session");
+    selectSession(sessions.some((s) => s.id === wanted) ? wanted : sessions[0].id);
+  }
+  renderSessions();
+}
+
+function renderSessions() {
+  const list = $("#sessions");
+  list.replaceChildren(...state.sessions.map((s) => el("li", {},
+    el("button", {
+      class: "session", "data-sid": s.id, "aria-current": String(s.id === state.sid),
+      onclick: () => selectSession(s.id),
+    }, el("span", { class: "sid" }, s.name ? `${s.name} ` : "", el("code", { text: s.id })),
+    s.id === state.sid
+      ? el("span", { class: "muted counts" },
+        `${state.routes.length} routes · ${state.entries.length} requests · ` +
+        `${state.unmatched.size} unmatched`)
+      : null))));
+}
+
+function selectSession(sid) {
+  if (sid === state.sid) return;
+  Object.assign(state, {
+    sid, routes: [], handlers: [], scenarios: [], entries: [], cursor: null,
+    hits: new Map(), unmatched: new Map(), unmatchedCursor: null, selected: null,
+  });
+  history.replaceState(null, "", `#session=${encodeURIComponent(sid)}`);
+  $("#detail").hidden = true;
+  $("#journal").replaceChildren();
+  $("#unmatched").replaceChildren();
+  renderSessions();
+  refreshSession().catch(() => {});
+}
+
+// ------------------------------------------------------------------ routes and handlers
+
+async function refreshSession() {
+  const sid = state.sid;
+  const [routes, handlers, scenarios] = await Promise.all([
+    api("GET", `${base()}/routes`),
+    api("GET", `${base()}/handlers`),
+    api("GET", `${base()}/scenarios`),
+  ]);
+  if (sid !== state.sid) return;
+  state.routes = routes.routes;
+  state.handlers = handlers.handlers;
+  state.scenarios = scenarios.scenarios;
+  const session = currentSession();
+  $("#session-title").textContent = session && session.name
+    ? `${session.name} (${session.id})` : `Session ${sid}`;
+  $("#session-mock").textContent = session ? `mock traffic: ${session.mock_url}` : "";
+  renderRoutes();
+  renderHandlers();
+  renderSessions();
+}
+
+function renderRoutes() {
+  const scenarioState = new Map(state.scenarios.map((s) => [s.name, s.state]));
+  const rows = state.routes.map((route) => {
+    const hits = state.hits.get(route.id) || 0;
+    const left = route.times == null ? "∞" : String(Math.max(route.times - hits, 0));
+    let scenario = "";
+    if (route.scenario) {
+      const { name, required_state: required, new_state: next } = route.scenario;
+      scenario = `${name}: ${scenarioState.get(name) || "?"}` +
+        (required ? ` (needs ${required})` : "") + (next ? ` → ${next}` : "");
+    }
+    return el("tr", { "data-route-id": route.id },
+      el("td", {}, el("code", { text: route.method })),
+      el("td", {}, el("code", { text: route.path ?? `~ ${route.path_regex}` })),
+      el("td", { text: route.handler }),
+      el("td", { text: String(route.priority) }),
+      el("td", { class: "hits", text: String(hits) }),
+      el("td", { text: left }),
+      el("td", { text: scenario }),
+      el("td", {}, el("button", {
+        class: "delete", type: "button", "aria-label": `Delete route ${route.id}`,
+        onclick: () => deleteRoute(route.id),
+      }, "Delete")));
+  });
+  $("#routes tbody").replaceChildren(...rows);
+  $("#routes-empty").hidden = rows.length > 0;
+}
+
+function renderHandlers() {
+  const rows = state.handlers.map((h) => el("tr", {},
+    el("td", {}, el("code", { text: h.name })),
+    el("td", { text: String(h.calls) }),
+    el("td", { text: String(h.route_ids.length) }),
+    el("td", {}, h.response ? el("pre", { class: "code", text: pretty(h.response) })
+      : el("span", { class: "muted", text: "none registered (answers 404)" }))));
+  $("#handlers tbody").replaceChildren(...rows);
+  $("#handlers-empty").hidden = rows.length > 0;
+  const select = $("#filters [name=handler]");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "" }, "any"),
+    ...state.handlers.map((h) => el("option", { value: h.name }, h.name)));
+  select.value = chosen;
+}
+
+async function deleteRoute(id) {
+  if (!confirm(`Delete route ${id}?`)) return;
+  await api("DELETE", `${base()}/routes/${encodeURIComponent(id)}`);
+  await refreshSession();
+}
+
+$("#route-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const result = $("#route-result");
+  const route = {
+    method: form.method.value.trim(),
+    path: form.path.value.trim(),
+    handler: form.handler.value.trim(),
+    priority: Number(form.priority.value || 5),
+  };
+  try {
+    if (form.times.value) route.times = Number(form.times.value);
+    if (form.match.value.trim()) route.match = JSON.parse(form.match.value);
+    route.response = JSON.parse(form.response.value);
+  } catch (error) {
+    result.textContent = `Not JSON: ${error.message}`;
+    result.className = "error";
+    return;
+  }
+  try {
+    const { routes } = await api("POST", `${base()}/routes`, route);
+    result.textContent = `Added route ${routes[0].id}.`;
+    result.className = "ok";
+    await refreshSession();
+  } catch (error) {
+    result.textContent = `Refused: ${error.message}`;
+    result.className = "error";
+  }
+});
+
+// ------------------------------------------------------------------ the journal
+
+async function pollJournal() {
+  const sid = state.sid;
+  // The first load takes the newest entries; then `after` continues from the last seen.
+  let path = state.cursor === null
+    ? `${base()}/requests?limit=${JOURNAL_SHOWN}`
+    : `${base()}/requests?after=${state.cursor}&limit=${JOURNAL_SHOWN}`;
+  for (let pages = 0; pages < 20; pages += 1) {
+    const page = await api("GET", path);
+    if (sid !== state.sid) return;
+    addEntries(page.requests);
+    if (state.cursor === null) state.cursor = 0;
+    if (page.requests.length) state.cursor = page.requests[page.requests.length - 1].seq;
+    if (page.next == null) break;
+    path = `${base()}/requests?after=${page.next}&limit=${JOURNAL_SHOWN}`;
+  }
+  await pollUnmatched(sid);
+}
+
+async function pollUnmatched(sid) {
+  const after = state.unmatchedCursor === null ? "" : `after=${state.unmatchedCursor}&`;
+  const page = await api("GET", `${base()}/requests/unmatched?${after}limit=${JOURNAL_SHOWN}`);
+  if (sid !== state.sid) return;
+  if (state.unmatchedCursor === null) state.unmatchedCursor = 0;
+  for (const entry of page.requests) {
+    state.unmatched.set(entry.seq, entry);
+    state.unmatchedCursor = entry.seq;
+    $("#unmatched").prepend(unmatchedItem(entry));
+  }
+  $("#unmatched-empty").hidden = state.unmatched.size > 0;
+  $("#unmatched-count").textContent = state.unmatched.size ? String(state.unmatched.size) : "";
+}
+
+function addEntries(entries) {
+  if (!entries.length) return;
+  const list = $("#journal");
+  for (const entry of entries) {
+    state.entries.push(entry);
+    if (entry.route_id) state.hits.set(entry.route_id, (state.hits.get(entry.route_id) || 0) + 1);
+    list.prepend(journalItem(entry));
+  }
+  while (state.entries.length > JOURNAL_SHOWN) {
+    state.entries.shift();
+    list.lastElementChild.remove();
+  }
+  $("#journal-count").textContent = String(state.entries.length);
+  applyFilters();
+  renderRoutes();
+  renderSessions();
+}
+
+function summary(entry) {
+  return [
+    el("code", { class: "method", text: entry.method }),
+    el("code", { class: "path", text: entry.path + queryString(entry.query) }),
+    el("span", { class: `status s${String(entry.response.status)[0]}`,
+      text: String(entry.response.status) }),
+    el("span", { class: "muted", text: entry.handler || (entry.proxied ? "proxied" : "unmatched") }),
+    el("time", { class: "muted", text: entry.time.slice(11, 23) }),
+  ];
+}
+
+function journalItem(entry) {
+  return el("li", { "data-seq": String(entry.seq), class: entry.matched ? "matched" : "unmatched" },
+    el("button", { class: "entry", type: "button", onclick: () => openEntry(entry.seq) },
+      ...summary(entry)));
+}
+
+function unmatchedItem(entry) {
+  return el("li", { "data-seq": String(entry.seq), class: "unmatched" },
+    el("button", { class: "entry", type: "button", onclick: () => openEntry(entry.seq) },
+      ...summary(entry)),
+    nearMisses(entry.near_misses));
+}
+
+function nearMisses(misses) {
+  if (!misses.length) return el("p", { class: "muted", text: "No route came close." });
+  return el("div", { class: "near-misses" }, ...misses.map((miss) => el("div", { class: "miss" },
+    el("div", {}, "Near miss: route ", el("code", { text: miss.route_id }), " (handler ",
+      el("code", { text: miss.handler }), `), ${miss.diffs.length} difference` +
+      (miss.diffs.length === 1 ? "" : "s")),
+    el("table", { class: "diff" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Field"), el("th", {}, "Expected"),
+        el("th", {}, "Actual"))),
+      el("tbody", {}, ...miss.diffs.map((d) => el("tr", {},
+        el("td", {}, el("code", { text: d.field })),
+        el("td", { class: "expected" }, el("code", { text: d.expected })),
+        el("td", { class: "actual" }, el("code", { text: d.actual })))))))));
+}
+
+function applyFilters() {
+  const form = $("#filters");
+  const handler = form.handler.value;
+  const matched = form.matched.value;
+  const method = form.method.value.trim().toUpperCase();
+  const path = form.path.value.trim();
+  const bySeq = new Map(state.entries.map((e) => [String(e.seq), e]));
+  let shown = 0;
+  for (const item of $("#journal").children) {
+    const entry = bySeq.get(item.dataset.seq);
+    const keep = entry !== undefined
+      && (!handler || entry.handler === handler)
+      && (!matched || String(entry.matched) === matched)
+      && (!method || entry.method === method)
+      && (!path || entry.path.includes(path));
+    item.hidden = !keep;
+    if (keep) shown += 1;
+  }
+  $("#journal-empty").hidden = shown > 0;
+  $("#journal-empty").textContent = state.entries.length ? "No request passes these filters."
+    : "No requests yet.";
+}
+
+$("#filters").addEventListener("input", applyFilters);
+$("#filters").addEventListener("submit", (event) => event.preventDefault());
+
+// ------------------------------------------------------------------ one request
+
+function openEntry(seq) {
+  const entry = state.entries.find((e) => e.seq === seq) || state.unmatched.get(seq);
+  if (!entry) return;
+  state.selected = entry;
+  $("#detail").hidden = false;
+  $("#detail-title").textContent = `${entry.method} ${entry.path}`;
+  $("#curl").textContent = curlCommand(entry);
+  const body = entry.json !== undefined ? pretty(entry.json)
+    : entry.body ?? `(${entry.body_size} bytes, not text; base64: ${entry.body_base64})`;
+  const response = entry.response;
+  const sections = [
+    section("Request", el("dl", {},
+      el("dt", {}, "Time"), el("dd", { text: entry.time }),
+      el("dt", {}, "Handler"), el("dd", { text: entry.handler || "—" }),
+      el("dt", {}, "Route"), el("dd", { text: entry.route_id || "none matched" }),
+      el("dt", {}, "Path parameters"), el("dd", { text: JSON.stringify(entry.path_params) }))),
+    section("Headers", el("table", { class: "kv" }, ...entry.headers.map(([name, value]) =>
+      el("tr", {}, el("th", { text: name }), el("td", {}, el("code", { text: value })))))),
+    section("Query", Object.keys(entry.query).length
+      ? el("table", { class: "kv" }, ...Object.entries(entry.query).map(([name, values]) =>
+        el("tr", {}, el("th", { text: name }), el("td", {}, el("code", { text: values.join(", ") })))))
+      : el("p", { class: "muted", text: "none" })),
+    section(`Body${entry.body_truncated ? " (cut: the journal keeps the first bytes)" : ""}`,
+      entry.body_size ? el("pre", { class: "code", id: "detail-request-body", text: body })
+        : el("p", { class: "muted", text: "empty" })),
+    section("Response", el("dl", {},
+      el("dt", {}, "Status"), el("dd", { text: String(response.status) }),
+      el("dt", {}, "Type"), el("dd", { text: response.type }),
+      el("dt", {}, "Delay"), el("dd", { text: `${response.delay_ms} ms` }),
+      response.error ? el("dt", {}, "Error") : null,
+      response.error ? el("dd", { text: response.error }) : null)),
+  ];
+  const unmatched = state.unmatched.get(seq);
+  if (unmatched) sections.push(section("Near misses", nearMisses(unmatched.near_misses)));
+  $("#detail-body").replaceChildren(...sections);
+  $("#detail-close").focus();
+}
+
+function section(title, content) {
+  return el("section", {}, el("h3", { text: title }), content);
+}
+
+function curlCommand(entry) {
+  const session = currentSession();
+  const url = `${session.mock_url.replace(/\/$/, "")}${entry.path}${queryString(entry.query)}`;
+  const parts = ["curl", "-X", entry.method, shellQuote(url)];
+  for (const [name, value] of entry.headers) {
+    if (!CURL_SKIP.has(name.toLowerCase())) parts.push("-H", shellQuote(`${name}: ${value}`));
+  }
+  if (entry.body_size && entry.body !== null) {
+    parts.push("--data-binary", shellQuote(entry.body));
+  } else if (entry.body_size) {
+    // Not text: decode it in the shell and send it as it came.
+    return `echo ${entry.body_base64} | base64 -d | ${parts.join(" ")} --data-binary @-`;
+  }
+  return parts.join(" ");
+}
+
+$("#copy-curl").addEventListener("click", async () => {
+  const text = $("#curl").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    $("#copy-curl").textContent = "Copied";
+  } catch {
+    // No clipboard (an insecure origin): select the command to copy by hand.
+    getSelection().selectAllChildren($("#curl"));
+    $("#copy-curl").textContent = "Selected: press Ctrl+C";
+  }
+  setTimeout(() => { $("#copy-curl").textContent = "Copy as curl"; }, 2000);
+});
+
+$("#make-route").addEventListener("click", () => {
+  const entry = state.selected;
+  const form = $("#route-form");
+  form.method.value = entry.method;
+  form.path.value = entry.path;
+  form.handler.value = entry.handler ||
+    `${entry.method.toLowerCase()}${entry.path.replace(/[^A-Za-z0-9]+/g, "_")}`.replace(/_$/, "");
+  const query = Object.fromEntries(Object.entries(entry.query).map(([k, v]) => [k, v[0]]));
+  form.match.value = Object.keys(query).length ? JSON.stringify({ query }) : "";
+  form.response.value = pretty({ type: "json", status: 200, body: {} });
+  showTab("routes");
+  form.handler.focus();
+});
+
+$("#detail-close").addEventListener("click", () => { $("#detail").hidden = true; });
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") $("#detail").hidden = true;
+});
+
+// ------------------------------------------------------------------ tabs and the loop
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  }
+  for (const panel of document.querySelectorAll(".tab")) {
+    panel.hidden = panel.id !== `tab-${name}`;
+  }
+}
+
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("click", () => showTab(tab.dataset.tab));
+}
+
+let timer = null;
+
+async function tick() {
+  timer = null;
+  if (state.waitingForToken) return;
+  try {
+    if (state.tick % REFRESH_EVERY === 0) {
+      await loadSessions();
+      await refreshSession();
+    }
+    if ($("#filters").live.checked || state.cursor === null) await pollJournal();
+    state.tick += 1;
+  } catch (error) {
+    if (!(error instanceof ApiError) && !(error instanceof TypeError)) console.error(error);
+    state.tick = 0; // after an outage, reload everything
+  }
+  if (!state.waitingForToken) timer = setTimeout(tick, POLL_MS);
+}
+
+async function start() {
+  if (timer !== null) clearTimeout(timer);
+  state.tick = 0;
+  try {
+    const health = await api("GET", "/health");
+    $("#version").textContent = `v${health.version}`;
+  } catch {
+    // The banner says so; the loop keeps trying.
+  }
+  tick();
+}
+
+start();

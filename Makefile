@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/dev.lock
 LATEST := .venv-latest
 
-.PHONY: serve test lint check bench dist generate lock test-latest clean
+.PHONY: serve test lint check bench dist generate lock test-latest clean screenshots
 
 $(STAMP): $(LOCK) pyproject.toml clients/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "controlplane needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 (or newer)")'
@@ -38,6 +38,9 @@ bench: $(STAMP)  ## the benchmark suite (wrk, ~12 min on 2 cores): writes benchm
 dist: $(STAMP)  ## wheels of the server (which ships the client) and of the client alone, into dist/
 	rm -rf build clients/python/build  # setuptools reuses build/: removed modules would ship
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . ./clients/python
+
+screenshots: $(STAMP)  ## the dashboard's pictures in docs/images, taken by its browser tests
+	SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 
 generate: $(STAMP)  ## rewrite the generated files: the client's _shapes.py and docs/reference/openapi.json
 	$(BIN)/python tools/generate.py

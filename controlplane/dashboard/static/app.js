@@ -2,8 +2,8 @@
 // (docs/reference/admin-api.md): every call below is one a test suite could make.
 "use strict";
 
-const POLL_MS = 500; // new journal entries show within a second
-const REFRESH_EVERY = 4; // routes, handlers and sessions every 4th poll (2 s)
+const POLL_MS = 250; // new journal entries show within a second, with room to spare
+const REFRESH_EVERY = 8; // routes, handlers and sessions every 8th poll (2 s)
 const JOURNAL_SHOWN = 500; // entries kept in the page
 const TOKEN_KEY = "controlplane.admin-token";
 // Headers curl sets itself (or that describe the transfer, not the request).
@@ -138,12 +138,23 @@ function currentSession() {
 async function loadSessions() {
   const { sessions } = await api("GET", "/api/sessions");
   state.sessions = sessions;
-  if (!sessions.some((s) => s.id === state.sid)) {
-    const wanted = new URLSearchParams(location.hash.slice(1)).get("session");
+  if (!sessions.some((s) => s.id === state.sid) || hashSession() !== state.sid) {
+    const wanted = hashSession();
     selectSession(sessions.some((s) => s.id === wanted) ? wanted : sessions[0].id);
   }
   renderSessions();
 }
+
+function hashSession() {
+  return new URLSearchParams(location.hash.slice(1)).get("session");
+}
+
+// A link to another session (`#session=ID`) switches to it.
+addEventListener("hashchange", () => {
+  const wanted = hashSession();
+  if (wanted && state.sessions.some((s) => s.id === wanted)) selectSession(wanted);
+  else state.tick = 0; // not known yet: the next poll reloads the list and picks it
+});
 
 function renderSessions() {
   const list = $("#sessions");
@@ -166,6 +177,7 @@ function selectSession(sid) {
     hits: new Map(), unmatched: new Map(), unmatchedCursor: null, selected: null,
   });
   history.replaceState(null, "", `#session=${encodeURIComponent(sid)}`);
+  rendered.clear();
   $("#detail").hidden = true;
   $("#journal").replaceChildren();
   $("#unmatched").replaceChildren();
@@ -195,7 +207,20 @@ async function refreshSession() {
   renderSessions();
 }
 
+// Tables are rebuilt only when what they show changed, so that keyboard focus (on a
+// Delete button, in the handler filter) survives the polls.
+const rendered = new Map();
+
+function unchanged(name, value) {
+  const key = JSON.stringify(value);
+  if (rendered.get(name) === key) return true;
+  rendered.set(name, key);
+  return false;
+}
+
 function renderRoutes() {
+  const hitsOf = state.routes.map((route) => state.hits.get(route.id) || 0);
+  if (unchanged("routes", [state.routes, hitsOf, state.scenarios])) return;
   const scenarioState = new Map(state.scenarios.map((s) => [s.name, s.state]));
   const rows = state.routes.map((route) => {
     const hits = state.hits.get(route.id) || 0;
@@ -224,6 +249,7 @@ function renderRoutes() {
 }
 
 function renderHandlers() {
+  if (unchanged("handlers", state.handlers)) return;
   const rows = state.handlers.map((h) => el("tr", {},
     el("td", {}, el("code", { text: h.name })),
     el("td", { text: String(h.calls) }),
@@ -232,6 +258,7 @@ function renderHandlers() {
       : el("span", { class: "muted", text: "none registered (answers 404)" }))));
   $("#handlers tbody").replaceChildren(...rows);
   $("#handlers-empty").hidden = rows.length > 0;
+  if (unchanged("handler-names", state.handlers.map((h) => h.name))) return;
   const select = $("#filters [name=handler]");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "any"),
@@ -305,6 +332,7 @@ async function pollUnmatched(sid) {
     state.unmatchedCursor = entry.seq;
     $("#unmatched").prepend(unmatchedItem(entry));
   }
+  if (page.requests.length) renderSessions();
   $("#unmatched-empty").hidden = state.unmatched.size > 0;
   $("#unmatched-count").textContent = state.unmatched.size ? String(state.unmatched.size) : "";
 }
@@ -390,6 +418,7 @@ function applyFilters() {
 }
 
 $("#filters").addEventListener("input", applyFilters);
+$("#filters").addEventListener("change", applyFilters);
 $("#filters").addEventListener("submit", (event) => event.preventDefault());
 
 // ------------------------------------------------------------------ one request

@@ -324,6 +324,67 @@ def test_a_route_made_from_a_request_answers_on_the_mock_port(
     assert "$.response" in text(browser, "#route-result")
 
 
+def test_a_route_edited_on_the_page_keeps_its_id_place_and_scenario(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    first = cp.add_route(
+        method="GET",
+        path="/cart",
+        handler="cart",
+        scenario={"name": "shop", "required_state": "Started"},
+        response={"type": "json", "body": {"items": 0}},
+    )
+    second = cp.add_route(method="GET", path="/other", handler="other")
+    open_session(browser, cp_server, cp.id)
+    edit = f"tr[data-route-id='{first['id']}'] button.edit"
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, edit))
+    browser.find_element(By.CSS_SELECTOR, edit).click()
+    form = browser.find_element(By.ID, "route-form")
+    assert text(browser, "#route-form-title") == f"Edit route {first['id']}"
+    response = form.find_element(By.CSS_SELECTOR, "[name=response]")
+    assert '"items": 0' in (response.get_attribute("value") or "")
+    response.clear()
+    response.send_keys('{"type": "json", "status": 201, "body": {"items": 2}}')
+    form.find_element(By.CSS_SELECTOR, "[name=path]").send_keys("/{id}")
+    form.find_element(By.ID, "route-submit").click()
+    wait_for(browser, lambda: text(browser, "#route-result") == f"Saved route {first['id']}.")
+    assert text(browser, "#route-form-title") == "Add a route"
+    routes = requests.get(f"{cp.api}/routes", timeout=10).json()["routes"]
+    assert [r["id"] for r in routes] == [first["id"], second["id"]]
+    assert routes[0]["path"] == "/cart/{id}"
+    assert routes[0]["scenario"] == first["scenario"]
+    answer = requests.get(f"{cp.mock_url}/cart/9", timeout=10)
+    assert (answer.status_code, answer.json()) == (201, {"items": 2})
+
+
+def test_copy_as_curl_reproduces_a_binary_body(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("no curl to run the copied command with (apt-get install curl)")
+    cp.add_route(method="PUT", path="/blob", handler="blob", response={"type": "json"})
+    body = bytes(range(256)) * 3
+    requests.put(
+        f"{cp.mock_url}/blob",
+        data=body,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    (original,) = journal(cp)
+    assert original["body"] is None  # not text: the page must send the bytes themselves
+    open_session(browser, cp_server, cp.id)
+    tab(browser, "journal")
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#journal li"))
+    entry(browser, "journal", original["seq"]).click()
+    wait_for(browser, lambda: text(browser, "#curl").startswith("echo "))
+    run = subprocess.run(["sh", "-c", text(browser, "#curl") + " -sS"], capture_output=True)
+    assert run.returncode == 0, run.stderr
+    again = journal(cp)[-1]
+    assert again["seq"] != original["seq"]
+    assert again["body_base64"] == original["body_base64"]
+    assert (again["method"], again["path"]) == ("PUT", "/blob")
+
+
 def test_a_route_is_deleted_from_the_page(
     browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
 ) -> None:

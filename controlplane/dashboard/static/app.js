@@ -178,6 +178,7 @@ function selectSession(sid) {
   });
   history.replaceState(null, "", `#session=${encodeURIComponent(sid)}`);
   rendered.clear();
+  stopEditing();
   $("#detail").hidden = true;
   $("#journal").replaceChildren();
   $("#unmatched").replaceChildren();
@@ -239,7 +240,10 @@ function renderRoutes() {
       el("td", { class: "hits", text: String(hits) }),
       el("td", { text: left }),
       el("td", { text: scenario }),
-      el("td", {}, el("button", {
+      el("td", { class: "actions" }, el("button", {
+        class: "edit", type: "button", "aria-label": `Edit route ${route.id}`,
+        onclick: () => editRoute(route),
+      }, "Edit"), el("button", {
         class: "delete", type: "button", "aria-label": `Delete route ${route.id}`,
         onclick: () => deleteRoute(route.id),
       }, "Delete")));
@@ -272,28 +276,71 @@ async function deleteRoute(id) {
   await refreshSession();
 }
 
+// The route being edited (its form saves with PUT), or null (the form adds).
+let editing = null;
+
+function editRoute(route) {
+  editing = route;
+  const form = $("#route-form");
+  form.method.value = route.method;
+  form.regex.checked = route.path == null;
+  form.path.value = route.path ?? route.path_regex;
+  form.handler.value = route.handler;
+  form.priority.value = String(route.priority);
+  form.times.value = route.times == null ? "" : String(route.times);
+  form.match.value = route.match ? pretty(route.match) : "";
+  form.response.value = route.response ? pretty(route.response) : "";
+  $("#route-form-title").textContent = `Edit route ${route.id}`;
+  $("#route-submit").textContent = "Save route";
+  $("#route-cancel").hidden = false;
+  $("#route-result").textContent = "";
+  form.method.focus();
+}
+
+function stopEditing() {
+  editing = null;
+  $("#route-form-title").textContent = "Add a route";
+  $("#route-submit").textContent = "Add route";
+  $("#route-cancel").hidden = true;
+}
+
+$("#route-cancel").addEventListener("click", stopEditing);
+
 $("#route-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
   const result = $("#route-result");
-  const route = {
+  // An edit keeps what the form does not show (scenario, id_header, ...).
+  const route = { ...(editing || {}) };
+  delete route.path;
+  delete route.path_regex;
+  delete route.times;
+  delete route.match;
+  delete route.response;
+  Object.assign(route, {
     method: form.method.value.trim(),
-    path: form.path.value.trim(),
+    [form.regex.checked ? "path_regex" : "path"]: form.path.value.trim(),
     handler: form.handler.value.trim(),
     priority: Number(form.priority.value || 5),
-  };
+  });
   try {
     if (form.times.value) route.times = Number(form.times.value);
     if (form.match.value.trim()) route.match = JSON.parse(form.match.value);
-    route.response = JSON.parse(form.response.value);
+    if (form.response.value.trim()) route.response = JSON.parse(form.response.value);
   } catch (error) {
     result.textContent = `Not JSON: ${error.message}`;
     result.className = "error";
     return;
   }
   try {
-    const { routes } = await api("POST", `${base()}/routes`, route);
-    result.textContent = `Added route ${routes[0].id}.`;
+    if (editing) {
+      await api("PUT", `${base()}/routes/${encodeURIComponent(editing.id)}`, route);
+      result.textContent = `Saved route ${editing.id}.`;
+      stopEditing();
+    } else {
+      const { routes } = await api("POST", `${base()}/routes`, route);
+      result.textContent = `Added route ${routes[0].id}.`;
+    }
     result.className = "ok";
     await refreshSession();
   } catch (error) {
@@ -495,9 +542,11 @@ $("#copy-curl").addEventListener("click", async () => {
 });
 
 $("#make-route").addEventListener("click", () => {
+  stopEditing();
   const entry = state.selected;
   const form = $("#route-form");
   form.method.value = entry.method;
+  form.regex.checked = false;
   form.path.value = entry.path;
   form.handler.value = entry.handler ||
     `${entry.method.toLowerCase()}${entry.path.replace(/[^A-Za-z0-9]+/g, "_")}`.replace(/_$/, "");

@@ -141,7 +141,7 @@ def test_the_routes_of_a_session_are_listed_with_hits_and_times_left(
     wait_for(browser, lambda: "get_user" in text(browser, "#handlers"))
     handlers = text(browser, "#handlers")
     assert '"name": "Ada"' in handlers
-    assert "none registered (answers 404)" in handlers
+    assert "none registered (answers 500 no_response)" in handlers
     tab(browser, "routes")
     screenshot(browser, "routes")
 
@@ -383,6 +383,31 @@ def test_copy_as_curl_reproduces_a_binary_body(
     assert again["seq"] != original["seq"]
     assert again["body_base64"] == original["body_base64"]
     assert (again["method"], again["path"]) == ("PUT", "/blob")
+
+
+def test_a_handlers_response_is_registered_from_the_page(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    cp.add_route(method="GET", path="/first", handler="first")
+    cp.add_route(method="GET", path="/stock", handler="stock")
+    assert requests.get(f"{cp.mock_url}/stock", timeout=10).status_code == 500
+    open_session(browser, cp_server, cp.id)
+    tab(browser, "handlers")
+    edit = "button[aria-label='Edit the response of stock']"
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, edit))
+    browser.find_element(By.CSS_SELECTOR, edit).click()
+    form = browser.find_element(By.ID, "response-form")
+    assert form.find_element(By.CSS_SELECTOR, "[name=handler]").get_attribute("value") == "stock"
+    response = form.find_element(By.CSS_SELECTOR, "[name=response]")
+    response.clear()
+    response.send_keys('{"type": "json", "status": 200, "body": {"left": 3}}')
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda: text(browser, "#response-result") == "Saved the response of stock.")
+    answer = requests.get(f"{cp.mock_url}/stock", timeout=10)
+    assert (answer.status_code, answer.json()) == (200, {"left": 3})
+    wait_for(browser, lambda: '"left": 3' in text(browser, "#handlers"))
+    assert requests.get(f"{cp.mock_url}/first", timeout=10).status_code == 500
+    screenshot(browser, "handlers")
 
 
 def test_a_route_is_deleted_from_the_page(

@@ -259,16 +259,57 @@ function renderHandlers() {
     el("td", { text: String(h.calls) }),
     el("td", { text: String(h.route_ids.length) }),
     el("td", {}, h.response ? el("pre", { class: "code", text: pretty(h.response) })
-      : el("span", { class: "muted", text: "none registered (answers 404)" }))));
+      : el("span", { class: "muted", text: "none registered (answers 500 no_response)" })),
+    el("td", {}, el("button", {
+      class: "edit", type: "button", "aria-label": `Edit the response of ${h.name}`,
+      onclick: () => editResponse(h),
+    }, "Edit"))));
   $("#handlers tbody").replaceChildren(...rows);
   $("#handlers-empty").hidden = rows.length > 0;
+  $("#response-form").hidden = rows.length === 0;
   if (unchanged("handler-names", state.handlers.map((h) => h.name))) return;
   const select = $("#filters [name=handler]");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "any"),
     ...state.handlers.map((h) => el("option", { value: h.name }, h.name)));
   select.value = chosen;
+  const target = $("#response-form [name=handler]");
+  const editingName = target.value;
+  target.replaceChildren(...state.handlers.map((h) => el("option", { value: h.name }, h.name)));
+  if (editingName) target.value = editingName;
 }
+
+function editResponse(handler) {
+  const form = $("#response-form");
+  form.handler.value = handler.name;
+  form.response.value = pretty(handler.response || { type: "json", status: 200, body: {} });
+  $("#response-result").textContent = "";
+  form.response.focus();
+}
+
+$("#response-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const result = $("#response-result");
+  let response;
+  try {
+    response = JSON.parse(form.response.value);
+  } catch (error) {
+    result.textContent = `Not JSON: ${error.message}`;
+    result.className = "error";
+    return;
+  }
+  const name = form.handler.value;
+  try {
+    await api("PUT", `${base()}/handlers/${encodeURIComponent(name)}/response`, response);
+    result.textContent = `Saved the response of ${name}.`;
+    result.className = "ok";
+    await refreshSession();
+  } catch (error) {
+    result.textContent = `Refused: ${error.message}`;
+    result.className = "error";
+  }
+});
 
 async function deleteRoute(id) {
   if (!confirm(`Delete route ${id}?`)) return;

@@ -24,6 +24,7 @@ import requests
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
 from tests.conftest import SessionHandle
+from tests.origins import Origin
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -408,6 +409,46 @@ def test_a_handlers_response_is_registered_from_the_page(
     wait_for(browser, lambda: '"left": 3' in text(browser, "#handlers"))
     assert requests.get(f"{cp.mock_url}/first", timeout=10).status_code == 500
     screenshot(browser, "handlers")
+
+
+def test_a_recording_is_started_and_stopped_from_the_page(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    with Origin() as origin:
+        open_session(browser, cp_server, cp.id)
+        tab(browser, "recording")
+        wait_for(browser, lambda: text(browser, "#recording-status") == "Not recording.")
+        assert not browser.find_element(By.ID, "recording-stop").is_enabled()
+        form = browser.find_element(By.ID, "recording-form")
+        form.find_element(By.CSS_SELECTOR, "[name=target]").send_keys(origin.url)
+        browser.find_element(By.ID, "recording-start").click()
+        recording = f"Recording to {origin.url}: 0 exchanges captured."
+        wait_for(browser, lambda: text(browser, "#recording-status") == recording)
+        answer = requests.get(f"{cp.mock_url}/json/cat?size=2", timeout=10)
+        assert answer.status_code == 200
+        recorded = answer.json()
+        wait_for(
+            browser,
+            lambda: text(browser, "#recording-status").endswith(": 1 exchange captured."),
+        )
+        browser.find_element(By.ID, "recording-stop").click()
+        wait_for(
+            browser,
+            lambda: (
+                text(browser, "#recording-result") == "Stopped: 1 route made, 0 exchanges skipped."
+            ),
+        )
+        assert text(browser, "#recording-status") == "Not recording."
+    # The origin is gone: the route made from its answer answers.
+    (route,) = requests.get(f"{cp.api}/routes", timeout=10).json()["routes"]
+    assert (route["method"], route["path"]) == ("GET", "/json/cat")
+    again = requests.get(f"{cp.mock_url}/json/cat?size=2", timeout=10)
+    assert (again.status_code, again.json()) == (200, recorded)
+    tab(browser, "routes")
+    wait_for(
+        browser,
+        lambda: browser.find_elements(By.CSS_SELECTOR, f"tr[data-route-id='{route['id']}']"),
+    )
 
 
 def test_a_route_is_deleted_from_the_page(

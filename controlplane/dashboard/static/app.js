@@ -190,12 +190,14 @@ function selectSession(sid) {
 
 async function refreshSession() {
   const sid = state.sid;
-  const [routes, handlers, scenarios] = await Promise.all([
+  const [routes, handlers, scenarios, recording] = await Promise.all([
     api("GET", `${base()}/routes`),
     api("GET", `${base()}/handlers`),
     api("GET", `${base()}/scenarios`),
+    api("GET", `${base()}/recordings`),
   ]);
   if (sid !== state.sid) return;
+  renderRecording(recording);
   state.routes = routes.routes;
   state.handlers = handlers.handlers;
   state.scenarios = scenarios.scenarios;
@@ -388,6 +390,46 @@ $("#route-form").addEventListener("submit", async (event) => {
     result.textContent = `Refused: ${error.message}`;
     result.className = "error";
   }
+});
+
+// ------------------------------------------------------------------ recording
+
+function renderRecording(recording) {
+  const recordingNow = recording.status === "recording";
+  $("#recording-status").textContent = recordingNow
+    ? `Recording to ${recording.target}: ${recording.captured} exchange` +
+      `${recording.captured === 1 ? "" : "s"} captured.`
+    : "Not recording.";
+  $("#recording-start").disabled = recordingNow;
+  $("#recording-stop").disabled = !recordingNow;
+}
+
+async function recordingAction(method, path, body, describe) {
+  const result = $("#recording-result");
+  try {
+    const answer = await api(method, `${base()}${path}`, body);
+    result.replaceChildren(...describe(answer));
+    result.className = "ok";
+  } catch (error) {
+    result.textContent = `Refused: ${error.message}`;
+    result.className = "error";
+  }
+  await refreshSession();
+}
+
+$("#recording-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const target = event.target.target.value.trim();
+  recordingAction("POST", "/recordings", { target }, () => [`Recording to ${target}.`]);
+});
+
+$("#recording-stop").addEventListener("click", () => {
+  recordingAction("POST", "/recordings/stop", undefined, ({ routes, skipped }) => [
+    el("p", { text: `Stopped: ${routes.length} route${routes.length === 1 ? "" : "s"} made` +
+      `, ${skipped.length} exchange${skipped.length === 1 ? "" : "s"} skipped.` }),
+    ...skipped.map((s) => el("p", { class: "muted" },
+      el("code", { text: `${s.method} ${s.path}` }), `: ${s.reason}`)),
+  ]);
 });
 
 // ------------------------------------------------------------------ the journal

@@ -41,6 +41,7 @@ from selenium import webdriver  # noqa: E402 (only where a browser exists)
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -481,6 +482,25 @@ def test_the_narrow_window_shows_the_journal_and_a_request(
     inner = browser.execute_script("return window.innerWidth")
     assert width <= inner
     screenshot(browser, "narrow", 420, 800)
+
+
+def test_a_link_to_another_session_switches_to_it_and_escape_closes_a_request(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    requests.get(f"{cp.mock_url}/here", timeout=10)
+    (request,) = journal(cp)
+    open_session(browser, cp_server, "default")
+    browser.execute_script("window.notReloaded = true")
+    browser.execute_script("location.hash = arguments[0]", f"session={cp.id}")
+    wait_for(browser, lambda: text(browser, "#session-title") == f"Session {cp.id}")
+    tab(browser, "journal")
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#journal li"))
+    entry(browser, "journal", request["seq"]).send_keys(Keys.ENTER)
+    wait_for(browser, lambda: browser.find_element(By.ID, "detail").is_displayed())
+    assert text(browser, "#detail-title") == "GET /here"
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_for(browser, lambda: not browser.find_element(By.ID, "detail").is_displayed())
+    assert browser.execute_script("return window.notReloaded") is True
 
 
 def test_the_page_asks_for_the_admin_token_once_and_keeps_it(browser: WebDriver) -> None:

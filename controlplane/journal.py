@@ -174,9 +174,14 @@ class Page(NamedTuple):
 class Journal:
     """A bounded, ordered record of requests; counts what it evicted since the last clear."""
 
-    def __init__(self, session_id: str, max_entries: int) -> None:
+    def __init__(
+        self, session_id: str, max_entries: int, body_limit: int = DEFAULT_BODY_LIMIT
+    ) -> None:
         self.session_id = session_id
         self.max_entries = max_entries
+        #: Body bytes an entry keeps (`--journal-body-limit`), of the request and of a
+        #: proxied origin's answer alike.
+        self.body_limit = body_limit
         self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
         self._appended = 0
         self._next_seq = 1
@@ -192,6 +197,53 @@ class Journal:
     def append(self, entry: JournalEntry) -> None:
         self._entries.append(entry)
         self._appended += 1
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        raw_headers: RawHeaders,
+        body: bytes,
+        route_id: str | None,
+        handler: str | None,
+        path_params: dict[str, str],
+        status: int,
+        response_type: str,
+        delay_ms: float,
+        error: str | None,
+        near_misses: list[wire.NearMiss] | None = None,
+        origin: OriginAnswer | None = None,
+    ) -> JournalEntry:
+        """Journal one request and its answer, the body cut to `body_limit` (matching
+        saw all of it); a proxied origin's answer is kept to the same limit."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        entry = JournalEntry(
+            seq,
+            time.time(),
+            method,
+            path,
+            query_string,
+            raw_headers,
+            # A slice as long as the body is the body itself: no copy unless cut.
+            body[: self.body_limit],
+            len(body),
+            route_id,
+            handler,
+            path_params,
+            status,
+            response_type,
+            delay_ms,
+            error,
+            near_misses,
+            origin,
+        )
+        if origin is not None:
+            origin.limit = self.body_limit
+        self._entries.append(entry)
+        self._appended += 1
+        return entry
 
     @property
     def evicted(self) -> int:

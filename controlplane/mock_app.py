@@ -4,8 +4,8 @@ One low-level aiohttp handler (no router: the route table is ours) picks the ses
 (path prefix `/_s/{id}` or the `X-Controlplane-Session` header), finds the winning
 route, asks the handler's compiled responder for the answer, applies the route's
 side effects (its `times`, its scenario's transition, its id header: one attribute
-test for routes without any), journals it (the body cut to `journal_body_limit`
-bytes; matching saw all of it) and applies any delay (the response's plus the
+test for routes without any), journals it (the journal cuts the body to its
+`--journal-body-limit`; matching saw all of it) and applies any delay (the response's plus the
 session's). Everything that can be prepared at registration already was.
 
 A request line that is not a path (`GET http://api.test/x`, `CONNECT api.test:443`: a
@@ -26,7 +26,7 @@ from aiohttp.http import HttpVersion11
 
 from controlplane import wire
 from controlplane.forward_proxy import ForwardProxy
-from controlplane.journal import DEFAULT_BODY_LIMIT, JournalEntry, RawHeaders
+from controlplane.journal import JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger
 from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
@@ -48,10 +48,8 @@ _NO_ROUTE = Outcome(web.Response(status=404), 404, "no_route", 0.0, "no_route")
 class MockHandler:
     """The aiohttp low-level handler serving mock traffic for every session."""
 
-    def __init__(self, store: SessionStore, journal_body_limit: int = DEFAULT_BODY_LIMIT) -> None:
+    def __init__(self, store: SessionStore) -> None:
         self.store = store
-        #: Body bytes a journal entry keeps (`--journal-body-limit`).
-        self.journal_body_limit = journal_body_limit
         self._debug = debug_enabled(_log)
         #: Absolute-form requests and CONNECT tunnels (a client's HTTP_PROXY).
         self.proxy = ForwardProxy(self)
@@ -96,7 +94,6 @@ class MockHandler:
         view = RequestView(
             request.method, path, request.query_string, request.headers, body, target_host
         )
-        journal = session.journal
         found = session.routes.find(view)
         if found is None:
             recording = session.recording
@@ -122,30 +119,22 @@ class MockHandler:
                 outcome.response.headers[route.id_header] = route.id
         if session.extra_delay is not None:
             outcome.delay_ms += session.extra_delay()
-        journal.append(
-            JournalEntry(
-                journal.next_seq(),
-                time.time(),
-                view.method,
-                path,
-                view.query_string,
-                request.raw_headers,
-                # A slice as long as the body is the body itself: no copy unless cut.
-                body[: self.journal_body_limit],
-                len(body),
-                route.id,
-                handler,
-                params,
-                outcome.status,
-                outcome.type,
-                outcome.delay_ms,
-                outcome.error,
-                None,
-                outcome.origin,
-            )
+        session.journal.record(
+            view.method,
+            path,
+            view.query_string,
+            request.raw_headers,
+            body,
+            route.id,
+            handler,
+            params,
+            outcome.status,
+            outcome.type,
+            outcome.delay_ms,
+            outcome.error,
+            None,
+            outcome.origin,
         )
-        if outcome.origin is not None:
-            outcome.origin.limit = self.journal_body_limit
         if self._debug:
             _log.debug(
                 "mock_request",
@@ -213,17 +202,13 @@ class MockHandler:
         near_misses: list[wire.NearMiss] | None = None,
     ) -> JournalEntry:
         """Journal a request no route answered (unmatched, refused, passed through,
-        recorded); an origin's answer in `outcome` is kept to the journal's body limit."""
-        journal = session.journal
-        entry = JournalEntry(
-            journal.next_seq(),
-            time.time(),
+        recorded)."""
+        return session.journal.record(
             view.method,
             view.path,
             view.query_string,
             raw_headers,
-            view.body[: self.journal_body_limit],
-            len(view.body),
+            view.body,
             None,
             None,
             NO_PARAMS,
@@ -234,10 +219,6 @@ class MockHandler:
             near_misses,
             outcome.origin,
         )
-        journal.append(entry)
-        if outcome.origin is not None:
-            outcome.origin.limit = self.journal_body_limit
-        return entry
 
     def _unmatched(
         self, session: SessionState, view: RequestView, raw_headers: RawHeaders

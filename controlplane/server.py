@@ -212,7 +212,9 @@ class ControlplaneServer:
         self.config = config or ServerConfig()
         mappings = self.config.mappings
         self.store = SessionStore(
-            self.config.journal_size, None if mappings is None else mappings / FILES_DIR
+            self.config.journal_size,
+            None if mappings is None else mappings / FILES_DIR,
+            self.config.journal_body_limit,
         )
         self.on_shutdown = on_shutdown
         self.mock_url = ""
@@ -253,7 +255,7 @@ class ControlplaneServer:
             _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded, **extra)
         ssl_context = self._ssl_context()
 
-        self._mock = MockHandler(self.store, config.journal_body_limit)
+        self._mock = MockHandler(self.store)
         mock_runner = web.ServerRunner(
             _MockServer(
                 self._mock,

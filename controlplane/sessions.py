@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
-from controlplane.journal import Journal
+from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
 from controlplane.responses import (
     BodyFiles,
@@ -54,11 +54,12 @@ class SessionState:
         journal_size: int,
         files: BodyFiles | None = None,
         upstreams: Upstreams | None = None,
+        journal_body_limit: int = DEFAULT_BODY_LIMIT,
     ) -> None:
         self.id = session_id
         self.name = name
         self.routes = RouteTable()
-        self.journal = Journal(session_id, journal_size)
+        self.journal = Journal(session_id, journal_size, journal_body_limit)
         #: Open SSE streams and WebSockets by handler, and their frames (as many as the journal).
         self.streams = Streams(session_id, journal_size)
         self.responses: dict[str, Responder] = {}
@@ -274,8 +275,15 @@ class SessionState:
 class SessionStore:
     """All sessions of one server; `default` always exists."""
 
-    def __init__(self, journal_size: int, files_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        journal_size: int,
+        files_root: Path | None = None,
+        journal_body_limit: int = DEFAULT_BODY_LIMIT,
+    ) -> None:
         self.journal_size = journal_size
+        #: Body bytes each session's journal entries keep (`--journal-body-limit`).
+        self.journal_body_limit = journal_body_limit
         #: Where `body_file` responses are read from (`__files/` of --mappings), if anywhere.
         self.files = None if files_root is None else BodyFiles(files_root)
         #: Shared by every session's `proxy` responses; the server closes it when it stops.
@@ -286,7 +294,14 @@ class SessionStore:
         self.default = self._add(DEFAULT_SESSION, None)
 
     def _add(self, session_id: str, name: str | None) -> SessionState:
-        state = SessionState(session_id, name, self.journal_size, self.files, self.upstreams)
+        state = SessionState(
+            session_id,
+            name,
+            self.journal_size,
+            self.files,
+            self.upstreams,
+            self.journal_body_limit,
+        )
         self._sessions[session_id] = state
         return state
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -154,6 +154,14 @@ def _session(request: web.Request) -> SessionState:
     return store.require(request.match_info.get("sid", DEFAULT_SESSION))
 
 
+def _handler(request: web.Request) -> tuple[SessionState, str]:
+    """The session and the `{name}` handler the path names (404 for either unknown)."""
+    session = _session(request)
+    name = request.match_info["name"]
+    session.require_handler(name)
+    return session, name
+
+
 # ------------------------------------------------------------------ server and sessions
 
 
@@ -257,9 +265,7 @@ async def delete_route(request: web.Request) -> web.Response:
 
 
 async def put_response(request: web.Request) -> web.Response:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
+    session, name = _handler(request)
     spec = await decode_body(request, wire.AnyResponse)
     session.register_response(name, spec)
     _log.info(
@@ -290,9 +296,7 @@ async def list_handlers(request: web.Request) -> web.Response:
 
 
 async def handler_calls(request: web.Request) -> web.StreamResponse:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
+    session, name = _handler(request)
     journal = session.journal
     page = _page(request, journal, lambda e: e.handler == name)
     calls = (journal.to_wire(e) for e in page.entries)
@@ -301,9 +305,7 @@ async def handler_calls(request: web.Request) -> web.StreamResponse:
 
 
 async def verify(request: web.Request) -> web.Response:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
+    session, name = _handler(request)
     spec = await decode_optional_body(request, wire.VerifyRequest)
     result = await verify_calls(session, name, spec)
     return json_response(result, status=200 if result.ok else 409)
@@ -322,31 +324,30 @@ def _no_delay(item: wire.SseEvent | wire.WsMessage) -> None:
 
 
 async def push_event(request: web.Request) -> web.Response:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
-    event = await decode_body(request, wire.SseEvent)
-    _no_delay(event)
-    delivered = await session.streams.push(name, "sse", event)
-    _log.info("event_pushed", session=session.id, handler=name, delivered=delivered)
-    return json_response(wire.Delivered(delivered=delivered))
+    return await _push(request, "sse", wire.SseEvent, "event_pushed")
 
 
 async def push_message(request: web.Request) -> web.Response:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
-    message = await decode_body(request, wire.WsMessage)
-    _no_delay(message)
-    delivered = await session.streams.push(name, "websocket", message)
-    _log.info("message_pushed", session=session.id, handler=name, delivered=delivered)
+    return await _push(request, "websocket", wire.WsMessage, "message_pushed")
+
+
+async def _push(
+    request: web.Request,
+    kind: Literal["sse", "websocket"],
+    shape: type[wire.SseEvent] | type[wire.WsMessage],
+    event: str,
+) -> web.Response:
+    """Send the body (an event or a message) to every open connection of the handler."""
+    session, name = _handler(request)
+    item = await decode_body(request, shape)
+    _no_delay(item)
+    delivered = await session.streams.push(name, kind, item)
+    _log.info(event, session=session.id, handler=name, delivered=delivered)
     return json_response(wire.Delivered(delivered=delivered))
 
 
 async def list_messages(request: web.Request) -> web.StreamResponse:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
+    session, name = _handler(request)
     streams = session.streams
     frames = (frame.to_wire() for frame in list(streams.frames(name)))
     envelope = wire.StreamFrameList(messages=[], evicted=streams.evicted)
@@ -354,9 +355,7 @@ async def list_messages(request: web.Request) -> web.StreamResponse:
 
 
 async def close_connections(request: web.Request) -> web.Response:
-    session = _session(request)
-    name = request.match_info["name"]
-    session.require_handler(name)
+    session, name = _handler(request)
     code = int_query(request, "code")
     reason = request.query.get("reason", "")
     try:

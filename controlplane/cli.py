@@ -69,6 +69,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     add("--tls-cert", type=Path, help="serve the mock port over HTTPS with this PEM certificate")
     add("--tls-key", type=Path, help="the certificate's private key (PEM)")
     add(
+        "--admin-on-mock-port",
+        action="store_true",
+        help="also serve the admin API on the mock port under /__admin (WireMock's "
+        "/__admin/mappings..., and the native API as /__admin/api/...), as WireMock "
+        "serves both on one port",
+    )
+    add(
         "--header-timeout",
         type=float,
         default=30.0,
@@ -130,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ready_file=args.ready_file,
             header_timeout=args.header_timeout,
             keepalive_timeout=args.keepalive_timeout,
+            admin_on_mock_port=args.admin_on_mock_port,
         )
     except ValueError as exc:
         serve.error(str(exc))  # exits 2 with the usage line, like any bad flag

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
 from aiohttp import hdrs, web
@@ -33,9 +33,15 @@ from controlplane.matching.paths import NO_PARAMS
 from controlplane.recording import Recording
 from controlplane.request_view import RequestView
 from controlplane.responses import Outcome, no_response_outcome
-from controlplane.sessions import SESSION_HEADER, SESSION_PREFIX, SessionState, SessionStore
+from controlplane.sessions import (
+    DEFAULT_SESSION,
+    SESSION_HEADER,
+    SESSION_PREFIX,
+    SessionState,
+    SessionStore,
+)
 
-__all__ = ["MockHandler"]
+__all__ = ["ADMIN_PREFIX", "AdminHandler", "MockHandler"]
 
 _log = get_logger("mock")
 _encode = msgspec.json.encode
@@ -43,16 +49,21 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 _PREFIX_LEN = len(SESSION_PREFIX)
 #: What an unmatched request's journal entry records as its answer.
 _NO_ROUTE = Outcome(web.Response(status=404), 404, "no_route", 0.0, "no_route")
+#: Where WireMock serves its admin API on its one port (`--admin-on-mock-port`).
+ADMIN_PREFIX = "/__admin"
+AdminHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 class MockHandler:
     """The aiohttp low-level handler serving mock traffic for every session."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, admin: AdminHandler | None = None) -> None:
         self.store = store
         self._debug = debug_enabled(_log)
         #: Absolute-form requests and CONNECT tunnels (a client's HTTP_PROXY).
         self.proxy = ForwardProxy(self)
+        #: The admin API on this port, for paths under `/__admin` (`--admin-on-mock-port`).
+        self.admin = admin
 
     def __call__(self, request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
         # Not a coroutine: it picks the session and hands aiohttp `answer`'s coroutine,
@@ -62,6 +73,8 @@ class MockHandler:
             # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
             return self.proxy.serve(request)
         path = request.path
+        if self.admin is not None and path.startswith(ADMIN_PREFIX):
+            return self.admin(request)
         store = self.store
         if path.startswith(SESSION_PREFIX):
             session_id, _, rest = path[_PREFIX_LEN:].partition("/")
@@ -225,6 +238,17 @@ class MockHandler:
     ) -> web.Response:
         near_misses = session.routes.near_misses(view)
         self.record(session, view, raw_headers, _NO_ROUTE, near_misses)
+        _log.info(
+            "mock_unmatched",
+            session=session.id,
+            method=view.method,
+            path=view.path,
+            near_miss=near_misses[0].route_id if near_misses else None,
+        )
+        if view.path.startswith(ADMIN_PREFIX) and self.admin is None:
+            return _admin_elsewhere(self.store, session, view, near_misses)
+        if session.unmatched_answer is not None:  # a dialect's session: its own 404
+            return session.unmatched_answer(session, view, near_misses)
         if near_misses:
             closest = near_misses[0]
             differed = ", ".join(diff.field for diff in closest.diffs)
@@ -235,13 +259,6 @@ class MockHandler:
         else:
             hint = f"session {session.id!r} has no routes near it"
         message = f"no route matched {view.method} {view.path}: {hint}"
-        _log.info(
-            "mock_unmatched",
-            session=session.id,
-            method=view.method,
-            path=view.path,
-            near_miss=near_misses[0].route_id if near_misses else None,
-        )
         body = wire.NoRouteBody(
             message=message,
             session=session.id,
@@ -250,6 +267,28 @@ class MockHandler:
             near_misses=near_misses,
         )
         return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
+
+
+def _admin_elsewhere(
+    store: SessionStore, session: SessionState, view: RequestView, near_misses: list[wire.NearMiss]
+) -> web.Response:
+    """The 404 for `/__admin/...` on the mock port: the admin API is on its own port."""
+    base = store.admin_base_url
+    if session.id != DEFAULT_SESSION:
+        base += f"/api/sessions/{session.id}"
+    message = (
+        f"no route matched {view.method} {view.path}: the admin API (WireMock's "
+        f"/__admin too) is on the admin port, {base}{view.path}; "
+        "start the server with --admin-on-mock-port to serve it on this port as well"
+    )
+    body = wire.NoRouteBody(
+        message=message,
+        session=session.id,
+        method=view.method,
+        path=view.path,
+        near_misses=near_misses,
+    )
+    return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
 
 
 async def _render(

@@ -39,7 +39,7 @@ from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
-from controlplane.mock_app import MockHandler
+from controlplane.mock_app import ADMIN_PREFIX, AdminHandler, MockHandler
 from controlplane.route_files import load_route_files
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.files import (
@@ -53,6 +53,7 @@ from controlplane.wiremock.state import load_root
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
 
 _log = get_logger("server")
+_NATIVE_ON_MOCK = ADMIN_PREFIX + "/api/"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class ServerConfig:
     #: Seconds an idle connection (either port) is kept open waiting for its next
     #: request, and a new one for its first; this also bounds the headers' arrival.
     keepalive_timeout: float = 60.0
+    #: Also serve the admin API on the mock port, under `/__admin` (WireMock's one port).
+    admin_on_mock_port: bool = False
     #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -168,7 +171,14 @@ class _MockServer(web.Server):
     """The low-level mock server (no router), with a larger body cap than aiohttp's 1 MiB
     and a header timeout on its connections."""
 
-    def __init__(self, handler: MockHandler, *, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: MockHandler,
+        *,
+        header_timeout: float,
+        full_requests: bool = False,
+        **kwargs: Any,
+    ) -> None:
         # handler_cancellation: a client that leaves ends its handler, so an idle `sse`
         # stream (nothing to write, so nothing fails) does not outlive its connection.
         super().__init__(
@@ -180,6 +190,8 @@ class _MockServer(web.Server):
         self._mock_loop = asyncio.get_running_loop()
         self._handler_kwargs = kwargs
         self._header_timeout = header_timeout
+        # The admin application on this port needs `web.Request`s (they carry a route).
+        self._request_class = web.Request if full_requests else web.BaseRequest
 
     def _make_mock_request(
         self,
@@ -189,7 +201,7 @@ class _MockServer(web.Server):
         writer: Any,
         task: Any,
     ) -> web.BaseRequest:
-        return web.BaseRequest(
+        return self._request_class(
             message, payload, protocol, writer, task, self._mock_loop, client_max_size=MAX_BODY
         )
 
@@ -255,24 +267,27 @@ class ControlplaneServer:
             _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded, **extra)
         ssl_context = self._ssl_context()
 
-        self._mock = MockHandler(self.store)
+        admin_app = build_admin_app(
+            self.store,
+            token=config.admin_token,
+            root_dir=config.mappings,
+            shutdown=self.on_shutdown,
+            dialects=(wiremock.DIALECT,),
+        )
+        on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None
+        self._mock = MockHandler(self.store, on_mock_port)
         mock_runner = web.ServerRunner(
             _MockServer(
                 self._mock,
                 header_timeout=config.header_timeout,
+                full_requests=on_mock_port is not None,
                 keepalive_timeout=config.keepalive_timeout,
             ),
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
         )
         admin_runner = web.AppRunner(
-            build_admin_app(
-                self.store,
-                token=config.admin_token,
-                root_dir=config.mappings,
-                shutdown=self.on_shutdown,
-                dialects=(wiremock.DIALECT,),
-            ),
+            admin_app,
             access_log=None,
             shutdown_timeout=config.shutdown_grace,
             keepalive_timeout=config.keepalive_timeout,
@@ -339,6 +354,27 @@ class ControlplaneServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _admin_on_mock_port(app: web.Application) -> AdminHandler:
+    """The admin application serving `/__admin/...` requests of the mock port.
+
+    WireMock's paths are served as they are (`/__admin/mappings`); the native API is
+    under the same prefix (`/__admin/api/sessions`, so `/__admin/api/sessions/{sid}/
+    __admin/...` too): a client given `{mock_url}/__admin` as its admin URL finds both.
+    """
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        assert isinstance(request, web.Request)  # _MockServer makes them with full_requests
+        path = request.rel_url.path
+        if path.startswith(_NATIVE_ON_MOCK):
+            request = request.clone(
+                rel_url=request.rel_url.with_path(path.removeprefix(ADMIN_PREFIX), encoded=False)
+            )
+        # The admin runner has frozen `app` before the mock port could be reached.
+        return await app._handle(request)
+
+    return handle
 
 
 async def _listen(site: web.TCPSite, what: str, flag: str, host: str, port: int) -> None:

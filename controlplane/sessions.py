@@ -15,14 +15,17 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from controlplane import wire
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
+from controlplane.request_view import RequestView
 from controlplane.responses import (
     BodyFiles,
     Responder,
@@ -37,11 +40,20 @@ from controlplane.scenarios import STARTED, Scenarios
 if TYPE_CHECKING:
     from controlplane.recording import Recording
 
-__all__ = ["DEFAULT_SESSION", "SESSION_HEADER", "SessionState", "SessionStore"]
+__all__ = [
+    "DEFAULT_SESSION",
+    "SESSION_HEADER",
+    "SessionState",
+    "SessionStore",
+    "UnmatchedAnswer",
+]
 
 DEFAULT_SESSION = "default"
 SESSION_HEADER = "X-Controlplane-Session"
 SESSION_PREFIX = "/_s/"
+#: A session's own answer to a request no route matched (already journaled), given
+#: the near misses; a dialect installs one (WireMock's plain-text diff report).
+UnmatchedAnswer = Callable[["SessionState", RequestView, list[wire.NearMiss]], web.Response]
 
 
 class SessionState:
@@ -78,6 +90,8 @@ class SessionState:
         #: The session's recording (`POST .../recordings`), kept after it stops; None
         #: until one starts.
         self.recording: Recording | None = None
+        #: How unmatched requests are answered, None for the native JSON 404.
+        self.unmatched_answer: UnmatchedAnswer | None = None
         # handler name -> number of routes declaring it; a handler exists while > 0
         self._handler_routes: dict[str, int] = {}
         self._order = itertools.count(1)
@@ -270,6 +284,7 @@ class SessionState:
         self.apply_settings(wire.Settings())
         self.extras.clear()
         self.recording = None
+        self.unmatched_answer = None
 
 
 class SessionStore:

@@ -17,9 +17,14 @@ from tests.matching_support import route as compiled_route
 
 
 def near_misses(cp: SessionHandle, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """The near misses of one unmatched request, as the journal keeps them (a session
+    used through the WireMock dialect answers with WireMock's plain-text report)."""
     answer = requests.request(method, cp.mock_url + path, timeout=10, **kwargs)
     assert answer.status_code == 404, answer.text
-    misses: list[dict[str, Any]] = answer.json()["near_misses"]
+    unmatched = requests.get(f"{cp.api}/requests/unmatched", timeout=10).json()["requests"]
+    misses: list[dict[str, Any]] = unmatched[-1]["near_misses"]
+    if answer.headers["Content-Type"].startswith("application/json"):
+        assert answer.json()["near_misses"] == misses
     return misses
 
 

@@ -116,7 +116,7 @@ def wiremock_writes() -> list[tuple[str, str]]:
     ]
 
 
-def test_over_deep_json_is_400_on_every_wiremock_operation_that_reads_a_body(
+def test_over_deep_json_is_422_on_every_wiremock_operation_that_reads_a_body(
     cp: SessionHandle, targets: dict[str, str]
 ) -> None:
     stub = requests.post(
@@ -130,9 +130,9 @@ def test_over_deep_json_is_400_on_every_wiremock_operation_that_reads_a_body(
         malformed = requests.request(method, url, data=b"{", timeout=10)
         deep = requests.request(method, url, data=nested_objects(2000), timeout=10)
         assert deep.status_code < 500, (method, path, deep.text)
-        if malformed.status_code == 400:  # it reads its body
+        if malformed.status_code == 422:  # it reads its body (WireMock: 422, not 400)
             reading.append(path)
-            error = wiremock_error(deep, 400)
+            error = wiremock_error(deep, 422)
             assert error["detail"] == f"the request body {TOO_DEEP}", (method, path)
         else:  # it ignores its body: the deep one changes nothing
             assert deep.status_code == malformed.status_code, (method, path)

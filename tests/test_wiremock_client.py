@@ -7,11 +7,14 @@ stay isolated from each other and from the rest of the suite.
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 import requests
 from wiremock.constants import Config
@@ -32,6 +35,7 @@ from wiremock.resources.settings.resource import GlobalSettings
 
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
+from controlplane.wiremock.diff_report import NO_STUBS
 from tests.conftest import SessionHandle
 
 
@@ -233,3 +237,288 @@ def test_save_without_a_mappings_directory_is_409(wm: WireMockSession) -> None:
     answer = requests.post(f"{wm.admin}/mappings/save", timeout=5)
     assert answer.status_code == 409
     assert "--mappings" in answer.json()["errors"][0]["detail"]
+
+
+# ------------------------------------------------------------------ admin endpoints
+
+
+@dataclass
+class RootedServer:
+    root: Path
+    admin: str  # .../__admin of session default
+    mock: str
+
+
+@pytest.fixture
+def rooted(tmp_path: Path) -> Iterator[RootedServer]:
+    """A server of its own over a WireMock root (`mappings/`, `__files/`), the client on it."""
+    root = tmp_path / "root"
+    (root / "mappings").mkdir(parents=True)
+    (root / "__files").mkdir()
+    with ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=root)) as server:
+        previous, Config.base_url = Config.base_url, f"{server.admin_url}/__admin"
+        try:
+            yield RootedServer(root=root, admin=Config.base_url, mock=server.mock_url)
+        finally:
+            Config.base_url = previous
+
+
+def test_remove_by_metadata_answers_an_empty_json_object(wm: WireMockSession) -> None:
+    Mappings.create_mapping(probe_mapping())
+    answer = Mappings.delete_mapping_by_metadata({"matchesJsonPath": "$.suite"})
+    assert (answer.status_code, answer.headers["Content-Type"]) == (200, "application/json")
+    assert answer.json() == {}  # was an empty body, which wiremock-captain cannot parse
+    assert Mappings.retrieve_all_mappings().meta.total == 0
+
+
+def test_remove_falls_back_to_an_equal_request_pattern(wm: WireMockSession) -> None:
+    first = Mappings.create_mapping(probe_mapping())
+    other = Mappings.create_mapping(
+        Mapping(request=MappingRequest(method="GET", url="/other"), response=MappingResponse())
+    )
+    remove = f"{wm.admin}/mappings/remove"
+    # An unknown id and a pattern no stub has: nothing is removed (WireMock's answer: 200).
+    unknown = {"id": str(uuid.uuid4()), "request": {"method": "GET", "url": "/nowhere"}}
+    assert requests.post(remove, json=unknown, timeout=5).status_code == 200
+    assert Mappings.retrieve_all_mappings().meta.total == 2
+    # The Java client sends a random id: the stub whose request pattern is equal goes.
+    by_pattern = {"id": str(uuid.uuid4()), "request": first.get_json_data()["request"]}
+    assert requests.post(remove, json=by_pattern, timeout=5).status_code == 200
+    assert [m.id for m in Mappings.retrieve_all_mappings().mappings] == [other.id]
+    # A known id wins over the pattern.
+    by_id = {"id": other.id, "request": {"method": "GET", "url": "/nowhere"}}
+    assert requests.post(remove, json=by_id, timeout=5).status_code == 200
+    assert Mappings.retrieve_all_mappings().meta.total == 0
+
+
+def test_list_requests_by_matching_stub_or_unmatched(wm: WireMockSession) -> None:
+    probe = Mappings.create_mapping(probe_mapping())
+    other = Mappings.create_mapping(
+        Mapping(request=MappingRequest(method="GET", url="/other"), response=MappingResponse())
+    )
+    for path in ("/probe?q=1", "/other", "/probe?q=1", "/missing", "/probe?q=1"):
+        requests.get(f"{wm.mock}{path}", timeout=5)
+
+    def urls(**query: str) -> tuple[int, list[str]]:
+        listed = Requests.get_all_received_requests(parameters=dict(query))
+        return listed.meta.total, [event.request.url for event in listed.requests]
+
+    assert urls(matchingStub=probe.id) == (3, ["/probe?q=1"] * 3)
+    assert urls(matchingStub=other.id) == (1, ["/other"])
+    assert urls(matchingStub=str(uuid.uuid4())) == (0, [])
+    assert urls(unmatched="true") == (1, ["/missing"])
+    assert urls(unmatched="false") == (5, urls()[1])
+    assert urls(matchingStub=probe.id, limit="2") == (3, ["/probe?q=1"] * 2)
+    assert urls(unmatched="true", matchingStub=probe.id) == (0, [])
+
+
+def test_remove_requests_by_stub_metadata(wm: WireMockSession) -> None:
+    Mappings.create_mapping(probe_mapping())
+    Mappings.create_mapping(
+        Mapping(
+            request=MappingRequest(method="GET", url="/other"),
+            response=MappingResponse(),
+            metadata={"suite": "kept"},
+        )
+    )
+    for path in ("/probe?q=1", "/other", "/probe?q=1", "/missing"):
+        requests.get(f"{wm.mock}{path}", timeout=5)
+    pattern = {"matchesJsonPath": {"expression": "$.suite", "equalTo": "client"}}
+    answer = requests.post(f"{wm.admin}/requests/remove-by-metadata", json=pattern, timeout=5)
+    assert answer.status_code == 200
+    assert [e["request"]["url"] for e in answer.json()["serveEvents"]] == ["/probe?q=1"] * 2
+    left = Requests.get_all_received_requests(parameters={})
+    assert [event.request.url for event in left.requests] == ["/missing", "/other"]
+
+
+def test_malformed_json_is_422_with_wiremock_errors(wm: WireMockSession) -> None:
+    for path in ("/mappings", "/requests/count", "/settings", "/mappings/remove-by-metadata"):
+        answer = requests.post(f"{wm.admin}{path}", data=b'{"request": ', timeout=5)
+        assert answer.status_code == 422, path
+        [error] = answer.json()["errors"]
+        assert (error["code"], error["title"]) == (10, "Error parsing JSON")
+        assert error["detail"].startswith("the request body is not valid JSON: ")
+    with pytest.raises(InvalidInputException):  # the client's own reading of a 422
+        Requests.get_matching_request_count(NearMissMatchPatternRequest(method="NOPE!"))
+
+
+def test_extended_settings_patch_merges_and_post_replaces(wm: WireMockSession) -> None:
+    # The Python client's GlobalSetting knows only fixedDelay: plain requests for the rest.
+    settings = {"fixedDelay": 5, "extended": {"a": 1, "nested": {"x": 1}}}
+    assert requests.post(f"{wm.admin}/settings", json=settings, timeout=5).status_code == 200
+    patched = requests.patch(
+        f"{wm.admin}/settings/extended", json={"extended": {"b": 2, "nested": {"y": 2}}}, timeout=5
+    )
+    assert (patched.status_code, patched.json()) == (200, {})
+    assert requests.get(f"{wm.admin}/settings", timeout=5).json() == {
+        "settings": {"fixedDelay": 5, "extended": {"a": 1, "nested": {"y": 2}, "b": 2}}
+    }
+    # POST replaces the whole settings, `extended` too, as WireMock does.
+    GlobalSettings.update_global_settings(GlobalSetting(fixed_delay=7))
+    assert requests.get(f"{wm.admin}/settings", timeout=5).json() == {"settings": {"fixedDelay": 7}}
+    refused = requests.patch(f"{wm.admin}/settings/extended", json={"extended": 1}, timeout=5)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["source"]["pointer"] == "/extended"
+
+
+def test_files_read_write_list_delete_inside_the_root(rooted: RootedServer) -> None:
+    files = f"{rooted.admin}/files"
+    written = requests.put(f"{files}/deep/er/a.json", data=b'{"a": 1}', timeout=5)
+    assert (written.status_code, written.json()) == (200, "eyJhIjogMX0=")  # bytes: base64
+    assert (rooted.root / "__files" / "deep" / "er" / "a.json").read_bytes() == b'{"a": 1}'
+    requests.put(f"{files}/b.txt", data=b"bee", timeout=5)
+    assert requests.get(files, timeout=5).json() == ["b.txt", "deep/er/a.json"]
+    read = requests.get(f"{files}/deep/er/a.json", timeout=5)
+    assert (read.status_code, read.content) == (200, b'{"a": 1}')
+    # A stub added after the write serves it.
+    Mappings.create_mapping(
+        Mapping(
+            request=MappingRequest(method="GET", url="/file"),
+            response=MappingResponse(body_file_name="b.txt"),
+        )
+    )
+    assert requests.get(f"{rooted.mock}/file", timeout=5).text == "bee"
+    assert requests.delete(f"{files}/b.txt", timeout=5).status_code == 200
+    assert requests.delete(f"{files}/b.txt", timeout=5).status_code == 200  # gone already
+    assert requests.get(f"{files}/b.txt", timeout=5).status_code == 404
+    assert requests.get(files, timeout=5).json() == ["deep/er/a.json"]
+
+    outside = rooted.root / "secret.txt"
+    outside.write_text("keep")
+    for name in ("..%2Fsecret.txt", "deep/..%2F..%2Fsecret.txt", "%2Fetc%2Fpasswd"):
+        for method in ("GET", "PUT", "DELETE"):
+            answer = requests.request(method, f"{files}/{name}", data=b"x", timeout=5)
+            assert answer.status_code == 422, (method, name, answer.text)
+            assert "outside the files directory" in answer.json()["errors"][0]["detail"]
+    assert outside.read_text() == "keep"
+
+
+def test_files_need_a_root(wm: WireMockSession) -> None:
+    answer = requests.get(f"{wm.admin}/files", timeout=5)
+    assert answer.status_code == 409
+    assert "--mappings" in answer.json()["errors"][0]["detail"]
+
+
+def test_persistent_stubs_are_written_at_once_and_removed_with_their_file(
+    rooted: RootedServer,
+) -> None:
+    mappings = rooted.root / "mappings"
+    persistent = probe_mapping()
+    persistent.persistent = True
+    kept = Mappings.create_mapping(persistent)
+    saved = mappings / f"{kept.id}.json"
+    assert msgspec.json.decode(saved.read_bytes())["persistent"] is True
+    memory_only = Mappings.create_mapping(
+        Mapping(request=MappingRequest(method="GET", url="/m"), response=MappingResponse())
+    )
+    assert not (mappings / f"{memory_only.id}.json").exists()
+
+    kept.response.status = 202
+    Mappings.update_mapping(kept)  # an edit rewrites the file
+    assert msgspec.json.decode(saved.read_bytes())["response"]["status"] == 202
+    assert sorted(p.name for p in mappings.iterdir()) == [saved.name]  # no temporaries
+
+    Mappings.persist_mappings()  # the rest
+    assert (mappings / f"{memory_only.id}.json").is_file()
+    Mappings.delete_mapping(kept.id)
+    assert not saved.exists()
+    requests.post(
+        f"{rooted.admin}/mappings/remove", json={"request": {"method": "GET", "url": "/m"}}
+    )
+    assert list(mappings.iterdir()) == []
+
+
+def test_removing_a_persisted_stub_rewrites_a_shared_file(rooted: RootedServer) -> None:
+    shared = rooted.root / "mappings" / "two.json"
+    stubs = [
+        {"id": f"stub-{n}", "persistent": True, "request": {"url": f"/{n}"}, "response": {}}
+        for n in ("a", "b")
+    ]
+    shared.write_text(json.dumps({"mappings": stubs}))
+    Mappings.reset_mappings()  # reloads the root's files
+    Mappings.delete_mapping("stub-a")
+    assert json.loads(shared.read_text())["id"] == "stub-b"  # one left: itself
+    Mappings.delete_mapping("stub-b")
+    assert not shared.exists()
+
+
+def test_unmatched_requests_get_wiremocks_plain_text_diff(wm: WireMockSession) -> None:
+    assert Mappings.retrieve_all_mappings().meta.total == 0  # the dialect names the session
+    nothing = requests.get(f"{wm.mock}/x", timeout=5)
+    assert (nothing.status_code, nothing.text) == (404, NO_STUBS)
+    named = {**probe_mapping().get_json_data(), "name": "Probe stub"}  # no `name` in the client
+    assert requests.post(f"{wm.admin}/mappings", json=named, timeout=5).status_code == 201
+    answer = requests.post(f"{wm.mock}/probe?q=2", headers={"X-A": "b"}, timeout=5)
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    bar = "-" * 119
+    assert answer.text == "\n".join(
+        [
+            "",
+            " " * 47 + "Request was not matched",
+            " " * 47 + "=" * 23,
+            "",
+            bar,
+            "| Closest stub" + " " * 45 + "| Request" + " " * 50 + "|",
+            bar,
+            " " * 59 + "|",
+            "Probe stub" + " " * 49 + "|",
+            " " * 59 + "|",
+            "GET" + " " * 56 + "| POST" + " " * 48 + "<<<<< HTTP method does not match",
+            "/probe" + " " * 53 + "| /probe?q=2",
+            " " * 59 + "|",
+            'query q: equals "1"' + " " * 40 + "| 2" + " " * 51 + "<<<<< Query does not match",
+            " " * 59 + "|",
+            bar,
+            "",
+        ]
+    )
+    narrow = requests.get(
+        f"{wm.mock}/probe", headers={"X-WireMock-Console-Width": "60"}, timeout=5
+    ).text
+    assert narrow.splitlines()[4] == "-" * 60
+    # The journal keeps the near misses, as for any unmatched request.
+    assert len(Requests.get_unmatched_requests().requests) == 3
+
+
+def test_native_sessions_keep_the_json_404(cp: SessionHandle) -> None:
+    cp.add_route(method="GET", path="/n", handler="n")
+    answer = requests.get(f"{cp.mock_url}/m", timeout=5)
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json()["near_misses"][0]["handler"] == "n"
+    requests.post(f"{cp.api}/__admin/reset", timeout=5)  # now used through the dialect
+    assert requests.get(f"{cp.mock_url}/m", timeout=5).text == NO_STUBS
+    requests.post(f"{cp.api}/reset", timeout=5)  # a native reset: native again
+    assert requests.get(f"{cp.mock_url}/m", timeout=5).json()["near_misses"] == []
+
+
+def test_admin_on_the_mock_port_serves_both_dialects() -> None:
+    config = ServerConfig(port=0, admin_port=0, admin_on_mock_port=True)
+    with ThreadedServer(config) as server:
+        previous, Config.base_url = Config.base_url, f"{server.mock_url}/__admin"
+        try:
+            created = Mappings.create_mapping(probe_mapping())
+            assert requests.get(f"{server.mock_url}/probe?q=1", timeout=5).json() == {"ok": True}
+            assert Mappings.retrieve_all_mappings().mappings[0].id == created.id
+            events = Requests.get_all_received_requests(parameters={}).requests
+            assert [e.request.url for e in events] == ["/probe?q=1"]  # admin calls not journaled
+        finally:
+            Config.base_url = previous
+        native = requests.post(f"{server.mock_url}/__admin/api/sessions", json={}, timeout=5)
+        assert native.status_code == 201
+        sid = native.json()["id"]
+        per_session = f"{server.mock_url}/__admin/api/sessions/{sid}/__admin/mappings"
+        assert requests.get(per_session, timeout=5).json()["meta"]["total"] == 0
+        assert requests.get(f"{server.mock_url}/__admin/health", timeout=5).json()["status"] == (
+            "healthy"
+        )
+
+
+def test_admin_paths_on_the_mock_port_name_the_admin_port(cp_server: ThreadedServer) -> None:
+    answer = requests.get(f"{cp_server.mock_url}/__admin/mappings", timeout=5)
+    assert answer.status_code == 404
+    assert answer.json()["message"] == (
+        "no route matched GET /__admin/mappings: the admin API (WireMock's /__admin too) "
+        f"is on the admin port, {cp_server.admin_url}/__admin/mappings; start the server "
+        "with --admin-on-mock-port to serve it on this port as well"
+    )

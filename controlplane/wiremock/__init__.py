@@ -5,6 +5,8 @@ onto controlplane's sessions and routes (one model, two dialects; no second engi
     translate     stub mapping -> native route; request pattern -> compiled route
     state         the mappings kept alongside a session's routes; import, save, reset
     files         WireMock roots on disk (`mappings/`, `__files/`)
+    files_api     `/__admin/files`: the root's body files
+    diff_report   the plain-text 404 of unmatched requests in dialect sessions
     journal       the journal as serve events and logged requests
     admin         `/__admin` mappings, scenarios, settings, reset, health
     recordings    `/__admin/recordings/*` on the native recorder
@@ -27,6 +29,7 @@ from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.admin import PREFIXES, Handler, WireMockAdmin
 from controlplane.wiremock.errors import error_response
+from controlplane.wiremock.files_api import FilesAdmin
 from controlplane.wiremock.recordings import RecordingsAdmin
 from controlplane.wiremock.requests_api import RequestsAdmin
 
@@ -39,7 +42,12 @@ def endpoints() -> list[tuple[str, str]]:
 
 
 def _routes(admin: WireMockAdmin) -> list[tuple[str, str, Handler]]:
-    return [*admin.routes(), *RequestsAdmin(admin).routes(), *RecordingsAdmin(admin).routes()]
+    return [
+        *admin.routes(),
+        *RequestsAdmin(admin).routes(),
+        *RecordingsAdmin(admin).routes(),
+        *FilesAdmin(admin).routes(),
+    ]
 
 
 def mount(

@@ -28,6 +28,8 @@ from controlplane.logs import get_logger
 from controlplane.matching import compile_document_match
 from controlplane.sessions import DEFAULT_SESSION, SESSION_HEADER, SessionState, SessionStore
 from controlplane.wiremock import shapes, state
+from controlplane.wiremock.diff_report import mark_dialect_session
+from controlplane.wiremock.files import is_wiremock_root
 from controlplane.wiremock.translate import body_match, global_delay
 
 __all__ = ["PREFIXES", "WireMockAdmin"]
@@ -40,6 +42,11 @@ PREFIXES = ("/__admin", "/api/sessions/{sid}/__admin")
 
 def _empty(status: int = 200) -> web.Response:
     return web.Response(status=status)
+
+
+def _empty_json() -> web.Response:
+    """`{}`: what WireMock answers where a client parses the answer as JSON."""
+    return json_response({})
 
 
 class WireMockAdmin:
@@ -55,10 +62,16 @@ class WireMockAdmin:
         self.root = root
         self.shutdown_callback = shutdown
         self.started = time.time()
+        if root is not None and is_wiremock_root(root):
+            mark_dialect_session(store.default)  # its stubs came from a WireMock root
 
     def session(self, request: web.Request) -> SessionState:
+        """The session a dialect call names; from now on it is a dialect session
+        (unmatched requests get WireMock's diff report: `diff_report`)."""
         sid = request.match_info.get("sid") or request.headers.get(SESSION_HEADER)
-        return self.store.require(sid or DEFAULT_SESSION)
+        session = self.store.require(sid or DEFAULT_SESSION)
+        mark_dialect_session(session)
+        return session
 
     # ------------------------------------------------------------------ mappings
 
@@ -78,7 +91,7 @@ class WireMockAdmin:
     async def create_mapping(self, request: web.Request) -> web.Response:
         session = self.session(request)
         mapping = await decode_body(request, shapes.StubMapping)
-        state.put_stub(session, mapping)
+        state.put_stub(session, mapping, self.root)
         _log.info("stub_created", session=session.id, stub_id=mapping.id)
         return json_response(mapping, status=201)
 
@@ -103,7 +116,7 @@ class WireMockAdmin:
                     location="$.id",
                 )
         mapping.id = mapping_id
-        state.put_stub(session, mapping)
+        state.put_stub(session, mapping, self.root)
         return json_response(mapping)
 
     async def delete_mapping(self, request: web.Request) -> web.Response:
@@ -111,12 +124,19 @@ class WireMockAdmin:
         return _empty()
 
     async def remove_mapping(self, request: web.Request) -> web.Response:
+        """WireMock's rule: the stub with the given id, else the first (in matching
+        order) whose request pattern equals the given one, else nothing."""
         session = self.session(request)
         mapping = await decode_body(request, shapes.StubMapping)
         mapping_id = mapping.id or mapping.uuid
-        if mapping_id is None:
-            raise InvalidInput("give the `id` of the mapping to remove", location="$.id")
-        state.remove_stub(session, mapping_id)
+        if mapping_id is None or mapping_id not in state.dialect(session).mappings:
+            mapping_id = next(
+                (r.id for r, m in state.stub_routes(session) if m.request == mapping.request),
+                None,
+            )
+        if mapping_id is not None:
+            state.remove_stub(session, mapping_id)
+            _log.info("stub_removed", session=session.id, stub_id=mapping_id)
         return _empty()
 
     async def import_mappings(self, request: web.Request) -> web.Response:
@@ -146,9 +166,10 @@ class WireMockAdmin:
         used = {entry.route_id for entry in session.journal}
         return [(r, m) for r, m in state.stub_routes(session) if r.id not in used]
 
-    def _by_metadata(
+    def by_metadata(
         self, session: SessionState, pattern: shapes.ContentPattern
     ) -> list[shapes.StubMapping]:
+        """The session's stubs whose metadata (as JSON) `pattern` holds."""
         holds = compile_document_match(body_match([pattern], "$"))
         return [
             mapping
@@ -159,14 +180,14 @@ class WireMockAdmin:
     async def find_by_metadata(self, request: web.Request) -> web.Response:
         session = self.session(request)
         pattern = await decode_body(request, shapes.ContentPattern)
-        found = self._by_metadata(session, pattern)
+        found = self.by_metadata(session, pattern)
         return json_response(shapes.AllMappings(mappings=found, meta=shapes.Meta(total=len(found))))
 
     async def remove_by_metadata(self, request: web.Request) -> web.Response:
         session = self.session(request)
         pattern = await decode_body(request, shapes.ContentPattern)
-        state.remove_stubs(session, [m.id or "" for m in self._by_metadata(session, pattern)])
-        return _empty()
+        state.remove_stubs(session, [m.id or "" for m in self.by_metadata(session, pattern)])
+        return _empty_json()
 
     async def save_mappings(self, request: web.Request) -> web.Response:
         session = self.session(request)
@@ -188,6 +209,7 @@ class WireMockAdmin:
     async def reset(self, request: web.Request) -> web.Response:
         session = self.session(request)
         session.reset()
+        mark_dialect_session(session)  # still used through the dialect
         state.reset_stubs(session, self.root)
         _log.info("session_reset", session=session.id, dialect="wiremock")
         return _empty()
@@ -222,6 +244,7 @@ class WireMockAdmin:
         return json_response(shapes.SettingsAnswer(settings=settings))
 
     async def set_settings(self, request: web.Request) -> web.Response:
+        """Replace the settings, as WireMock does (`extended` too: PATCH merges it)."""
         session = self.session(request)
         settings = await decode_body(request, shapes.GlobalSettings)
         # Only the delay is WireMock's: the forward proxy's settings stay as they were.
@@ -231,6 +254,15 @@ class WireMockAdmin:
         state.dialect(session).settings = settings
         # WireMock answers with an empty body, which its own Python client cannot parse.
         return json_response(settings)
+
+    async def patch_extended_settings(self, request: web.Request) -> web.Response:
+        """`{"extended": {...}}` merged key by key into the extended settings (WireMock's
+        `Parameters.merge`: a given key replaces its value whole)."""
+        dialect = state.dialect(self.session(request))
+        patch = await decode_body(request, shapes.ExtendedSettings)
+        merged = {**(dialect.settings.extended or {}), **(patch.extended or {})}
+        dialect.settings = msgspec.structs.replace(dialect.settings, extended=merged)
+        return _empty_json()
 
     async def health(self, request: web.Request) -> web.Response:
         now = time.time()
@@ -282,6 +314,7 @@ class WireMockAdmin:
             ("GET", "/settings", self.get_settings),
             ("POST", "/settings", self.set_settings),
             ("PUT", "/settings", self.set_settings),
+            ("PATCH", "/settings/extended", self.patch_extended_settings),
             ("GET", "/health", self.health),
             ("GET", "/version", self.version),
             ("POST", "/shutdown", self.shutdown),

@@ -2,7 +2,8 @@
 
 The dialect raises the same `ControlplaneError`s as the native API, with the same
 `$.request.method` style locations; this module renders them the way WireMock does,
-with the location as a JSON pointer (`/request/method`).
+with the location as a JSON pointer (`/request/method`). A body that is not JSON is a
+422 too (code 10, "Error parsing JSON"), as in WireMock, where the native API says 400.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import msgspec
 from aiohttp import web
 
-from controlplane.errors import ControlplaneError
+from controlplane.errors import ControlplaneError, InvalidJson
 
 __all__ = ["error_response", "pointer", "wiremock_error_body"]
 
@@ -78,6 +79,8 @@ def wiremock_error_body(error: ControlplaneError) -> bytes:
 
 
 def error_response(error: ControlplaneError) -> web.Response:
+    # WireMock answers a body that is not JSON with 422, like one of the wrong shape.
+    status = 422 if isinstance(error, InvalidJson) else error.status
     return web.Response(
-        status=error.status, body=wiremock_error_body(error), content_type="application/json"
+        status=status, body=wiremock_error_body(error), content_type="application/json"
     )

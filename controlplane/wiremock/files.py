@@ -29,6 +29,7 @@ __all__ = [
     "reserved_folders",
     "stub_among_routes",
     "write_mapping",
+    "write_mappings",
 ]
 
 MAPPINGS_DIR = "mappings"
@@ -125,7 +126,12 @@ def mapping_path(root: Path, mapping_id: str) -> Path:
     return path
 
 
-def write_mapping(path: Path, mapping: shapes.StubMapping) -> None:
+def write_mapping(path: Path, mapping: shapes.StubMapping | shapes.ImportBody) -> None:
     """Write one mapping to `path` (see `mapping_path`) atomically."""
     data = msgspec.json.format(msgspec.json.encode(mapping), indent=2)
     write_atomically(path, data + b"\n")
+
+
+def write_mappings(path: Path, mappings: list[shapes.StubMapping]) -> None:
+    """Write several mappings to one file, `{"mappings": [...]}`, atomically."""
+    write_mapping(path, shapes.ImportBody(mappings=mappings))

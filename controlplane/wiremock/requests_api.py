@@ -4,7 +4,9 @@ All read the session's native journal. A request pattern is compiled like a rout
 (`translate.compile_pattern`) and tested with the route's own matching code; near
 misses are the core's (`matching.assess`, `RouteTable.near_misses`), at most 3, closest
 first. Requests are listed newest first, as WireMock lists them; `GET /requests` takes
-WireMock's `since` and `limit` and, like WireMock, lists every request without them.
+WireMock's `since` and `limit` and, like WireMock, lists every request without them;
+`matchingStub={id}` keeps the requests that stub answered, `unmatched=true` those no
+route matched (`meta.total` counts what these two keep).
 Listings are streamed (`admin.streaming`): an entry is rendered only when its chunk is
 written; patterns are tested a slice of entries at a time (`journal.yielding`). So a
 long journal never freezes the mock port.
@@ -92,11 +94,22 @@ class RequestsAdmin:
         limit = int_query(request, "limit")
         journal = session.journal
         entries: Iterable[JournalEntry] = reversed(journal)
+        total = len(journal)
+        stub_id = request.query.get("matchingStub")
+        only_unmatched = request.query.get("unmatched") == "true"
+        if stub_id is not None or only_unmatched:
+            kept = [
+                e
+                for e in entries
+                if (not only_unmatched or not e.matched)
+                and (stub_id is None or (e.matched and e.route_id == stub_id))
+            ]
+            entries, total = kept, len(kept)
         if since is not None:
             entries = (e for e in entries if e.time > since)
         # References only, taken now: the journal may change while the answer streams.
         chosen = list(islice(entries, limit))
-        envelope = shapes.ServeEventList(requests=[], meta=shapes.Meta(total=len(journal)))
+        envelope = shapes.ServeEventList(requests=[], meta=shapes.Meta(total=total))
         events = map(self._renderer(session), chosen)
         return await stream_json(request, envelope, "requests", events)
 
@@ -140,6 +153,16 @@ class RequestsAdmin:
         session = self.admin.session(request)
         doomed = {id(entry) for entry in await self._hits_in(request, session)}
         removed = session.journal.remove_where(lambda e: id(e) in doomed)
+        return json_response(
+            shapes.RemovedEvents(serveEvents=list(map(self._renderer(session), removed)))
+        )
+
+    async def remove_by_metadata(self, request: web.Request) -> web.Response:
+        """Remove the requests answered by stubs whose metadata the posted matcher holds."""
+        session = self.admin.session(request)
+        pattern = await decode_body(request, shapes.ContentPattern)
+        stubs = {m.id for m in self.admin.by_metadata(session, pattern)}
+        removed = session.journal.remove_where(lambda e: e.matched and e.route_id in stubs)
         return json_response(
             shapes.RemovedEvents(serveEvents=list(map(self._renderer(session), removed)))
         )
@@ -222,6 +245,7 @@ class RequestsAdmin:
             ("POST", "/requests/count", self.count),
             ("POST", "/requests/find", self.find),
             ("POST", "/requests/remove", self.remove),
+            ("POST", "/requests/remove-by-metadata", self.remove_by_metadata),
             ("GET", "/requests/unmatched", self.unmatched),
             ("GET", "/requests/unmatched/near-misses", self.unmatched_near_misses),
             ("GET", "/requests/{id}", self.get_request),

@@ -21,6 +21,7 @@ __all__ = [
     "ContentPattern",
     "Count",
     "DelayDistribution",
+    "ExtendedSettings",
     "FoundRequests",
     "GlobalSettings",
     "ImportBody",
@@ -271,6 +272,12 @@ class GlobalSettings(Struct, **_IN):
     delayDistribution: DelayDistribution | None = None
     extended: dict[str, Any] | None = None
     proxyPassThrough: bool | None = None
+
+
+class ExtendedSettings(Struct, **_IN):
+    """The body of `PATCH /settings/extended`."""
+
+    extended: dict[str, Any] | None = None
 
 
 class SettingsAnswer(Struct, kw_only=True):

@@ -5,6 +5,12 @@ A mapping becomes a native route (same id); the mapping, as the client sent it (
 loaded from or saved to. The state lives in `SessionState.extras`, so it goes with
 its session; a route removed through the native API drops out of every dialect list
 (lists read the session's routes, and only look mappings up here).
+
+Persistence follows WireMock: a mapping with `persistent: true` is written to disk when
+it is added or edited (to the file it came from, else `mappings/{id}.json`), and
+removing it removes it from that file (the file goes when nothing is left in it).
+Every write is `atomic.write_atomically`; the disk is written before memory changes,
+so a failed write changes nothing.
 """
 
 from __future__ import annotations
@@ -46,9 +52,11 @@ class DialectState:
 
     def __init__(self) -> None:
         self.mappings: dict[str, shapes.StubMapping] = {}
-        #: Mapping id -> the file it was loaded from or saved to.
+        #: Mapping id -> the file it was loaded from or saved to (in load order).
         self.sources: dict[str, Path] = {}
         self.settings = shapes.GlobalSettings()
+        #: Whether the session is used through the dialect (see `mark_dialect_session`).
+        self.marked = False
 
 
 def dialect(session: SessionState) -> DialectState:
@@ -96,11 +104,18 @@ def _identify(mapping: shapes.StubMapping, location: str = "$") -> str:
     return mapping_id
 
 
-def put_stub(session: SessionState, mapping: shapes.StubMapping) -> shapes.StubMapping:
-    """Add a mapping (the newest wins ties), or replace the one with its id in place."""
+def put_stub(
+    session: SessionState, mapping: shapes.StubMapping, root: Path | None = None
+) -> shapes.StubMapping:
+    """Add a mapping (the newest wins ties), or replace the one with its id in place;
+    with a `root`, a `persistent` mapping is written to disk first."""
     mapping_id = _identify(mapping)
     route = mapping_to_route(mapping, mapping_id, session.files)
     state = dialect(session)
+    if root is not None and mapping.persistent:
+        path = state.sources.get(mapping_id) or files.mapping_path(root, mapping_id)
+        _write_source(state, path, {mapping_id: mapping})
+        state.sources[mapping_id] = path
     if session.routes.get(mapping_id) is not None:
         session.replace_route(mapping_id, route)
     else:
@@ -110,9 +125,14 @@ def put_stub(session: SessionState, mapping: shapes.StubMapping) -> shapes.StubM
 
 
 def remove_stub(session: SessionState, mapping_id: str) -> None:
-    require_stub(session, mapping_id)
-    session.remove_route(mapping_id)
+    """Remove a mapping; a `persistent` one also leaves its file."""
+    mapping = require_stub(session, mapping_id)
     state = dialect(session)
+    path = state.sources.get(mapping_id)
+    if path is not None and mapping.persistent:
+        _write_source(state, path, {mapping_id: None})
+        state.sources.pop(mapping_id)
+    session.remove_route(mapping_id)
     state.mappings.pop(mapping_id, None)
     state.sources.pop(mapping_id, None)
 
@@ -120,6 +140,31 @@ def remove_stub(session: SessionState, mapping_id: str) -> None:
 def remove_stubs(session: SessionState, mapping_ids: Iterable[str]) -> None:
     for mapping_id in list(mapping_ids):
         remove_stub(session, mapping_id)
+
+
+def _write_source(
+    state: DialectState, path: Path, change: dict[str, shapes.StubMapping | None]
+) -> None:
+    """Rewrite `path` with the mappings kept from it, after `change` (id -> the new
+    mapping, or None to drop it): one mapping as itself, several as `{"mappings"}`,
+    none removes the file. Raises `ControlplaneError` when the disk refuses."""
+    kept: dict[str, shapes.StubMapping | None] = {
+        i: state.mappings[i] for i, source in state.sources.items() if source == path
+    }
+    kept.update(change)
+    mappings = [mapping for mapping in kept.values() if mapping is not None]
+    try:
+        if not mappings:
+            path.unlink(missing_ok=True)
+        elif len(mappings) == 1:
+            files.write_mapping(path, mappings[0])
+        else:
+            files.write_mappings(path, mappings)
+    except OSError as exc:
+        raise ControlplaneError(
+            f"cannot write the mapping file {path}: {exc.strerror or exc} "
+            "(the file and the stubs are as they were)"
+        ) from None
 
 
 def import_mappings(

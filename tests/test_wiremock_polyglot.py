@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from controlplane.server import ServerConfig
 from tests.conftest import SessionHandle, ThreadedServer
 
 HERE = Path(__file__).resolve().parent / "polyglot" / "wiremock"
@@ -80,38 +81,45 @@ def _jar(clients: Path) -> Path:
     return jar
 
 
-def test_wiremocks_java_client(
-    wiremock_clients: Path, cp: SessionHandle, cp_server: ThreadedServer, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="session")
+def java_check(wiremock_clients: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The command that runs ClientCheck.java, compiled against WireMock's jar."""
     java, javac = _tool("java"), _tool("javac")
     jar = _jar(wiremock_clients)
+    classes = tmp_path_factory.mktemp("java")
     compiled = subprocess.run(
-        [javac, "-cp", str(jar), "-d", str(tmp_path), str(HERE / "ClientCheck.java")],
+        [javac, "-cp", str(jar), "-d", str(classes), str(HERE / "ClientCheck.java")],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert compiled.returncode == 0, compiled.stderr
-    admin = urlsplit(cp_server.admin_url)
+    return [java, "-cp", os.pathsep.join([str(jar), str(classes)]), "ClientCheck"]
+
+
+def _run_java(command: list[str], admin_url: str, prefix: str, mock_url: str) -> None:
+    admin = urlsplit(admin_url)
     assert admin.hostname is not None and admin.port is not None
+    arguments = [admin.hostname, str(admin.port), prefix, mock_url]
     ran = subprocess.run(
-        [
-            java,
-            "-cp",
-            os.pathsep.join([str(jar), str(tmp_path)]),
-            "ClientCheck",
-            admin.hostname,
-            str(admin.port),
-            f"/api/sessions/{cp.id}",  # the client's urlPathPrefix: the session's dialect
-            cp.mock_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        [*command, *arguments], capture_output=True, text=True, timeout=300, check=False
     )
     assert (ran.returncode, ran.stdout.strip()) == (0, "java client: ok"), ran.stderr
+
+
+def test_wiremocks_java_client(
+    java_check: list[str], cp: SessionHandle, cp_server: ThreadedServer
+) -> None:
+    # The client's urlPathPrefix is the session's: its calls go to .../{sid}/__admin/...
+    _run_java(java_check, cp_server.admin_url, f"/api/sessions/{cp.id}", cp.mock_url)
+
+
+def test_wiremocks_java_client_on_one_port(java_check: list[str]) -> None:
+    # As WireMock is used, and Testcontainers modules assume: admin and mock on one port.
+    config = ServerConfig(port=0, admin_port=0, admin_on_mock_port=True)
+    with ThreadedServer(config) as server:
+        _run_java(java_check, server.mock_url, "", server.mock_url)
 
 
 def test_wiremocks_node_clients(wiremock_clients: Path, cp_server: ThreadedServer) -> None:

@@ -522,3 +522,31 @@ def test_admin_paths_on_the_mock_port_name_the_admin_port(cp_server: ThreadedSer
         f"is on the admin port, {cp_server.admin_url}/__admin/mappings; start the server "
         "with --admin-on-mock-port to serve it on this port as well"
     )
+
+
+def test_a_failed_persist_write_changes_nothing(rooted: RootedServer) -> None:
+    blocked = rooted.root / "mappings" / "blocked.json"
+    blocked.mkdir()  # the rename onto it fails
+    mapping = {"id": "blocked", "persistent": True, "request": {"url": "/b"}, "response": {}}
+    answer = requests.post(f"{rooted.admin}/mappings", json=mapping, timeout=5)
+    assert answer.status_code == 500
+    assert answer.json()["errors"][0]["detail"].startswith(
+        f"cannot write the mapping file {blocked.resolve()}: "
+    )
+    assert Mappings.retrieve_all_mappings().meta.total == 0  # the stub was not added
+    assert blocked.is_dir() and [p.name for p in (rooted.root / "mappings").iterdir()] == [
+        "blocked.json"  # and no temporary is left behind
+    ]
+
+
+def test_a_write_cut_short_by_a_crash_leaves_the_old_file(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir(parents=True)
+    old = {"id": "kept", "persistent": True, "request": {"url": "/k"}, "response": {"body": "old"}}
+    (mappings / "kept.json").write_text(json.dumps(old))
+    # What a crash between writing the temporary and renaming it leaves behind.
+    stale = mappings / ".kept.json.0123456789abcdef.controlplane-tmp"
+    stale.write_text('{"id": "kept", "request": {"url": "/k"}, "resp')
+    with ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=tmp_path)) as server:
+        assert requests.get(f"{server.mock_url}/k", timeout=5).text == "old"
+    assert not stale.exists()

@@ -128,12 +128,10 @@ class WireMockAdmin:
         order) whose request pattern equals the given one, else nothing."""
         session = self.session(request)
         mapping = await decode_body(request, shapes.StubMapping)
+        stubs = state.stub_routes(session)
         mapping_id = mapping.id or mapping.uuid
-        if mapping_id is None or mapping_id not in state.dialect(session).mappings:
-            mapping_id = next(
-                (r.id for r, m in state.stub_routes(session) if m.request == mapping.request),
-                None,
-            )
+        if not any(route.id == mapping_id for route, _ in stubs):
+            mapping_id = next((r.id for r, m in stubs if m.request == mapping.request), None)
         if mapping_id is not None:
             state.remove_stub(session, mapping_id)
             _log.info("stub_removed", session=session.id, stub_id=mapping_id)

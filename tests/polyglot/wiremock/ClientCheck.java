@@ -5,7 +5,10 @@
 import static com.github.tomakehurst.wiremock.client.WireMock.*;
 
 import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.admin.model.ServeEventQuery;
 import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.extension.Parameters;
+import com.github.tomakehurst.wiremock.global.GlobalSettings;
 import com.github.tomakehurst.wiremock.stubbing.StubMapping;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import java.net.URI;
@@ -64,6 +67,19 @@ public class ClientCheck {
     check(found.size() == 3, "find: " + found.size());
     check(wm.findAllUnmatchedRequests().size() == 1, "unmatched requests");
     check(wm.getServeEvents().size() == 3, "serve events");
+    check(wm.getServeEvents(ServeEventQuery.forStubMapping(stub)).size() == 2, "by stub");
+    check(wm.getServeEvents(ServeEventQuery.ALL_UNMATCHED).size() == 1, "only unmatched");
+
+    GlobalSettings settings =
+        GlobalSettings.builder().extended(Parameters.one("team", "java")).build();
+    wm.updateGlobalSettings(settings);
+    check(wm.getGlobalSettings().getExtended().getString("team").equals("java"), "extended");
+
+    // The requests the stub with this metadata answered leave the journal.
+    check(
+        wm.removeEventsByMetadata(matchingJsonPath("$.client", equalTo("java"))).size() == 2,
+        "requests removed by stub metadata");
+    check(wm.getServeEvents().size() == 1, "the unmatched request stays");
 
     List<StubMapping> listed = wm.allStubMappings().getMappings();
     check(listed.size() == 2, "two stubs listed: " + listed.size());

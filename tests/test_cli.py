@@ -94,6 +94,18 @@ def test_serves_a_route_registered_through_the_admin_api(server: ServerProcess) 
     assert answer.json() == {"hi": "there"}
 
 
+def test_admin_on_mock_port_serves_both_apis_on_the_mock_port(tmp_path: Path) -> None:
+    with serve_process(tmp_path, "--admin-on-mock-port", "--admin-token", "t") as running:
+        auth = {"Authorization": "Bearer t"}
+        native = f"{running.mock_url}/__admin/api/routes"
+        assert requests.post(native, json=HELLO, headers=auth, timeout=5).status_code == 201
+        listed = requests.get(f"{running.mock_url}/__admin/mappings", headers=auth, timeout=5)
+        assert listed.json() == {"mappings": [], "meta": {"total": 0}}
+        refused = requests.get(f"{running.mock_url}/__admin/mappings", timeout=5)
+        assert refused.status_code == 401  # the token guards the admin API here too
+        assert requests.get(f"{running.mock_url}/hello", timeout=5).json() == {"hi": "there"}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_cleanly_with_exit_0(server: ServerProcess, signum: int) -> None:
     # An open keep-alive connection must not hold the shutdown up.

@@ -550,3 +550,47 @@ def test_a_write_cut_short_by_a_crash_leaves_the_old_file(tmp_path: Path) -> Non
     with ThreadedServer(ServerConfig(port=0, admin_port=0, mappings=tmp_path)) as server:
         assert requests.get(f"{server.mock_url}/k", timeout=5).text == "old"
     assert not stale.exists()
+
+
+def test_an_import_writes_persistent_stubs_all_or_nothing(rooted: RootedServer) -> None:
+    mappings = rooted.root / "mappings"
+    shared = mappings / "shared.json"
+    loaded = [
+        {"id": f"s-{n}", "persistent": True, "request": {"url": f"/{n}"}, "response": {}}
+        for n in ("a", "b")
+    ]
+    shared.write_text(json.dumps({"mappings": loaded}))
+    Mappings.reset_mappings()
+    original = shared.read_bytes()
+
+    def stub(stub_id: str, body: str, persistent: bool = True) -> dict[str, object]:
+        return {
+            "id": stub_id,
+            "persistent": persistent,
+            "request": {"url": f"/{stub_id}"},
+            "response": {"body": body},
+        }
+
+    # Refused after the files were written (an id twice): every file is put back.
+    refused = requests.post(
+        f"{rooted.admin}/mappings/import",
+        json={"mappings": [stub("s-a", "edited"), stub("new", "1"), stub("new", "2")]},
+        timeout=5,
+    )
+    assert refused.status_code == 409, refused.text
+    assert shared.read_bytes() == original
+    assert sorted(p.name for p in mappings.iterdir()) == ["shared.json"]
+
+    imported = requests.post(
+        f"{rooted.admin}/mappings/import",
+        json={"mappings": [stub("s-a", "edited"), stub("new", "1"), stub("mem", "m", False)]},
+        timeout=5,
+    )
+    assert imported.status_code == 200, imported.text
+    written = json.loads(shared.read_text())["mappings"]
+    assert [(m["id"], m["response"]) for m in written] == [
+        ("s-a", {"body": "edited"}),
+        ("s-b", {}),
+    ]
+    assert json.loads((mappings / "new.json").read_text())["response"] == {"body": "1"}
+    assert not (mappings / "mem.json").exists()

@@ -147,7 +147,10 @@ class WireMockAdmin:
                 session, [r.id for r, _ in state.stub_routes(session) if r.id not in keep]
             )
         state.import_mappings(
-            session, body.mappings, overwrite=options.duplicatePolicy == "OVERWRITE"
+            session,
+            body.mappings,
+            overwrite=options.duplicatePolicy == "OVERWRITE",
+            root=self.root,
         )
         return _empty()
 

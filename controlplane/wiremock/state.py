@@ -22,6 +22,7 @@ from pathlib import Path
 import msgspec
 
 from controlplane import wire
+from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, RouteFileError
 from controlplane.logs import get_logger
 from controlplane.matching import CompiledRoute
@@ -173,11 +174,14 @@ def import_mappings(
     *,
     overwrite: bool = True,
     source: Path | None = None,
+    root: Path | None = None,
 ) -> list[shapes.StubMapping]:
     """Add mappings in order (later ones are newer); all or nothing.
 
     With `overwrite`, a mapping whose id exists replaces that stub in its place (as
-    WireMock edits a stub); without it, such a mapping is skipped.
+    WireMock edits a stub); without it, such a mapping is skipped. With a `root`, the
+    `persistent` ones are written first, and their files put back as they were when
+    the import fails.
     """
     routes = []
     state = dialect(session)
@@ -189,14 +193,59 @@ def import_mappings(
             continue
         routes.append(mapping_to_route(mapping, mapping_id, session.files, at))
         pending.append((mapping_id, mapping))
-    session.add_routes(
-        routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
-    )
+    persisted = {i: m for i, m in pending if m.persistent and root is not None}
+    targets = {
+        i: state.sources.get(i) or files.mapping_path(root, i)
+        for i in persisted
+        if root is not None
+    }
+    before = _write_sources(state, targets, persisted)
+    try:
+        session.add_routes(
+            routes, list_location="$.mappings", newest_first=True, replace_existing=overwrite
+        )
+    except BaseException:
+        _restore(before)
+        raise
     for mapping_id, mapping in pending:
         state.mappings[mapping_id] = mapping
         if source is not None:
             state.sources[mapping_id] = source
+    state.sources.update(targets)
     return [mapping for _, mapping in pending]
+
+
+def _write_sources(
+    state: DialectState, targets: dict[str, Path], mappings: dict[str, shapes.StubMapping]
+) -> dict[Path, bytes | None]:
+    """Write each mapping to its target file (see `_write_source`); returns what each
+    file held before (None: it did not exist). When a write fails, the files written
+    so far are put back before the error leaves."""
+    before: dict[Path, bytes | None] = {}
+    try:
+        for path in dict.fromkeys(targets.values()):
+            before[path] = path.read_bytes() if path.is_file() else None
+            change: dict[str, shapes.StubMapping | None] = {
+                i: mappings[i] for i, target in targets.items() if target == path
+            }
+            _write_source(state, path, change)
+    except BaseException:
+        _restore(before)
+        raise
+    return before
+
+
+def _restore(before: dict[Path, bytes | None]) -> None:
+    """Put files back as `_write_sources` found them (best effort: the error that made
+    us undo is the one reported)."""
+    for path, data in before.items():
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomically(path, data)
+        except OSError:
+            _log.warning("mapping_file_not_restored", file=str(path))
 
 
 def load_root(root: Path, session: SessionState) -> int:

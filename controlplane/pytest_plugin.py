@@ -367,7 +367,8 @@ _WATCH = pytest.StashKey[_Watch]()
 def controlplane(
     request: pytest.FixtureRequest, controlplane_server: ServerInfo
 ) -> Iterator[Client]:
-    """A client bound to a fresh session, deleted after the test; strict about unmatched."""
+    """A client bound to a fresh session, deleted after the test (its callbacks closed);
+    strict about unmatched."""
     session = controlplane_server.client().create_session(name=request.node.nodeid[-200:])
     request.node.stash[_WATCH] = _Watch(
         session,
@@ -384,6 +385,7 @@ def controlplane(
     finally:
         del request.node.stash[_WATCH]
         try:
+            session.close_callbacks()  # the test's `on_request`s: their threads end here
             session.delete_session()
         except Exception:
             if not failed:

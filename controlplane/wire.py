@@ -31,6 +31,13 @@ __all__ = [
     "UNSET",
     "AnyResponse",
     "CallList",
+    "CallbackAnswer",
+    "CallbackCall",
+    "CallbackHello",
+    "CallbackRefusal",
+    "CallbackRegistered",
+    "CallbackRequest",
+    "CallbackResponse",
     "ChunkedDribble",
     "ConnectionsClosed",
     "Delay",
@@ -792,6 +799,17 @@ class InProcessResponse(Struct, tag="in_process", kw_only=True):
     name: str
 
 
+class CallbackResponse(Struct, tag="callback", kw_only=True):
+    """A handler answered by a connected callback (a client's WebSocket to the admin API).
+
+    The admin API shows it in a handler's `response` while the callback is connected
+    and cannot create one: `GET .../handlers/{name}/callback` (a WebSocket) does.
+    """
+
+    #: How long the server waits for each answer before it answers 504 itself.
+    timeout_ms: int
+
+
 AnyResponse = (
     JsonResponse
     | RawResponse
@@ -1120,7 +1138,7 @@ class HandlerInfo(Struct, kw_only=True):
     name: str
     route_ids: list[str]
     calls: int
-    response: AnyResponse | InProcessResponse | None
+    response: AnyResponse | InProcessResponse | CallbackResponse | None
 
 
 class HandlerList(Struct, kw_only=True):
@@ -1217,6 +1235,64 @@ class RecordingResult(Struct, forbid_unknown_fields=True, kw_only=True):
 
     routes: list[Route]
     skipped: list[SkippedExchange] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- callbacks
+# The frames of a callback WebSocket (`GET .../handlers/{name}/callback`), JSON text.
+
+
+class CallbackRegistered(Struct, kw_only=True):
+    session: str
+    handler: str
+    timeout_ms: int
+
+
+class CallbackHello(Struct, kw_only=True):
+    """Server -> client, first: the registration is live; requests may follow."""
+
+    registered: CallbackRegistered
+
+
+class CallbackRequest(Struct, kw_only=True):
+    """A mock request as a callback sees it (the journal's fields, as far as known)."""
+
+    session: str
+    handler: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: list[tuple[str, str]]
+    path_params: dict[str, str]
+    body: str | None
+    body_base64: str
+    json: Any | UnsetType = UNSET
+
+
+class CallbackCall(Struct, kw_only=True):
+    """Server -> client: answer `request` with a `CallbackAnswer` carrying the same `id`."""
+
+    id: str
+    request: CallbackRequest
+
+
+class CallbackAnswer(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Client -> server: the `response` to the call `id`, or the `error` the callback hit."""
+
+    id: str
+    response: AnyResponse | None = None
+    #: The callback failed (its exception, as text): the mock request answers 500.
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.response is None) == (self.error is None):
+            raise ValueError("give exactly one of `response` and `error`")
+
+
+class CallbackRefusal(Struct, kw_only=True):
+    """Server -> client: a frame it could not use (`id` null when it had none)."""
+
+    id: str | None
+    error: ErrorDetail
 
 
 # --------------------------------------------------------------------------- errors

@@ -220,7 +220,7 @@ async def test_register_refuses_an_undeclared_handler_with_asyncly_words() -> No
             service.register("known", {"type": "json"})  # type: ignore[arg-type]
         assert str(wrong.value) == (
             "register() takes a srvmocker response (JsonResponse(...), a BaseMockResponse "
-            "subclass) or a controlplane_client response, not dict"
+            "subclass), a controlplane_client response or a function of the request, not dict"
         )
 
 

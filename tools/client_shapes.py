@@ -69,6 +69,7 @@ _POSITIONAL: dict[str, tuple[str, ...]] = {
 #: Hand-written helpers (methods over the wire fields, no state) mixed into generated classes.
 _MIXINS: dict[str, str] = {
     "CallList": "CallListMixin",
+    "CallbackRequest": "RecordedRequestMixin",
     "RecordedRequest": "RecordedRequestMixin",
 }
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from controlplane import dashboard, recording, wire
+from controlplane import callbacks, dashboard, recording, wire
 from controlplane._version import __version__
 from controlplane.admin.decoding import (
     bool_query,
@@ -23,7 +23,7 @@ from controlplane.admin.decoding import (
     int_query,
     json_response,
 )
-from controlplane.admin.operations import Operation
+from controlplane.admin.operations import SESSION_PREFIXES, Operation
 from controlplane.admin.streaming import stream_json
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
 from controlplane.journal import DEFAULT_PAGE_SIZE, Journal, JournalEntry, Page
@@ -197,6 +197,7 @@ async def get_session(request: web.Request) -> web.Response:
 async def delete_session(request: web.Request) -> web.Response:
     session_id = request.match_info["sid"]
     request.app[STORE].delete(session_id)
+    request.app[callbacks.CALLBACKS].close(session_id, reason="session deleted")
     _log.info("session_deleted", session=session_id)
     return web.Response(status=204)
 
@@ -302,6 +303,13 @@ async def handler_calls(request: web.Request) -> web.StreamResponse:
     calls = (journal.to_wire(e) for e in page.entries)
     envelope = wire.CallList(calls=[], evicted=journal.evicted, next=page.next)
     return await stream_json(request, envelope, "calls", calls)
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    """A WebSocket through which the client answers the handler's requests (see
+    `controlplane.callbacks`; not in the OpenAPI document, which cannot state it)."""
+    session, name = _handler(request)
+    return await callbacks.serve(request, session, name, int_query(request, "timeout_ms"))
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -462,6 +470,7 @@ async def put_settings(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     session = _session(request)
     session.reset()
+    request.app[callbacks.CALLBACKS].close(session.id, reason="session reset")
     _log.info("session_reset", session=session.id)
     return web.Response(status=204)
 
@@ -900,6 +909,10 @@ def build_admin_app(
     for operation in OPERATIONS:
         for path, _ in operation.routes():
             app.router.add_route(operation.method, path, operation.handler)
+    app[callbacks.CALLBACKS] = registry = callbacks.Callbacks()
+    app.on_shutdown.append(registry.aclose)
+    for prefix in SESSION_PREFIXES:
+        app.router.add_get(f"{prefix}/handlers/{{name}}/callback", callback, allow_head=False)
     dashboard.mount(app)
     for dialect in dialects:
         dialect.mount(app, store, root_dir, shutdown)

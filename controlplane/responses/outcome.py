@@ -60,7 +60,8 @@ class Outcome:
         self.response = response
         #: Status for the journal; 0 for faults (no status line reaches the client).
         self.status = status
-        #: "json" | "raw" | "msgpack" | "yaml" | "toml" | "fault" | "sequence" | "in_process".
+        #: "json" | "raw" | "msgpack" | "yaml" | "toml" | "fault" | "sequence" | "in_process"
+        #: | "callback" (and the stream and proxy types).
         self.type = type
         #: Milliseconds the caller sleeps before returning `response`.
         self.delay_ms = delay_ms
@@ -89,7 +90,7 @@ class Responder(Protocol):
     """A response compiled once at registration; `answer` runs once per mock request."""
 
     @property
-    def spec(self) -> wire.AnyResponse | wire.InProcessResponse:
+    def spec(self) -> wire.AnyResponse | wire.InProcessResponse | wire.CallbackResponse:
         """The wire response this responder was compiled from."""
         ...
 
@@ -106,10 +107,13 @@ def error_body(code: str, message: str) -> bytes:
     return msgspec.json.encode(wire.ErrorBody(error=wire.ErrorDetail(code=code, message=message)))
 
 
-def error_outcome(code: str, body: bytes, *, type: str, delay_ms: float = 0.0) -> Outcome:
-    """A 500 carrying a prebuilt `error_body`, so one parser reads admin and mock errors."""
-    response = web.Response(body=body, status=500, headers=_JSON_HEADERS)
-    return Outcome(response, 500, type, delay_ms, code)
+def error_outcome(
+    code: str, body: bytes, *, type: str, delay_ms: float = 0.0, status: int = 500
+) -> Outcome:
+    """A 500 (or `status`) carrying a prebuilt `error_body`, so one parser reads admin and
+    mock errors."""
+    response = web.Response(body=body, status=status, headers=_JSON_HEADERS)
+    return Outcome(response, status, type, delay_ms, code)
 
 
 @lru_cache(maxsize=1024)

@@ -43,8 +43,11 @@ Semantics are asyncly's:
   through `logging` (logger `controlplane.srvmocker`).
 
 Beyond asyncly: unmatched requests are journaled with their near misses
-(`service.client.unmatched()`), and any native client response (`Fault("...")`, a
-response with a `delay`) may be registered too.
+(`service.client.unmatched()`), any native client response (`Fault("...")`, a
+response with a `delay`) may be registered too, and so may a plain function or an
+`async def` of the request returning an aiohttp or srvmocker response
+(`service.register("quote", lambda request: JsonResponse({...}))`): plain functions
+run in a worker thread, `async def` ones on the server's loop.
 
 `start_proxy(auth=None)` is asyncly's forwarding proxy (`MockProxyService`: `url`,
 `history`, `get_calls`, `last_call`, `assert_called(times, target, method, json, body,

@@ -18,6 +18,7 @@ from controlplane.responses.in_process import InProcessRequest, InProcessRespond
 from controlplane.srvmocker.exceptions import MissingResponseError, UnknownHandlerError
 from controlplane.srvmocker.matching import Match
 from controlplane.srvmocker.responses.base import BaseMockResponse, native_form
+from controlplane.srvmocker.responses.function import FunctionResponse, ResponseFunction
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -29,8 +30,9 @@ __all__ = ["MockRoute", "MockService", "RecordedRequest", "RequestHistory", "Res
 _log = logging.getLogger("controlplane.srvmocker")
 _NATIVE_TYPES = typing.get_args(native.AnyResponse)
 
-#: What `register` takes: a srvmocker response or a native client response.
-Response = BaseMockResponse | native.AnyResponse
+#: What `register` takes: a srvmocker response, a native client response, or a function
+#: of the request (sync or async) returning an aiohttp or srvmocker response.
+Response = BaseMockResponse | native.AnyResponse | ResponseFunction
 
 
 @dataclass(frozen=True)
@@ -177,18 +179,22 @@ class MockService:
         """Set (or replace, mid-test) what handler `name` answers."""
         if name not in self._handler_names:
             raise UnknownHandlerError(name, self._handler_names)
-        if not isinstance(resp, (BaseMockResponse, *_NATIVE_TYPES)):
+        if isinstance(resp, (BaseMockResponse, *_NATIVE_TYPES)):
+            answer = typing.cast("BaseMockResponse | native.AnyResponse", resp)
+        elif callable(resp):
+            answer = FunctionResponse(resp)
+        else:
             raise TypeError(
                 "register() takes a srvmocker response (JsonResponse(...), a "
-                "BaseMockResponse subclass) or a controlplane_client response, "
-                f"not {type(resp).__name__}"
+                "BaseMockResponse subclass), a controlplane_client response or a "
+                f"function of the request, not {type(resp).__name__}"
             )
-        form = native_form(resp)
+        form = native_form(answer)
         if form is not None:
             self.client.register(name, form)
         else:
-            assert isinstance(resp, BaseMockResponse)
-            responder = _in_process(name, resp)
+            assert isinstance(answer, BaseMockResponse)
+            responder = _in_process(name, answer)
             self.server.call(lambda server: _install(server, {name: responder}))
         self.handlers[name] = resp
 
@@ -261,6 +267,10 @@ def _install(server: Any, responders: Mapping[str, InProcessResponder]) -> None:
 
 def _in_process(handler: str, response: BaseMockResponse) -> InProcessResponder:
     kind = type(response)
+    if isinstance(response, FunctionResponse):
+        label = response.name
+    else:
+        label = f"{kind.__module__}.{kind.__qualname__}"
 
     async def answer(request: InProcessRequest) -> web.StreamResponse:
         try:
@@ -270,7 +280,7 @@ def _in_process(handler: str, response: BaseMockResponse) -> InProcessResponder:
             _log.exception("%s answering handler %r: %s", type(exc).__name__, handler, exc)
             raise
 
-    return InProcessResponder(f"{kind.__module__}.{kind.__qualname__}", answer)
+    return InProcessResponder(label, answer)
 
 
 def _missing_response(handler: str) -> InProcessResponder:

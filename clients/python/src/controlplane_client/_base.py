@@ -71,6 +71,8 @@ class BaseClient:
         self.timeout = timeout
         self._ops = Ops(session)
         self._info = info
+        #: Callbacks registered through this client (`on_request`), to close at the end.
+        self._callbacks: list[Any] = []
         self._open()
 
     def _open(self) -> None:
@@ -83,6 +85,7 @@ class BaseClient:
         """A client like this one bound to an existing session (no request is made)."""
         bound = copy.copy(self)  # same URL, token, timeout and connections
         bound.session_id, bound._ops, bound._info = session_id, Ops(session_id), info
+        bound._callbacks = []
         return bound
 
     # ------------------------------------------------------------ requests and answers

@@ -632,6 +632,19 @@ class InProcessResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CallbackResponse:
+    """A handler answered by a connected callback (a client's WebSocket to the admin API)."""
+
+    __wire_tag__: ClassVar[str | None] = 'callback'
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('timeout_ms', 'timeout_ms', ('int',)),
+    )
+
+    timeout_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     """A route's part in a named state machine (initial state `Started`)."""
 
@@ -1051,13 +1064,13 @@ class HandlerInfo:
         ('name', 'name', ('str',)),
         ('route_ids', 'route_ids', ('list', ('str',))),
         ('calls', 'calls', ('int',)),
-        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'), ('struct', 'InProcessResponse'), ('none',)))),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'), ('struct', 'InProcessResponse'), ('struct', 'CallbackResponse'), ('none',)))),
     )
 
     name: str
     route_ids: list[str]
     calls: int
-    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | SseResponse | WebSocketResponse | InProcessResponse | None
+    response: JsonResponse | RawResponse | MsgpackResponse | YamlResponse | TomlResponse | SequenceResponse | FaultResponse | ProxyResponse | SseResponse | WebSocketResponse | InProcessResponse | CallbackResponse | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1203,6 +1216,114 @@ class RecordingResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CallbackRegistered:
+    """The `CallbackRegistered` wire shape."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('session', 'session', ('str',)),
+        ('handler', 'handler', ('str',)),
+        ('timeout_ms', 'timeout_ms', ('int',)),
+    )
+
+    session: str
+    handler: str
+    timeout_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackHello:
+    """Server -> client, first: the registration is live; requests may follow."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('registered', 'registered', ('struct', 'CallbackRegistered')),
+    )
+
+    registered: CallbackRegistered
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackRequest(RecordedRequestMixin):
+    """A mock request as a callback sees it (the journal's fields, as far as known)."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('session', 'session', ('str',)),
+        ('handler', 'handler', ('str',)),
+        ('method', 'method', ('str',)),
+        ('path', 'path', ('str',)),
+        ('query', 'query', ('dict', ('list', ('str',)))),
+        ('headers', 'headers', ('list', ('tuple', (('str',), ('str',))))),
+        ('path_params', 'path_params', ('dict', ('str',))),
+        ('body', 'body', ('union', (('str',), ('none',)))),
+        ('body_base64', 'body_base64', ('str',)),
+        ('json', 'json', ('any',)),
+    )
+
+    session: str
+    handler: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: list[tuple[str, str]]
+    path_params: dict[str, str]
+    body: str | None
+    body_base64: str
+    json: Any | UnsetType = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackCall:
+    """Server -> client: answer `request` with a `CallbackAnswer` carrying the same `id`."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('id', 'id', ('str',)),
+        ('request', 'request', ('struct', 'CallbackRequest')),
+    )
+
+    id: str
+    request: CallbackRequest
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackAnswer:
+    """Client -> server: the `response` to the call `id`, or the `error` the callback hit."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('id', 'id', ('str',)),
+        ('response', 'response', ('union', (('struct', 'JsonResponse'), ('struct', 'RawResponse'), ('struct', 'MsgpackResponse'), ('struct', 'YamlResponse'), ('struct', 'TomlResponse'), ('struct', 'SequenceResponse'), ('struct', 'FaultResponse'), ('struct', 'ProxyResponse'), ('struct', 'SseResponse'), ('struct', 'WebSocketResponse'), ('none',)))),
+        ('error', 'error', ('union', (('str',), ('none',)))),
+    )
+
+    id: str
+    response: AnyResponse | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackRefusal:
+    """Server -> client: a frame it could not use (`id` null when it had none)."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('id', 'id', ('union', (('str',), ('none',)))),
+        ('error', 'error', ('struct', 'ErrorDetail')),
+    )
+
+    id: str | None
+    error: ErrorDetail
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorDetail:
     """The `ErrorDetail` wire shape."""
 
@@ -1265,6 +1386,7 @@ STRUCTS: Final[dict[str, type]] = {
     'StreamFrame': StreamFrame,
     'StreamFrameList': StreamFrameList,
     'InProcessResponse': InProcessResponse,
+    'CallbackResponse': CallbackResponse,
     'Scenario': Scenario,
     'Route': Route,
     'RouteList': RouteList,
@@ -1295,6 +1417,12 @@ STRUCTS: Final[dict[str, type]] = {
     'RecordingStatus': RecordingStatus,
     'SkippedExchange': SkippedExchange,
     'RecordingResult': RecordingResult,
+    'CallbackRegistered': CallbackRegistered,
+    'CallbackHello': CallbackHello,
+    'CallbackRequest': CallbackRequest,
+    'CallbackCall': CallbackCall,
+    'CallbackAnswer': CallbackAnswer,
+    'CallbackRefusal': CallbackRefusal,
     'ErrorDetail': ErrorDetail,
     'ErrorBody': ErrorBody,
 }
@@ -1303,6 +1431,13 @@ __all__ = [
     'UNSET',
     'AnyResponse',
     'CallList',
+    'CallbackAnswer',
+    'CallbackCall',
+    'CallbackHello',
+    'CallbackRefusal',
+    'CallbackRegistered',
+    'CallbackRequest',
+    'CallbackResponse',
     'ChunkedDribble',
     'ConnectionsClosed',
     'Delay',

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from controlplane_client._assertions import QueryPredicate, check_called, check_not_called
 from controlplane_client._base import BaseClient
+from controlplane_client._callbacks import AsyncCallback, CallbackFunction, Registering, open_async
 from controlplane_client._ops import Op, Ops
 from controlplane_client._shapes import (
     UNSET,
@@ -101,7 +102,9 @@ class AsyncClient(BaseClient):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (shared with the session clients made from this one)."""
+        """Close this client's callbacks and the connection pool (shared with the session
+        clients made from this one)."""
+        await self.close_callbacks()
         await self._pool.close()
 
     async def _run(self, op: Op[T]) -> T:
@@ -243,6 +246,31 @@ class AsyncClient(BaseClient):
 
     async def assert_not_called(self, handler: str) -> None:
         await self._run(self._assert_calls(handler, check_not_called))
+
+    # ------------------------------------------------------------ callbacks
+
+    def on_request(
+        self, handler: str, fn: CallbackFunction, *, timeout_ms: int | None = None
+    ) -> Registering:
+        """Answer `handler`'s requests with `fn(request)` (sync or async) while registered.
+
+        `await` it for the `AsyncCallback` (then `await callback.close()`), or use it as
+        `async with client.on_request(...)`. The server waits `timeout_ms` (default
+        5000) for each answer before answering 504 itself.
+        """
+        return Registering(self._register(handler, fn, timeout_ms))
+
+    async def _register(
+        self, handler: str, fn: CallbackFunction, timeout_ms: int | None
+    ) -> AsyncCallback:
+        callback = await open_async(self, self._pool.get(), handler, fn, timeout_ms)
+        self._callbacks.append(callback)
+        return callback
+
+    async def close_callbacks(self) -> None:
+        """Close every callback registered through this client."""
+        while self._callbacks:
+            await self._callbacks.pop().close()
 
     # ------------------------------------------------------------ streams and WebSockets
 

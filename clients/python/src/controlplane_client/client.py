@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from controlplane_client._assertions import QueryPredicate, check_called, check_not_called
 from controlplane_client._base import BaseClient
+from controlplane_client._callbacks import Callback, CallbackFunction
 from controlplane_client._ops import Op, Ops
 from controlplane_client._shapes import (
     UNSET,
@@ -203,6 +204,26 @@ class Client(BaseClient):
 
     def assert_not_called(self, handler: str) -> None:
         self._run(self._assert_calls(handler, check_not_called))
+
+    # ------------------------------------------------------------ callbacks
+
+    def on_request(
+        self, handler: str, fn: CallbackFunction, *, timeout_ms: int | None = None
+    ) -> Callback:
+        """Answer `handler`'s requests with `fn(request)` (sync or async) until `close()`.
+
+        A thread of its own holds the WebSocket (aiohttp, the `async` extra); returns
+        once the server has registered it. The server waits `timeout_ms` (default 5000)
+        for each answer before answering 504 itself. Usable as `with`.
+        """
+        callback = Callback(self, handler, fn, timeout_ms)
+        self._callbacks.append(callback)
+        return callback
+
+    def close_callbacks(self) -> None:
+        """Close every callback registered through this client."""
+        while self._callbacks:
+            self._callbacks.pop().close()
 
     # ------------------------------------------------------------ streams and WebSockets
 

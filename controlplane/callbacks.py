@@ -192,7 +192,8 @@ class Registration:
                 session.streams.channel(self.handler),
             )
         except ResponseSpecError as exc:
-            return await self._invalid(call_id, InvalidInput(exc.message, location="$.response" + exc.at))
+            error = InvalidInput(exc.message, location="$.response" + exc.at)
+            return await self._invalid(call_id, error)
         outcome = responder.answer(view)
         if outcome.render is not None:
             outcome = await outcome.render(request, params)

@@ -14,6 +14,7 @@ SHOWN_IN = {
     "test_with_aiohttp.py": "docs/how-to/in-process.md",
     "test_with_urllib.py": "docs/how-to/in-process.md",
     "test_with_srvmocker.py": "docs/how-to/migrate.md",
+    "test_with_callback.py": "docs/how-to/callbacks.md",
 }
 
 

@@ -257,7 +257,10 @@ class Registration:
         return error_outcome(code, error_body(code, message), type="callback", status=status)
 
     def close(self) -> None:
-        """The socket closed: give the handler back, answer the pending calls `gone`."""
+        """The socket closes: give the handler back, answer the pending calls `gone`
+        (once; the registry and the socket's end may both call it)."""
+        if not self.open:
+            return
         self.open = False
         responses = self.session.responses
         current = responses.get(self.handler)
@@ -284,6 +287,12 @@ class Callbacks:
     def __init__(self) -> None:
         self._open: set[Registration] = set()
         self._closing: set[asyncio.Task[bool]] = set()
+
+    def opened(self, registration: Registration) -> None:
+        self._open.add(registration)
+
+    def closed(self, registration: Registration) -> None:
+        self._open.discard(registration)
 
     def close(self, session: str | None = None, reason: str = "server shutdown") -> None:
         """Start closing the sockets of `session` (None: of every session), code 1001."""
@@ -331,7 +340,7 @@ async def serve(
         await ws.close(code=1008, message=gone.message.encode()[:120])
         return ws
     registry = request.app[CALLBACKS]
-    registry._open.add(registration)
+    registry.opened(registration)
     _log.info("callback_registered", session=session.id, handler=handler, timeout_ms=timeout_ms)
     hello = wire.CallbackHello(
         registered=wire.CallbackRegistered(
@@ -347,6 +356,6 @@ async def serve(
                 await registration.received(message.data)
     finally:
         registration.close()
-        registry._open.discard(registration)
+        registry.closed(registration)
         _log.info("callback_closed", session=session.id, handler=handler, code=ws.close_code)
     return ws

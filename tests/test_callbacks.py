@@ -24,6 +24,7 @@ from controlplane_client import (
     NotFound,
     RawResponse,
     Route,
+    ServerUnavailable,
     Unauthorized,
 )
 from controlplane_client._shapes import CallbackRequest, CallbackResponse
@@ -119,7 +120,7 @@ async def test_async_function_with_the_async_client_as_context_manager(
                 )
             )
             assert [a.json() for a in answers] == [0, 2, 4, 6, 8]
-        assert callback.closed
+        assert (callback.closed, callback.close_code) == (True, 1000)
         after = await asyncio.to_thread(requests.get, f"{client.mock_url}/n/1", timeout=30)
         assert (after.status_code, after.json()["error"]["code"]) == (500, "no_response")
         await client.delete_session()
@@ -233,12 +234,29 @@ def test_reset_and_session_deletion_close_the_callbacks(cp_server: ThreadedServe
     callback = client.on_request("a", lambda r: JsonResponse(1))
     client.reset()
     callback._thread.join(10)
-    assert callback.closed
+    assert (callback.closed, callback.close_code) == (True, 1001)
     client.add_route(Route(method="GET", path="/a", handler="a"))
     callback = client.on_request("a", lambda r: JsonResponse(1))
     client.delete_session()
     callback._thread.join(10)
-    assert callback.closed
+    assert (callback.closed, callback.close_code) == (True, 1001)
+
+
+def test_the_servers_shutdown_closes_its_callbacks() -> None:
+    server = ThreadedServer(ServerConfig(port=0, admin_port=0)).start()
+    try:
+        client = Client(server.admin_url)
+        client.add_route(Route(method="GET", path="/s", handler="s"))
+        callback = client.on_request("s", lambda r: JsonResponse("up"))
+    finally:
+        server.stop()
+    callback._thread.join(10)
+    assert (callback.closed, callback.close_code) == (True, 1001)
+
+
+def test_no_server_is_server_unavailable() -> None:
+    with pytest.raises(ServerUnavailable):
+        Client("http://127.0.0.1:9", timeout=5).on_request("h", lambda r: JsonResponse(1))
 
 
 def test_the_admin_token_is_required_on_the_upgrade() -> None:

@@ -116,7 +116,7 @@ class _Link:
             raise await _refusal(http, url, headers) from None
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
             raise ServerUnavailable.at(client.admin_url, error) from None
-        first = await ws.receive()
+        first = await ws.receive(timeout=client.timeout)
         try:
             registered = from_wire(CallbackRegistered, jsonlib.loads(first.data)["registered"])
         except (TypeError, ValueError, KeyError) as error:
@@ -204,6 +204,12 @@ class AsyncCallback:
     def closed(self) -> bool:
         return self._task.done()
 
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once closed: 1000 by `close()`, 1001 when the server
+        closed it (a reset, the session deleted, the server stopping)."""
+        return self._link.ws.close_code
+
     async def close(self) -> None:
         """Unregister: the handler answers what it answered before (idempotent)."""
         await self._link.close()
@@ -258,7 +264,12 @@ async def open_async(
 ) -> AsyncCallback:
     """Register `fn` for `handler` over `http`; with `own_http`, the callback closes it."""
     try:
-        link, registered = await _Link.open(client, http, handler, fn, timeout_ms)
+        async with asyncio.timeout(client.timeout):
+            link, registered = await _Link.open(client, http, handler, fn, timeout_ms)
+    except TimeoutError as error:
+        if own_http:
+            await http.close()
+        raise ServerUnavailable.at(client.admin_url, error) from None
     except BaseException:
         if own_http:
             await http.close()
@@ -329,6 +340,11 @@ class Callback:
     @property
     def closed(self) -> bool:
         return not self._thread.is_alive()
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once closed (see `AsyncCallback.close_code`)."""
+        return None if self._callback is None else self._callback.close_code
 
     def close(self) -> None:
         """Unregister and stop the thread (idempotent)."""

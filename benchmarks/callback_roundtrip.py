@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from controlplane_client import Client, JsonResponse, Route
-from controlplane_client._shapes import CallbackRequest
+from controlplane_client import CallbackRequest, Client, JsonResponse, Route
 
 ROUNDS = 10
 KINDS = {"canned": "/canned", "callback, async def": "/async", "callback, function": "/sync"}

@@ -18,6 +18,8 @@ import pytest
 import requests
 from controlplane_client import (
     AsyncClient,
+    CallbackRequest,
+    CallbackResponse,
     Client,
     InvalidInput,
     JsonResponse,
@@ -27,7 +29,6 @@ from controlplane_client import (
     ServerUnavailable,
     Unauthorized,
 )
-from controlplane_client._shapes import CallbackRequest, CallbackResponse
 
 from controlplane.server import ServerConfig
 from controlplane.srvmocker import JsonResponse as SrvJson

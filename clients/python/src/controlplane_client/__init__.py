@@ -11,10 +11,13 @@ from controlplane_client._assertions import (
     check_received,
     describe_call,
 )
+from controlplane_client._callbacks import AsyncCallback, Callback
 from controlplane_client._codec import from_wire, to_wire
 from controlplane_client._shapes import (
     UNSET,
     AnyResponse,
+    CallbackRequest,
+    CallbackResponse,
     CallList,
     Delay,
     Diff,
@@ -97,9 +100,13 @@ __all__ = [
     "UNSET",
     "AdminError",
     "AnyResponse",
+    "AsyncCallback",
     "AsyncClient",
     "BadRequest",
     "CallList",
+    "Callback",
+    "CallbackRequest",
+    "CallbackResponse",
     "Client",
     "ClientError",
     "Conflict",

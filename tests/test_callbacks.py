@@ -437,6 +437,24 @@ async def test_srvmocker_registers_plain_and_async_functions() -> None:
         )  # type: ignore[union-attr]
 
 
+async def test_a_srvmocker_function_returning_no_response_answers_500_saying_so() -> None:
+    async with start_service([MockRoute("GET", "/n", "n")]) as service:
+
+        def wrong(request: Any) -> Any:
+            return {"not": "a response"}
+
+        service.register("n", wrong)
+        async with aiohttp.ClientSession() as http, http.get(service.url / "n") as answer:
+            status, body = answer.status, await answer.json()
+    name = f"{__name__}.test_a_srvmocker_function_returning_no_response_answers_500_saying_so"
+    assert (status, body["error"]["code"]) == (500, "in_process_error")
+    assert body["error"]["message"] == (
+        f"in-process response {name}.<locals>.wrong raised TypeError: {name}.<locals>.wrong "
+        "returned dict; return an aiohttp response or a srvmocker response "
+        "(JsonResponse(...), RawResponse(...))"
+    )
+
+
 def test_the_pytest_fixture_closes_callbacks_at_teardown(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(

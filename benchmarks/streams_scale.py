@@ -1,23 +1,31 @@
 """Many open SSE streams and WebSockets on one server: memory, push latency, HTTP beside them.
 
-Run: `.venv/bin/python benchmarks/streams_scale.py [--connections 1000] [--pushes 20]`
-(about a minute; Linux: `/proc`, `taskset`, and wrk for the throughput figures).
+Run: `.venv/bin/python benchmarks/streams_scale.py [--connections 1000] [--pushes 20]
+[--workers 2] [--profile]` (about a minute; Linux: `/proc`, `taskset`, wrk).
 
-The server runs as `controlplane serve` on core 0; this process (the clients) and wrk
-on core 1. It measures, in order:
+The server runs as `controlplane serve` on core 0. The connections are held by
+`--workers` client processes (`streams_clients.py`, raw asyncio protocols), this
+process sends the pushes and wrk makes the plain HTTP load, all on core 1. In order:
 
 1. plain HTTP (`GET /plain`, a json response) with wrk while nothing else is open:
    requests per wall-clock second and per second of server CPU time;
-2. the server's RSS, then `--connections` SSE streams opened (`keep_open`, each has read
-   its first event), then as many WebSockets (each has read its `on_connect` message):
-   RSS growth per connection of each kind;
+2. the server's RSS, then `--connections` SSE streams opened (`keep_open`, each has
+   read its first event), then as many WebSockets (each has read its `on_connect`
+   message): RSS growth per connection of each kind;
 3. `--pushes` pushes to all streams (`POST .../events`), then to all WebSockets
-   (`POST .../messages`): for each push and each connection, the time from sending
-   the admin request to the client having read the pushed event or message. This
-   includes the client side (one Python process reading 1,000 sockets), so it is an
-   upper bound of the server's part;
-4. plain HTTP again with every connection open.
+   (`POST .../messages`), one at a time, each once every connection has read the one
+   before. The latency of a push to a connection is from just before this process
+   sends the admin request to the moment the client worker's `data_received` is
+   called with it: `time.monotonic_ns()` on both sides, CLOCK_MONOTONIC, one clock
+   for every process of the machine. Reported per push (p50 and p99 over the
+   connections), then summarised over the pushes; with the server's CPU time per push;
+4. plain HTTP again with every connection open, and once more after they closed: the
+   ratio is taken against the mean of the two idle runs around it.
 
+With `--profile` py-spy samples the server during the pushes (`.venv/bin/pip install
+py-spy`; not a project dependency) and the functions that took the most samples, by
+their own lines and inclusively, are printed for each kind of push (py-spy skips idle
+moments, so the shares are of the server's busy time).
 Nothing is asserted: it prints the figures.
 """
 
@@ -27,57 +35,99 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
+import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from harness import (
+    HERE,
+    Proc,
+    Procs,
+    WrkResult,
+    controlplane_argv,
+    pinned,
+    run_wrk,
+)
+from profile_hot_path import py_spy, summarise
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTROLPLANE = ROOT / ".venv" / "bin" / "controlplane"
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pin(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") else []
-
-
-def _wrk(url: str, pid: int, seconds: int) -> tuple[float, float] | None:
-    """(requests per wall second, requests per server CPU second), or None without wrk."""
-    if shutil.which("wrk") is None:
-        return None
-    cpu = _cpu_seconds(pid)
-    out = subprocess.run(
-        [*_pin(1), "wrk", "-t1", "-c32", f"-d{seconds}s", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    used = _cpu_seconds(pid) - cpu
-    total = next(int(line.split()[0]) for line in out.splitlines() if "requests in" in line)
-    per_second = next(float(line.split()[1]) for line in out.splitlines() if "Requests/sec" in line)
-    return per_second, total / used if used else float("nan")
+LOAD_CORE = "1"
+_WAIT = 120.0  # seconds: the longest any step may take before the run is abandoned
 
 
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Workers:
+    """The client processes, each holding its share of the connections."""
+
+    def __init__(self, procs: list[asyncio.subprocess.Process]) -> None:
+        self.procs = procs
+
+    @classmethod
+    async def start(cls, n: int, mock_url: str) -> Workers:
+        script = str(HERE / "streams_clients.py")
+        procs = [
+            await asyncio.create_subprocess_exec(
+                *pinned(LOAD_CORE, [sys.executable, script, mock_url]),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=64 * 1024 * 1024,
+            )
+            for _ in range(n)
+        ]
+        return cls(procs)
+
+    def kill(self) -> None:
+        """End the workers still running (a failed run)."""
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.kill()
+
+    async def send(self, command: str) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(command.encode() + b"\n")
+            await proc.stdin.drain()
+
+    async def expect(self, line: str) -> None:
+        """Wait until every worker said `line` (what each says meanwhile comes in order)."""
+
+        async def one(proc: asyncio.subprocess.Process) -> None:
+            assert proc.stdout is not None
+            while True:
+                said = (await proc.stdout.readline()).decode().strip()
+                if not said:
+                    raise RuntimeError(f"a client worker ended while waiting for {line!r}")
+                if said == line:
+                    return
+
+        await asyncio.wait_for(asyncio.gather(*(one(p) for p in self.procs)), _WAIT)
+
+    async def open(self, kind: str, connections: int) -> None:
+        share, extra = divmod(connections, len(self.procs))
+        for index, proc in enumerate(self.procs):
+            assert proc.stdin is not None
+            proc.stdin.write(f"{kind} {share + (index < extra)}\n".encode())
+        await self.expect(f"opened {kind}")
+
+    async def dump(self) -> dict[str, list[list[int]]]:
+        """Every connection's read times, by kind; the workers exit."""
+        await self.send("dump")
+        times: dict[str, list[list[int]]] = {"sse": [], "ws": []}
+        for proc in self.procs:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), _WAIT)
+            for kind, connections in json.loads(line).items():
+                times[kind].extend(connections)
+            await proc.wait()
+        return times
 
 
 async def _admin(client: aiohttp.ClientSession, method: str, url: str, body: Any) -> Any:
@@ -86,50 +136,84 @@ async def _admin(client: aiohttp.ClientSession, method: str, url: str, body: Any
         return await answer.json()
 
 
-async def _sse_push_latencies(
-    client: aiohttp.ClientSession, api: str, streams: list[aiohttp.ClientResponse], pushes: int
-) -> list[float]:
-    latencies: list[float] = []
-    for n in range(pushes):
-        started = time.monotonic()
-        reads = [asyncio.ensure_future(s.content.readuntil(b"\n\n")) for s in streams]
-        delivered = await _admin(client, "POST", f"{api}/handlers/feed/events", {"data": str(n)})
-        assert delivered == {"delivered": len(streams)}, delivered
-        for read in asyncio.as_completed(reads):
-            await read
-            latencies.append(time.monotonic() - started)
-    return latencies
-
-
-async def _ws_push_latencies(
+async def _pushes(
     client: aiohttp.ClientSession,
-    api: str,
-    sockets: list[aiohttp.ClientWebSocketResponse],
+    workers: Workers,
+    server: Proc,
+    url: str,
+    kind: str,
+    body_key: str,
+    connections: int,
     pushes: int,
-) -> list[float]:
-    latencies: list[float] = []
+) -> tuple[list[int], float]:
+    """Push `pushes` times, each once every connection read the one before: the send
+    times (ns) and the server's CPU seconds per push."""
+    sent: list[int] = []
+    cpu = server.cpu_s()
     for n in range(pushes):
-        started = time.monotonic()
-        reads = [asyncio.ensure_future(ws.receive_str()) for ws in sockets]
-        delivered = await _admin(client, "POST", f"{api}/handlers/chat/messages", {"text": str(n)})
-        assert delivered == {"delivered": len(sockets)}, delivered
-        for read in asyncio.as_completed(reads):
-            await read
-            latencies.append(time.monotonic() - started)
-    return latencies
+        sent.append(time.monotonic_ns())
+        delivered = await _admin(client, "POST", url, {body_key: str(n)})
+        assert delivered == {"delivered": connections}, delivered
+        # The first read of every connection was its scripted event or message.
+        await workers.expect(f"{kind} {n + 2}")
+    return sent, (server.cpu_s() - cpu) / pushes
 
 
-def _ms(values: list[float]) -> str:
-    return (
-        f"p50 {statistics.median(values) * 1000:.1f} ms, "
-        f"p99 {_percentile(values, 99) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
-    )
+def _latencies(sent: list[int], times: list[list[int]]) -> list[list[float]]:
+    """Per push, every connection's latency in ms."""
+    return [
+        [(reads[n + 1] - at) / 1e6 for reads in times] for n, at in enumerate(sent)
+    ]  # fmt: skip
 
 
-async def measure(mock: str, api: str, pid: int, connections: int, pushes: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"connections": connections, "pushes": pushes}
+def _summary(per_push: list[list[float]]) -> dict[str, float]:
+    p50s = [statistics.median(values) for values in per_push]
+    p99s = [_percentile(values, 99) for values in per_push]
+    pooled = [value for values in per_push for value in values]
+    return {
+        "p50_median": statistics.median(p50s),
+        "p99_median": statistics.median(p99s),
+        "p99_max": max(p99s),
+        "pooled_p50": statistics.median(pooled),
+        "pooled_p99": _percentile(pooled, 99),
+        "max": max(pooled),
+    }
+
+
+def _start_py_spy(
+    procs: Procs, server: Proc, kind: str
+) -> tuple[subprocess.Popen[bytes], Path] | None:
+    spy = py_spy()
+    if spy is None:
+        print("--profile: py-spy is not installed (`.venv/bin/pip install py-spy`)")
+        return None
+    raw = procs.tmp_path(f"{kind}-pushes.txt")
+    argv = [spy, "record", "--pid", str(server.pid), "--rate", "1000", "--format", "raw",
+            "--output", str(raw), "--nonblocking"]  # fmt: skip
+    popen = procs.spawn(pinned(LOAD_CORE, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1)  # py-spy attaches before the first push
+    return popen, raw
+
+
+def _stop_py_spy(procs: Procs, popen: subprocess.Popen[bytes], raw: Path) -> Any:
+    popen.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+    popen.wait(_WAIT)
+    procs.stop(popen)
+    return summarise(raw.read_text()) if raw.exists() else {"self": [], "inclusive": []}
+
+
+async def measure(
+    procs: Procs, server: Proc, connections: int, pushes: int, workers_n: int, profile: bool
+) -> dict[str, Any]:
+    mock, api = server.mock_url, f"{server.admin_url}/api"
+    results: dict[str, Any] = {
+        "connections": connections,
+        "pushes": pushes,
+        "workers": workers_n,
+        "load_before": os.getloadavg(),
+    }
     connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=None)
+    timeout = aiohttp.ClientTimeout(total=_WAIT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
         routes = [
             {"method": "GET", "path": "/plain", "handler": "plain",
@@ -140,90 +224,114 @@ async def measure(mock: str, api: str, pid: int, connections: int, pushes: int) 
              "response": {"type": "websocket", "on_connect": [{"text": "hi"}]}},
         ]  # fmt: skip
         await _admin(client, "POST", f"{api}/routes", routes)
-        results["http_idle"] = await asyncio.to_thread(_wrk, f"{mock}/plain", pid, 5)
-        rss_start = _rss_kib(pid)
+        idle: list[WrkResult] = [
+            await asyncio.to_thread(run_wrk, f"{mock}/plain", 5, server=server)
+        ]
+        workers = await Workers.start(workers_n, mock)
+        try:
+            return await _measure_open(procs, client, server, workers, results, idle, profile)
+        finally:
+            workers.kill()
 
-        streams = []
-        for _ in range(connections):
-            stream = await client.get(f"{mock}/feed")
-            await stream.content.readuntil(b"\n\n")
-            streams.append(stream)
-        rss_sse = _rss_kib(pid)
-        sockets = []
-        for _ in range(connections):
-            ws = await client.ws_connect(f"{mock}/chat")
-            await ws.receive_str()
-            sockets.append(ws)
-        rss_ws = _rss_kib(pid)
-        results["rss_kib"] = {"start": rss_start, "with_sse": rss_sse, "with_ws": rss_ws}
-        results["kib_per_sse"] = (rss_sse - rss_start) / connections
-        results["kib_per_ws"] = (rss_ws - rss_sse) / connections
 
-        cpu = _cpu_seconds(pid)
-        results["sse_push"] = await _sse_push_latencies(client, api, streams, pushes)
-        results["sse_push_cpu"] = (_cpu_seconds(pid) - cpu) / pushes
-        cpu = _cpu_seconds(pid)
-        results["ws_push"] = await _ws_push_latencies(client, api, sockets, pushes)
-        results["ws_push_cpu"] = (_cpu_seconds(pid) - cpu) / pushes
-        results["http_open"] = await asyncio.to_thread(_wrk, f"{mock}/plain", pid, 5)
+async def _measure_open(
+    procs: Procs,
+    client: aiohttp.ClientSession,
+    server: Proc,
+    workers: Workers,
+    results: dict[str, Any],
+    idle: list[WrkResult],
+    profile: bool,
+) -> dict[str, Any]:
+    mock, api = server.mock_url, f"{server.admin_url}/api"
+    connections, pushes = results["connections"], results["pushes"]
+    rss_start = server.rss_kb()
+    await workers.open("sse", connections)
+    rss_sse = server.rss_kb()
+    await workers.open("ws", connections)
+    rss_ws = server.rss_kb()
+    results["rss_kib"] = {"start": rss_start, "with_sse": rss_sse, "with_ws": rss_ws}
+    results["kib_per_sse"] = (rss_sse - rss_start) / connections
+    results["kib_per_ws"] = (rss_ws - rss_sse) / connections
 
-        for ws in sockets:
-            await ws.close()
-        for stream in streams:
-            stream.close()
+    sent: dict[str, list[int]] = {}
+    for kind, path, key in (("sse", "feed/events", "data"), ("ws", "chat/messages", "text")):
+        spy = _start_py_spy(procs, server, kind) if profile else None
+        sent[kind], results[f"{kind}_push_cpu"] = await _pushes(
+            client, workers, server, f"{api}/handlers/{path}", kind, key, connections, pushes
+        )
+        if spy is not None:
+            results[f"{kind}_profile"] = _stop_py_spy(procs, *spy)
+    results["http_open"] = await asyncio.to_thread(run_wrk, f"{mock}/plain", 5, server=server)
+    await workers.send("close")
+    times = await workers.dump()
+    idle.append(await asyncio.to_thread(run_wrk, f"{mock}/plain", 5, server=server))
+    results["http_idle"] = idle
+    for kind in ("sse", "ws"):
+        results[f"{kind}_per_push"] = _latencies(sent[kind], times[kind])
+        results[f"{kind}_push"] = _summary(results[f"{kind}_per_push"])
+    results["load_after"] = os.getloadavg()
     return results
+
+
+def _report(results: dict[str, Any]) -> None:
+    n = results["connections"]
+    print(
+        f"load average before {results['load_before'][0]:.2f}, after "
+        f"{results['load_after'][0]:.2f} (1 min); {results['workers']} client workers"
+    )
+    print(f"{n} SSE streams: +{results['kib_per_sse']:.1f} KiB RSS each")
+    print(f"{n} WebSockets:  +{results['kib_per_ws']:.1f} KiB RSS each")
+    print(f"RSS (KiB): {results['rss_kib']}")
+    for kind, name in (("sse", "SSE streams"), ("ws", "WebSockets")):
+        s = results[kind + "_push"]
+        print(
+            f"push to {n} {name} ({results['pushes']} pushes): per push p50 "
+            f"{s['p50_median']:.1f} ms, p99 {s['p99_median']:.1f} ms (median over pushes; "
+            f"worst push p99 {s['p99_max']:.1f} ms); all reads p50 {s['pooled_p50']:.1f} ms, "
+            f"p99 {s['pooled_p99']:.1f} ms, max {s['max']:.1f} ms; server CPU "
+            f"{results[kind + '_push_cpu'] * 1000:.1f} ms per push"
+        )
+        p99s = ", ".join(f"{_percentile(values, 99):.0f}" for values in results[kind + "_per_push"])
+        print(f"  p99 of each push (ms): {p99s}")
+    idle, busy = results["http_idle"], results["http_open"]
+    idle_rps = statistics.mean(r.rps for r in idle)
+    idle_cpu = statistics.mean(r.per_cpu_s for r in idle)
+    print(
+        f"plain HTTP idle: {' / '.join(f'{r.rps:.0f}' for r in idle)} req/s before / after "
+        f"({idle_cpu:.0f} per CPU-second); with {2 * n} connections open: {busy.rps:.0f} "
+        f"req/s ({busy.per_cpu_s:.0f} per CPU-second); ratio {busy.rps / idle_rps:.2f} "
+        f"wall, {busy.per_cpu_s / idle_cpu:.2f} CPU"
+    )
+
+
+def _print_profile(kind: str, profile: dict[str, list[tuple[str, float]]]) -> None:
+    samples = profile.get("samples", [("", 0.0)])[0][1]
+    for view in ("self", "inclusive"):
+        print(f"--- server, {kind} pushes: % of {samples:.0f} busy samples ({view})")
+        for name, pct in profile[view]:
+            print(f"{pct:5.1f}%  {name}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--pushes", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="cProfile the server's pushes")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "ready.json"
-        server = subprocess.Popen(
-            [*_pin(0), str(CONTROLPLANE), "serve", "--port", "0", "--admin-port", "0",
-             "--ready-file", str(ready), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while not ready.exists():
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("the server did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
-            info = json.loads(ready.read_text())
-            results = asyncio.run(
-                measure(
-                    info["mock_url"],
-                    f"{info['admin_url']}/api",
-                    info["pid"],
-                    args.connections,
-                    args.pushes,
-                )
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    n = results["connections"]
-    print(f"{n} SSE streams: +{results['kib_per_sse']:.1f} KiB RSS each")
-    print(f"{n} WebSockets:  +{results['kib_per_ws']:.1f} KiB RSS each")
-    print(f"RSS (KiB): {results['rss_kib']}")
-    for kind, name in (("sse", "SSE streams"), ("ws", "WebSockets")):
-        print(
-            f"push to {n} {name} ({results['pushes']} pushes): {_ms(results[kind + '_push'])}; "
-            f"server CPU {results[kind + '_push_cpu'] * 1000:.1f} ms per push"
+    procs = Procs()
+    try:
+        server = procs.start("controlplane", controlplane_argv())
+        results = asyncio.run(
+            measure(procs, server, args.connections, args.pushes, args.workers, args.profile)
         )
-    idle, busy = results["http_idle"], results["http_open"]
-    if idle is None or busy is None:
-        print("plain HTTP: skipped (no wrk)")
-    else:
-        print(
-            f"plain HTTP idle: {idle[0]:.0f} req/s ({idle[1]:.0f} per CPU-second); "
-            f"with {2 * n} connections open: {busy[0]:.0f} req/s ({busy[1]:.0f} per "
-            f"CPU-second); ratio {busy[0] / idle[0]:.2f} wall, {busy[1] / idle[1]:.2f} CPU"
-        )
+        _report(results)
+        for kind in ("sse", "ws"):
+            if f"{kind}_profile" in results:
+                _print_profile(kind, results[f"{kind}_profile"])
+    finally:
+        procs.stop_all()
     return 0
 
 

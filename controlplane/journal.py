@@ -16,9 +16,9 @@ A proxied request's entry also holds the origin's answer (`OriginAnswer`): statu
 headers when they arrive, the body as the relay streams it to the client, cut to the
 same limit. Recording (`controlplane.recording`) turns those answers into routes.
 
-Readers take a `Page`: the entries a listing shows (references, not copies) and the
-cursor that continues it, chosen in one pass without an `await` so the deque cannot
-change under it. Turning those entries into JSON is the reader's job, a few at a time.
+Readers take a `Page` (`controlplane.paging`): the entries a listing shows and the
+cursor that continues it. Turning those entries into JSON is the reader's job, a few
+at a time.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import msgspec
 from multidict import CIMultiDict
 
 from controlplane import wire
+from controlplane.paging import DEFAULT_PAGE_SIZE, Page, page
 from controlplane.request_view import NOT_JSON, RequestView
 
 __all__ = [
@@ -53,11 +53,6 @@ __all__ = [
 
 #: Body bytes an entry keeps by default (`--journal-body-limit`): 64 KiB.
 DEFAULT_BODY_LIMIT = 64 * 1024
-#: Entries in one page of a listing that gives no `limit`: the default `--journal-size`,
-#: so a journal of the default size comes whole to clients that do not page (the
-#: Python client, srvmocker's call counts, a `curl`), as it did before pages.
-DEFAULT_PAGE_SIZE = 10_000
-
 _R = TypeVar("_R", bound=wire.RecordedRequest)
 _T = TypeVar("_T")
 #: The longest a reader testing entries works without letting other requests in.
@@ -163,14 +158,6 @@ class JournalEntry(msgspec.Struct, gc=False):
         return RequestView(self.method, self.path, self.query_string, headers, self.body)
 
 
-class Page(NamedTuple):
-    """The entries one listing shows, oldest first, and the `after` that continues it."""
-
-    entries: list[JournalEntry]
-    #: The `after` cursor of the next page; None when no further entry matched.
-    next: int | None
-
-
 class Journal:
     """A bounded, ordered record of requests; counts what it evicted since the last clear."""
 
@@ -273,48 +260,10 @@ class Journal:
         *,
         after: int | None = None,
         limit: int | None = None,
-    ) -> Page:
-        """The entries `keep` holds for (all when None), one page of them.
-
-        Without `after`, `limit=N` means the newest N (and nothing follows them); with
-        neither, the first `DEFAULT_PAGE_SIZE` from the oldest. With `after`, the first
-        `limit` (default `DEFAULT_PAGE_SIZE`) whose `seq` is greater. `next` is set when
-        more entries matched beyond the page.
-        """
-        entries = self._entries
-        if after is None and limit is not None:
-            newest: list[JournalEntry] = []
-            if limit:
-                for entry in reversed(entries):
-                    if keep is None or keep(entry):
-                        newest.append(entry)
-                        if len(newest) == limit:
-                            break
-            newest.reverse()
-            return Page(newest, None)
-        size = DEFAULT_PAGE_SIZE if limit is None else limit
-        start = 0 if after is None else self._first_after(after)
-        candidates: Iterator[JournalEntry] = islice(entries, start, None)
-        if keep is not None:
-            candidates = (entry for entry in candidates if keep(entry))
-        # One entry past the page says whether another page follows.
-        chosen = list(islice(candidates, size + 1))
-        if len(chosen) <= size:
-            return Page(chosen, None)
-        shown = chosen[:size]
-        return Page(shown, shown[-1].seq if shown else (after or 0))
-
-    def _first_after(self, after: int) -> int:
-        """The index of the first entry with `seq > after` (seqs increase along the deque)."""
-        entries = self._entries
-        low, high = 0, len(entries)
-        while low < high:
-            middle = (low + high) // 2
-            if entries[middle].seq <= after:
-                low = middle + 1
-            else:
-                high = middle
-        return low
+    ) -> Page[JournalEntry]:
+        """The entries `keep` holds for (all when None), one page of them
+        (`controlplane.paging`)."""
+        return page(self._entries, keep, after=after, limit=limit)
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self._entries)

@@ -785,6 +785,8 @@ class StreamFrame(Struct, kw_only=True, omit_defaults=True):
 class StreamFrameList(Struct, kw_only=True):
     messages: list[StreamFrame]
     evicted: int
+    #: The `after` cursor of the next page; null when this page is the last.
+    next: int | None = None
 
 
 class InProcessResponse(Struct, tag="in_process", kw_only=True):

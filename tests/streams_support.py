@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -35,3 +38,28 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, within: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def stalled(url: str, *, upgrade: bool = False) -> AsyncIterator[None]:
+    """A client of `url` (an SSE stream, or a WebSocket with `upgrade`) that reads its
+    answer's headers and then nothing, with a small receive buffer: what is sent to it
+    soon waits in the server."""
+    parts = urlsplit(url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    headers = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+    if upgrade:
+        headers += (
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        )
+    writer.write(headers.encode() + b"\r\n")
+    try:
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+        yield
+    finally:
+        writer.close()

@@ -3,6 +3,8 @@ errors, and asyncly-style assertions with their failure messages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 import requests
@@ -22,6 +24,8 @@ from controlplane_client import (
     SequenceResponse,
     ServerUnavailable,
     Settings,
+    SseEvent,
+    SseResponse,
     absent,
     check_called,
     contains,
@@ -426,6 +430,21 @@ async def test_async_client_follows_journal_pages_too(controlplane: Client) -> N
     async with AsyncClient(controlplane.admin_url, session=controlplane.session_id) as client:
         listed = await client._run(Ops(controlplane.session_id).requests(after=1, limit=3))
     assert [r.path for r in listed.requests] == [f"/page/{i}" for i in range(1, 5)]
+
+
+def test_a_handlers_frame_pages_are_followed_to_the_last(controlplane: Client) -> None:
+    controlplane.add_route(
+        Route(method="GET", path="/feed", handler="feed", response=SseResponse(keep_open=True))
+    )
+    with requests.get(f"{controlplane.mock_url}/feed", stream=True, timeout=10) as stream:
+        assert stream.status_code == 200  # the headers came: the stream is open
+        for index in range(5):
+            assert controlplane.push_event("feed", SseEvent(data=str(index))) == 1
+        # Two frames a page: the client follows `next` and joins the three pages.
+        op = Ops(controlplane.session_id).messages("feed")
+        listed = controlplane._run(replace(op, query={"after": "0", "limit": "2"}))
+    assert [frame.text for frame in listed.messages] == [str(i) for i in range(5)]
+    assert listed.next is None
 
 
 def test_a_page_without_next_is_the_last() -> None:

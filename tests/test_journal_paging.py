@@ -1,5 +1,7 @@
 """Journal listings come a page at a time and stream; journal entries keep a capped body.
 
+A handler's frame log (`GET .../handlers/{name}/messages`) pages the same way.
+
 Pages: `limit` alone is the newest N (as before); `after` is a cursor (a `seq`), and
 every answer's `next` continues it, null on the last page; without either, the first
 10,000 from the oldest. Bodies: an entry keeps `--journal-body-limit` bytes and says so,
@@ -61,11 +63,9 @@ def five(cp: SessionHandle) -> SessionHandle:
 # ----------------------------------------------------------------- pages
 
 
-@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
-def test_pages_follow_the_cursor_to_the_last_page(
-    five: SessionHandle, where: str, key: str
-) -> None:
-    every, done = listing(five.api, where, key, after=0, limit=100)
+def check_pages(api: str, where: str, key: str) -> None:
+    """Every kind of page of a listing of five entries (none of them consecutive seqs)."""
+    every, done = listing(api, where, key, after=0, limit=100)
     assert len(every) == 5 and done is None
     s0, s1, s2, s3, s4 = every
     cases: list[tuple[dict[str, Any], list[int], int | None]] = [
@@ -89,34 +89,28 @@ def test_pages_follow_the_cursor_to_the_last_page(
         ({"after": 0, "limit": 2**70}, every, None),
     ]
     for params, seqs, following in cases:
-        assert listing(five.api, where, key, **params) == (seqs, following), params
+        assert listing(api, where, key, **params) == (seqs, following), params
 
 
-@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
-def test_walking_next_lists_every_entry_once(five: SessionHandle, where: str, key: str) -> None:
+def check_walk(api: str, where: str, key: str) -> None:
+    """Following `next` from `after=0` in pages of 2 lists the five entries once each."""
     seen: list[int] = []
     cursor: int | None = 0
     for _ in range(10):  # bounded: 5 entries in pages of 2 take 3 pages
         assert cursor is not None
-        seqs, cursor = listing(five.api, where, key, after=cursor, limit=2)
+        seqs, cursor = listing(api, where, key, after=cursor, limit=2)
         seen += seqs
         if cursor is None:
             break
-    assert seen == listing(five.api, where, key)[0] and len(seen) == 5
+    assert seen == listing(api, where, key)[0] and len(seen) == 5
 
 
-@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
-def test_an_empty_journal_is_one_empty_last_page(cp: SessionHandle, where: str, key: str) -> None:
-    cp.add_route(method="GET", path="/n", handler="n", response={"type": "json"})
-    for params in ({}, {"after": 0}, {"after": 5, "limit": 2}, {"limit": 3}):
-        answer = requests.get(f"{cp.api}/{where}", params=params, timeout=10)
-        assert answer.json() == {key: [], "evicted": 0, "next": None}
+EMPTY_PAGES: list[dict[str, Any]] = [{}, {"after": 0}, {"after": 5, "limit": 2}, {"limit": 3}]
+BAD_CURSORS = ["abc", "-1", "1.5", "0x10"]
 
 
-@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
-@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "0x10"])
-def test_a_bad_cursor_is_422_at_after(five: SessionHandle, where: str, key: str, bad: str) -> None:
-    answer = requests.get(f"{five.api}/{where}", params={"after": bad}, timeout=10)
+def check_bad_cursor(api: str, where: str, bad: str) -> None:
+    answer = requests.get(f"{api}/{where}", params={"after": bad}, timeout=10)
     assert answer.status_code == 422
     assert answer.json() == {
         "error": {
@@ -125,6 +119,80 @@ def test_a_bad_cursor_is_422_at_after(five: SessionHandle, where: str, key: str,
             "location": "?after",
         }
     }
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_pages_follow_the_cursor_to_the_last_page(
+    five: SessionHandle, where: str, key: str
+) -> None:
+    check_pages(five.api, where, key)
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_walking_next_lists_every_entry_once(five: SessionHandle, where: str, key: str) -> None:
+    check_walk(five.api, where, key)
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+def test_an_empty_journal_is_one_empty_last_page(cp: SessionHandle, where: str, key: str) -> None:
+    cp.add_route(method="GET", path="/n", handler="n", response={"type": "json"})
+    for params in EMPTY_PAGES:
+        answer = requests.get(f"{cp.api}/{where}", params=params, timeout=10)
+        assert answer.json() == {key: [], "evicted": 0, "next": None}
+
+
+@pytest.mark.parametrize(("where", "key"), LISTINGS, ids=LISTING_IDS)
+@pytest.mark.parametrize("bad", BAD_CURSORS)
+def test_a_bad_cursor_is_422_at_after(five: SessionHandle, where: str, key: str, bad: str) -> None:
+    check_bad_cursor(five.api, where, bad)
+
+
+@pytest.fixture
+def five_frames(cp: SessionHandle) -> Iterator[SessionHandle]:
+    """Five frames of handler `s` (events pushed to its open stream), each followed by
+    one of handler `t`: the frame log's seqs of `s` are not consecutive."""
+    url = urlsplit(cp.mock_url)
+    assert url.hostname is not None and url.port is not None
+    streams = []
+    for handler in ("s", "t"):
+        response = {"type": "sse", "keep_open": True}
+        cp.add_route(method="GET", path=f"/{handler}", handler=handler, response=response)
+        stream = socket.create_connection((url.hostname, url.port), timeout=10)
+        streams.append(stream)
+        stream.sendall(f"GET {url.path}/{handler} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+        headers = b""
+        while b"\r\n\r\n" not in headers:  # the stream is open (registered) once they came
+            data = stream.recv(4096)
+            assert data, "the server closed the stream"
+            headers += data
+    try:
+        for i in range(5):
+            for handler in ("s", "t"):
+                pushed = requests.post(
+                    f"{cp.api}/handlers/{handler}/events", json={"data": str(i)}, timeout=10
+                )
+                assert pushed.json() == {"delivered": 1}
+        yield cp
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_a_handlers_frames_come_in_pages_like_the_journal(five_frames: SessionHandle) -> None:
+    api, where = five_frames.api, "handlers/s/messages"
+    check_pages(api, where, "messages")
+    check_walk(api, where, "messages")
+    for bad in BAD_CURSORS:
+        check_bad_cursor(api, where, bad)
+    texts = requests.get(f"{api}/{where}", params={"after": 0, "limit": 2}, timeout=10).json()
+    assert [frame["text"] for frame in texts["messages"]] == ["0", "1"]
+
+
+def test_no_frames_is_one_empty_last_page(cp: SessionHandle) -> None:
+    cp.add_route(method="GET", path="/s", handler="s", response={"type": "sse"})
+    for params in EMPTY_PAGES:
+        answer = requests.get(f"{cp.api}/handlers/s/messages", params=params, timeout=10)
+        assert answer.json() == {"messages": [], "evicted": 0, "next": None}
 
 
 def test_an_unknown_handler_is_still_404_before_any_paging(cp: SessionHandle) -> None:

@@ -14,7 +14,7 @@ import requests
 
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
-from tests.streams_support import READ_TIMEOUT, admin, next_event, until
+from tests.streams_support import READ_TIMEOUT, admin, next_event, stalled, until
 
 
 def sse(cp: SessionHandle, handler: str = "feed", **response: Any) -> str:
@@ -225,6 +225,60 @@ async def test_drop_after_counts_pushed_events(
         first = await anext(chunks)
         await admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": "2"})
         assert first + await received_until_broken(chunks) == b"data: 1\n\ndata: 2\n\n"
+
+
+async def test_a_push_that_reaches_drop_after_breaks_the_stream_and_is_recorded(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = sse(cp, keep_open=True, drop_after=1)
+    async with httpx.AsyncClient(timeout=READ_TIMEOUT) as http, http.stream("GET", url) as stream:
+        await admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": "1"})
+        assert await received_until_broken(stream.aiter_raw()) == b"data: 1\n\n"
+
+    async def recorded() -> bool:
+        return bool(await closes(client, cp))
+
+    await until(recorded, "the drop is recorded")
+    listed = await admin(client, "GET", f"{cp.api}/handlers/feed/messages")
+    assert [
+        (f["direction"], f["kind"], f.get("text"), f.get("reason")) for f in listed["messages"]
+    ] == [
+        ("out", "event", "1", None),
+        ("out", "close", None, "drop_after"),
+    ]
+    pushed = await admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": "2"})
+    assert pushed == {"delivered": 0}
+
+
+async def test_a_client_that_reads_nothing_holds_up_no_other_stream(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = sse(cp, keep_open=True)
+    big = "x" * (1 << 18)  # a few of these fill what the stalled client's socket holds
+    async with stalled(url), client.get(url) as reader:
+        for _ in range(32):
+            pushed = await asyncio.wait_for(
+                admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": big}),
+                READ_TIMEOUT,
+            )
+            assert pushed == {"delivered": 2}
+            assert await next_event(reader) == f"data: {big}\n\n".encode()
+
+
+async def test_a_push_puts_off_the_next_heartbeat(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = sse(cp, keep_open=True, heartbeat_ms=500)
+    async with client.get(url) as stream:
+        assert await next_event(stream) == b": heartbeat\n\n"
+        # Half-way to the next heartbeat (spacing, not synchronisation): a push then
+        # makes the stream busy, and the next heartbeat comes 500 ms after it.
+        await asyncio.sleep(0.25)
+        before_push = time.monotonic()
+        await admin(client, "POST", f"{cp.api}/handlers/feed/events", {"data": "x"})
+        assert await next_event(stream) == b"data: x\n\n"
+        assert await next_event(stream) == b": heartbeat\n\n"
+        assert time.monotonic() - before_push >= 0.49
 
 
 def test_a_reconnect_with_last_event_id_resumes_after_that_event_and_is_journaled(

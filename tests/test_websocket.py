@@ -15,7 +15,7 @@ from controlplane_client import AsyncClient, Client, SseEvent, WsMessage
 
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
-from tests.streams_support import READ_TIMEOUT, admin, next_event, until
+from tests.streams_support import READ_TIMEOUT, admin, next_event, stalled, until
 
 Frames = list[dict[str, Any]]
 
@@ -190,6 +190,34 @@ async def test_a_pushed_message_reaches_every_open_connection_of_the_handler(
     assert events == {"delivered": 0}  # an event is for sse streams only
 
 
+async def test_a_client_that_reads_nothing_holds_up_neither_the_push_nor_the_others(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = websocket(cp)
+    big = "x" * (1 << 18)  # a few of these fill what the stalled client's socket holds
+    async with stalled(url, upgrade=True), client.ws_connect(url) as reader:
+        for _ in range(32):
+            pushed = await asyncio.wait_for(
+                admin(client, "POST", f"{cp.api}/handlers/chat/messages", {"text": big}),
+                READ_TIMEOUT,
+            )
+            assert pushed == {"delivered": 2}
+            assert (await receive(reader)).data == big
+
+
+async def test_a_push_reaches_a_client_that_agreed_on_compression(
+    cp: SessionHandle, client: aiohttp.ClientSession
+) -> None:
+    url = websocket(cp, echo=True)
+    async with client.ws_connect(url, compress=15) as ws:
+        assert ws.compress == 15  # permessage-deflate agreed
+        pushed = await admin(client, "POST", f"{cp.api}/handlers/chat/messages", {"text": "now"})
+        assert pushed == {"delivered": 1}
+        assert (await receive(ws)).data == "now"  # sent uncompressed, as RFC 7692 allows
+        await ws.send_str("again")
+        assert (await receive(ws)).data == "again"  # an echo, compressed by aiohttp
+
+
 async def test_closing_the_connections_of_a_handler_sends_the_code_and_reason(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -305,6 +333,7 @@ async def test_the_frame_log_is_bounded_like_the_journal_and_counts_what_it_drop
         assert await admin(client, "GET", f"{api}/handlers/chat/messages") == {
             "messages": [],
             "evicted": 0,
+            "next": None,
         }
 
 

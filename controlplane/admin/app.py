@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -26,8 +26,8 @@ from controlplane.admin.decoding import (
 from controlplane.admin.operations import SESSION_PREFIXES, Operation
 from controlplane.admin.streaming import stream_json
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
-from controlplane.journal import DEFAULT_PAGE_SIZE, Journal, JournalEntry, Page
 from controlplane.logs import get_logger
+from controlplane.paging import DEFAULT_PAGE_SIZE, Page, Paged, Sequenced
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.verify import verify_calls
 
@@ -38,6 +38,7 @@ __all__ = ["MAX_BODY", "OPERATIONS", "STORE", "Dialect", "build_admin_app"]
 MAX_BODY = 64 * 1024 * 1024
 STORE = web.AppKey("store", SessionStore)
 _log = get_logger("admin")
+_E = TypeVar("_E", bound=Sequenced)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -349,7 +350,7 @@ async def _push(
     session, name = _handler(request)
     item = await decode_body(request, shape)
     _no_delay(item)
-    delivered = await session.streams.push(name, kind, item)
+    delivered = session.streams.push(name, kind, item)
     _log.info(event, session=session.id, handler=name, delivered=delivered)
     return json_response(wire.Delivered(delivered=delivered))
 
@@ -357,8 +358,9 @@ async def _push(
 async def list_messages(request: web.Request) -> web.StreamResponse:
     session, name = _handler(request)
     streams = session.streams
-    frames = (frame.to_wire() for frame in list(streams.frames(name)))
-    envelope = wire.StreamFrameList(messages=[], evicted=streams.evicted)
+    page = _page(request, streams, lambda frame: frame.handler == name)
+    frames = (frame.to_wire() for frame in page.entries)
+    envelope = wire.StreamFrameList(messages=[], evicted=streams.evicted, next=page.next)
     return await stream_json(request, envelope, "messages", frames)
 
 
@@ -379,15 +381,16 @@ async def close_connections(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ journal
 
 
-def _page(request: web.Request, journal: Journal, keep: Callable[[JournalEntry], bool]) -> Page:
-    """The page of `journal` that `?after=` and `?limit=` ask for, of entries `keep` holds for.
+def _page(request: web.Request, log: Paged[_E], keep: Callable[[_E], bool]) -> Page[_E]:
+    """The page of `log` (the journal, a frame log) that `?after=` and `?limit=` ask for,
+    of entries `keep` holds for.
 
     Entries are chosen now, before the answer starts (its bad query is still a 422),
     and rendered only as the answer streams.
     """
     after = int_query(request, "after")
     limit = int_query(request, "limit")
-    return journal.page(keep, after=after, limit=limit)
+    return log.page(keep, after=after, limit=limit)
 
 
 async def list_requests(request: web.Request) -> web.StreamResponse:
@@ -744,8 +747,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/handlers/{name}/messages",
         list_messages,
-        "Every WebSocket frame and SSE event of a handler, in and out, oldest first",
-        answers={200: ("Frames", wire.StreamFrameList), 404: ("Unknown handler", _ERR)},
+        "Every WebSocket frame and SSE event of a handler, in and out, oldest first, a "
+        "page at a time (limit, after)",
+        answers={
+            200: ("Frames", wire.StreamFrameList),
+            404: ("Unknown handler", _ERR),
+            422: ("Bad limit or cursor", _ERR),
+        },
+        query=PAGE_PARAMETERS,
     ),
     Operation(
         "DELETE",

@@ -36,7 +36,7 @@ from controlplane import wire
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.outcome import Outcome, ResponseSpecError
-from controlplane.responses.streams import Channel
+from controlplane.responses.streams import Channel, Payload
 from controlplane.responses.templating import (
     Rendering,
     TemplateFailure,
@@ -50,10 +50,11 @@ __all__ = ["SseResponder", "SseStream", "encode_event"]
 
 _LINES = re.compile(r"\r\n|\r|\n")
 _HEARTBEAT: Final = b": heartbeat\n\n"
-#: A pushed event, encoded once for every stream it goes to.
-Pushed = tuple[bytes, wire.SseEvent]
-#: A scripted event: seconds to wait before it, its encoding, the event.
-ScriptStep = tuple[float, bytes, wire.SseEvent]
+#: A pushed event, encoded once for every stream it goes to: its HTTP chunk (the
+#: event with the chunked framing around it) and what the frame log records.
+Pushed = tuple[bytes, Payload]
+#: A scripted event: seconds to wait before it, its encoding, what the log records.
+ScriptStep = tuple[float, bytes, Payload]
 
 
 def encode_event(event: wire.SseEvent) -> bytes:
@@ -85,7 +86,7 @@ class SseResponder:
         self.spec = spec
         self.channel = channel
         self.script = tuple(
-            (event.delay_ms / 1000, encode_event(event), event) for event in spec.events
+            (event.delay_ms / 1000, encode_event(event), _payload(event)) for event in spec.events
         )
         #: Last-Event-ID -> index of the next scripted event (the last event with an id wins).
         self.resume_at = {
@@ -129,11 +130,11 @@ class SseResponder:
 
     def _rendered_script(self, rendering: Rendering) -> tuple[ScriptStep, ...]:
         steps = []
-        for (wait, encoded, event), data in zip(self.script, self._templates, strict=True):
+        for step, event, data in zip(self.script, self.spec.events, self._templates, strict=True):
             if data is not None:
                 event = msgspec.structs.replace(event, data=render_value(data, rendering))
-                encoded = encode_event(event)
-            steps.append((wait, encoded, event))
+                step = (step[0], encode_event(event), _payload(event))
+            steps.append(step)
         return tuple(steps)
 
 
@@ -149,7 +150,12 @@ def _compiled_data(event: wire.SseEvent, index: int) -> Any:
 
 
 class SseStream(web.StreamResponse):
-    """One client's event stream; runs in `write_eof`, registered while it runs."""
+    """One client's event stream; runs in `write_eof`, registered while it runs.
+
+    A push is written by the admin request that makes it, straight to the connection
+    (`push`: the chunk is encoded once for every stream; nothing waits for a client),
+    while the stream's own task sends the script and heartbeats through aiohttp.
+    """
 
     kind: Final = "sse"
 
@@ -166,36 +172,66 @@ class SseStream(web.StreamResponse):
         self.id = responder.channel.new_id()
         self._responder = responder
         self._first = start
-        #: Pushed events; None ends the stream cleanly.
-        self._queue: asyncio.Queue[Pushed | None] = asyncio.Queue()
+        #: Set to end the stream cleanly (`end`).
+        self._ended = asyncio.Event()
         self._sent = 0
-        self._transport: asyncio.BaseTransport | None = None
+        #: When an event or heartbeat last went out (loop time): heartbeats fill the gaps.
+        self._last_write = 0.0
+        self._transport: asyncio.Transport | None = None
+        #: Pushes made before the headers went out (None once they have).
+        self._early: list[Pushed] | None = []
         self._end_reason: str | None = None
 
     @staticmethod
     def encode_push(item: wire.SseEvent) -> Pushed:
-        return encode_event(item), item
+        encoded = encode_event(item)
+        return b"%x\r\n%b\r\n" % (len(encoded), encoded), _payload(item)
 
-    async def push(self, encoded: Pushed) -> None:
-        self._queue.put_nowait(encoded)
+    def push(self, encoded: Pushed) -> None:
+        transport = self._transport
+        if transport is None:
+            if self._early is not None:
+                self._early.append(encoded)
+            return
+        if transport.is_closing() or self._ended.is_set():
+            return  # ending: its close is recorded by `write_eof`
+        if self._sent_all_it_may():
+            return  # `drop_after` reached: the connection is being cut
+        chunk, payload = encoded
+        # Recorded first: whatever a client has read is already in the log.
+        self._responder.channel.record(self.id, "out", payload)
+        # The headers went out in `prepare` and the body is chunked: one chunk, one
+        # write, so it never splits a scripted event that aiohttp writes.
+        transport.write(chunk)
+        self._last_write = asyncio.get_running_loop().time()
+        self._sent += 1
+        if self._sent_all_it_may():
+            # aiohttp cancels the stream's task once the connection is lost, and
+            # `write_eof` records the drop.
+            transport.close()
 
     async def end(self, code: int, reason: str) -> None:
         if self._end_reason is None:  # the first reason to end it is the one recorded
             self._end_reason = reason
-            self._queue.put_nowait(None)
+            self._ended.set()
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         # Registered before the headers go out, in the loop step that returned the
-        # answer: a push made once the call is journaled reaches this stream (queued
-        # until the stream runs), unless a `delay` still holds the answer back.
-        self._transport = request.transport
+        # answer: a push made once the call is journaled reaches this stream, unless a
+        # `delay` still holds the answer back.
         self._responder.channel.opened(self)
         try:
-            return await super().prepare(request)
+            writer = await super().prepare(request)
         except BaseException:
             self._responder.channel.closed(self)
-            self._transport = None
+            self._early = None
             raise
+        # Pushes write to the transport once the headers are out; any made meanwhile now.
+        self._transport = request.transport
+        early, self._early = self._early or [], None
+        for pushed in early:
+            self.push(pushed)
+        return writer
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self._transport is not None:  # once: aiohttp may call write_eof again
@@ -204,13 +240,13 @@ class SseStream(web.StreamResponse):
                 await self._run()
             except (ConnectionError, asyncio.CancelledError):
                 if self._sent_all_it_may():
-                    channel.record(self.id, "out", "close", close=(None, "drop_after"))
+                    channel.record(self.id, "out", Payload("close", close=(None, "drop_after")))
                 else:  # the client left: a write failed, or aiohttp cancelled us
-                    channel.record(self.id, "in", "close", close=(None, "client left"))
+                    channel.record(self.id, "in", Payload("close", close=(None, "client left")))
                 raise
             else:
                 reason = "end of events" if self._end_reason is None else self._end_reason
-                channel.record(self.id, "out", "close", close=(None, reason))
+                channel.record(self.id, "out", Payload("close", close=(None, reason)))
             finally:
                 channel.closed(self)
                 self._transport = None
@@ -224,38 +260,40 @@ class SseStream(web.StreamResponse):
         keep_open = responder.spec.keep_open
         self._check_drop()
         position = 0
-        now = last_write = loop.time()
+        now = self._last_write = loop.time()
         due = now + script[0][0] if script else 0.0
         while position < len(script) or keep_open:
             wake = due if position < len(script) else None
             if heartbeat is not None:
-                beat = last_write + heartbeat
+                beat = self._last_write + heartbeat
                 wake = beat if wake is None else min(wake, beat)
+            if self._ended.is_set():
+                return
             try:
                 if wake is None:
-                    pushed = await self._queue.get()
+                    await self._ended.wait()
                 else:
-                    pushed = await asyncio.wait_for(self._queue.get(), max(0.0, wake - now))
+                    await asyncio.wait_for(self._ended.wait(), max(0.0, wake - now))
             except TimeoutError:
-                now = loop.time()
-                if position < len(script) and now >= due:
-                    _, encoded, event = script[position]
-                    position += 1
-                    if position < len(script):
-                        due = now + script[position][0]
-                    await self._send(encoded, event)
-                else:
-                    await self.write(_HEARTBEAT)
+                pass
             else:
-                if pushed is None:
-                    return
-                await self._send(*pushed)
-                now = loop.time()
-            last_write = now
+                return
+            now = loop.time()
+            if position < len(script) and now >= due:
+                _, encoded, payload = script[position]
+                position += 1
+                if position < len(script):
+                    due = now + script[position][0]
+                await self._send(encoded, payload)
+            elif heartbeat is not None and now >= self._last_write + heartbeat:
+                await self.write(_HEARTBEAT)
+            else:
+                continue  # a push went out meanwhile: the heartbeat is due later
+            self._last_write = now
 
-    async def _send(self, encoded: bytes, event: wire.SseEvent) -> None:
+    async def _send(self, encoded: bytes, payload: Payload) -> None:
         # Recorded first: whatever a client has read is already in the log.
-        self._responder.channel.record(self.id, "out", "event", _data_of(event), event)
+        self._responder.channel.record(self.id, "out", payload)
         await self.write(encoded)
         self._sent += 1
         self._check_drop()
@@ -273,5 +311,6 @@ class SseStream(web.StreamResponse):
         raise ConnectionResetError(f"sse stream dropped after {self._sent} events (drop_after)")
 
 
-def _data_of(event: wire.SseEvent) -> str | None:
-    return None if event.data is wire.UNSET else data_text(event)
+def _payload(event: wire.SseEvent) -> Payload:
+    """What the frame log records of an event: its data as sent, and the event."""
+    return Payload("event", None if event.data is wire.UNSET else data_text(event), event)

@@ -7,7 +7,9 @@ while it is open and records the frames it sends and receives:
 
     Streams.channel(handler) -> Channel    at registration (compile time)
     Channel.opened(conn) / .closed(conn)   by the connection, while it is open
-    Channel.record(...)                    every frame in and out (bounded, like the journal)
+    Channel.record(conn_id, direction, payload)
+                                           every frame in and out (bounded, like the journal)
+    Streams.page(keep, after=, limit=)     the frame log, a page at a time (like the journal)
     Streams.push(handler, kind, item)      admin pushes -> how many connections got it
     Streams.close(handler)                 admin close -> how many were closed
     Streams.close_all()                    session reset or deletion, a handler's last
@@ -15,7 +17,10 @@ while it is open and records the frames it sends and receives:
     Streams.aclose()                       server shutdown (waits, so nothing is cut)
 
 The frame log keeps the newest `limit` frames of the session and counts the rest
-(`evicted`), as the journal does with requests.
+(`evicted`), as the journal does with requests. A push to a thousand connections
+records a thousand frames, so a frame is small: an untracked struct naming its
+connection, and the `Payload` (the message or event) that every frame of the push
+shares. Its wire shape is built only when someone lists it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import contextlib
 import itertools
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -34,8 +39,9 @@ import msgspec
 from controlplane import wire
 from controlplane.journal import iso_utc
 from controlplane.logs import get_logger
+from controlplane.paging import Page, page
 
-__all__ = ["Channel", "Connection", "Frame", "FrameKind", "Streams"]
+__all__ = ["Channel", "Connection", "Frame", "FrameKind", "Payload", "Streams"]
 
 _log = get_logger("streams")
 
@@ -60,8 +66,9 @@ class Connection(Protocol):
         computed once per push, whatever the number of connections."""
         ...
 
-    async def push(self, encoded: Any) -> None:
-        """Send a pushed item (`encode_push`'s result) now."""
+    def push(self, encoded: Any) -> None:
+        """Send a pushed item (`encode_push`'s result) now, without waiting for the
+        client: a client that reads slowly has it buffered, and holds up no other."""
         ...
 
     async def end(self, code: int, reason: str) -> None:
@@ -69,61 +76,50 @@ class Connection(Protocol):
         ...
 
 
-class Frame:
-    """One recorded frame; rendered to `wire.StreamFrame` only when listed."""
+class Payload(msgspec.Struct, frozen=True, gc=False):
+    """What a frame carries: a message, an event or a close. One push makes one,
+    which every frame it sends shares."""
 
-    __slots__ = (
-        "close",
-        "connection",
-        "data",
-        "direction",
-        "event",
-        "handler",
-        "kind",
-        "seq",
-        "time",
-    )
+    kind: FrameKind
+    #: A text message or an event's data as sent (str), a binary message (bytes).
+    data: str | bytes | None = None
+    event: wire.SseEvent | None = None
+    #: A close's (code, reason): a WebSocket close frame, or the end of an SSE stream
+    #: (no code; `in` when the client left).
+    close: tuple[int | None, str] | None = None
 
-    def __init__(
-        self,
-        seq: int,
-        handler: str,
-        connection: str,
-        direction: Direction,
-        kind: FrameKind,
-        data: str | bytes | None,
-        event: wire.SseEvent | None,
-        close: tuple[int | None, str] | None,
-    ) -> None:
-        self.seq = seq
-        self.time = time.time()
-        self.handler = handler
-        self.connection = connection
-        self.direction = direction
-        self.kind = kind
-        self.data = data
-        self.event = event
-        self.close = close
+
+class Frame(msgspec.Struct, frozen=True, gc=False):
+    """One recorded frame; rendered to `wire.StreamFrame` only when listed. Untracked
+    by the garbage collector, as the journal's entries are: a full log holds many."""
+
+    seq: int
+    time: float
+    handler: str
+    connection: str
+    direction: Direction
+    payload: Payload
 
     def to_wire(self) -> wire.StreamFrame:
+        payload = self.payload
         frame = wire.StreamFrame(
             seq=self.seq,
             time=iso_utc(self.time),
             connection=self.connection,
             direction=self.direction,
-            kind=self.kind,
+            kind=payload.kind,
         )
-        data = self.data
+        data = payload.data
         if isinstance(data, bytes):
             frame.binary_base64 = base64.b64encode(data).decode()
         elif data is not None:
             frame.text = data
             with contextlib.suppress(msgspec.DecodeError):
                 frame.json = msgspec.json.decode(data)
-        if self.event is not None:
-            frame.event, frame.id = self.event.event, self.event.id
-        if self.close is not None:
-            frame.code, frame.reason = self.close
+        if payload.event is not None:
+            frame.event, frame.id = payload.event.event, payload.event.id
+        if payload.close is not None:
+            frame.code, frame.reason = payload.close
         return frame
 
 
@@ -161,18 +157,13 @@ class Channel:
                 connection=connection.id,
             )
 
-    def record(
-        self,
-        connection: str,
-        direction: Direction,
-        kind: FrameKind,
-        data: str | bytes | None = None,
-        event: wire.SseEvent | None = None,
-        close: tuple[int | None, str] | None = None,
-    ) -> None:
-        """One frame sent or received; `close` is a close's (code, reason): a WebSocket
-        close frame, or the end of an SSE stream (no code; `in` when the client left)."""
-        self.streams._record(self.handler, connection, direction, kind, data, event, close)
+    def record(self, connection: str, direction: Direction, payload: Payload) -> None:
+        """One frame sent or received."""
+        streams = self.streams
+        streams._frames.append(
+            Frame(next(streams._seq), time.time(), self.handler, connection, direction, payload)
+        )
+        streams._appended += 1
 
 
 class Streams:
@@ -181,9 +172,8 @@ class Streams:
     def __init__(self, session: str, limit: int) -> None:
         self.session = session
         self.limit = limit
-        #: Frames dropped to keep the log at `limit`, since it was last cleared.
-        self.evicted = 0
-        self._frames: deque[Frame] = deque()
+        self._frames: deque[Frame] = deque(maxlen=limit)
+        self._appended = 0
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._open: dict[str, dict[str, Connection]] = {}
@@ -198,38 +188,34 @@ class Streams:
             return list(self._open.get(handler, {}).values())
         return [c for by_id in self._open.values() for c in by_id.values()]
 
-    def _record(
-        self,
-        handler: str,
-        connection: str,
-        direction: Direction,
-        kind: FrameKind,
-        data: str | bytes | None,
-        event: wire.SseEvent | None,
-        close: tuple[int | None, str] | None,
-    ) -> None:
-        frames = self._frames
-        if len(frames) >= self.limit:
-            frames.popleft()
-            self.evicted += 1
-        frames.append(
-            Frame(next(self._seq), handler, connection, direction, kind, data, event, close)
-        )
+    @property
+    def evicted(self) -> int:
+        """Frames dropped to keep the log at `limit`, since it was last cleared."""
+        return self._appended - len(self._frames)
 
-    def frames(self, handler: str) -> Iterator[Frame]:
-        """Recorded frames of `handler`, oldest first."""
-        return (frame for frame in self._frames if frame.handler == handler)
+    def page(
+        self,
+        keep: Callable[[Frame], bool] | None = None,
+        *,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> Page[Frame]:
+        """Recorded frames `keep` holds for, oldest first, a page of them (as the
+        journal's listings page: `controlplane.paging`)."""
+        return page(self._frames, keep, after=after, limit=limit)
 
     def clear_frames(self) -> None:
         self._frames.clear()
-        self.evicted = 0
+        self._appended = 0
 
-    async def push(self, handler: str, kind: Kind, item: Any) -> int:
-        """Send `item` to every open connection of `handler` of this `kind`."""
+    def push(self, handler: str, kind: Kind, item: Any) -> int:
+        """Send `item` to every open connection of `handler` of this `kind`: encoded
+        once, written to each in turn, waiting for none."""
         targets = [c for c in self.connections(handler) if c.kind == kind]
         if targets:
             encoded = targets[0].encode_push(item)
-            await asyncio.gather(*(c.push(encoded) for c in targets))
+            for connection in targets:
+                connection.push(encoded)
         return len(targets)
 
     async def close(self, handler: str, code: int = 1000, reason: str = "") -> int:

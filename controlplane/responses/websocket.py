@@ -13,7 +13,8 @@ conversation itself runs in `write_eof`, which aiohttp calls once the handler re
   `close`; a message no rule matches is echoed back as it came when `echo` is on;
 - replies go out from one queue, in order, so a slow reply delays those after it but
   never the reading of messages, nor pings (answered by aiohttp), nor pushes, which
-  are sent at once;
+  are sent at once: written by the admin request that makes them, as one frame built
+  for every connection (uncompressed), waiting for no client;
 - every message and close frame, in and out, is recorded in the session's frame log.
 """
 
@@ -22,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import struct
 from typing import Final
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 
 from controlplane import wire
 from controlplane.matching.conditions import json_subset
@@ -33,7 +36,7 @@ from controlplane.matching.strings import compile_string_matcher
 from controlplane.request_view import RequestView
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.outcome import Outcome, error_body
-from controlplane.responses.streams import Channel, FrameKind
+from controlplane.responses.streams import Channel, Payload
 
 __all__ = ["Conversation", "WebSocketResponder"]
 
@@ -48,12 +51,16 @@ _CLOSE_TIMEOUT: Final = 5.0
 
 
 class _Message:
-    """A message ready to send: text or bytes, and the wait before it."""
+    """A message ready to send: its bytes and opcode, what the frame log records of it,
+    and the wait before it. Built once for every connection it goes to."""
 
-    __slots__ = ("delay", "payload")
+    __slots__ = ("data", "delay", "opcode", "record")
 
     def __init__(self, payload: str | bytes, delay: float = 0.0) -> None:
-        self.payload = payload
+        text = isinstance(payload, str)
+        self.data = payload.encode() if isinstance(payload, str) else payload
+        self.opcode = WSMsgType.TEXT if text else WSMsgType.BINARY
+        self.record = Payload("text" if text else "binary", payload)
         self.delay = delay
 
     @classmethod
@@ -63,6 +70,20 @@ class _Message:
         if spec.binary_base64 is not None:
             return cls(base64.b64decode(spec.binary_base64), spec.delay_ms / 1000)
         return cls(msgspec.json.encode(spec.json).decode(), spec.delay_ms / 1000)
+
+
+#: A pushed message and its whole frame, built once for every connection it goes to.
+_Pushed = tuple[_Message, bytes]
+
+
+def _frame(message: _Message) -> bytes:
+    """`message` as a server sends it in one frame (RFC 6455 5.2: FIN, unmasked)."""
+    data, first = message.data, 0x80 | message.opcode
+    if len(data) < 126:
+        return bytes((first, len(data))) + data
+    if len(data) < 1 << 16:
+        return struct.pack("!BBH", first, 126, len(data)) + data
+    return struct.pack("!BBQ", first, 127, len(data)) + data
 
 
 class _Rule:
@@ -132,13 +153,29 @@ class Conversation(web.WebSocketResponse):
         self._outbox: asyncio.Queue[_Message | wire.WsClose] = asyncio.Queue()
         self._ran = False
         self._ending = False
+        self._transport: asyncio.Transport | None = None
 
     @staticmethod
-    def encode_push(item: wire.WsMessage) -> _Message:
-        return _Message.compile(item)
+    def encode_push(item: wire.WsMessage) -> _Pushed:
+        message = _Message.compile(item)
+        return message, _frame(message)
 
-    async def push(self, encoded: _Message) -> None:
-        await self._send(encoded)
+    def push(self, encoded: _Pushed) -> None:
+        transport = self._transport
+        if self._ending or self.closed or transport is None or transport.is_closing():
+            return  # closing or gone: its close is recorded too
+        message, frame = encoded
+        # Recorded first: whatever a client has read is already in the log.
+        self._channel.record(self.id, "out", message.record)
+        # Uncompressed even where permessage-deflate was agreed (RFC 7692 lets a
+        # message go either way), so one frame serves every connection; one write, so
+        # it never splits a frame that aiohttp writes.
+        transport.write(frame)
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter:
+        writer = await super().prepare(request)
+        self._transport = request.transport
+        return writer
 
     async def end(self, code: int, reason: str) -> None:
         await self._close(code, reason)
@@ -163,21 +200,21 @@ class Conversation(web.WebSocketResponse):
             received = await self.receive()
             kind = received.type
             if kind is WSMsgType.TEXT:
-                self._channel.record(self.id, "in", "text", received.data)
+                self._channel.record(self.id, "in", Payload("text", received.data))
                 self._answer(received.data)
             elif kind is WSMsgType.BINARY:
-                self._channel.record(self.id, "in", "binary", received.data)
+                self._channel.record(self.id, "in", Payload("binary", received.data))
                 self._answer(received.data)
             elif kind is WSMsgType.CLOSE:
                 # aiohttp has answered the close already (autoclose).
-                self._channel.record(
-                    self.id, "in", "close", close=(int(received.data), received.extra or "")
-                )
+                close = (int(received.data), received.extra or "")
+                self._channel.record(self.id, "in", Payload("close", close=close))
                 return
             else:
                 if not self._ending:  # CLOSED or ERROR: the client left without a close
                     code = self.close_code or WSCloseCode.ABNORMAL_CLOSURE
-                    self._channel.record(self.id, "in", "close", close=(code, "client left"))
+                    left = Payload("close", close=(code, "client left"))
+                    self._channel.record(self.id, "in", left)
                 return  # or CLOSING: we are closing
 
     def _answer(self, data: str | bytes) -> None:
@@ -204,23 +241,17 @@ class Conversation(web.WebSocketResponse):
             await self._send(item)
 
     async def _send(self, message: _Message) -> None:
-        payload = message.payload
         # Recorded first: whatever a client has read is already in the log.
-        kind: FrameKind = "text" if isinstance(payload, str) else "binary"
-        self._channel.record(self.id, "out", kind, payload)
-        try:
-            if isinstance(payload, str):
-                await self.send_str(payload)
-            else:
-                await self.send_bytes(payload)
-        except (ConnectionError, RuntimeError):
-            pass  # closing or gone: its close is recorded too
+        self._channel.record(self.id, "out", message.record)
+        # Closing or gone: its close is recorded too.
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send_frame(message.data, message.opcode)
 
     async def _close(self, code: int, reason: str) -> None:
         if self._ending or self.closed:
             return
         self._ending = True
-        self._channel.record(self.id, "out", "close", close=(code, reason))
+        self._channel.record(self.id, "out", Payload("close", close=(code, reason)))
         # A client that went first ends the conversation all the same.
         with contextlib.suppress(ConnectionError):
             await self.close(code=code, message=reason.encode())

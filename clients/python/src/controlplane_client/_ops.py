@@ -71,8 +71,9 @@ class Op(Generic[T]):
     body: Any = NO_BODY
     query: Mapping[str, str] | None = None
     ok: tuple[int, ...] = (200,)
-    #: For a journal listing, the field holding its entries: the answer's `next` cursor
-    #: is followed (`after=`) and every page's entries joined, so no call is missed.
+    #: For a paged listing (the journal's, a handler's frames), the field holding its
+    #: entries: the answer's `next` cursor is followed (`after=`) and every page's
+    #: entries joined, so none is missed.
     paged: str | None = None
 
     def url(self, admin_url: str) -> str:
@@ -263,6 +264,7 @@ class Ops:
             "GET",
             f"{self.base}/handlers/{_q(handler)}/messages",
             lambda d: from_wire(StreamFrameList, d),
+            paged="messages",
         )
 
     def close_connections(self, handler: str, code: int, reason: str) -> Op[int]:

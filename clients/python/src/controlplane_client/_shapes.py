@@ -612,10 +612,12 @@ class StreamFrameList:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('messages', 'messages', ('list', ('struct', 'StreamFrame'))),
         ('evicted', 'evicted', ('int',)),
+        ('next', 'next', ('union', (('int',), ('none',)))),
     )
 
     messages: list[StreamFrame]
     evicted: int
+    next: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

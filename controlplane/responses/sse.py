@@ -193,7 +193,7 @@ class SseStream(web.StreamResponse):
             if self._early is not None:
                 self._early.append(encoded)
             return
-        if transport.is_closing() or self._ended.is_set():
+        if transport.is_closing() or self._end_reason is not None:
             return  # ending: its close is recorded by `write_eof`
         if self._sent_all_it_may():
             return  # `drop_after` reached: the connection is being cut

@@ -211,7 +211,7 @@ class Streams:
     def push(self, handler: str, kind: Kind, item: Any) -> int:
         """Send `item` to every open connection of `handler` of this `kind`: encoded
         once, written to each in turn, waiting for none."""
-        targets = [c for c in self.connections(handler) if c.kind == kind]
+        targets = [c for c in self._open.get(handler, {}).values() if c.kind == kind]
         if targets:
             encoded = targets[0].encode_push(item)
             for connection in targets:

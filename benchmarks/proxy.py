@@ -1,6 +1,7 @@
 """The `proxy` response against a local origin: throughput ratio and memory over time.
 
-Run: `.venv/bin/python benchmarks/proxy.py [--rounds 5] [--seconds 5] [--requests 100000]`.
+Run: `.venv/bin/python benchmarks/proxy.py [--rounds 5] [--seconds 5] [--requests 100000]
+[--baseline DIR]`.
 
 The origin is the bare aiohttp server (`bare_server.py`); controlplane forwards
 `GET /hello` to it with a `proxy` response. Both run on core 0, wrk on core 1. Each
@@ -11,6 +12,10 @@ reads both processes' CPU time. Reported, as medians:
   is what a test suite sees when the proxy and its origin compete for a machine);
 - **CPU ratio**: the bare origin's CPU per request over the proxy's own CPU per proxied
   request (how much one proxied hop costs next to the cheapest aiohttp answer);
+- **baseline** (with `--baseline DIR`, a directory holding another version's
+  `controlplane` package, e.g. `git archive REV controlplane | tar -x -C DIR`): a second
+  proxy runs that code and each round loads it too, between the origin and the proxy,
+  so before and after are measured side by side;
 - **memory**: the proxy's RSS after each chunk of proxied requests up to `--requests`
   (flat once the journal, 10,000 entries by default, is full).
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from harness import HERE, Procs, bare_argv, controlplane_argv, ensure_wrk, expect, median, run_wrk
@@ -40,6 +46,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--baseline", help="a directory holding another `controlplane` package")
     args = parser.parse_args()
     if ensure_wrk() is None:
         return 2
@@ -47,20 +54,35 @@ def main() -> int:
     try:
         origin = procs.start("origin", bare_argv())
         proxy = procs.start("proxy", controlplane_argv())
+        proxies = [proxy]
+        if args.baseline:
+            env = ["env", f"PYTHONPATH={Path(args.baseline).resolve()}"]
+            proxies.append(procs.start("baseline", [*env, *controlplane_argv()]))
         route = {
             "method": "GET",
             "path": "/hello",
             "handler": "origin",
             "response": {"type": "proxy", "url": origin.mock_url},
         }
-        expect(201, "POST", proxy.admin_url + "/api/routes", route)
-        expect(200, "GET", proxy.mock_url + "/hello")
         run_wrk(origin.mock_url + "/hello", 1)  # warm-up
-        run_wrk(proxy.mock_url + "/hello", 1)
+        for server in proxies:
+            expect(201, "POST", server.admin_url + "/api/routes", route)
+            expect(200, "GET", server.mock_url + "/hello")
+            run_wrk(server.mock_url + "/hello", 1)
         rounds: list[dict[str, float]] = []
         for index in range(args.rounds):
             direct = origin.mock_url + "/hello"
             d_rps, d_n, [d_origin], d_fail = _load(direct, args.seconds, [origin])
+            baseline: dict[str, float] = {}
+            if args.baseline:
+                b_rps, b_n, [b_proxy], b_fail = _load(
+                    proxies[1].mock_url + "/hello", args.seconds, [proxies[1]]
+                )
+                baseline = {
+                    "baseline_wall_ratio": b_rps / d_rps,
+                    "baseline_proxy_us": b_proxy / b_n * 1e6,
+                }
+                d_fail += b_fail
             p_rps, p_n, [p_proxy, p_origin], p_fail = _load(
                 proxy.mock_url + "/hello", args.seconds, [proxy, origin]
             )
@@ -74,6 +96,9 @@ def main() -> int:
                 "failures": d_fail + p_fail,
             }
             row["cpu_ratio"] = row["origin_us"] / row["proxy_us"]
+            if baseline:
+                row.update(baseline)
+                row["baseline_cpu_ratio"] = row["origin_us"] / baseline["baseline_proxy_us"]
             rounds.append(row)
             print(
                 f"round {index + 1}: direct {d_rps:8.0f} req/s, proxied {p_rps:8.0f} req/s "
@@ -81,6 +106,13 @@ def main() -> int:
                 f"proxy {row['proxy_us']:.0f} us (x{row['cpu_ratio']:.2f})",
                 flush=True,
             )
+            if baseline:
+                print(
+                    f"         baseline: x{baseline['baseline_wall_ratio']:.2f} wall, "
+                    f"{baseline['baseline_proxy_us']:.0f} us CPU/request "
+                    f"(x{row['baseline_cpu_ratio']:.2f})",
+                    flush=True,
+                )
         samples = [(0, proxy.rss_kb())]
         total = 0
         while total < args.requests:

@@ -83,8 +83,8 @@ def _credentials(header: str | None) -> _Credentials | None:
 class _PassThrough(ProxyResponder):
     """A `proxy` response whose origin is the request's own absolute target."""
 
-    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> URL:
-        return request.url
+    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> str:
+        return str(request.url)
 
 
 class _Feed:

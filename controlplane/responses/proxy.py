@@ -17,8 +17,8 @@ contract (DESIGN.md, "Talking to real services"):
   admin API's error shape; one that breaks off mid-body has the client's connection
   closed, as the origin closed ours.
 
-One aiohttp `ClientSession` serves every proxy response with the same TLS settings
-(`Upstreams`), created on first use and closed when the server stops.
+Requests go out through the hop client (`hop.py`): pooled keep-alive connections per
+origin and TLS configuration (`Upstreams`), closed when the server stops.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import msgspec
 from aiohttp import web
-from multidict import CIMultiDict
-from yarl import URL
 
 from controlplane import wire
 from controlplane.journal import OriginAnswer
 from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
+from controlplane.responses import hop
 from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.hop import HOP_BY_HOP, TlsKey, Upstreams
 from controlplane.responses.outcome import Outcome, ResponseSpecError, error_body
 from controlplane.responses.templating import (
     Rendering,
@@ -55,32 +54,14 @@ __all__ = ["HOP_BY_HOP", "ProxyResponder", "Upstreams"]
 
 _log = get_logger("proxy")
 
-#: Connection-specific headers (RFC 9110 §7.6.1), never forwarded either way.
-HOP_BY_HOP = frozenset(
-    name.lower()
-    for name in (
-        "Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "Proxy-Connection",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-    )
-)
 #: Not forwarded to the origin: its own `Host` is set, the body's length is recomputed
 #: (the body is read whole before forwarding), and the session header is ours.
 _REQUEST_ONLY = frozenset(("host", "content-length", "x-controlplane-session"))
-#: aiohttp's client adds these unless told not to; a proxy adds nothing of its own.
-_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+#: Methods whose request carries a `Content-Length` even when the body is empty.
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _JSON = {"Content-Type": "application/json"}
 #: Bodies of a known length up to this are read whole and sent with the headers.
 _SEND_WHOLE = 64 * 1024
-
-#: (insecure, ca_file, client_cert, client_key): what makes two proxies' TLS differ.
-TlsKey = tuple[bool, str | None, str | None, str | None]
 
 
 def _tls_key(spec: wire.ProxyResponse) -> TlsKey:
@@ -105,51 +86,19 @@ def _ssl_for(spec: wire.ProxyResponse) -> ssl.SSLContext:
     return context
 
 
-class Upstreams:
-    """The client sessions proxy responses share: one per TLS configuration."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[TlsKey, aiohttp.ClientSession] = {}
-
-    def session(self, key: TlsKey, tls: ssl.SSLContext) -> aiohttp.ClientSession:
-        """The session for `key`, created on first use (inside the server's loop)."""
-        client = self._sessions.get(key)
-        if client is None or client.closed:
-            client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=tls, limit=0),
-                auto_decompress=False,
-                skip_auto_headers=_NO_AUTO_HEADERS,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=aiohttp.ClientTimeout(total=None),
-                trust_env=False,
-            )
-            self._sessions[key] = client
-        return client
-
-    async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for client in sessions:
-            await client.close()
+def _encode_headers(headers: Mapping[str, str]) -> bytes:
+    return b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
 
 
-def _connection_named(headers: Mapping[str, str]) -> set[str]:
-    return {
+def _named_by_connection(raw_headers: tuple[tuple[bytes, bytes], ...]) -> frozenset[bytes]:
+    """The lower-case header names the request's `Connection` headers list."""
+    return frozenset(
         name.strip().lower()
-        for value in headers.getall("Connection", ())  # type: ignore[attr-defined]
-        for name in value.split(",")
+        for key, value in raw_headers
+        if key.lower() == b"connection"
+        for name in value.split(b",")
         if name.strip()
-    }
-
-
-def _relayable(headers: Any, drop: frozenset[str]) -> CIMultiDict[str]:
-    """`headers` less hop-by-hop ones, those `Connection` names and `drop` (lower-case
-    names), repeats and order kept."""
-    skip = HOP_BY_HOP | drop | _connection_named(headers)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        if name.lower() not in skip:
-            out.add(name, value)
-    return out
+    )
 
 
 class ProxyResponder:
@@ -162,15 +111,16 @@ class ProxyResponder:
         self._tls = _ssl_for(spec)
         self._base = spec.url.rstrip("/")
         self._strip = spec.strip_prefix.rstrip("/") if spec.strip_prefix else ""
-        seconds = spec.timeout_ms / 1000
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-        self._set = CIMultiDict(spec.headers)
+        self._timeout = spec.timeout_ms / 1000
+        self._set = _encode_headers(spec.headers)
         # `template: true`: the url and header values rendered per request (None: static).
         self._url_template: Template | None = None
         self._header_templates: tuple[tuple[str, Any], ...] = ()
         if spec.template is True:
             self._compile_templates(spec)
-        self._remove = frozenset(n.lower() for n in (*spec.remove_headers, *spec.headers))
+        remove = (*spec.remove_headers, *spec.headers, *HOP_BY_HOP, *_REQUEST_ONLY)
+        #: Request headers not forwarded (lower-case bytes, as `raw_headers` names them).
+        self._drop = frozenset(name.lower().encode() for name in remove)
         self._delay: DelaySampler = compile_delay(spec.delay)
         self._placeholder = web.Response(status=502)
 
@@ -209,7 +159,7 @@ class ProxyResponder:
             raise TemplateFailure(f"the templated proxy url rendered to {url!r}: {exc}") from None
         return url.rstrip("/")
 
-    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> URL:
+    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> str:
         """The origin URL for this request: raw path less prefixes, raw query kept."""
         raw = request.raw_path
         if raw[0] != "/":  # a forward-proxy request (absolute-form): its target's path
@@ -223,14 +173,31 @@ class ProxyResponder:
         url = (self._base if base is None else base) + raw_path
         if raw_query:
             url += "?" + raw_query
-        return URL(url, encoded=True)
+        return url
 
-    def _headers(self, request: web.BaseRequest, extra: CIMultiDict[str]) -> CIMultiDict[str]:
-        headers = _relayable(request.headers, _REQUEST_ONLY | self._remove)
-        if self.spec.preserve_host and (host := request.headers.get("Host")) is not None:
-            headers["Host"] = host
-        headers.extend(extra)
-        return headers
+    def _request(
+        self, request: web.BaseRequest, body: bytes, path: str, host: bytes, extra: bytes
+    ) -> bytes:
+        """The request as the origin receives it, head and body in one buffer."""
+        raw = request.raw_headers
+        drop = self._drop
+        if any(name.lower() == b"connection" for name, _ in raw):
+            drop = drop | _named_by_connection(raw)
+        if self.spec.preserve_host:
+            host = next((v for n, v in raw if n.lower() == b"host"), host)
+        parts = [f"{request.method} {path} HTTP/1.1\r\nHost: ".encode("utf-8", "surrogateescape")]
+        parts.append(host)
+        parts.append(b"\r\n")
+        for name, value in raw:
+            if name.lower() not in drop:
+                parts += (name, b": ", value, b"\r\n")
+        parts.append(extra)
+        if body or request.body_exists or request.method in _BODY_METHODS:
+            parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
+            parts.append(body)
+        else:
+            parts.append(b"\r\n")
+        return b"".join(parts)
 
     async def _forward(
         self,
@@ -246,56 +213,47 @@ class ProxyResponder:
             try:
                 url = self.target(request, view, self._base_for(rendering))
                 extra = (
-                    render_headers(self._header_templates, rendering)
+                    _encode_headers(render_headers(self._header_templates, rendering))
                     if self._header_templates
                     else self._set
                 )
             except TemplateFailure as exc:
                 return template_failed(exc, "proxy", delay_ms)
-        client = self._upstreams.session(self._tls_key, self._tls)
+        origin_url, path = hop.split_url(url)
+        pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
+        head_only = request.method == "HEAD"
         try:
-            upstream = await client.request(
-                request.method,
-                url,
-                headers=self._headers(request, extra),
-                data=view.body if view.body or request.body_exists else None,
-                allow_redirects=False,
-                timeout=self._timeout,
+            answer = await pool.send(
+                self._request(request, view.body, path, pool.host, extra),
+                head_only,
+                self._timeout,
+                _SEND_WHOLE,
             )
-        except TimeoutError:
+        except hop.TimedOut:
             return self._failed(
                 504,
                 "proxy_timeout",
                 f"no answer from {url} within {self.spec.timeout_ms:g} ms (`timeout_ms`)",
                 delay_ms,
             )
-        except (aiohttp.ClientError, OSError) as exc:
+        except hop.Unreachable as exc:
             return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
-        headers = _relayable(upstream.headers, frozenset())
+        except hop.Broken as exc:
+            message = f"{url} broke off its answer: {exc}"
+            return self._failed(502, "proxy_broken", message, delay_ms)
         # The journal's copy shares `headers`: aiohttp's response copies what it is given.
-        origin = OriginAnswer(upstream.status, upstream.reason, headers)
-        length = upstream.content_length
-        if (
-            length is not None
-            and length <= _SEND_WHOLE
-            and request.method != "HEAD"
-            and upstream.status not in (204, 304)
-        ):
+        origin = OriginAnswer(answer.status, answer.reason, answer.headers)
+        body = answer.body
+        if body is not None and not head_only and answer.status not in (204, 304):
             # A small body of known length goes out with the headers, in one write.
-            try:
-                body = await upstream.read()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                upstream.close()
-                message = f"{url} broke off its answer: {type(exc).__name__}: {exc}"
-                return self._failed(502, "proxy_broken", message, delay_ms)
             origin.add(body)
             origin.complete = True
             whole = web.Response(
-                body=body, status=upstream.status, reason=upstream.reason, headers=headers
+                body=body, status=answer.status, reason=answer.reason, headers=answer.headers
             )
-            return Outcome(whole, upstream.status, "proxy", delay_ms, origin=origin)
-        relay = _Relay(upstream, str(url), headers, origin)
-        return Outcome(relay, upstream.status, "proxy", delay_ms, origin=origin)
+            return Outcome(whole, answer.status, "proxy", delay_ms, origin=origin)
+        relay = _Relay(answer, url, origin)
+        return Outcome(relay, answer.status, "proxy", delay_ms, origin=origin)
 
     def _failed(self, status: int, code: str, message: str, delay_ms: float) -> Outcome:
         _log.info(code, url=self.spec.url, message=message)
@@ -310,34 +268,26 @@ class _Relay(web.StreamResponse):
     to the journal's body limit), so nothing waits for the whole body.
     """
 
-    def __init__(
-        self,
-        upstream: aiohttp.ClientResponse,
-        url: str,
-        headers: CIMultiDict[str],
-        origin: OriginAnswer,
-    ) -> None:
-        super().__init__(status=upstream.status, reason=upstream.reason, headers=headers)
-        self._upstream = upstream
+    def __init__(self, answer: hop.Answer, url: str, origin: OriginAnswer) -> None:
+        super().__init__(status=answer.status, reason=answer.reason, headers=answer.headers)
+        self._answer = answer
         self._url = url
         self._origin = origin
 
     async def write_eof(self, data: bytes = b"") -> None:
-        upstream = self._upstream
+        answer = self._answer
         origin = self._origin
         try:
-            async for chunk in upstream.content.iter_any():
+            while chunk := await answer.read():
                 origin.add(chunk)
                 await self.write(chunk)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            upstream.close()
-            _log.info("proxy_broken", url=self._url, error=f"{type(exc).__name__}: {exc}")
+        except hop.Broken as exc:
+            _log.info("proxy_broken", url=self._url, error=str(exc))
             # aiohttp closes the client's connection on a ConnectionError, without a
             # traceback: the client sees the body end early, as we did.
             raise ConnectionResetError(f"the origin {self._url} broke off its answer") from exc
         except BaseException:
-            upstream.close()  # the client went away: stop reading from the origin
+            answer.discard()  # the client went away: stop reading from the origin
             raise
-        upstream.release()
         origin.complete = True
         await super().write_eof(data)

@@ -321,6 +321,7 @@ class _Connection(asyncio.Protocol):
             answer._end(Broken(message))
 
     def _finish(self, answer: Answer | None) -> None:
+        self.resume()  # what the client has yet to read is the answer's, not the connection's
         self._busy = False
         self._answer = None
         self._whole = None

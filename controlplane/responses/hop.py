@@ -218,6 +218,7 @@ class _Connection(asyncio.Protocol):
         self._reason = b""
         self._raw: list[tuple[bytes, bytes]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._timeout = 0.0
         self._last = 0.0
 
@@ -242,6 +243,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._pool.forget(self)
         if not self._busy:
             return
@@ -286,9 +290,18 @@ class _Connection(asyncio.Protocol):
         self._waiter = waiter = self._loop.create_future()
         self._timeout = timeout
         self._last = now = self._loop.time()
-        self._timer = self._loop.call_at(now + timeout, self._on_timer)
+        # The timer outlives the exchange (re-armed only when it fires with one in
+        # progress), so a busy connection does not set and cancel one per request.
+        if self._timer is None or self._timer_at > now + timeout:
+            self._arm(now + timeout)
         self.transport.write(request)
         return waiter
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._on_timer)
+        self._timer_at = when
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -296,8 +309,7 @@ class _Connection(asyncio.Protocol):
             return
         now = self._loop.time()
         if self._paused or now - self._last < self._timeout:
-            start = now if self._paused else self._last
-            self._timer = self._loop.call_at(start + self._timeout, self._on_timer)
+            self._arm((now if self._paused else self._last) + self._timeout)
             return
         if self._answer is None and not (self._waiter is None or self._waiter.done()):
             self._waiter.set_exception(TimedOut(f"no answer within {self._timeout:g} s"))
@@ -327,9 +339,6 @@ class _Connection(asyncio.Protocol):
         self._whole = None
         self._waiter = None
         self._until_close = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if answer is not None:
             answer._end(None)
 
@@ -426,22 +435,19 @@ class Pool:
             if conn.transport is None:
                 continue
             try:
-                return await self._exchange(conn, request, head_only, timeout, whole_limit)
+                return await conn.exchange(request, head_only, timeout, whole_limit)
             except _Stale:
                 break  # the origin closed it as we sent: once more on a fresh connection
+            except asyncio.CancelledError:
+                conn.abort()  # the client went away mid-exchange: the connection is spent
+                raise
         conn = await self._connect(timeout)
         try:
-            return await self._exchange(conn, request, head_only, timeout, whole_limit)
+            return await conn.exchange(request, head_only, timeout, whole_limit)
         except _Stale:  # pragma: no cover - a fresh connection is never `reused`
             raise Unreachable("the origin closed the connection") from None
-
-    async def _exchange(
-        self, conn: _Connection, request: bytes, head_only: bool, timeout: float, whole: int
-    ) -> Answer:
-        try:
-            return await conn.exchange(request, head_only, timeout, whole)
         except asyncio.CancelledError:
-            conn.abort()  # the client went away mid-exchange: the connection is spent
+            conn.abort()
             raise
 
     async def _connect(self, timeout: float) -> _Connection:

@@ -181,16 +181,24 @@ class ProxyResponder:
         """The request as the origin receives it, head and body in one buffer."""
         raw = request.raw_headers
         drop = self._drop
-        if any(name.lower() == b"connection" for name, _ in raw):
-            drop = drop | _named_by_connection(raw)
         if self.spec.preserve_host:
             host = next((v for n, v in raw if n.lower() == b"host"), host)
         parts = [f"{request.method} {path} HTTP/1.1\r\nHost: ".encode("utf-8", "surrogateescape")]
         parts.append(host)
         parts.append(b"\r\n")
+        named = False
         for name, value in raw:
-            if name.lower() not in drop:
+            lower = name.lower()
+            if lower not in drop:
                 parts += (name, b": ", value, b"\r\n")
+            elif lower == b"connection":
+                named = True
+        if named:  # and drop what `Connection` names (rare: start again, without them)
+            drop = drop | _named_by_connection(raw)
+            del parts[3:]
+            for name, value in raw:
+                if name.lower() not in drop:
+                    parts += (name, b": ", value, b"\r\n")
         parts.append(extra)
         if body or request.body_exists or request.method in _BODY_METHODS:
             parts.append(b"Content-Length: %d\r\n\r\n" % len(body))

@@ -184,8 +184,8 @@ def test_connection_close_is_honoured(mock_url: str, origin: _RawOrigin) -> None
     assert origin.connections("/close") + origin.connections("/keep") == [1, 2]
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
-def test_a_keep_alive_connection_closed_under_a_request_is_retried_once_on_a_fresh_one(
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_an_idempotent_request_on_a_keep_alive_connection_closed_under_it_is_sent_again(
     mock_url: str, origin: _RawOrigin, method: str
 ) -> None:
     assert get(f"{mock_url}/keep").text == "ok"
@@ -196,6 +196,23 @@ def test_a_keep_alive_connection_closed_under_a_request_is_retried_once_on_a_fre
         (1, method, b"body"),
         (2, method, b"body"),
     ]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_any_other_request_is_not_sent_again(
+    mock_url: str, origin: _RawOrigin, method: str
+) -> None:
+    assert get(f"{mock_url}/keep").text == "ok"
+    answer = get(f"{mock_url}/drop-second", method, data=b"body")
+    assert answer.status_code == 502
+    port = origin.server_address[1]
+    assert answer.json()["error"] == {
+        "code": "proxy_unreachable",
+        "message": f"cannot reach http://127.0.0.1:{port}/drop-second: "
+        "the origin closed the connection",
+        "location": None,
+    }
+    assert origin.connections("/drop-second") == [1]
 
 
 def test_a_fresh_connection_closed_without_an_answer_is_a_502(

@@ -10,7 +10,7 @@ proxy's hop client"). The contract:
   with one TLS configuration. It keeps idle keep-alive connections, the most recently
   used first, at most `MAX_IDLE`; one idle for `IDLE_SECONDS` is closed, as is one the
   origin closes, and every connection, busy or idle, at `Upstreams.close()`.
-- `Pool.send(request, head_only, timeout, whole_limit)` writes `request` (head and body)
+- `Pool.send(request, head_only, retry, timeout, whole_limit)` writes `request` (head and body)
   and returns the `Answer` once its head has arrived; a body of a known length up to
   `whole_limit` is read whole first (`Answer.body`), any other is read with
   `Answer.read()` as it arrives (reading from the origin pauses while more than
@@ -20,10 +20,11 @@ proxy's hop client"). The contract:
   with neither a length nor chunking ends when the origin closes. A connection is reused
   unless the answer says `Connection: close` (or is HTTP/1.0 without keep-alive), or
   ended at close.
-- A request sent on a reused connection that the origin closes before any byte of the
+- A request with `retry` (the caller's word that its method is idempotent, RFC 9110
+  §9.2.2) sent on a reused connection that the origin closes before any byte of the
   answer (it closed the idle connection as we sent) is sent once more, on a fresh
-  connection. Every proxied request qualifies: its body is held whole. Nothing else is
-  retried.
+  connection. Nothing else is retried: a proxy must not retry other requests (RFC 9112
+  §9.3.1), and the same close without an answer is `Unreachable` for them.
 - `timeout` bounds the connect (TLS handshake included) and each wait for the origin's
   next bytes while it owes some; not the time the client takes to read.
 
@@ -427,7 +428,7 @@ class Pool:
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def send(
-        self, request: bytes, head_only: bool, timeout: float, whole_limit: int
+        self, request: bytes, head_only: bool, retry: bool, timeout: float, whole_limit: int
     ) -> Answer:
         """Send `request` and return the answer (module docstring); raises `HopError`."""
         while self._idle:
@@ -437,6 +438,8 @@ class Pool:
             try:
                 return await conn.exchange(request, head_only, timeout, whole_limit)
             except _Stale:
+                if not retry:
+                    raise Unreachable("the origin closed the connection") from None
                 break  # the origin closed it as we sent: once more on a fresh connection
             except asyncio.CancelledError:
                 conn.abort()  # the client went away mid-exchange: the connection is spent

@@ -57,6 +57,8 @@ _log = get_logger("proxy")
 #: Not forwarded to the origin: its own `Host` is set, the body's length is recomputed
 #: (the body is read whole before forwarding), and the session header is ours.
 _REQUEST_ONLY = frozenset(("host", "content-length", "x-controlplane-session"))
+#: Idempotent methods (RFC 9110 §9.2.2): the hop may send one again on a fresh connection.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 #: Methods whose request carries a `Content-Length` even when the body is empty.
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _JSON = {"Content-Type": "application/json"}
@@ -234,6 +236,7 @@ class ProxyResponder:
             answer = await pool.send(
                 self._request(request, view.body, path, pool.host, extra),
                 head_only,
+                request.method in _IDEMPOTENT,
                 self._timeout,
                 _SEND_WHOLE,
             )

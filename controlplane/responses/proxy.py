@@ -285,6 +285,11 @@ class _Relay(web.StreamResponse):
         self._url = url
         self._origin = origin
 
+    def __del__(self) -> None:
+        # Never sent (the handler was cancelled during a delay, its client gone): the
+        # origin's connection would otherwise wait, paused, for a reader until shutdown.
+        self._answer.discard()
+
     async def write_eof(self, data: bytes = b"") -> None:
         answer = self._answer
         origin = self._origin

@@ -77,6 +77,7 @@ HOP_BY_HOP = frozenset(
         "Upgrade",
     )
 )
+_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 #: Idle keep-alive connections kept per pool; more are closed when released.
 MAX_IDLE = 100
 #: An idle connection is closed after this long unused.
@@ -116,17 +117,31 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:slash], url[slash:]
 
 
+#: Header names and values as text, shared: each journaled answer keeps its headers, and
+#: an origin sends the same few names and most values again and again. Emptied when full.
+_TEXT: dict[bytes, str] = {}
+_TEXT_LIMIT = 4096
+
+
+def _text(raw: bytes) -> str:
+    text = _TEXT.get(raw)
+    if text is None:
+        if len(_TEXT) >= _TEXT_LIMIT:
+            _TEXT.clear()
+        text = _TEXT[raw] = raw.decode("utf-8", "surrogateescape")
+    return text
+
+
 def _relayable(raw: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
     """The answer's headers less hop-by-hop ones and those `Connection` names, in order."""
-    skip: frozenset[str] | set[str] = HOP_BY_HOP
+    skip: frozenset[bytes] | set[bytes] = _HOP_BY_HOP_BYTES
     for name, value in raw:
         if name.lower() == b"connection":
-            skip = skip | {n.strip().lower() for n in value.decode("latin-1").split(",")}
+            skip = skip | {n.strip().lower() for n in value.split(b",")}
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in raw:
-        text = name.decode("utf-8", "surrogateescape")
-        if text.lower() not in skip:
-            headers.add(text, value.decode("utf-8", "surrogateescape"))
+        if name.lower() not in skip:
+            headers.add(_text(name), _text(value))
     return headers
 
 

@@ -27,7 +27,8 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def _short(frame: str) -> str:
+def short_frame(frame: str) -> str:
+    """`func (path)` from one of py-spy's raw frames, the path cut to the package."""
     match = _FRAME.match(frame)
     if match is None:
         return frame
@@ -56,7 +57,7 @@ def summarise(raw: str, top: int = 18) -> dict[str, list[tuple[str, float]]]:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(f) for f in stack.split(";")]
+        frames = [short_frame(f) for f in stack.split(";")]
         total += count
         self_counts[frames[-1]] += count
         for frame in set(frames):

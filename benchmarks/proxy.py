@@ -1,7 +1,7 @@
 """The `proxy` response against a local origin: throughput ratio and memory over time.
 
 Run: `.venv/bin/python benchmarks/proxy.py [--rounds 5] [--seconds 5] [--requests 100000]
-[--baseline DIR]`.
+[--baseline DIR] [--profile 12]`.
 
 The origin is the bare aiohttp server (`bare_server.py`); controlplane forwards
 `GET /hello` to it with a `proxy` response. Both run on core 0, wrk on core 1. Each
@@ -16,6 +16,11 @@ reads both processes' CPU time. Reported, as medians:
   `controlplane` package, e.g. `git archive REV controlplane | tar -x -C DIR`): a second
   proxy runs that code and each round loads it too, between the origin and the proxy,
   so before and after are measured side by side;
+- **profile** (with `--profile SECONDS`, py-spy installed in the venv): py-spy samples
+  the proxy under the same load, and the samples are grouped by what they were doing
+  (the server side of the request, the handler, the hop's parts). py-spy samples wall
+  time: a sample in the write to the origin includes the time the proxy waits,
+  preempted, while the origin (on the same core) runs, so that group is reported apart;
 - **memory**: the proxy's RSS after each chunk of proxied requests up to `--requests`
   (flat once the journal, 10,000 entries by default, is full; at most 5 minutes of it).
 
@@ -26,12 +31,80 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, Procs, bare_argv, controlplane_argv, ensure_wrk, expect, median, run_wrk
+from harness import (
+    HERE,
+    Procs,
+    bare_argv,
+    controlplane_argv,
+    ensure_wrk,
+    expect,
+    median,
+    pinned,
+    run_wrk,
+    wrk,
+)
+from profile_hot_path import py_spy, short_frame
+
+#: (group, frames that put a sample in it), first match wins, checked leaf first for
+#: the write and then anywhere in the stack.
+_GROUPS = (
+    ("hop: the request's write to the origin (the syscall, and preempted by the origin)",
+     ("_Connection.exchange",)),
+    ("hop: the answer parsed (httptools callbacks, headers, Answer)",
+     ("_Connection.data_received",)),
+    ("journal: Journal.record", ("Journal.record",)),
+    ("hop: the request built, the pool, the relay", ("ProxyResponder._forward", "Pool.send")),
+    ("controlplane handler (match, outcome, render)",
+     ("MockHandler", "_render", "ProxyResponder.answer")),
+    ("aiohttp server: the answer written to wrk",
+     ("RequestHandler.finish_response", "StreamResponse", "Response.")),
+    ("aiohttp server: the request read, parsed, dispatched",
+     ("RequestHandler", "_ConnectionHandler", "_MockServer")),
+    ("event loop (uvloop's C code, the kernel's socket calls)", ("Runner.run",)),
+)  # fmt: skip
+
+
+def _profile(procs: Procs, proxy: Any, seconds: int) -> dict[str, float] | str:
+    """Share of the proxy's samples per group of `_GROUPS` (or why there are none)."""
+    spy = py_spy()
+    if spy is None:
+        return "py-spy is not installed (`.venv/bin/pip install py-spy`)"
+    raw = procs.tmp_path("proxy-profile.txt")
+    load = wrk(proxy.mock_url + "/hello", seconds + 4, background=procs)
+    assert isinstance(load, subprocess.Popen)
+    time.sleep(1)
+    argv = [spy, "record", "--pid", str(proxy.pid), "--duration", str(seconds),
+            "--rate", "400", "--format", "raw", "--output", str(raw), "--nonblocking"]  # fmt: skip
+    subprocess.run(pinned("1", argv), capture_output=True, timeout=seconds + 60)
+    load.communicate(timeout=seconds + 30)
+    if not raw.exists():
+        return "py-spy wrote nothing"
+    counts: dict[str, float] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [short_frame(f) for f in stack.split(";")]
+        if not count.isdigit() or not any(f.startswith("Runner.run") for f in frames):
+            continue  # a sample py-spy could not read whole
+        total += int(count)
+        group = "other"
+        if frames[-1].startswith(_GROUPS[0][1]):
+            group = _GROUPS[0][0]
+        else:
+            for name, starts in _GROUPS[1:]:
+                if any(f.startswith(starts) for f in frames):
+                    group = name
+                    break
+        counts[group] = counts.get(group, 0) + int(count)
+    return {
+        name: round(100 * n / total, 1) for name, n in sorted(counts.items(), key=lambda i: -i[1])
+    }
 
 
 def _load(url: str, seconds: float, procs: list[Any]) -> tuple[float, int, list[float], int]:
@@ -48,6 +121,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--baseline", help="a directory holding another `controlplane` package")
+    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS")
     args = parser.parse_args()
     if ensure_wrk() is None:
         return 2
@@ -114,6 +188,7 @@ def main() -> int:
                     f"(x{row['baseline_cpu_ratio']:.2f})",
                     flush=True,
                 )
+        profile = _profile(procs, proxy, args.profile) if args.profile else None
         samples = [(0, proxy.rss_kb())]
         total = 0
         deadline = time.monotonic() + 300  # bounded however slow the machine is
@@ -129,13 +204,15 @@ def main() -> int:
     out = {
         "rounds": rounds,
         "median": summary,
+        "profile_percent_of_samples": profile,
         "rss_samples_kb": samples,
         "rss_growth_after_20k_kb": after_journal[-1] - after_journal[0]
         if len(after_journal) > 1
         else None,
     }
     (HERE / "proxy.json").write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps({"median": summary, "growth_kb": out["rss_growth_after_20k_kb"]}, indent=1))
+    shown = {"median": summary, "profile": profile, "growth_kb": out["rss_growth_after_20k_kb"]}
+    print(json.dumps(shown, indent=1))
     return 0
 
 

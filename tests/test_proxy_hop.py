@@ -76,6 +76,11 @@ class _RawOrigin(socketserver.ThreadingTCPServer):
             return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
         if path == "/early":
             return b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" + _OK
+        if path == "/switch":
+            return (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\n\r\n"
+            )
         if path == "/unframed":
             return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the close"
         if path == "/big":
@@ -227,6 +232,16 @@ def test_a_fresh_connection_closed_without_an_answer_is_a_502(
         f"cannot reach http://127.0.0.1:{port}/silent: the origin closed the connection"
     )
     assert origin.connections("/silent") == [1]  # not retried
+
+
+def test_an_origin_switching_protocols_is_a_502(mock_url: str, origin: _RawOrigin) -> None:
+    answer = get(f"{mock_url}/switch")
+    assert answer.status_code == 502
+    port = origin.server_address[1]
+    assert answer.json()["error"]["message"] == (
+        f"cannot reach http://127.0.0.1:{port}/switch: "
+        "the origin switched protocols (101), which a proxied request does not"
+    )
 
 
 def test_pooled_connections_close_when_the_server_stops(origin: _RawOrigin) -> None:

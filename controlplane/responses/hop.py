@@ -256,6 +256,9 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(f"the answer is not valid HTTP/1.1: {exc}")
             self.abort()
+        except httptools.HttpParserUpgrade:  # `Upgrade` is never forwarded; all the same
+            self._fail("the origin switched protocols (101), which a proxied request does not")
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -105,7 +105,13 @@ class MockHandler:
         else:
             body = b""
         view = RequestView(
-            request.method, path, request.query_string, request.headers, body, target_host
+            request.method,
+            path,
+            request.query_string,
+            request.headers,
+            body,
+            target_host,
+            request.url.scheme if target_host is not None else request.scheme,
         )
         found = session.routes.find(view)
         if found is None:

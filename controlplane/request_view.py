@@ -12,9 +12,10 @@ the journal all recurse through parsed JSON, and none of them may fail on a requ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from itertools import accumulate
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -40,6 +41,8 @@ class _NotJson:
 NOT_JSON: Final = _NotJson()
 _UNSET: Final = object()
 _json_decode = msgspec.json.decode
+_T = TypeVar("_T")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 def host_of(authority: str) -> str:
@@ -56,6 +59,7 @@ class RequestView:
 
     __slots__ = (
         "_cookies",
+        "_derived",
         "_form",
         "_host",
         "_json",
@@ -67,6 +71,7 @@ class RequestView:
         "method",
         "path",
         "query_string",
+        "scheme",
     )
 
     def __init__(
@@ -77,8 +82,10 @@ class RequestView:
         headers: CIMultiDictProxy[str] | CIMultiDict[str],
         body: bytes,
         host: str | None = None,
+        scheme: str = "http",
     ) -> None:
         self.method = method
+        self.scheme = scheme
         self.path = path
         self.query_string = query_string
         self.headers = headers
@@ -91,6 +98,30 @@ class RequestView:
         self._cookies: Any = _UNSET
         #: A forward-proxy request's destination host; None: read `Host` when asked.
         self._host = host
+        self._derived: dict[str, Any] | None = None
+
+    def derived(self, key: str, compute: Callable[[RequestView], _T]) -> _T:
+        """`compute(self)`, computed once per request and shared by every caller of `key`
+        (the body parsed as XML, its multipart parts: whatever several conditions read)."""
+        if self._derived is None:
+            self._derived = {}
+        elif key in self._derived:
+            found: _T = self._derived[key]
+            return found
+        value = self._derived[key] = compute(self)
+        return value
+
+    @property
+    def port(self) -> int | None:
+        """The port of the `Host` header, else the scheme's default; None without `Host`."""
+        header = self.headers.get("Host")
+        if header is None:
+            return None
+        header = header.strip()
+        _, colon, port = header.rpartition(":")
+        if colon and port.isdigit() and not header.endswith("]"):
+            return int(port)
+        return _DEFAULT_PORTS.get(self.scheme)
 
     @property
     def host(self) -> str | None:

@@ -20,6 +20,7 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 from msgspec.json import encode as _json_encode
 
+from controlplane import dates, json_schema, xmldoc
 from controlplane import regex as user_regex
 
 __all__ = [
@@ -54,10 +55,12 @@ __all__ = [
     "JsonCompare",
     "JsonPathCondition",
     "JsonResponse",
+    "JsonSchemaCondition",
     "LognormalDelay",
     "Match",
     "MessageMatcher",
     "MsgpackResponse",
+    "MultipartCondition",
     "NearMiss",
     "NoRouteBody",
     "ProxyResponse",
@@ -74,6 +77,7 @@ __all__ = [
     "ScenarioInfo",
     "ScenarioList",
     "ScenarioStateUpdate",
+    "SchemaDraft",
     "SequenceResponse",
     "Session",
     "SessionCreate",
@@ -97,6 +101,8 @@ __all__ = [
     "WsClose",
     "WsMessage",
     "WsRule",
+    "XPathCondition",
+    "XmlEqual",
     "YamlResponse",
     "response_type",
 ]
@@ -147,6 +153,18 @@ class StringMatcher(Struct, **_STRICT):
     not_: StringMatcherSpec | None = field(default=None, name="not")
     includes: list[StringMatcherSpec] | None = None
     has_exactly: list[StringMatcherSpec] | None = None
+    #: Date-time operators: the value, read as a date-time, is before, after or at the
+    #: moment `expected` names (`2026-01-01T00:00:00Z`, `now`, `now +3 days`).
+    before: str | None = None
+    after: str | None = None
+    equals_date_time: str | None = None
+    #: With a date-time operator: how the value is written (a Java `DateTimeFormatter`
+    #: pattern, or `unix`/`epoch`); ISO 8601 and RFC 1123 without it.
+    actual_format: str | None = None
+    #: With a date-time operator: round the expected or the actual moment down (or up)
+    #: first, e.g. `first day of month` (see `dates.TRUNCATIONS`).
+    truncate_expected: str | None = None
+    truncate_actual: str | None = None
 
     def __post_init__(self) -> None:
         operators = [
@@ -161,6 +179,7 @@ class StringMatcher(Struct, **_STRICT):
             )
         if self.case_insensitive and operators != ["equals"]:
             raise ValueError("`case_insensitive` goes only with `equals`")
+        _check_date_time(self, operators[0])
         if self.absent is False:
             raise ValueError("`absent` must be true; to require a value use `matches: '.*'`")
         for name in ("matches", "not_matches"):
@@ -187,7 +206,31 @@ _OPERATORS = (
     "not",
     "includes",
     "has_exactly",
+    "before",
+    "after",
+    "equals_date_time",
 )
+_DATE_OPERATORS = ("before", "after", "equals_date_time")
+_DATE_MODIFIERS = ("actual_format", "truncate_expected", "truncate_actual")
+
+
+def _check_date_time(matcher: StringMatcher, operator: str) -> None:
+    given = [name for name in _DATE_MODIFIERS if getattr(matcher, name) is not None]
+    if operator not in _DATE_OPERATORS:
+        if given:
+            raise ValueError(f"`{given[0]}` goes only with before, after or equals_date_time")
+        return
+    problem = dates.problem(
+        operator,
+        getattr(matcher, operator),
+        matcher.actual_format,
+        matcher.truncate_expected,
+        matcher.truncate_actual,
+    )
+    if problem is not None:
+        field, message = problem
+        raise ValueError(f"`{operator if field == 'expected' else field}` {message}")
+
 
 #: A bare string means equality.
 StringMatcherSpec = str | StringMatcher
@@ -227,6 +270,75 @@ class JsonCompare(Struct, **_STRICT):
     ignore_extra_items: bool = False
 
 
+class XmlEqual(Struct, **_STRICT):
+    """The body parsed as XML equals `value` (namespace-aware; see matching.md)."""
+
+    value: str
+    #: `${xmlunit.ignore}`, `${xmlunit.isNumber}`, `${xmlunit.isDateTime}`,
+    #: `${xmlunit.matchesRegex(RE)}` in expected text and attribute values.
+    placeholders: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            xmldoc.ExpectedXml(self.value, self.placeholders)
+        except xmldoc.XmlError as exc:
+            raise ValueError(f"`value` is not usable XML: {exc}") from None
+
+
+class XPathCondition(Struct, **_STRICT):
+    """An XPath 2.0 expression on the body parsed as XML; without a matcher it means
+    "selects something" (a boolean expression: "is true")."""
+
+    expression: str
+    #: Prefix -> namespace URI for the expression; without it, names are local names.
+    namespaces: dict[str, str] | None = None
+    matcher: StringMatcherSpec | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            xmldoc.compile_xpath(self.expression, self.namespaces)
+        except xmldoc.XmlError as exc:
+            raise ValueError(f"`expression` is {exc}") from None
+
+
+SchemaDraft = Literal["4", "6", "7", "2019-09", "2020-12"]
+
+
+class JsonSchemaCondition(Struct, **_STRICT):
+    """The body parsed as JSON is valid against `schema` (draft: the given one, else
+    the schema's `$schema`, else 2020-12)."""
+
+    schema: Any
+    draft: SchemaDraft | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            json_schema.compile_schema(self.schema, self.draft)
+        except json_schema.SchemaError as exc:
+            raise ValueError(f"`schema` is {exc}") from None
+
+
+class MultipartCondition(Struct, **_STRICT):
+    """Parts of a `multipart/*` body: `any` (one part at least) or `all` of them hold
+    `part`, whose `headers` are the part's headers and whose body conditions its body."""
+
+    part: Match
+    parts: Literal["any", "all"] = "any"
+
+    def __post_init__(self) -> None:
+        used = [
+            name
+            for name in ("url", "host", "scheme", "port", "path_params", "query", "cookies", "form")
+            if getattr(self.part, name) is not None
+        ]
+        if self.part.multipart is not None:
+            used.append("multipart")
+        if used:
+            raise ValueError(
+                f"`part` has headers and a body only; {', '.join(used)} cannot apply to it"
+            )
+
+
 class Match(Struct, **_STRICT):
     """Conditions beyond method and path; every field set must hold."""
 
@@ -234,6 +346,11 @@ class Match(Struct, **_STRICT):
     #: The target host, without port, lower-case: a forward-proxy request's destination
     #: (`GET http://api.test/x`, `CONNECT`'s host) or, for any other request, its `Host`.
     host: StringMatcherSpec | None = None
+    #: `http` or `https`: how the request reached the mock port (a forward-proxy
+    #: request: its target URL's scheme).
+    scheme: StringMatcherSpec | None = None
+    #: The port of the `Host` header (the scheme's default when it names none).
+    port: Annotated[int, Meta(ge=1, le=65535)] | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None
@@ -246,6 +363,10 @@ class Match(Struct, **_STRICT):
     body_base64: str | None = None
     body_matcher: StringMatcherSpec | None = None
     form: dict[str, StringMatcherSpec] | None = None
+    xml: list[XmlEqual] | None = None
+    xpath: list[XPathCondition] | None = None
+    json_schema: list[JsonSchemaCondition] | None = None
+    multipart: list[MultipartCondition] | None = None
 
     def __post_init__(self) -> None:
         if self.body_base64 is not None:

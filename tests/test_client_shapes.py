@@ -86,6 +86,12 @@ if "includes" in {f.name for f in dataclasses.fields(StringMatcher)}:
         StringMatcher(**{"includes": ["l"]}),
         StringMatcher(**{"has_exactly": ["m", StringMatcher(contains="n")]}),
     ]
+if "before" in {f.name for f in dataclasses.fields(StringMatcher)}:
+    MATCHERS += [
+        StringMatcher(**{"before": "now +1 days", "actual_format": "dd/MM/yyyy"}),
+        StringMatcher(**{"after": "2021-01-01", "truncate_actual": "first day of month"}),
+        StringMatcher(**{"equals_date_time": "now", "truncate_expected": "first hour of day"}),
+    ]
 
 
 def _responses() -> list[Any]:
@@ -132,6 +138,24 @@ def _responses() -> list[Any]:
     ]
 
 
+def _documents() -> dict[str, Any]:
+    """The XML, JSON Schema, multipart and scheme/port conditions of `Match`."""
+    structs = shapes.STRUCTS
+    part = Match(headers={"Content-Disposition": StringMatcher(contains="file")}, body="x")
+    return {
+        "scheme": "http",
+        "port": 8080,
+        "xml": [structs["XmlEqual"](value="<a>${xmlunit.ignore}</a>", placeholders=True)],
+        "xpath": [
+            structs["XPathCondition"](
+                expression="//p:a", namespaces={"p": "urn:p"}, matcher=StringMatcher(contains="1")
+            )
+        ],
+        "json_schema": [structs["JsonSchemaCondition"](schema={"type": "object"}, draft="7")],
+        "multipart": [structs["MultipartCondition"](part=part, parts="all")],
+    }
+
+
 def _routes() -> list[Route]:
     full_match = Match(
         query={f"q{i}": m for i, m in enumerate(MATCHERS)} | {"plain": "p"},
@@ -161,6 +185,7 @@ def _routes() -> list[Route]:
             if "json_compare" in {f.name for f in dataclasses.fields(Match)}
             else {}
         ),
+        **(_documents() if "XmlEqual" in shapes.STRUCTS else {}),
     )
     routes = [
         Route(method="post", path="/users/{id}", handler="full", match=full_match, priority=3),
@@ -223,6 +248,10 @@ def test_samples_set_every_field_the_client_sends() -> None:
         "StringMatcher",
         "JsonPathCondition",
         "JsonCompare",
+        "XmlEqual",
+        "XPathCondition",
+        "JsonSchemaCondition",
+        "MultipartCondition",
         "Delay",
         "LognormalDelay",
         "Scenario",

@@ -269,3 +269,60 @@ def test_diffs_for_exact_body_and_body_base64() -> None:
         "body_base64": ("ZXhwZWN0ZWQ=", "/w=="),
     }
     assert {d.actual for d in m.diffs(view())} == {"<absent>"}
+
+
+# ------------------------------------------------------------------ JSONPath filters (Jayway)
+
+
+def test_a_filter_on_an_object_tests_the_object_itself() -> None:
+    gift = match(json_path=[{"expression": "$.meta[?(@.gift == true)]"}])
+    assert gift(view(json={"meta": {"gift": True}}))
+    assert not gift(view(json={"meta": {"gift": False}}))
+    assert not gift(view(json={"meta": {"inner": {"gift": True}}}))  # not its members' values
+    total = match(json_path=[{"expression": "$[?(@.total > 5)]"}])
+    assert total(view(json={"total": 7})) and not total(view(json={"total": 5}))
+    assert not total(view(json={"a": {"total": 7}}))
+
+
+def test_a_filter_on_an_array_still_tests_each_element() -> None:
+    m = match(json_path=[{"expression": "$.items[?(@.qty > 1)].sku", "matcher": "b"}])
+    assert m(view(json={"items": [{"qty": 1, "sku": "a"}, {"qty": 2, "sku": "b"}]}))
+    assert not m(view(json={"items": [{"qty": 2, "sku": "a"}, {"qty": 1, "sku": "b"}]}))
+    found = match(json_path=[{"expression": "$[?(@.n == 1)]"}])
+    assert found(view(json=[{"n": 1}])) and not found(view(json=[{"n": 2}]))
+
+
+def test_a_filter_on_an_object_may_read_the_root() -> None:
+    m = match(json_path=[{"expression": "$.a[?(@.v == $.want)]"}])
+    assert m(view(json={"a": {"v": 3}, "want": 3}))
+    assert not m(view(json={"a": {"v": 3}, "want": 4}))
+
+
+# ------------------------------------------------------------------ scheme and port
+
+
+def test_port_from_the_host_header_or_the_schemes_default() -> None:
+    m = match(port=8080)
+    assert m(view(headers=[("Host", "api.test:8080")]))
+    assert not m(view(headers=[("Host", "api.test")])) and not m(view())
+    assert match(port=80)(view(headers=[("Host", "api.test")]))
+    assert match(port=443)(
+        RequestView("GET", "/", "", CIMultiDict({"Host": "a.test"}), b"", scheme="https")
+    )
+    assert match(port=80)(view(headers=[("Host", "[::1]")]))
+    assert match(port=81)(view(headers=[("Host", "[::1]:81")]))
+    assert match(port=8080).diffs(view(headers=[("Host", "a.test")]))[0].actual == "80"
+    assert match(port=8080).diffs(view())[0].actual == "<absent>"
+
+
+def test_scheme() -> None:
+    assert match(scheme="http")(view())
+    https = RequestView("GET", "/", "", CIMultiDict(), b"", scheme="https")
+    assert match(scheme="https")(https) and not match(scheme="https")(view())
+    assert match(scheme={"starts_with": "http"})(https)
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1])
+def test_a_port_is_1_to_65535(port: int) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"port": port}, wire.Match)

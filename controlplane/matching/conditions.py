@@ -32,21 +32,28 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import msgspec
 from jsonpath_ng.ext.iterable import Len
-from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
 
 from controlplane import wire
+from controlplane.matching.checks import (
+    ABSENT,
+    Check,
+    clip,
+    json_text,
+    show_body,
+    show_json_body,
+    show_values,
+)
+from controlplane.matching.json_path import compile_json_path
+from controlplane.matching.multipart import Multipart
 from controlplane.matching.paths import PathPattern, regex_skeleton
+from controlplane.matching.schema import JsonSchema
 from controlplane.matching.strings import CompiledStringMatcher, compile_string_matcher
+from controlplane.matching.xml import XmlEqual, XPath
 from controlplane.request_view import MAX_JSON_SCAN, NOT_JSON, RequestView
 
 __all__ = ["Check", "CompiledMatch", "compile_match", "json_compare", "json_equal", "json_subset"]
-
-ABSENT = "<absent>"
-_CLIP = 300
-_encode = msgspec.json.encode
 
 
 def json_equal(expected: Any, actual: Any) -> bool:
@@ -162,72 +169,6 @@ def _has_number_or_bool(value: Any) -> bool:
     return isinstance(value, int | float)  # bool is an int subclass, so it counts too
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= _CLIP else text[:_CLIP] + "…"
-
-
-def _json_text(value: Any) -> str:
-    return _encode(value).decode()
-
-
-def _show_values(values: Sequence[str]) -> str:
-    if not values:
-        return ABSENT
-    if len(values) == 1:
-        return _clip(values[0])
-    return _clip(_json_text(list(values)))
-
-
-def _show_body(view: RequestView) -> str:
-    if not view.body:
-        return ABSENT
-    text = view.text
-    if text is None:
-        return f"<{len(view.body)} bytes, not UTF-8>"
-    return _clip(text)
-
-
-def _show_json_body(view: RequestView) -> str:
-    data = view.json
-    if data is NOT_JSON:
-        return ABSENT if not view.body else f"<not JSON> {_show_body(view)}"
-    return _clip(_json_text(data))
-
-
-class Check:
-    """One condition: `__call__` decides, `actual` describes what the request had."""
-
-    __slots__ = ("expected", "field")
-
-    #: Lower runs first in the hot path.
-    cost = 0
-    #: Near misses: a condition on the path itself (`path_params`) says nothing more
-    #: once the path has failed, so it is not judged then.
-    reads_path = False
-    #: Near misses: the literal text of a `url` condition, which locates the request
-    #: like a path does (None for every other condition).
-    skeleton: str | None = None
-    field: str
-    expected: str
-
-    def __call__(self, view: RequestView) -> bool:
-        raise NotImplementedError
-
-    def actual(self, view: RequestView) -> str:
-        raise NotImplementedError
-
-    def holds_at(self, view: RequestView, path: str) -> bool:
-        """Whether the check holds had `view` been sent to `path` (near misses)."""
-        return self(view)  # conditions other than `url` and `path_params` ignore the path
-
-    def describe(self, view: RequestView) -> wire.Diff:
-        """The difference, as shown to a person (whether or not the check holds)."""
-        return wire.Diff(field=self.field, expected=self.expected, actual=self.actual(view))
-
-    def diff(self, view: RequestView) -> wire.Diff | None:
-        return None if self(view) else self.describe(view)
-
-
 _Getter = Callable[[RequestView, str], Sequence[str]]
 
 
@@ -267,7 +208,7 @@ class _ValuesCheck(Check):
         return self._matcher.matches_any(self._get(view, self._name))
 
     def actual(self, view: RequestView) -> str:
-        return _show_values(self._get(view, self._name))
+        return show_values(self._get(view, self._name))
 
 
 class _BodyBytes(Check):
@@ -277,15 +218,15 @@ class _BodyBytes(Check):
     def __init__(self, field: str, body: bytes, expected: str) -> None:
         self.field = field
         self._body = body
-        self.expected = _clip(expected)
+        self.expected = clip(expected)
 
     def __call__(self, view: RequestView) -> bool:
         return view.body == self._body
 
     def actual(self, view: RequestView) -> str:
         if self.field == "body_base64" and view.body:
-            return _clip(base64.b64encode(view.body).decode())
-        return _show_body(view)
+            return clip(base64.b64encode(view.body).decode())
+        return show_body(view)
 
 
 class _BodyMatcher(Check):
@@ -302,7 +243,7 @@ class _BodyMatcher(Check):
         return self._matcher(view.text if view.body else None)
 
     def actual(self, view: RequestView) -> str:
-        return _show_body(view)
+        return show_body(view)
 
 
 class _JsonEqual(Check):
@@ -314,7 +255,7 @@ class _JsonEqual(Check):
         self._value = value
         # Without numbers or booleans, Python's == is exactly JSON equality, and faster.
         self._plain = not _has_number_or_bool(value)
-        self.expected = _clip(_json_text(value))
+        self.expected = clip(json_text(value))
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
@@ -325,7 +266,7 @@ class _JsonEqual(Check):
         return json_equal(self._value, data)
 
     def actual(self, view: RequestView) -> str:
-        return _show_json_body(view)
+        return show_json_body(view)
 
 
 class _JsonSubset(Check):
@@ -335,14 +276,14 @@ class _JsonSubset(Check):
     def __init__(self, value: Any) -> None:
         self.field = "json_subset"
         self._value = value
-        self.expected = _clip(_json_text(value))
+        self.expected = clip(json_text(value))
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
         return data is not NOT_JSON and json_subset(self._value, data)
 
     def actual(self, view: RequestView) -> str:
-        return _show_json_body(view)
+        return show_json_body(view)
 
 
 class _JsonCompare(Check):
@@ -357,7 +298,7 @@ class _JsonCompare(Check):
         ]
         self.field = "json_compare" + (f" ({', '.join(lenient)})" if lenient else "")
         self._spec = spec
-        self.expected = _clip(_json_text(spec.value))
+        self.expected = clip(json_text(spec.value))
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
@@ -371,7 +312,7 @@ class _JsonCompare(Check):
         )
 
     def actual(self, view: RequestView) -> str:
-        return _show_json_body(view)
+        return show_json_body(view)
 
 
 def _url(view: RequestView, path: str | None = None) -> str:
@@ -396,7 +337,40 @@ class _Url(Check):
         return self._matcher(_url(view, path))
 
     def actual(self, view: RequestView) -> str:
-        return _clip(_url(view))
+        return clip(_url(view))
+
+
+class _Scheme(Check):
+    __slots__ = ("_matcher",)
+    cost = 0
+
+    def __init__(self, spec: wire.StringMatcherSpec) -> None:
+        self.field = "scheme"
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(view.scheme)
+
+    def actual(self, view: RequestView) -> str:
+        return view.scheme
+
+
+class _Port(Check):
+    __slots__ = ("_port",)
+    cost = 0
+
+    def __init__(self, port: int) -> None:
+        self.field = "port"
+        self._port = port
+        self.expected = str(port)
+
+    def __call__(self, view: RequestView) -> bool:
+        return view.port == self._port
+
+    def actual(self, view: RequestView) -> str:
+        port = view.port
+        return ABSENT if port is None else str(port)
 
 
 class _Host(Check):
@@ -415,7 +389,7 @@ class _Host(Check):
 
     def actual(self, view: RequestView) -> str:
         host = view.host
-        return ABSENT if host is None else _clip(host)
+        return ABSENT if host is None else clip(host)
 
 
 def _literal_text(spec: wire.StringMatcherSpec) -> str:
@@ -451,7 +425,7 @@ class _PathParam(Check):
 
     def actual(self, view: RequestView) -> str:
         value = self._value(view)
-        return ABSENT if value is None else _clip(value)
+        return ABSENT if value is None else clip(value)
 
 
 def _visits_few(path: Any) -> bool:
@@ -476,7 +450,7 @@ class _JsonPath(Check):
     def __init__(self, condition: wire.JsonPathCondition) -> None:
         self.field = f"json_path {condition.expression}"
         try:
-            self._path: Any = _parse_jsonpath(condition.expression)
+            self._path: Any = compile_json_path(condition.expression)
         except Exception as exc:  # jsonpath_ng raises bare Exception subclasses of its own
             raise ValueError(
                 f"invalid JSONPath expression {condition.expression!r}: {exc}"
@@ -494,7 +468,7 @@ class _JsonPath(Check):
         except Exception:  # filters can fail on unexpected shapes; that is "not found"
             return []
         # Strings as they are, everything else by its JSON text: 42, true, null, {...}.
-        return [v if isinstance(v, str) else _json_text(v) for v in (m.value for m in found)]
+        return [v if isinstance(v, str) else json_text(v) for v in (m.value for m in found)]
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
@@ -508,10 +482,10 @@ class _JsonPath(Check):
     def actual(self, view: RequestView) -> str:
         data = view.json
         if data is NOT_JSON:
-            return _show_json_body(view)
+            return show_json_body(view)
         if self._scans and view.json_large:
             return _TOO_LARGE
-        return _show_values(self._values(data))
+        return show_values(self._values(data))
 
 
 class CompiledMatch:
@@ -560,6 +534,10 @@ def compile_match(
         checks.append(_Url(match.url))
     if match.host is not None:
         checks.append(_Host(match.host))
+    if match.scheme is not None:
+        checks.append(_Scheme(match.scheme))
+    if match.port is not None:
+        checks.append(_Port(match.port))
     for name, spec in (match.path_params or {}).items():
         declared = () if path is None or path.regex is None else tuple(path.regex.groupindex)
         if name not in declared:
@@ -592,4 +570,9 @@ def compile_match(
         checks.append(_BodyMatcher(match.body_matcher))
     for name, spec in (match.form or {}).items():
         checks.append(_ValuesCheck("form", name, spec, _form, 5))
+    checks.extend(JsonSchema(condition) for condition in match.json_schema or ())
+    checks.extend(XmlEqual(condition) for condition in match.xml or ())
+    checks.extend(XPath(condition) for condition in match.xpath or ())
+    for condition in match.multipart or ():
+        checks.append(Multipart(condition, compile_match(condition.part)))
     return CompiledMatch(checks) if checks else None

@@ -3,7 +3,8 @@
 WireMock finds and removes stubs by their metadata with the same content patterns it
 matches request bodies with. `compile_document_match` gives a dialect exactly that:
 the body conditions of a `wire.Match` (`json`, `json_subset`, `json_path`,
-`json_compare`, `body`, `body_base64`, `body_matcher`), tested against a document's
+`json_compare`, `json_schema`, `xml`, `xpath`, `body`, `body_base64`,
+`body_matcher`), tested against a document's
 bytes as they would be against a request body, so both can never disagree.
 """
 
@@ -20,7 +21,18 @@ from controlplane.request_view import RequestView
 __all__ = ["compile_document_match"]
 
 #: Conditions that read something a document does not have.
-_REQUEST_ONLY = ("url", "host", "path_params", "query", "headers", "cookies", "form")
+_REQUEST_ONLY = (
+    "url",
+    "host",
+    "scheme",
+    "port",
+    "path_params",
+    "query",
+    "headers",
+    "cookies",
+    "form",
+    "multipart",
+)
 
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 

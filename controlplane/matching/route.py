@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from controlplane import wire
-from controlplane.matching.conditions import Check, CompiledMatch, compile_match
+from controlplane.matching.checks import Check
+from controlplane.matching.conditions import CompiledMatch, compile_match
 from controlplane.matching.paths import PathPattern, compile_path
 from controlplane.request_view import RequestView
 from controlplane.scenarios import ScenarioSlot

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import msgspec
 
 from controlplane import wire
+from controlplane.dates import DateTimeSpec
 from controlplane.regex import compile_user
 
 __all__ = ["CompiledStringMatcher", "compile_string_matcher", "quote"]
@@ -220,6 +221,37 @@ class _HasExactly(_Includes):
         )
 
 
+class _DateTime(CompiledStringMatcher):
+    """`before`, `after`, `equals_date_time`: the value read as a date-time and compared."""
+
+    __slots__ = ("_spec",)
+
+    _WORDS = {"before": "before", "after": "after", "equals_date_time": "at"}
+
+    def __init__(self, operator: str, spec: wire.StringMatcher) -> None:
+        expected: str = getattr(spec, operator)
+        self._spec = DateTimeSpec(
+            operator, expected, spec.actual_format, spec.truncate_expected, spec.truncate_actual
+        )
+        extras = [
+            f"{name.replace('_', ' ')} {quote(value)}"
+            for name, value in (
+                ("actual_format", spec.actual_format),
+                ("truncate_expected", spec.truncate_expected),
+                ("truncate_actual", spec.truncate_actual),
+            )
+            if value is not None
+        ]
+        more = f" ({', '.join(extras)})" if extras else ""
+        self.description = f"a date-time {self._WORDS[operator]} {quote(expected)}{more}"
+
+    def __call__(self, value: str | None) -> bool:
+        return self._spec.holds(value)
+
+
+_DATE_OPERATORS = ("before", "after", "equals_date_time")
+
+
 def compile_string_matcher(spec: wire.StringMatcherSpec) -> CompiledStringMatcher:
     """Compile a wire string matcher (a bare string means `equals`); regexes compile here."""
     if isinstance(spec, str):
@@ -251,4 +283,7 @@ def compile_string_matcher(spec: wire.StringMatcherSpec) -> CompiledStringMatche
         return _Includes(tuple(compile_string_matcher(s) for s in spec.includes))
     if spec.has_exactly is not None:
         return _HasExactly(tuple(compile_string_matcher(s) for s in spec.has_exactly))
+    for operator in _DATE_OPERATORS:
+        if getattr(spec, operator) is not None:
+            return _DateTime(operator, spec)
     raise ValueError("a string matcher needs one operator")

@@ -59,6 +59,12 @@ class StringMatcher:
         ('not_', 'not', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('includes', 'includes', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('has_exactly', 'has_exactly', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('before', 'before', ('union', (('str',), ('none',)))),
+        ('after', 'after', ('union', (('str',), ('none',)))),
+        ('equals_date_time', 'equals_date_time', ('union', (('str',), ('none',)))),
+        ('actual_format', 'actual_format', ('union', (('str',), ('none',)))),
+        ('truncate_expected', 'truncate_expected', ('union', (('str',), ('none',)))),
+        ('truncate_actual', 'truncate_actual', ('union', (('str',), ('none',)))),
     )
 
     equals: str | None = None
@@ -75,6 +81,12 @@ class StringMatcher:
     not_: StringMatcherSpec | None = None
     includes: list[StringMatcherSpec] | None = None
     has_exactly: list[StringMatcherSpec] | None = None
+    before: str | None = None
+    after: str | None = None
+    equals_date_time: str | None = None
+    actual_format: str | None = None
+    truncate_expected: str | None = None
+    truncate_actual: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +124,68 @@ class JsonCompare:
 
 
 @dataclass(frozen=True, kw_only=True)
+class XmlEqual:
+    """The body parsed as XML equals `value` (namespace-aware; see matching.md)."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('value', 'value', ('str',)),
+        ('placeholders', 'placeholders', ('bool',)),
+    )
+
+    value: str
+    placeholders: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class XPathCondition:
+    """An XPath 2.0 expression on the body parsed as XML; without a matcher it means"""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('expression', 'expression', ('str',)),
+        ('namespaces', 'namespaces', ('union', (('dict', ('str',)), ('none',)))),
+        ('matcher', 'matcher', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+    )
+
+    expression: str
+    namespaces: dict[str, str] | None = None
+    matcher: StringMatcherSpec | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JsonSchemaCondition:
+    """The body parsed as JSON is valid against `schema` (draft: the given one, else"""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('schema', 'schema', ('any',)),
+        ('draft', 'draft', ('union', (('literal', ('2019-09', '2020-12', '4', '6', '7')), ('none',)))),
+    )
+
+    schema: Any
+    draft: Literal['2019-09', '2020-12', '4', '6', '7'] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultipartCondition:
+    """Parts of a `multipart/*` body: `any` (one part at least) or `all` of them hold"""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('part', 'part', ('struct', 'Match')),
+        ('parts', 'parts', ('literal', ('all', 'any'))),
+    )
+
+    part: Match
+    parts: Literal['all', 'any'] = 'any'
+
+
+@dataclass(frozen=True, kw_only=True)
 class Match:
     """Conditions beyond method and path; every field set must hold."""
 
@@ -120,6 +194,8 @@ class Match:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('url', 'url', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('host', 'host', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+        ('scheme', 'scheme', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+        ('port', 'port', ('union', (('int',), ('none',)))),
         ('path_params', 'path_params', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('query', 'query', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('headers', 'headers', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
@@ -132,10 +208,16 @@ class Match:
         ('body_base64', 'body_base64', ('union', (('str',), ('none',)))),
         ('body_matcher', 'body_matcher', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('form', 'form', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('xml', 'xml', ('union', (('list', ('struct', 'XmlEqual')), ('none',)))),
+        ('xpath', 'xpath', ('union', (('list', ('struct', 'XPathCondition')), ('none',)))),
+        ('json_schema', 'json_schema', ('union', (('list', ('struct', 'JsonSchemaCondition')), ('none',)))),
+        ('multipart', 'multipart', ('union', (('list', ('struct', 'MultipartCondition')), ('none',)))),
     )
 
     url: StringMatcherSpec | None = None
     host: StringMatcherSpec | None = None
+    scheme: StringMatcherSpec | None = None
+    port: int | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None
@@ -148,6 +230,10 @@ class Match:
     body_base64: str | None = None
     body_matcher: StringMatcherSpec | None = None
     form: dict[str, StringMatcherSpec] | None = None
+    xml: list[XmlEqual] | None = None
+    xpath: list[XPathCondition] | None = None
+    json_schema: list[JsonSchemaCondition] | None = None
+    multipart: list[MultipartCondition] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -499,6 +585,12 @@ class MessageMatcher(StringMatcher):
         ('not_', 'not', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('includes', 'includes', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('has_exactly', 'has_exactly', ('union', (('list', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
+        ('before', 'before', ('union', (('str',), ('none',)))),
+        ('after', 'after', ('union', (('str',), ('none',)))),
+        ('equals_date_time', 'equals_date_time', ('union', (('str',), ('none',)))),
+        ('actual_format', 'actual_format', ('union', (('str',), ('none',)))),
+        ('truncate_expected', 'truncate_expected', ('union', (('str',), ('none',)))),
+        ('truncate_actual', 'truncate_actual', ('union', (('str',), ('none',)))),
     )
 
     json_subset: Any | UnsetType = UNSET
@@ -1364,6 +1456,10 @@ STRUCTS: Final[dict[str, type]] = {
     'StringMatcher': StringMatcher,
     'JsonPathCondition': JsonPathCondition,
     'JsonCompare': JsonCompare,
+    'XmlEqual': XmlEqual,
+    'XPathCondition': XPathCondition,
+    'JsonSchemaCondition': JsonSchemaCondition,
+    'MultipartCondition': MultipartCondition,
     'Match': Match,
     'LognormalDelay': LognormalDelay,
     'Delay': Delay,
@@ -1456,10 +1552,12 @@ __all__ = [
     'JsonCompare',
     'JsonPathCondition',
     'JsonResponse',
+    'JsonSchemaCondition',
     'LognormalDelay',
     'Match',
     'MessageMatcher',
     'MsgpackResponse',
+    'MultipartCondition',
     'NearMiss',
     'NoRouteBody',
     'ProxyResponse',
@@ -1500,5 +1598,7 @@ __all__ = [
     'WsClose',
     'WsMessage',
     'WsRule',
+    'XPathCondition',
+    'XmlEqual',
     'YamlResponse',
 ]

@@ -99,11 +99,12 @@ def test_unknown_dialect_path_and_unknown_mapping_are_wiremock_errors(cp: Sessio
 
 
 def test_not_yet_supported_features_are_named(cp: SessionHandle) -> None:
-    body = {"request": {"url": "/x", "bodyPatterns": [{"equalToXml": "<a/>"}]}}
+    xml = {"equalToXml": "<a/>", "namespaceAwareness": "STRICT"}
+    body = {"request": {"url": "/x", "bodyPatterns": [xml]}}
     answer = requests.post(f"{cp.api}/__admin/mappings", json=body, timeout=5)
     error = answer.json()["errors"][0]
     assert answer.status_code == 422
-    assert error["source"]["pointer"] == "/request/bodyPatterns/0/equalToXml"
+    assert error["source"]["pointer"] == "/request/bodyPatterns/0/namespaceAwareness"
     assert "does not serve yet" in error["detail"]
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "LoggedRequest",
     "MatchResult",
     "Meta",
+    "MultipartPattern",
     "NearMiss",
     "NearMisses",
     "QueryParameter",
@@ -77,25 +78,44 @@ class ContentPattern(Struct, **_IN):
     not_: ContentPattern | None = field(default=None, name="not")
     hasExactly: list[ContentPattern] | None = None
     includes: list[ContentPattern] | None = None
+    #: XML bodies: `xml` and `xpath` conditions.
+    equalToXml: str | None = None
+    enablePlaceholders: bool | None = None
+    matchesXPath: str | JsonPathPattern | None = None
+    xPathNamespaces: dict[str, str] | None = None
+    #: `json_schema`: the schema inline or as a string; `V4` ... `V202012`.
+    matchesJsonSchema: Any | UnsetType = UNSET
+    schemaVersion: Literal["V4", "V6", "V7", "V201909", "V202012"] | None = None
+    #: Date-time string matchers.
+    equalToDateTime: str | None = None
+    before: str | None = None
+    after: str | None = None
+    actualFormat: str | None = None
+    expectedOffset: int | None = None
+    expectedOffsetUnit: str | None = None
+    truncateExpected: str | None = None
+    truncateActual: str | None = None
     # WireMock has these; controlplane does not serve them yet (translate says so).
-    equalToXml: Any | UnsetType = UNSET
-    matchesXPath: Any | UnsetType = UNSET
-    xPathNamespaces: Any | UnsetType = UNSET
-    enablePlaceholders: Any | UnsetType = UNSET
-    equalToDateTime: Any | UnsetType = UNSET
-    before: Any | UnsetType = UNSET
-    after: Any | UnsetType = UNSET
-    actualFormat: Any | UnsetType = UNSET
-    expectedOffset: Any | UnsetType = UNSET
-    expectedOffsetUnit: Any | UnsetType = UNSET
-    truncateExpected: Any | UnsetType = UNSET
-    truncateActual: Any | UnsetType = UNSET
+    placeholderOpeningDelimiterRegex: Any | UnsetType = UNSET
+    placeholderClosingDelimiterRegex: Any | UnsetType = UNSET
+    exemptedComparisons: Any | UnsetType = UNSET
+    namespaceAwareness: Any | UnsetType = UNSET
 
 
 class JsonPathPattern(ContentPattern, **_IN):
-    """`matchesJsonPath` with a nested matcher: `{"expression": "$.a", "equalTo": "x"}`."""
+    """`matchesJsonPath` or `matchesXPath` with a nested matcher:
+    `{"expression": "$.a", "equalTo": "x"}`."""
 
     expression: str = ""
+
+
+class MultipartPattern(Struct, **_IN):
+    """One of `multipartPatterns`: `ANY` part or `ALL` parts have these headers and bodies."""
+
+    name: str | None = None
+    matchingType: Literal["ANY", "ALL"] = "ANY"
+    headers: dict[str, ContentPattern] | None = None
+    bodyPatterns: list[ContentPattern] | None = None
 
 
 class BasicAuth(Struct, **_IN):
@@ -120,12 +140,13 @@ class RequestPattern(Struct, **_IN):
     basicAuthCredentials: BasicAuth | None = None
     # A list in WireMock; the Python client's pattern model sends one object (a bug).
     bodyPatterns: list[ContentPattern] | ContentPattern | None = None
+    multipartPatterns: list[MultipartPattern] | None = None
+    #: From the `Host` header (host without port; the port, else the scheme's default).
+    host: ContentPattern | None = None
+    port: int | None = None
+    scheme: str | None = None
     # Not served yet.
-    host: Any | UnsetType = UNSET
-    port: Any | UnsetType = UNSET
-    scheme: Any | UnsetType = UNSET
     clientIp: Any | UnsetType = UNSET
-    multipartPatterns: Any | UnsetType = UNSET
     customMatcher: Any | UnsetType = UNSET
     # Sent by the Python client's pattern model; meaningless for matching, ignored.
     browserProxyRequest: Any | UnsetType = UNSET

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -49,18 +49,47 @@ _FAULTS: dict[str, wire.FaultKind] = {
     "RANDOM_DATA_THEN_CLOSE": "random_data_then_close",
 }
 _NOT_YET_PATTERN = (
-    "equalToXml",
-    "matchesXPath",
-    "xPathNamespaces",
-    "enablePlaceholders",
-    "equalToDateTime",
-    "before",
-    "after",
-    "actualFormat",
-    "expectedOffset",
-    "expectedOffsetUnit",
-    "truncateExpected",
-    "truncateActual",
+    "placeholderOpeningDelimiterRegex",
+    "placeholderClosingDelimiterRegex",
+    "exemptedComparisons",
+    "namespaceAwareness",
+)
+#: Fields that go with one operator only.
+_MODIFIERS = {
+    "caseInsensitive": ("equalTo",),
+    "ignoreArrayOrder": ("equalToJson",),
+    "ignoreExtraElements": ("equalToJson",),
+    "enablePlaceholders": ("equalToXml",),
+    "xPathNamespaces": ("matchesXPath",),
+    "schemaVersion": ("matchesJsonSchema",),
+    **{
+        name: ("before", "after", "equalToDateTime")
+        for name in (
+            "actualFormat",
+            "expectedOffset",
+            "expectedOffsetUnit",
+            "truncateExpected",
+            "truncateActual",
+        )
+    },
+}
+_DATE_OPERATORS = {"before": "before", "after": "after", "equalToDateTime": "equals_date_time"}
+_SCHEMA_DRAFTS: dict[str, wire.SchemaDraft] = {
+    "V4": "4",
+    "V6": "6",
+    "V7": "7",
+    "V201909": "2019-09",
+    "V202012": "2020-12",
+}
+#: The body fields of `wire.Match` that `body_match` fills.
+_BODY_FIELDS = (
+    "body_matcher",
+    "json_compare",
+    "json_path",
+    "body_base64",
+    "xml",
+    "xpath",
+    "json_schema",
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -145,6 +174,12 @@ def _operators(p: shapes.ContentPattern) -> list[str]:
             "binaryEqualTo",
             "hasExactly",
             "includes",
+            "equalToXml",
+            "matchesXPath",
+            "matchesJsonSchema",
+            "before",
+            "after",
+            "equalToDateTime",
         )
         if getattr(p, name) is not None and getattr(p, name) is not msgspec.UNSET
     ]
@@ -168,7 +203,42 @@ def _one_operator(p: shapes.ContentPattern, location: str) -> str:
             f"a matcher takes exactly one operator (found: {', '.join(found) or 'none'})",
             location=location,
         )
+    for name, operators in _MODIFIERS.items():
+        if getattr(p, name) is not None and found[0] not in operators:
+            raise InvalidInput(
+                f"`{name}` goes with {' or '.join(operators)}, not {found[0]}",
+                location=_key(location, name),
+            )
     return found[0]
+
+
+def _date_time(p: shapes.ContentPattern, op: str, location: str) -> wire.StringMatcher:
+    """`before`, `after`, `equalToDateTime`; `expectedOffset` applies to `now` only."""
+    expected: str = getattr(p, op)
+    if p.expectedOffset is not None or p.expectedOffsetUnit is not None:
+        if p.expectedOffset is None or p.expectedOffsetUnit is None:
+            raise InvalidInput(
+                "give `expectedOffset` and `expectedOffsetUnit` together",
+                location=_key(location, "expectedOffset"),
+            )
+        if expected.strip().lower() == "now":
+            expected = f"now {p.expectedOffset:+d} {p.expectedOffsetUnit.lower()}"
+    native = _DATE_OPERATORS[op]
+    names: dict[tuple[Step, ...], str] = {
+        (native,): op,
+        ("actual_format",): "actualFormat",
+        ("truncate_expected",): "truncateExpected",
+        ("truncate_actual",): "truncateActual",
+    }
+    return _build(
+        location,
+        wire.StringMatcher,
+        names,
+        **{native: expected},
+        actual_format=p.actualFormat,
+        truncate_expected=p.truncateExpected,
+        truncate_actual=p.truncateActual,
+    )
 
 
 def string_matcher(p: shapes.ContentPattern, location: str) -> wire.StringMatcherSpec:
@@ -206,6 +276,8 @@ def string_matcher(p: shapes.ContentPattern, location: str) -> wire.StringMatche
     if op == "not":
         assert p.not_ is not None
         return wire.StringMatcher(not_=string_matcher(p.not_, at))
+    if op in _DATE_OPERATORS:
+        return _date_time(p, op, location)
     raise InvalidInput(f"`{op}` applies to request bodies only (in `bodyPatterns`)", location=at)
 
 
@@ -224,6 +296,9 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
     text: list[wire.StringMatcherSpec] = []
     json_compare: list[wire.JsonCompare] = []
     json_path: list[wire.JsonPathCondition] = []
+    xml: list[wire.XmlEqual] = []
+    xpath: list[wire.XPathCondition] = []
+    schemas: list[wire.JsonSchemaCondition] = []
     binary: str | None = None
     for index, p in enumerate(patterns):
         at = f"{location}[{index}]"
@@ -240,6 +315,19 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
             )
         elif op == "matchesJsonPath":
             json_path.append(_json_path(p.matchesJsonPath, _key(at, op)))
+        elif op == "equalToXml":
+            placeholders = bool(p.enablePlaceholders)
+            xml.append(
+                _build(_key(at, op), wire.XmlEqual, value=p.equalToXml, placeholders=placeholders)
+            )
+        elif op == "matchesXPath":
+            xpath.append(_xpath(p.matchesXPath, p.xPathNamespaces, _key(at, op)))
+        elif op == "matchesJsonSchema":
+            draft = None if p.schemaVersion is None else _SCHEMA_DRAFTS[p.schemaVersion]
+            schema = _json_value(p.matchesJsonSchema, _key(at, op))
+            schemas.append(
+                _build(_key(at, op), wire.JsonSchemaCondition, schema=schema, draft=draft)
+            )
         elif op == "binaryEqualTo":
             if binary is not None:
                 raise InvalidInput("give `binaryEqualTo` once", location=_key(at, op))
@@ -257,7 +345,42 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
         json_compare=json_compare or None,
         json_path=json_path or None,
         body_base64=binary,
+        xml=xml or None,
+        xpath=xpath or None,
+        json_schema=schemas or None,
     )
+
+
+def _xpath(
+    spec: str | shapes.JsonPathPattern | None, namespaces: dict[str, str] | None, location: str
+) -> wire.XPathCondition:
+    """`matchesXPath`, plain or `{"expression", <matcher>}`, with the pattern's namespaces."""
+    if isinstance(spec, str):
+        return _build(location, wire.XPathCondition, expression=spec, namespaces=namespaces)
+    assert spec is not None
+    if not spec.expression:
+        raise InvalidInput("`expression` is required", location=_key(location, "expression"))
+    op = _one_operator(spec, location)
+    if op in _BODY_ONLY:
+        raise _not_yet(f"matchesXPath with {op}", location)
+    matcher = string_matcher(spec, location)
+    return _build(
+        location,
+        wire.XPathCondition,
+        expression=spec.expression,
+        namespaces=namespaces,
+        matcher=matcher,
+    )
+
+
+_BODY_ONLY = (
+    "equalToJson",
+    "matchesJsonPath",
+    "binaryEqualTo",
+    "equalToXml",
+    "matchesXPath",
+    "matchesJsonSchema",
+)
 
 
 def _json_path(spec: str | shapes.JsonPathPattern | None, location: str) -> wire.JsonPathCondition:
@@ -267,7 +390,7 @@ def _json_path(spec: str | shapes.JsonPathPattern | None, location: str) -> wire
     if not spec.expression:
         raise InvalidInput("`expression` is required", location=_key(location, "expression"))
     op = _one_operator(spec, location)
-    if op in ("equalToJson", "matchesJsonPath", "binaryEqualTo"):
+    if op in _BODY_ONLY:
         raise _not_yet(f"matchesJsonPath with {op}", location)
     matcher = string_matcher(spec, location)
     return _build(location, wire.JsonPathCondition, expression=spec.expression, matcher=matcher)
@@ -287,7 +410,7 @@ def pattern_parts(
     request: shapes.RequestPattern, location: str = "$.request"
 ) -> tuple[str, str | None, str | None, wire.Match | None]:
     """(method, path, path_regex, match) of a request pattern."""
-    for name in ("host", "port", "scheme", "clientIp", "multipartPatterns", "customMatcher"):
+    for name in ("clientIp", "customMatcher"):
         if getattr(request, name) is not msgspec.UNSET:
             raise _not_yet(name, location)
     urls = [
@@ -342,17 +465,19 @@ def pattern_parts(
     body_conditions = body_match(body, _key(location, "bodyPatterns")) if body else None
     match = wire.Match(
         url=url,
+        host=None if request.host is None else string_matcher(request.host, _key(location, "host")),
+        scheme=request.scheme,
+        port=_build(_key(location, "port"), _port, port=request.port),
         path_params=named("pathParameters"),
         query=named("queryParameters"),
         headers=headers,
         cookies=named("cookies"),
         form=named("formParameters"),
+        multipart=_multipart(request.multipartPatterns, _key(location, "multipartPatterns")),
     )
     if body_conditions is not None:
-        match.body_matcher = body_conditions.body_matcher
-        match.json_compare = body_conditions.json_compare
-        match.json_path = body_conditions.json_path
-        match.body_base64 = body_conditions.body_base64
+        for name in _BODY_FIELDS:
+            setattr(match, name, getattr(body_conditions, name))
     method = (request.method or "ANY").upper()
     method = "*" if method == "ANY" else method
     if not method.isalpha() and method != "*":
@@ -362,6 +487,36 @@ def pattern_parts(
         )
     empty = msgspec.structs.asdict(match) == msgspec.structs.asdict(wire.Match())
     return method, path, path_regex, None if empty else match
+
+
+def _port(port: int | None) -> int | None:
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"a port is 1-65535, not {port}")
+    return port
+
+
+def _multipart(
+    patterns: list[shapes.MultipartPattern] | None, location: str
+) -> list[wire.MultipartCondition] | None:
+    """`multipartPatterns`: each part seen as a request of its own (headers, body)."""
+    if not patterns:
+        return None
+    conditions = []
+    for index, pattern in enumerate(patterns):
+        at = f"{location}[{index}]"
+        where = _key(at, "headers")
+        part = (
+            body_match(pattern.bodyPatterns, _key(at, "bodyPatterns"))
+            if pattern.bodyPatterns
+            else wire.Match()
+        )
+        if pattern.headers is not None:
+            part.headers = {
+                name: string_matcher(p, _key(where, name)) for name, p in pattern.headers.items()
+            }
+        parts: Literal["any", "all"] = "all" if pattern.matchingType == "ALL" else "any"
+        conditions.append(_build(at, wire.MultipartCondition, part=part, parts=parts))
+    return conditions
 
 
 def compile_pattern(request: shapes.RequestPattern, location: str = "$") -> CompiledRoute:

@@ -131,7 +131,21 @@ def test_limits_are_inclusive() -> None:
     depth = xmldoc.MAX_XML_DEPTH
     assert match(xpath=[{"expression": "/*"}])(view("<a>" * depth + "</a>" * depth))
     many = "<a>" + "<b/>" * (xmldoc.MAX_XML_ELEMENTS - 1) + "</a>"
-    assert match(xpath=[{"expression": "/*"}])(view(many))
+    assert match(xml=[{"value": many}])(view(many))
+
+
+def test_xpath_runs_on_documents_of_at_most_max_xpath_elements() -> None:
+    m = match(xpath=[{"expression": "count(//b) > 0"}], xml=[])
+    at_limit = "<a>" + "<b/>" * (xmldoc.MAX_XPATH_ELEMENTS - 1) + "</a>"
+    assert m(view(at_limit))
+    over = "<a>" + "<b/>" * xmldoc.MAX_XPATH_ELEMENTS + "</a>"
+    assert not m(view(over))
+    assert m.diffs(view(over))[0].actual == (
+        f"<not evaluated: more than {xmldoc.MAX_XPATH_ELEMENTS} elements, "
+        "too many to query by XPath>"
+    )
+    # Equality has no such limit below MAX_XML_ELEMENTS.
+    assert match(xml=[{"value": over}])(view(over))
 
 
 def test_oversized_bodies_are_not_parsed() -> None:

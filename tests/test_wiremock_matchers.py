@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from wiremock.base.base_entity import JsonProperty
@@ -22,7 +23,9 @@ from wiremock.resources.near_misses import NearMissMatchPatternRequest, NearMiss
 from wiremock.resources.near_misses.resource import NearMisses
 from wiremock.resources.requests.resource import Requests
 
+from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
+from tests.test_tls import TlsFiles, tls  # noqa: F401 (the fixture)
 
 
 class FullRequest(MappingRequest):
@@ -378,3 +381,19 @@ def test_client_counts_requests_and_finds_near_misses_with_new_matchers(
         NearMissMatchRequest(url="/v", method="POST", body='{"name": "Tom", "age": "x"}')
     ).near_misses
     assert len(near) == 1 and 0 < near[0].match_result.distance < 1
+
+
+async def test_scheme_and_default_port_over_https(tls: TlsFiles) -> None:  # noqa: F811
+    config = ServerConfig(port=0, admin_port=0, tls_cert=tls.cert, tls_key=tls.key)
+    async with (
+        ControlplaneServer(config) as server,
+        httpx.AsyncClient(verify=tls.client_context(), timeout=10) as client,
+    ):
+        for path, extra in (("/s", {"scheme": "https"}), ("/p", {"port": 443})):
+            mapping = {"request": {"method": "GET", "urlPath": path, **extra}, "response": {}}
+            added = await client.post(f"{server.admin_url}/__admin/mappings", json=mapping)
+            assert added.status_code == 201, added.text
+        assert (await client.get(f"{server.mock_url}/s")).status_code == 200
+        assert (await client.get(f"{server.mock_url}/p")).status_code == 404  # Host names its port
+        named = await client.get(f"{server.mock_url}/p", headers={"Host": "api.test"})
+        assert named.status_code == 200

@@ -4,11 +4,14 @@ The body is parsed at most once per request, whatever the number of XML conditio
 (`RequestView.derived`), and only by a route that has one; a body that is not
 acceptable XML (`xmldoc`: no DTDs, bounded size and depth) fails every XML condition.
 Without `namespaces`, an XPath sees local names only (`//order` finds
-`<o:order xmlns:o="...">`), as WireMock's namespace-unaware default does.
+`<o:order xmlns:o="...">`), as WireMock's namespace-unaware default does. XPath runs
+on documents of at most `xmldoc.MAX_XPATH_ELEMENTS` elements, on one node tree per
+request shared by every expression.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from controlplane import wire, xmldoc
@@ -34,9 +37,23 @@ def parsed_xml(view: RequestView) -> Element | str:
     return view.derived("xml", _parse)
 
 
-def _local(view: RequestView) -> Element | str:
+_TOO_LARGE = f"more than {xmldoc.MAX_XPATH_ELEMENTS} elements, too many to query by XPath"
+
+
+def _tree(root: Element | str) -> Any:
+    if isinstance(root, str):
+        return root
+    tree = xmldoc.node_tree(root)
+    return _TOO_LARGE if tree is None else tree
+
+
+def _namespaced_tree(view: RequestView) -> Any:
+    return _tree(parsed_xml(view))
+
+
+def _local_tree(view: RequestView) -> Any:
     root = parsed_xml(view)
-    return root if isinstance(root, str) else xmldoc.without_namespaces(root)
+    return _tree(root if isinstance(root, str) else xmldoc.without_namespaces(root))
 
 
 def _not_xml(view: RequestView, reason: str) -> str:
@@ -72,20 +89,25 @@ class XPath(Check):
         self._matcher = None if spec.matcher is None else compile_string_matcher(spec.matcher)
         self.expected = "exists" if self._matcher is None else self._matcher.description
 
-    def _root(self, view: RequestView) -> Element | str:
-        return view.derived("xml_local", _local) if self._local else parsed_xml(view)
+    def _tree(self, view: RequestView) -> Any:
+        """The request's node tree (local names or not), or why there is none."""
+        if self._local:
+            return view.derived("xpath_local", _local_tree)
+        return view.derived("xpath", _namespaced_tree)
 
     def __call__(self, view: RequestView) -> bool:
-        root = self._root(view)
-        if isinstance(root, str):
+        tree = self._tree(view)
+        if isinstance(tree, str):
             return False
-        values = self._xpath.values(root)
+        values = self._xpath.values(tree)
         if values is None:
             return False
         return self._matcher is None or self._matcher.matches_any(values)
 
     def actual(self, view: RequestView) -> str:
-        root = self._root(view)
-        if isinstance(root, str):
-            return _not_xml(view, root)
-        return show_values(self._xpath.values(root) or ())
+        tree = self._tree(view)
+        if tree is _TOO_LARGE:
+            return f"<not evaluated: {_TOO_LARGE}>"
+        if isinstance(tree, str):
+            return _not_xml(view, tree)
+        return show_values(self._xpath.values(tree) or ())

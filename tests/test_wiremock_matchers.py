@@ -153,9 +153,23 @@ def test_invalid_xml_and_xpath_are_422_at_their_pointer(wm: SessionHandle) -> No
 def test_xml_near_miss_is_readable(wm: SessionHandle) -> None:
     stub(MappingRequest(method="POST", url_path="/xml", body_patterns=[{"equalToXml": "<a>1</a>"}]))
     assert post(wm, "/xml", "<a>2</a>") == 404
-    body = requests.post(f"{wm.mock_url}/xml", data=b"<a>2</a>", timeout=10).json()
-    diffs = body["near_misses"][0]["diffs"]
+    unmatched = requests.get(f"{wm.api}/requests/unmatched", timeout=10).json()["requests"]
+    diffs = unmatched[-1]["near_misses"][0]["diffs"]
     assert diffs == [{"field": "xml", "expected": "<a>1</a>", "actual": "<a>2</a>"}]
+    report = requests.post(f"{wm.mock_url}/xml", data=b"<a>2</a>", timeout=10)
+    assert report.status_code == 404
+    (line,) = [line for line in report.text.splitlines() if line.startswith("xml: ")]
+    assert line.split() == [
+        "xml:",
+        "<a>1</a>",
+        "|",
+        "<a>2</a>",
+        "<<<<<",
+        "xml",
+        "does",
+        "not",
+        "match",
+    ]
 
 
 # ------------------------------------------------------------------ JSON Schema

@@ -6,7 +6,9 @@ route, asks the handler's compiled responder for the answer, applies the route's
 side effects (its `times`, its scenario's transition, its id header: one attribute
 test for routes without any), journals it (the journal cuts the body to its
 `--journal-body-limit`; matching saw all of it) and applies any delay (the response's plus the
-session's). Everything that can be prepared at registration already was.
+session's). A route with `webhooks` has its response written here, then its calls
+started (`controlplane.webhooks`); a session without any pays one test. Everything
+that can be prepared at registration already was.
 
 A request line that is not a path (`GET http://api.test/x`, `CONNECT api.test:443`: a
 client using the mock port as its HTTP proxy) goes to `controlplane.forward_proxy`,
@@ -170,6 +172,13 @@ class MockHandler:
             )
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)
+        if session.hooks:
+            hooks = session.hooks.get(route.id)
+            if hooks is not None:
+                await _send(request, outcome.response)
+                session.webhook_sender.fire(
+                    session.webhook_calls, hooks, view, params, route.id, handler
+                )
         return outcome.response
 
     async def _record(
@@ -308,6 +317,18 @@ async def _render(
     if route.effects and route.id_header is not None:
         rendered.response.headers[route.id_header] = route.id
     return rendered
+
+
+async def _send(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Write `response` now (a route's webhooks go after it); aiohttp, finishing it
+    again, finds it sent."""
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionError:
+        # The client is gone, or a fault broke the connection on purpose: aiohttp learns
+        # it when it prepares the response again, and stops quietly.
+        pass
 
 
 async def _continue(request: web.BaseRequest) -> None:

@@ -342,6 +342,7 @@ class ControlplaneServer:
         while self._runners:
             await self._runners.pop().cleanup()
         await self.store.upstreams.close()
+        await self.store.webhooks.close()  # after the runners: their last answers fire some
 
     async def __aenter__(self) -> ControlplaneServer:
         await self.start()

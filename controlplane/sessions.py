@@ -36,6 +36,7 @@ from controlplane.responses import (
 )
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.scenarios import STARTED, Scenarios
+from controlplane.webhooks import Hooks, WebhookLog, Webhooks, WebhookSpecError, compile_webhooks
 
 if TYPE_CHECKING:
     from controlplane.recording import Recording
@@ -67,6 +68,7 @@ class SessionState:
         files: BodyFiles | None = None,
         upstreams: Upstreams | None = None,
         journal_body_limit: int = DEFAULT_BODY_LIMIT,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
@@ -80,6 +82,12 @@ class SessionState:
         #: The client sessions `proxy` responses forward through (the server's, shared).
         self.upstreams = upstreams
         self.settings = wire.Settings()
+        #: The server's webhook sender (shared); `hooks` are the compiled `webhooks` of
+        #: this session's routes by route id (empty: the mock port pays one test), and
+        #: `webhook_calls` the calls they made (as many as the journal keeps).
+        self.webhook_sender = webhooks if webhooks is not None else Webhooks()
+        self.hooks: dict[str, Hooks] = {}
+        self.webhook_calls = WebhookLog(session_id, journal_size)
         #: Sampler of the session-wide extra delay (`settings.delay`), None without one.
         self.extra_delay: DelaySampler | None = None
         #: `settings.proxy_auth` as the bytes Basic credentials decode to, None without one.
@@ -122,7 +130,9 @@ class SessionState:
         otherwise a taken id is a conflict.
         """
         orders = self._newest_order if newest_first else self._order
-        pending: list[tuple[CompiledRoute, Responder | None, CompiledRoute | None]] = []
+        pending: list[
+            tuple[CompiledRoute, Responder | None, CompiledRoute | None, Hooks | None]
+        ] = []
         seen: set[str] = set()
         for index, spec in enumerate(specs):
             where = "$" if list_location is None else f"{list_location}[{index}]"
@@ -137,21 +147,39 @@ class SessionState:
                 if spec.response is not None
                 else None
             )
+            hooks = self._compile_webhooks(spec, where)
             order = old.order if old is not None else next(orders)
-            pending.append((self._compile(spec, order, where), responder, old))
-        for route, responder, old in pending:
-            self._install(route, responder, old)
-        if any(old is not None and old.scenario is not None for _, _, old in pending):
+            pending.append((self._compile(spec, order, where), responder, old, hooks))
+        for route, responder, old, hooks in pending:
+            self._install(route, responder, old, hooks)
+        if any(old is not None and old.scenario is not None for _, _, old, _ in pending):
             self._forget_scenarios()
-        return [route for route, _, _ in pending]
+        return [route for route, _, _, _ in pending]
+
+    @staticmethod
+    def _compile_webhooks(spec: wire.Route, where: str) -> Hooks | None:
+        if not isinstance(spec.webhooks, list) or not spec.webhooks:
+            return None
+        try:
+            return compile_webhooks(spec.webhooks)
+        except WebhookSpecError as exc:
+            raise InvalidInput(exc.message, location=f"{where}.webhooks{exc.at}") from None
 
     def _install(
-        self, route: CompiledRoute, responder: Responder | None, old: CompiledRoute | None
+        self,
+        route: CompiledRoute,
+        responder: Responder | None,
+        old: CompiledRoute | None,
+        hooks: Hooks | None,
     ) -> None:
         if old is None:
             self.routes.add(route)
         else:
             self.routes.replace(route)
+        if hooks is not None:
+            self.hooks[route.id] = hooks
+        else:
+            self.hooks.pop(route.id, None)
         # Declare before undeclaring: a replacement naming the same handler keeps its response.
         self._declare(route.handler)
         if old is not None:
@@ -169,6 +197,7 @@ class SessionState:
     def remove_route(self, route_id: str) -> None:
         route = self.get_route(route_id)
         self.routes.remove(route_id)
+        self.hooks.pop(route_id, None)
         self._undeclare(route.handler)
         if route.scenario is not None:
             self._forget_scenarios()
@@ -176,6 +205,7 @@ class SessionState:
     def clear_routes(self) -> None:
         self.streams.close_all(reason="handler removed")
         self.routes.clear()
+        self.hooks.clear()
         self._handler_routes.clear()
         self.responses.clear()
         self.scenarios.keep_only(())
@@ -280,6 +310,7 @@ class SessionState:
         self.streams.close_all()
         self.clear_routes()
         self.journal.clear()
+        self.webhook_calls.clear()
         self.streams.clear_frames()
         self.apply_settings(wire.Settings())
         self.extras.clear()
@@ -303,6 +334,8 @@ class SessionStore:
         self.files = None if files_root is None else BodyFiles(files_root)
         #: Shared by every session's `proxy` responses; the server closes it when it stops.
         self.upstreams = Upstreams()
+        #: Sends every session's webhooks; the server closes it when it stops.
+        self.webhooks = Webhooks()
         self.mock_base_url = ""
         self.admin_base_url = ""
         self._sessions: dict[str, SessionState] = {}
@@ -316,6 +349,7 @@ class SessionStore:
             self.files,
             self.upstreams,
             self.journal_body_limit,
+            self.webhooks,
         )
         self._sessions[session_id] = state
         return state

@@ -26,6 +26,7 @@ from controlplane import regex as user_regex
 __all__ = [
     "MAX_DELAY_MS",
     "MAX_SIGMA",
+    "MAX_WEBHOOK_TIMEOUT_MS",
     "PATH_PARAM",
     "SAFE_ID",
     "SAFE_ID_RULE",
@@ -98,6 +99,9 @@ __all__ = [
     "VerifyRequest",
     "VerifyResult",
     "WebSocketResponse",
+    "Webhook",
+    "WebhookCall",
+    "WebhookList",
     "WsClose",
     "WsMessage",
     "WsRule",
@@ -947,6 +951,118 @@ AnyResponse = (
 )
 
 
+# --------------------------------------------------------------------------- webhooks
+
+#: The longest a webhook call may take (`timeout_ms`): one minute.
+MAX_WEBHOOK_TIMEOUT_MS = 60_000
+
+
+class Webhook(Struct, **_STRICT):
+    """An HTTP call a route makes after its response is sent (docs: webhooks).
+
+    `url`, the header values and `body` (every string of `json`) are Handlebars
+    templates over the request that triggered it, always rendered (`originalRequest`,
+    WireMock's name, and `request` are the same model). At most one of `body`, `json`
+    and `body_base64`; `json` sends `Content-Type: application/json` unless `headers`
+    name one. `delay` waits before the call; `timeout_ms` bounds the whole call.
+    """
+
+    method: Annotated[str, _stated(pattern="^[A-Za-z]+$")]
+    url: NonEmpty
+    headers: dict[str, HeaderValues] = field(default_factory=dict)
+    body: str | None = None
+    json: Any | UnsetType = UNSET
+    body_base64: str | None = None
+    delay: Delay | None = None
+    timeout_ms: Annotated[float, _stated(exclusiveMinimum=0, maximum=MAX_WEBHOOK_TIMEOUT_MS)] = (
+        10_000
+    )
+
+    def __post_init__(self) -> None:
+        if not self.method.isascii() or not self.method.isalpha():
+            raise ValueError(f"`method` must be an HTTP method (letters), got {self.method!r}")
+        self.method = self.method.upper()
+        if not self.url:
+            raise ValueError("`url` must not be empty")
+        if "{{" not in self.url:
+            check_webhook_url(self.url, "url")
+        given = [
+            n for n in ("body", "json", "body_base64") if getattr(self, n) not in (None, UNSET)
+        ]
+        if len(given) > 1:
+            named = " and ".join(f"`{n}`" for n in given)
+            raise ValueError(f"give {named}, not both: a webhook sends one body")
+        if self.body_base64 is not None:
+            _check_base64(self.body_base64)
+        for name, value in self.headers.items():
+            at = _header_key(name)
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"`{at}`: {name!r} is an invalid header name "
+                    "(a token: letters, digits and !#$%&'*+-.^_`|~)"
+                )
+            values = [value] if isinstance(value, str) else value
+            if any(_unsafe(v) for v in values):
+                raise ValueError(
+                    f"`{at}`: the value contains a control character (CR, LF, NUL or another)"
+                )
+        if not 0 < self.timeout_ms <= MAX_WEBHOOK_TIMEOUT_MS:
+            raise ValueError(
+                f"`timeout_ms` must be > 0 and at most {MAX_WEBHOOK_TIMEOUT_MS}, "
+                f"got {self.timeout_ms:g}"
+            )
+
+
+def check_webhook_url(url: str, name: str) -> None:
+    """Raise ValueError unless `url` (field `name`) is an absolute http(s) URL with a host."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(f"`{name}` must be an absolute http:// or https:// URL, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"`{name}` is not a valid URL ({exc}): {url!r}") from None
+    if not parts.hostname:
+        raise ValueError(f"`{name}` names no host: {url!r}")
+    if _unsafe(url) or " " in url:
+        raise ValueError(f"`{name}` contains a space or a control character: {url!r}")
+
+
+class WebhookCall(Struct, kw_only=True):
+    """One webhook call a route made: where to, and what came of it.
+
+    `status` is the target's HTTP status; when there is none, `error` says why
+    (`timeout`, `unreachable`, `connection_error`, `invalid_url`, `template_error`,
+    `template_limit`, `overloaded`) and `message` explains it.
+    """
+
+    id: str
+    seq: int
+    #: When the call was started (after its delay), ISO 8601 UTC.
+    time: str
+    session: str
+    route_id: str
+    handler: str
+    #: Which of the route's `webhooks` (its index).
+    webhook: int
+    method: str
+    #: The url as rendered ("" when rendering failed).
+    url: str
+    status: int | None
+    error: str | None
+    message: str | None
+    duration_ms: float
+
+
+class WebhookList(Struct, kw_only=True):
+    """A session's webhook calls, oldest first; `pending` have not finished yet."""
+
+    webhooks: list[WebhookCall]
+    pending: int
+    evicted: int
+
+
 # --------------------------------------------------------------------------- routes
 
 #: A `{name}` or `{name:regex}` in a path template (the regex may hold one level of braces).
@@ -1055,6 +1171,8 @@ class Route(Struct, forbid_unknown_fields=True, kw_only=True):
     #: When set, answers of this route carry a header of this name holding the route id
     #: (the WireMock dialect sets `Matched-Stub-Id`).
     id_header: Annotated[str, _stated(pattern=f"^{_HEADER_NAME.pattern}$")] | UnsetType = UNSET
+    #: HTTP calls made after each answer of this route (docs: webhooks).
+    webhooks: list[Webhook] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if isinstance(self.id_header, str) and not _HEADER_NAME.fullmatch(self.id_header):

@@ -56,6 +56,8 @@ CLIENT: dict[str, Op[Any]] = {
     "push_message": OPS.push_message("NAME", native.WsMessage(text="x")),
     "messages": OPS.messages("NAME"),
     "close_connections": OPS.close_connections("NAME", 1000, ""),
+    "webhooks": OPS.webhooks(),
+    "clear_webhooks": OPS.clear_webhooks(),
 }
 PLACEHOLDERS = {"SID": "{sid}", "RID": "{route_id}", "NAME": "{name}"}
 

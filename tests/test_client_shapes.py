@@ -203,6 +203,22 @@ def _routes() -> list[Route]:
                 **_optional(Route, "id_header", "X-Route"),
             )
         )
+    if "webhooks" in {f.name for f in dataclasses.fields(Route)}:
+        hook = shapes.STRUCTS["Webhook"]
+        target = "http://127.0.0.1:9"
+        webhooks = [
+            hook(
+                method="PUT",
+                url=target + "/{{request.path}}",
+                headers={"X-A": "{{request.method}}"},
+                body="b",
+                delay=shapes.STRUCTS["Delay"](fixed_ms=5),
+                timeout_ms=500,
+            ),
+            hook(method="POST", url=target + "/json", json={"a": "{{request.method}}"}),
+            hook(method="POST", url=target + "/bytes", body_base64="AA=="),
+        ]
+        routes.append(Route(method="POST", path="/hooked", handler="hooked", webhooks=webhooks))
     routes += [
         Route(method="GET", path=f"/responses/{i}", handler=f"response{i}", response=response)
         for i, response in enumerate(_responses())
@@ -264,6 +280,7 @@ def test_samples_set_every_field_the_client_sends() -> None:
         "SequenceResponse",
         "FaultResponse",
         "ProxyResponse",
+        "Webhook",
     }
     expected = {
         (name, f.name)

@@ -37,6 +37,7 @@ SESSION_SCOPED = {
     "/recordings": {"get", "post"},
     "/recordings/stop": {"post"},
     "/recordings/snapshot": {"post"},
+    "/webhooks": {"get", "delete"},
 }
 GLOBAL = {
     "/health": {"get"},

@@ -434,6 +434,20 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# ------------------------------------------------------------------ webhooks
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    return json_response(_session(request).webhook_calls.describe())
+
+
+async def clear_webhooks(request: web.Request) -> web.Response:
+    session = _session(request)
+    session.webhook_calls.clear()
+    _log.info("webhooks_cleared", session=session.id)
+    return web.Response(status=204)
+
+
 # ------------------------------------------------------------------ scenarios and settings
 
 
@@ -803,6 +817,20 @@ OPERATIONS: tuple[Operation, ...] = (
         "/requests",
         clear_requests,
         "Clear the journal and the frame log",
+        answers={204: ("Cleared", None)},
+    ),
+    Operation(
+        "GET",
+        "/webhooks",
+        list_webhooks,
+        "The webhook calls routes made (target, status or error, time), oldest first",
+        answers={200: ("Webhook calls, and how many are under way", wire.WebhookList)},
+    ),
+    Operation(
+        "DELETE",
+        "/webhooks",
+        clear_webhooks,
+        "Clear the log of webhook calls",
         answers={204: ("Cleared", None)},
     ),
     Operation(

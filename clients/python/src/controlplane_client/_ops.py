@@ -43,6 +43,7 @@ from controlplane_client._shapes import (
     UnmatchedRequestList,
     VerifyRequest,
     VerifyResult,
+    WebhookList,
     WsMessage,
 )
 from controlplane_client.errors import WireFormatError
@@ -301,6 +302,14 @@ class Ops:
 
     def reset(self) -> Op[None]:
         return Op("POST", f"{self.base}/reset", _nothing, ok=(204,))
+
+    # ------------------------------------------------------------ webhooks
+
+    def webhooks(self) -> Op[WebhookList]:
+        return Op("GET", f"{self.base}/webhooks", lambda d: from_wire(WebhookList, d))
+
+    def clear_webhooks(self) -> Op[None]:
+        return Op("DELETE", f"{self.base}/webhooks", _nothing, ok=(204,))
 
     # ------------------------------------------------------------ scenarios, settings
 

@@ -739,6 +739,87 @@ class CallbackResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Webhook:
+    """An HTTP call a route makes after its response is sent (docs: webhooks)."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = True
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('method', 'method', ('str',)),
+        ('url', 'url', ('str',)),
+        ('headers', 'headers', ('dict', ('union', (('str',), ('list', ('str',)))))),
+        ('body', 'body', ('union', (('str',), ('none',)))),
+        ('json', 'json', ('any',)),
+        ('body_base64', 'body_base64', ('union', (('str',), ('none',)))),
+        ('delay', 'delay', ('union', (('struct', 'Delay'), ('none',)))),
+        ('timeout_ms', 'timeout_ms', ('float',)),
+    )
+
+    method: str
+    url: str
+    headers: dict[str, HeaderValues] = field(default_factory=dict)
+    body: str | None = None
+    json: Any | UnsetType = UNSET
+    body_base64: str | None = None
+    delay: Delay | None = None
+    timeout_ms: float = 10000
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookCall:
+    """One webhook call a route made: where to, and what came of it."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('id', 'id', ('str',)),
+        ('seq', 'seq', ('int',)),
+        ('time', 'time', ('str',)),
+        ('session', 'session', ('str',)),
+        ('route_id', 'route_id', ('str',)),
+        ('handler', 'handler', ('str',)),
+        ('webhook', 'webhook', ('int',)),
+        ('method', 'method', ('str',)),
+        ('url', 'url', ('str',)),
+        ('status', 'status', ('union', (('int',), ('none',)))),
+        ('error', 'error', ('union', (('str',), ('none',)))),
+        ('message', 'message', ('union', (('str',), ('none',)))),
+        ('duration_ms', 'duration_ms', ('float',)),
+    )
+
+    id: str
+    seq: int
+    time: str
+    session: str
+    route_id: str
+    handler: str
+    webhook: int
+    method: str
+    url: str
+    status: int | None
+    error: str | None
+    message: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookList:
+    """A session's webhook calls, oldest first; `pending` have not finished yet."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('webhooks', 'webhooks', ('list', ('struct', 'WebhookCall'))),
+        ('pending', 'pending', ('int',)),
+        ('evicted', 'evicted', ('int',)),
+    )
+
+    webhooks: list[WebhookCall]
+    pending: int
+    evicted: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     """A route's part in a named state machine (initial state `Started`)."""
 
@@ -773,6 +854,7 @@ class Route:
         ('id', 'id', ('union', (('str',), ('none',)))),
         ('scenario', 'scenario', ('struct', 'Scenario')),
         ('id_header', 'id_header', ('str',)),
+        ('webhooks', 'webhooks', ('list', ('struct', 'Webhook'))),
     )
 
     method: str
@@ -786,6 +868,7 @@ class Route:
     id: str | None = None
     scenario: Scenario | UnsetType = UNSET
     id_header: str | UnsetType = UNSET
+    webhooks: list[Webhook] | UnsetType = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1485,6 +1568,9 @@ STRUCTS: Final[dict[str, type]] = {
     'StreamFrameList': StreamFrameList,
     'InProcessResponse': InProcessResponse,
     'CallbackResponse': CallbackResponse,
+    'Webhook': Webhook,
+    'WebhookCall': WebhookCall,
+    'WebhookList': WebhookList,
     'Scenario': Scenario,
     'Route': Route,
     'RouteList': RouteList,
@@ -1595,6 +1681,9 @@ __all__ = [
     'VerifyRequest',
     'VerifyResult',
     'WebSocketResponse',
+    'Webhook',
+    'WebhookCall',
+    'WebhookList',
     'WsClose',
     'WsMessage',
     'WsRule',

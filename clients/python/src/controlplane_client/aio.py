@@ -42,6 +42,7 @@ from controlplane_client._shapes import (
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
+    WebhookList,
     WsMessage,
 )
 
@@ -323,6 +324,12 @@ class AsyncClient(BaseClient):
 
     async def clear_requests(self) -> None:
         await self._run(self._ops.clear_requests())
+
+    async def webhooks(self) -> WebhookList:
+        return await self._run(self._ops.webhooks())
+
+    async def clear_webhooks(self) -> None:
+        await self._run(self._ops.clear_webhooks())
 
     async def reset(self) -> None:
         await self._run(self._ops.reset())

@@ -44,6 +44,7 @@ from controlplane_client._shapes import (
     UnmatchedRequestList,
     UnsetType,
     VerifyResult,
+    WebhookList,
     WsMessage,
 )
 
@@ -278,6 +279,14 @@ class Client(BaseClient):
 
     def clear_requests(self) -> None:
         self._run(self._ops.clear_requests())
+
+    def webhooks(self) -> WebhookList:
+        """The webhook calls this session's routes made (oldest first), and how many are
+        still under way (`pending`)."""
+        return self._run(self._ops.webhooks())
+
+    def clear_webhooks(self) -> None:
+        self._run(self._ops.clear_webhooks())
 
     def reset(self) -> None:
         """Remove this session's routes, responses and journal."""

@@ -49,6 +49,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="directory of route files (JSON or YAML), or a WireMock root "
         "(mappings/, __files/), to load at start; --root-dir is WireMock's name for it",
     )
+    add(
+        "--wiremock-global-templating",
+        "--global-response-templating",
+        dest="wiremock_global_templating",
+        action="store_true",
+        help="template every WireMock stub as if it had the response-template transformer "
+        "(--global-response-templating is WireMock's name); native routes are unaffected",
+    )
     add("--journal-size", type=int, default=10_000, help="requests kept per session (10000)")
     add(
         "--journal-body-limit",
@@ -138,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             header_timeout=args.header_timeout,
             keepalive_timeout=args.keepalive_timeout,
             admin_on_mock_port=args.admin_on_mock_port,
+            wiremock_global_templating=args.wiremock_global_templating,
         )
     except ValueError as exc:
         serve.error(str(exc))  # exits 2 with the usage line, like any bad flag

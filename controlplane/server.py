@@ -48,7 +48,7 @@ from controlplane.wiremock.files import (
     reserved_folders,
     stub_among_routes,
 )
-from controlplane.wiremock.state import load_root
+from controlplane.wiremock.state import DialectOptions, configure, load_root
 
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
 
@@ -83,6 +83,9 @@ class ServerConfig:
     keepalive_timeout: float = 60.0
     #: Also serve the admin API on the mock port, under `/__admin` (WireMock's one port).
     admin_on_mock_port: bool = False
+    #: Template every WireMock stub as if it had the `response-template` transformer
+    #: (WireMock's `--global-response-templating`); native routes are unaffected.
+    wiremock_global_templating: bool = False
     #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -227,6 +230,10 @@ class ControlplaneServer:
             self.config.journal_size,
             None if mappings is None else mappings / FILES_DIR,
             self.config.journal_body_limit,
+        )
+        configure(
+            self.store,
+            DialectOptions(global_templating=self.config.wiremock_global_templating),
         )
         self.on_shutdown = on_shutdown
         self.mock_url = ""

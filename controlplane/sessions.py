@@ -69,6 +69,7 @@ class SessionState:
         upstreams: Upstreams | None = None,
         journal_body_limit: int = DEFAULT_BODY_LIMIT,
         webhooks: Webhooks | None = None,
+        server_extras: dict[str, object] | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
@@ -95,6 +96,8 @@ class SessionState:
         #: What other dialects keep alongside the routes (the WireMock dialect: its
         #: stub mappings by route id), so it goes wherever the session goes.
         self.extras: dict[str, object] = {}
+        #: What dialects keep for the whole server (`SessionStore.extras`, shared).
+        self.server_extras: dict[str, object] = {} if server_extras is None else server_extras
         #: The session's recording (`POST .../recordings`), kept after it stops; None
         #: until one starts.
         self.recording: Recording | None = None
@@ -336,6 +339,9 @@ class SessionStore:
         self.upstreams = Upstreams()
         #: Sends every session's webhooks; the server closes it when it stops.
         self.webhooks = Webhooks()
+        #: What dialects keep for the whole server (the WireMock dialect: its options);
+        #: every session sees it as `server_extras`.
+        self.extras: dict[str, object] = {}
         self.mock_base_url = ""
         self.admin_base_url = ""
         self._sessions: dict[str, SessionState] = {}
@@ -350,6 +356,7 @@ class SessionStore:
             self.upstreams,
             self.journal_body_limit,
             self.webhooks,
+            self.extras,
         )
         self._sessions[session_id] = state
         return state

@@ -186,3 +186,16 @@ async def test_stop_does_not_wait_for_long_delays_beyond_the_grace() -> None:
         assert time.monotonic() - started < 2
         with pytest.raises(httpx.HTTPError):
             await in_flight
+
+
+@pytest.mark.parametrize("flag", ["--wiremock-global-templating", "--global-response-templating"])
+def test_global_templating_flag_templates_wiremock_stubs_only(tmp_path: Path, flag: str) -> None:
+    with serve_process(tmp_path, flag) as running:
+        stub = {"request": {"urlPath": "/stub"}, "response": {"body": "{{request.path}}"}}
+        created = requests.post(f"{running.admin_url}/__admin/mappings", json=stub, timeout=10)
+        assert created.status_code == 201, created.text
+        native = {**HELLO, "response": {"type": "raw", "body": "{{request.path}}"}}
+        added = requests.post(f"{running.admin_url}/api/routes", json=native, timeout=10)
+        assert added.status_code == 201, added.text
+        assert requests.get(f"{running.mock_url}/stub", timeout=10).text == "/stub"
+        assert requests.get(f"{running.mock_url}/hello", timeout=10).text == "{{request.path}}"

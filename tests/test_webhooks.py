@@ -7,10 +7,12 @@ to both over sockets.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -384,3 +386,39 @@ async def test_the_async_client_lists_and_clears_webhook_calls(
             assert (await session.webhooks()).webhooks == []
         finally:
             await session.delete_session()
+
+
+def cookbook_blocks() -> list[str]:
+    """The JSON blocks of templating.md's "Webhook after order creation" entry."""
+    doc = (Path(__file__).resolve().parent.parent / "docs/reference/templating.md").read_text()
+    entry = doc.split("### Webhook after order creation\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```json\n(.*?)^```$", entry, re.M | re.S)
+
+
+@pytest.mark.parametrize("dialect", ["native", "wiremock"])
+async def test_the_cookbook_webhook_after_order_creation_works(setup: Setup, dialect: str) -> None:
+    native, stub = cookbook_blocks()
+    block = native if dialect == "native" else stub
+    spec = json.loads(block.replace("http://127.0.0.1:9000", setup.receiver.url))
+    where = (
+        f"{setup.api}/routes"
+        if dialect == "native"
+        else f"{setup.server.admin_url}/__admin/mappings"
+    )
+    async with setup.http.post(where, json=spec) as added:
+        assert added.status == 201, await added.text()
+    async with setup.http.post(
+        setup.server.mock_url + "/orders", json={"id": "o-1", "total": 30}
+    ) as answer:
+        assert answer.status == 201
+        assert await answer.json() == {"id": "o-1", "status": "accepted"}
+    got = await setup.receiver.arrival()
+    assert (got.method, got.path_qs) == ("POST", "/hooks/orders")
+    assert got.headers["X-Order-Id"] == "o-1"
+    assert got.headers["Content-Type"] == "application/json"
+    expected = {"event": "order.created", "id": "o-1"}
+    if dialect == "native":
+        expected["total"] = "30"
+    assert json.loads(got.body) == expected
+    [call] = (await finished_webhooks(setup.http, setup.api, 1))["webhooks"]
+    assert call["status"] == 204

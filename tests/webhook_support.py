@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import aiohttp
+import requests
 from aiohttp import web
 
-__all__ = ["Received", "Receiver", "closed_port", "finished_webhooks"]
+__all__ = [
+    "Received",
+    "Receiver",
+    "ThreadedReceiver",
+    "closed_port",
+    "finished_webhooks",
+    "finished_webhooks_sync",
+]
 
 
 @dataclass
@@ -77,6 +87,57 @@ class Receiver:
             return web.Response(status=self.status)
         finally:
             self.at_once -= 1
+
+
+class ThreadedReceiver:
+    """A `Receiver` in a background thread with its own loop, for synchronous tests."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._receiver: Receiver | None = None
+
+    def _run(self, coroutine: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def __enter__(self) -> ThreadedReceiver:
+        self._thread.start()
+
+        async def start() -> Receiver:
+            return await Receiver().__aenter__()
+
+        self._receiver = self._run(start())
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._receiver is not None
+        self._run(self._receiver.__aexit__())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    @property
+    def url(self) -> str:
+        assert self._receiver is not None
+        return self._receiver.url
+
+    def arrival(self, timeout: float = 10) -> Received:
+        assert self._receiver is not None
+        got: Received = self._run(self._receiver.arrival(timeout), timeout + 1)
+        return got
+
+
+def finished_webhooks_sync(api: str, count: int, rounds: int = 5000) -> dict[str, Any]:
+    """`finished_webhooks` for synchronous tests (`requests`)."""
+    for _ in range(rounds):
+        answer = requests.get(f"{api}/webhooks", timeout=10)
+        assert answer.status_code == 200, answer.text
+        listing: dict[str, Any] = answer.json()
+        if listing["pending"] == 0 and len(listing["webhooks"]) >= count:
+            return listing
+    raise AssertionError(f"webhook calls did not finish: {listing}")
 
 
 def closed_port() -> int:

@@ -46,9 +46,11 @@ __all__ = [
     "ScenarioState",
     "ServeEvent",
     "ServeEventList",
+    "ServeEventListener",
     "ServedResponse",
     "SettingsAnswer",
     "StubMapping",
+    "WebhookParameters",
     "WireMockScenario",
     "WireMockScenarios",
 ]
@@ -200,6 +202,27 @@ class ResponseDefinition(Struct, **_IN):
     transformerParameters: dict[str, Any] | None = None
 
 
+class WebhookParameters(Struct, **_IN):
+    """A webhook's `parameters`: the native route `webhooks` (always templated)."""
+
+    method: str | None = None
+    url: str | None = None
+    headers: dict[str, str | list[str]] | None = None
+    body: str | None = None
+    base64Body: str | None = None
+    delay: DelayDistribution | None = None
+
+
+class ServeEventListener(Struct, **_IN):
+    """One of `serveEventListeners` (and of the older `postServeActions`); `webhook` is
+    the one controlplane serves. `requestPhases` is accepted: webhooks go after the
+    response, whatever it says."""
+
+    name: str
+    parameters: WebhookParameters = field(default_factory=WebhookParameters)
+    requestPhases: list[str] | None = None
+
+
 class StubMapping(Struct, **_IN):
     """A stub mapping as WireMock's API and files write it."""
 
@@ -215,9 +238,10 @@ class StubMapping(Struct, **_IN):
     requiredScenarioState: str | None = None
     newScenarioState: str | None = None
     insertionIndex: int | None = None
-    # Not served yet.
-    postServeActions: Any | UnsetType = UNSET
-    serveEventListeners: Any | UnsetType = UNSET
+    #: Webhooks, as native route `webhooks`; `postServeActions` is WireMock 2's name
+    #: (a list like this one, or the oldest form `{"webhook": parameters}`).
+    serveEventListeners: list[ServeEventListener] | None = None
+    postServeActions: list[ServeEventListener] | dict[str, WebhookParameters] | None = None
 
 
 class RecordFilters(RequestPattern, **_IN):

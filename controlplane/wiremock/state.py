@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -26,15 +27,18 @@ from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, RouteFileError
 from controlplane.logs import get_logger
 from controlplane.matching import CompiledRoute
-from controlplane.sessions import DEFAULT_SESSION, SessionState
+from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 from controlplane.wiremock import files, shapes
 from controlplane.wiremock.translate import mapping_to_route
 
 __all__ = [
+    "DialectOptions",
     "DialectState",
+    "configure",
     "dialect",
     "import_mappings",
     "load_root",
+    "options",
     "put_stub",
     "remove_stub",
     "remove_stubs",
@@ -45,6 +49,27 @@ __all__ = [
 ]
 
 _KEY = "wiremock"
+
+
+@dataclass(frozen=True)
+class DialectOptions:
+    """The dialect's server-wide options (`controlplane serve` flags)."""
+
+    #: Every stub is templated as if it had the `response-template` transformer
+    #: (WireMock's `--global-response-templating`).
+    global_templating: bool = False
+
+
+def configure(store: SessionStore, options: DialectOptions) -> None:
+    """Set the dialect's options for every session of `store`."""
+    store.extras[_KEY] = options
+
+
+def options(session: SessionState) -> DialectOptions:
+    found = session.server_extras.get(_KEY)
+    return found if isinstance(found, DialectOptions) else DialectOptions()
+
+
 _log = get_logger("wiremock")
 
 
@@ -111,7 +136,8 @@ def put_stub(
     """Add a mapping (the newest wins ties), or replace the one with its id in place;
     with a `root`, a `persistent` mapping is written to disk first."""
     mapping_id = _identify(mapping)
-    route = mapping_to_route(mapping, mapping_id, session.files)
+    templating = options(session).global_templating
+    route = mapping_to_route(mapping, mapping_id, session.files, templating=templating)
     state = dialect(session)
     if root is not None and mapping.persistent:
         path = state.sources.get(mapping_id) or files.mapping_path(root, mapping_id)
@@ -185,13 +211,16 @@ def import_mappings(
     """
     routes = []
     state = dialect(session)
+    templating = options(session).global_templating
     pending: list[tuple[str, shapes.StubMapping]] = []
     for index, mapping in enumerate(mappings):
         at = f"$.mappings[{index}]"
         mapping_id = _identify(mapping, at)
         if session.routes.get(mapping_id) is not None and not overwrite:
             continue
-        routes.append(mapping_to_route(mapping, mapping_id, session.files, at))
+        routes.append(
+            mapping_to_route(mapping, mapping_id, session.files, at, templating=templating)
+        )
         pending.append((mapping_id, mapping))
     persisted = {i: m for i, m in pending if m.persistent and root is not None}
     targets = {

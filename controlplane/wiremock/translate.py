@@ -22,6 +22,7 @@ from controlplane.admin.decoding import Step
 from controlplane.errors import InvalidInput
 from controlplane.responses import BodyFiles, ResponseSpecError, check_body_file
 from controlplane.responses.templating import TemplateSyntaxError, compile_value
+from controlplane.webhooks import WebhookSpecError, compile_webhooks
 from controlplane.wiremock import shapes
 from controlplane.wiremock.located import build as _build
 from controlplane.wiremock.located import key as _key
@@ -42,6 +43,7 @@ __all__ = [
     "mapping_to_route",
     "pattern_parts",
     "string_matcher",
+    "webhooks",
 ]
 
 MATCHED_STUB_ID = "Matched-Stub-Id"
@@ -97,7 +99,11 @@ def _delay(
         return _build(_key(location, fixed_name), wire.Delay, fixed_ms=fixed)
     if dist is None:
         return None
-    at = _key(location, "delayDistribution")
+    return _distribution(dist, _key(location, "delayDistribution"))
+
+
+def _distribution(dist: shapes.DelayDistribution, at: str) -> wire.Delay:
+    """A `delayDistribution` (or a webhook's `delay`) at `at` as a native delay."""
     if dist.type == "uniform":
         if dist.lower is None or dist.upper is None:
             raise InvalidInput("a uniform delay needs `lower` and `upper`", location=at)
@@ -144,12 +150,17 @@ def _templated(transformers: list[str] | None, at: str) -> bool:
 
 
 def response_spec(
-    response: shapes.ResponseDefinition, files: BodyFiles | None, location: str = "$.response"
+    response: shapes.ResponseDefinition,
+    files: BodyFiles | None,
+    location: str = "$.response",
+    *,
+    templating: bool = False,
 ) -> wire.AnyResponse:
     """A response definition as a native response; `files` is where `bodyFileName` is
-    looked up (the session's files directory), so a bad one is reported at that field."""
+    looked up (the session's files directory), so a bad one is reported at that field.
+    With `templating` (global response templating), it is templated without asking."""
     delay = _delay(response, response.fixedDelayMilliseconds, location, "fixedDelayMilliseconds")
-    templated = _templated(response.transformers, _key(location, "transformers"))
+    templated = _templated(response.transformers, _key(location, "transformers")) or templating
     if response.proxyBaseUrl is not None:
         return _build(
             location,
@@ -237,6 +248,69 @@ def response_spec(
     return _build(location, wire.RawResponse, _RESPONSE_FIELDS, body=response.body, **common)
 
 
+# ------------------------------------------------------------------ webhooks
+
+#: The one serve event listener (post-serve action) WireMock ships, served as native
+#: route `webhooks`.
+WEBHOOK = "webhook"
+
+#: Native webhook fields as a webhook's `parameters` name them.
+_WEBHOOK_FIELDS: dict[tuple[Step, ...], str] = {
+    ("method",): "method",
+    ("url",): "url",
+    ("headers",): "headers",
+    ("body",): "body",
+    ("body_base64",): "base64Body",
+}
+
+
+def webhooks(mapping: shapes.StubMapping, location: str = "$") -> list[wire.Webhook]:
+    """The mapping's `serveEventListeners`, then its `postServeActions`, as webhooks."""
+    found: list[wire.Webhook] = []
+    for field_name in ("serveEventListeners", "postServeActions"):
+        listeners = getattr(mapping, field_name)
+        where = _key(location, field_name)
+        if isinstance(listeners, dict):  # WireMock 2's oldest form: {"webhook": {...}}
+            items = [(name, params, _key(where, name)) for name, params in listeners.items()]
+            names = [_key(where, name) for name in listeners]
+        else:
+            items = [
+                (item.name, item.parameters, f"{where}[{index}].parameters")
+                for index, item in enumerate(listeners or ())
+            ]
+            names = [f"{where}[{index}].name" for index in range(len(items))]
+        for (name, params, at), name_at in zip(items, names, strict=True):
+            if name != WEBHOOK:
+                raise InvalidInput(
+                    f"unknown serve event listener {name!r}: controlplane serves {WEBHOOK!r} only",
+                    location=name_at,
+                )
+            found.append(_webhook(params, at))
+    return found
+
+
+def _webhook(params: shapes.WebhookParameters, at: str) -> wire.Webhook:
+    for required in ("method", "url"):
+        if getattr(params, required) is None:
+            raise InvalidInput(f"a webhook needs a `{required}`", location=_key(at, required))
+    hook = _build(
+        at,
+        wire.Webhook,
+        _WEBHOOK_FIELDS,
+        method=params.method,
+        url=params.url,
+        headers=dict(params.headers or {}),
+        body=params.body,
+        body_base64=params.base64Body,
+        delay=None if params.delay is None else _distribution(params.delay, _key(at, "delay")),
+    )
+    try:
+        compile_webhooks([hook])  # its templates, checked here to point into the mapping
+    except WebhookSpecError as exc:
+        raise InvalidInput(exc.message, location=at + exc.at.removeprefix("[0]")) from None
+    return hook
+
+
 # ------------------------------------------------------------------ mappings
 
 
@@ -245,15 +319,16 @@ def mapping_to_route(
     mapping_id: str,
     files: BodyFiles | None,
     location: str = "$",
+    *,
+    templating: bool = False,
 ) -> wire.Route:
     """The native route a stub mapping stands for (`mapping_id` already assigned).
 
     Errors are located under `location`, where the mapping sits in the document read
-    (`$.mappings[2]` in an import); `files` is the session's files directory.
+    (`$.mappings[2]` in an import); `files` is the session's files directory. With
+    `templating` (global response templating) its response is templated without asking.
     """
-    for name in ("postServeActions", "serveEventListeners"):
-        if getattr(mapping, name) is not msgspec.UNSET:
-            raise _not_yet(name, location)
+    hooks = webhooks(mapping, location)
     method, path, path_regex, match = pattern_parts(mapping.request, _key(location, "request"))
     scenario: wire.Scenario | msgspec.UnsetType = msgspec.UNSET
     if mapping.scenarioName is not None:
@@ -279,7 +354,10 @@ def mapping_to_route(
         path_regex=path_regex,
         priority=5 if mapping.priority is None else mapping.priority,
         match=match,
-        response=response_spec(mapping.response, files, _key(location, "response")),
+        response=response_spec(
+            mapping.response, files, _key(location, "response"), templating=templating
+        ),
         scenario=scenario,
         id_header=MATCHED_STUB_ID,
+        **({"webhooks": hooks} if hooks else {}),
     )

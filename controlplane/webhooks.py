@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any, Final
 
 import aiohttp
@@ -256,7 +257,13 @@ class Webhooks:
                 self._call(log, hook, view, params, route_id, handler)
             )
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # Not a `finally` in `_call`: a task cancelled before its first step never
+            # runs its body.
+            task.add_done_callback(partial(self._done, log))
+
+    def _done(self, log: WebhookLog, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        log.pending -= 1
 
     async def _call(
         self,
@@ -267,30 +274,25 @@ class Webhooks:
         route_id: str,
         handler: str,
     ) -> None:
-        try:
-            delay = hook.delay()
-            if delay:
-                await asyncio.sleep(delay / 1000)
-            async with self._places:
-                started, clock = time.time(), time.monotonic()
-                url, status, error, message = await self._send(hook, view, params)
-                duration = time.monotonic() - clock
-            call = log.record(
-                route_id, handler, hook, url, started, duration, status, error, message
-            )
-            _log.info(
-                "webhook_called",
-                session=log.session_id,
-                route_id=route_id,
-                webhook=hook.index,
-                method=hook.method,
-                url=url,
-                status=status,
-                error=error,
-                duration_ms=call.duration_ms,
-            )
-        finally:
-            log.pending -= 1
+        delay = hook.delay()
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        async with self._places:
+            started, clock = time.time(), time.monotonic()
+            url, status, error, message = await self._send(hook, view, params)
+            duration = time.monotonic() - clock
+        call = log.record(route_id, handler, hook, url, started, duration, status, error, message)
+        _log.info(
+            "webhook_called",
+            session=log.session_id,
+            route_id=route_id,
+            webhook=hook.index,
+            method=hook.method,
+            url=url,
+            status=status,
+            error=error,
+            duration_ms=call.duration_ms,
+        )
 
     async def _send(
         self, hook: CompiledWebhook, view: RequestView, params: Mapping[str, str]

@@ -27,10 +27,13 @@ from controlplane_client import (
     WebhookList,
     fixed_delay,
 )
+from multidict import CIMultiDict
 
+from controlplane import wire
 from controlplane.pytest_plugin import ServerInfo
+from controlplane.request_view import RequestView
 from controlplane.server import ControlplaneServer, ServerConfig
-from controlplane.webhooks import MAX_IN_FLIGHT
+from controlplane.webhooks import MAX_IN_FLIGHT, WebhookLog, Webhooks, compile_webhooks
 from tests.origins import Origin
 from tests.webhook_support import Receiver, closed_port, finished_webhooks
 
@@ -422,3 +425,41 @@ async def test_the_cookbook_webhook_after_order_creation_works(setup: Setup, dia
     assert json.loads(got.body) == expected
     [call] = (await finished_webhooks(setup.http, setup.api, 1))["webhooks"]
     assert call["status"] == 204
+
+
+async def test_calls_beyond_max_pending_are_logged_overloaded_and_not_made() -> None:
+    # The sender itself, with small bounds (the server's are 16 and 1000).
+    sender = Webhooks(max_in_flight=1, max_pending=2)
+    log = WebhookLog("s", 10)
+    async with Receiver() as receiver:
+        receiver.hold()
+        hooks = compile_webhooks([wire.Webhook(method="POST", url=receiver.url + "/h")])
+        view = RequestView("POST", "/orders", "", CIMultiDict(), b"")
+        for _ in range(3):
+            sender.fire(log, hooks, view, {}, "r1", "h")
+        [overloaded] = list(log)
+        assert (overloaded.error, overloaded.url, overloaded.status) == ("overloaded", "", None)
+        assert overloaded.message == (
+            "2 webhook calls are under way already: this one was not made"
+        )
+        assert log.pending == 2
+        await receiver.arrival()
+        receiver.release()
+        await receiver.arrival()
+        await sender.close()
+    assert [c.status for c in log] == [None, 204, 204]
+    assert log.pending == 0 and receiver.most_at_once == 1
+
+
+async def test_closing_the_sender_cancels_calls_under_way() -> None:
+    sender = Webhooks()
+    log = WebhookLog("s", 10)
+    async with Receiver() as receiver:
+        receiver.hold()
+        hooks = compile_webhooks(
+            [wire.Webhook(method="POST", url=receiver.url, delay=wire.Delay(fixed_ms=60_000))]
+        )
+        sender.fire(log, hooks, RequestView("GET", "/", "", CIMultiDict(), b""), {}, "r", "h")
+        assert log.pending == 1
+        await sender.close()
+    assert log.pending == 0 and list(log) == [] and receiver.received == []

@@ -15,8 +15,10 @@ The baseline (`openapi_fuzz_baseline.json`) accepts one thing only: a 422 for
 schema-valid input on `POST /api/routes`, `PUT /api/routes/{route_id}` and
 `PUT /api/settings`, whose checks include
 what a JSON Schema cannot state (a `uniform_ms` pair in order, a regex that compiles,
-`4.0` where an integer is due); every other check still runs there, and every check
-everywhere else. Regenerate it, when the document or the server changes on purpose,
+`4.0` where an integer is due), and on `POST /api/handlers/{name}/messages`, whose
+schema does not yet say "exactly one of `text`, `json`, `binary_base64`" (found once the
+webhooks endpoints shifted the deterministic run); every other check still runs there,
+and every check everywhere else. Regenerate it, when the document or the server changes on purpose,
 with `fuzz_command(...)` plus `--baseline-update` against a running server.
 """
 

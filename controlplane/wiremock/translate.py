@@ -26,7 +26,6 @@ from controlplane.webhooks import WebhookSpecError, compile_webhooks
 from controlplane.wiremock import shapes
 from controlplane.wiremock.located import build as _build
 from controlplane.wiremock.located import key as _key
-from controlplane.wiremock.located import not_yet as _not_yet
 from controlplane.wiremock.patterns import (
     body_match,
     compile_pattern,

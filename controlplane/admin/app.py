@@ -784,7 +784,14 @@ OPERATIONS: tuple[Operation, ...] = (
             {
                 "name": "code",
                 "description": "the WebSocket close code (default 1000)",
-                "schema": {"type": "integer"},
+                "schema": {
+                    "type": "integer",
+                    "anyOf": [
+                        {"minimum": 1000, "maximum": 1003},
+                        {"minimum": 1007, "maximum": 1014},
+                        {"minimum": 3000, "maximum": 4999},
+                    ],
+                },
             },
             {
                 "name": "reason",

@@ -19,6 +19,10 @@ same limit. Recording (`controlplane.recording`) turns those answers into routes
 Readers take a `Page` (`controlplane.paging`): the entries a listing shows and the
 cursor that continues it. Turning those entries into JSON is the reader's job, a few
 at a time.
+
+A reader that follows the journal live (the admin API's event stream) waits on
+`changed()`: an event the journal sets at its next change and then forgets. It exists
+only while someone waits, so recording a request with nobody listening pays one test.
 """
 
 from __future__ import annotations
@@ -175,6 +179,10 @@ class Journal:
         # Request ids are UUIDs (WireMock clients expect them) derived from this base and
         # the sequence number, so none is generated on the hot path.
         self._id_base = uuid.uuid4().int
+        self._changed: asyncio.Event | None = None
+        #: The seqs of unanswered entries (`JournalEntry.unanswered`), oldest first;
+        #: those of evicted entries are dropped when counted.
+        self._unanswered: deque[int] = deque(maxlen=max_entries)
 
     def next_seq(self) -> int:
         seq = self._next_seq
@@ -184,6 +192,26 @@ class Journal:
     def append(self, entry: JournalEntry) -> None:
         self._entries.append(entry)
         self._appended += 1
+        if entry.unanswered:
+            self._unanswered.append(entry.seq)
+        if self._changed is not None:
+            self.wake()
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the journal's next change (an entry recorded or appended, the
+        journal cleared, `wake()`), shared by everyone waiting. Take it before reading
+        the entries, with no `await` in between, and nothing recorded can be missed."""
+        changed = self._changed
+        if changed is None:
+            changed = self._changed = asyncio.Event()
+        return changed
+
+    def wake(self) -> None:
+        """Set the event `changed()` gave out, if any: its waiters look again."""
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     def record(
         self,
@@ -230,6 +258,10 @@ class Journal:
             origin.limit = self.body_limit
         self._entries.append(entry)
         self._appended += 1
+        if near_misses is not None and route_id is None and origin is None:
+            self._unanswered.append(seq)
+        if self._changed is not None:
+            self.wake()
         return entry
 
     @property
@@ -237,9 +269,25 @@ class Journal:
         """Entries dropped to stay within `max_entries` since the journal was last cleared."""
         return self._appended - len(self._entries)
 
+    @property
+    def last_seq(self) -> int:
+        """The `seq` of the newest entry recorded (evicted or cleared or not); 0 before any."""
+        return self._next_seq - 1
+
+    @property
+    def unanswered_count(self) -> int:
+        """How many entries are unanswered (no route matched, nothing else answered)."""
+        seqs = self._unanswered
+        oldest = self._entries[0].seq if self._entries else self._next_seq
+        while seqs and seqs[0] < oldest:
+            seqs.popleft()
+        return len(seqs)
+
     def clear(self) -> None:
         self._entries.clear()
         self._appended = 0
+        self._unanswered.clear()
+        self.wake()
 
     def remove_where(self, predicate: Callable[[JournalEntry], bool]) -> list[JournalEntry]:
         """Remove the entries `predicate` holds for and return them (oldest first).
@@ -252,6 +300,9 @@ class Journal:
             kept = [entry for entry in self._entries if id(entry) not in gone]
             self._entries = deque(kept, maxlen=self.max_entries)
             self._appended -= len(removed)
+            self._unanswered = deque(
+                (entry.seq for entry in kept if entry.unanswered), maxlen=self.max_entries
+            )
         return removed
 
     def page(

@@ -391,6 +391,7 @@ class SessionStore:
         state = self.require(session_id)
         del self._sessions[session_id]
         state.streams.close_all(reason="session deleted")
+        state.journal.wake()  # its live journal feeds see the session gone and end
 
     async def close_streams(self) -> None:
         """Close every open SSE stream and WebSocket of every session, and wait (shutdown)."""
@@ -401,6 +402,7 @@ class SessionStore:
         return list(self._sessions.values())
 
     def describe(self, state: SessionState) -> wire.Session:
+        journal = state.journal
         if state.id == DEFAULT_SESSION:
             mock_url = self.mock_base_url
         else:
@@ -410,4 +412,10 @@ class SessionStore:
             name=state.name,
             mock_url=mock_url,
             admin_url=f"{self.admin_base_url}/api/sessions/{state.id}",
+            counts=wire.SessionCounts(
+                routes=len(state.routes),
+                requests=len(journal),
+                unmatched=journal.unanswered_count,
+                evicted=journal.evicted,
+            ),
         )

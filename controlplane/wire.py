@@ -81,6 +81,7 @@ __all__ = [
     "SchemaDraft",
     "SequenceResponse",
     "Session",
+    "SessionCounts",
     "SessionCreate",
     "SessionList",
     "Settings",
@@ -1215,11 +1216,24 @@ class SessionCreate(Struct, **_STRICT):
             raise ValueError(f"`id` takes {SAFE_ID_RULE}, not {self.id!r}")
 
 
+class SessionCounts(Struct, kw_only=True):
+    """What a session holds now, counted without reading its journal."""
+
+    routes: int
+    #: Entries in its journal (at most `--journal-size`).
+    requests: int
+    #: Of those, requests no route matched and nothing else answered.
+    unmatched: int
+    #: Entries its journal dropped to stay within `--journal-size` since it was cleared.
+    evicted: int
+
+
 class Session(Struct, kw_only=True):
     id: str
     name: str | None
     mock_url: str
     admin_url: str
+    counts: SessionCounts
 
 
 class SessionList(Struct, kw_only=True):

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from controlplane._version import __version__
+from controlplane.server import ServerConfig
 from tests.conftest import SessionHandle, ThreadedServer
 
 
@@ -249,13 +250,51 @@ def test_health_answers_ok_and_version(cp_server: ThreadedServer) -> None:
 def test_get_sessions_lists_default_too(cp_server: ThreadedServer, cp: SessionHandle) -> None:
     sessions = get(f"{cp_server.admin_url}/api/sessions")["sessions"]
     by_id = {s["id"]: s for s in sessions}
+    counts = by_id["default"].pop("counts")  # other tests use `default` too
     assert by_id["default"] == {
         "id": "default",
         "name": None,
         "mock_url": cp_server.mock_url,
         "admin_url": f"{cp_server.admin_url}/api/sessions/default",
     }
+    assert sorted(counts) == ["evicted", "requests", "routes", "unmatched"]
     assert cp.id in by_id
+
+
+def test_session_counts_follow_the_journal_through_eviction_and_removal() -> None:
+    config = ServerConfig(port=0, admin_port=0, journal_size=3)
+    with ThreadedServer(config) as server:
+        admin = server.admin_url
+        answer = requests.post(
+            f"{admin}/api/routes",
+            json={"method": "GET", "path": "/known", "handler": "known"},
+            timeout=10,
+        )
+        assert answer.status_code == 201
+
+        def counts() -> dict[str, int]:
+            (session,) = get(f"{admin}/api/sessions")["sessions"]
+            assert get(f"{admin}/api/sessions/default")["counts"] == session["counts"]
+            found: dict[str, int] = session["counts"]
+            return found
+
+        assert counts() == {"routes": 1, "requests": 0, "unmatched": 0, "evicted": 0}
+        for path in ("/lost-1", "/known", "/lost-2", "/lost-3"):
+            requests.get(f"{server.mock_url}{path}", timeout=10)
+        # /lost-1 was evicted: of the 3 kept, 2 are unmatched.
+        assert counts() == {"routes": 1, "requests": 3, "unmatched": 2, "evicted": 1}
+        assert len(get(f"{admin}/api/requests/unmatched")["requests"]) == 2
+        lost_3 = get(f"{admin}/api/requests")["requests"][-1]
+        removed = requests.delete(f"{admin}/__admin/requests/{lost_3['id']}", timeout=10)
+        assert removed.status_code == 200
+        assert counts() == {"routes": 1, "requests": 2, "unmatched": 1, "evicted": 1}
+        requests.get(f"{server.mock_url}/known", timeout=10)
+        requests.get(f"{server.mock_url}/known", timeout=10)  # evicts the first /known
+        assert counts() == {"routes": 1, "requests": 3, "unmatched": 1, "evicted": 2}
+        requests.get(f"{server.mock_url}/known", timeout=10)  # evicts /lost-2
+        assert counts() == {"routes": 1, "requests": 3, "unmatched": 0, "evicted": 3}
+        assert requests.delete(f"{admin}/api/requests", timeout=10).status_code == 204
+        assert counts() == {"routes": 1, "requests": 0, "unmatched": 0, "evicted": 0}
 
 
 def test_session_urls_have_the_documented_shape(cp_server: ThreadedServer) -> None:
@@ -269,6 +308,7 @@ def test_session_urls_have_the_documented_shape(cp_server: ThreadedServer) -> No
             "name": "shape",
             "mock_url": f"{cp_server.mock_url}/_s/shape-1",
             "admin_url": f"{cp_server.admin_url}/api/sessions/shape-1",
+            "counts": {"routes": 0, "requests": 0, "unmatched": 0, "evicted": 0},
         }
         assert get(f"{api}/shape-1") == session
         # Without a body the server picks the id.

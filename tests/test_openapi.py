@@ -30,6 +30,7 @@ SESSION_SCOPED = {
     "/handlers/{name}/events": {"post"},
     "/handlers/{name}/messages": {"get", "post"},
     "/handlers/{name}/connections": {"delete"},
+    "/requests/stream": {"get"},
     "/scenarios/reset": {"post"},
     "/scenarios/{name}/state": {"put"},
     "/settings": {"get", "put"},

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from controlplane import callbacks, dashboard, recording, wire
 from controlplane._version import __version__
+from controlplane.admin import journal_feed
 from controlplane.admin.decoding import (
     bool_query,
     decode_body,
@@ -393,28 +394,47 @@ def _page(request: web.Request, log: Paged[_E], keep: Callable[[_E], bool]) -> P
     return log.page(keep, after=after, limit=limit)
 
 
-async def list_requests(request: web.Request) -> web.StreamResponse:
-    session = _session(request)
-    journal = session.journal
+def _request_filter(request: web.Request) -> Callable[[JournalEntry], bool]:
+    """The journal filters of `?handler=&matched=&method=&path=` as one test of an entry."""
     handler = request.query.get("handler")
     method = request.query.get("method")
     path = request.query.get("path")
     matched = bool_query(request, "matched")
     if method is not None:
         method = method.upper()
-    page = _page(
-        request,
-        journal,
-        lambda e: (
-            (handler is None or e.handler == handler)
-            and (matched is None or e.matched == matched)
-            and (method is None or e.method == method)
-            and (path is None or e.path == path)
-        ),
+    return lambda e: (
+        (handler is None or e.handler == handler)
+        and (matched is None or e.matched == matched)
+        and (method is None or e.method == method)
+        and (path is None or e.path == path)
     )
+
+
+async def list_requests(request: web.Request) -> web.StreamResponse:
+    session = _session(request)
+    journal = session.journal
+    page = _page(request, journal, _request_filter(request))
     entries = (journal.to_wire(e) for e in page.entries)
     envelope = wire.RequestList(requests=[], evicted=journal.evicted, next=page.next)
     return await stream_json(request, envelope, "requests", entries)
+
+
+async def stream_requests(request: web.Request) -> web.StreamResponse:
+    session = _session(request)
+    store = request.app[STORE]
+    keep = _request_filter(request)
+    after = journal_feed.start_after(request, int_query(request, "after"))
+    heartbeat_ms = int_query(request, "heartbeat_ms")
+    if heartbeat_ms is not None and heartbeat_ms < 10:
+        raise InvalidInput(
+            f"`heartbeat_ms` must be at least 10, got {heartbeat_ms}", location="?heartbeat_ms"
+        )
+    heartbeat = (heartbeat_ms or journal_feed.DEFAULT_HEARTBEAT_MS) / 1000
+
+    def gone() -> bool:
+        return store.get(session.id) is not session
+
+    return await journal_feed.follow(request, session.journal, keep, after, heartbeat, gone)
 
 
 async def unmatched_requests(request: web.Request) -> web.StreamResponse:
@@ -571,6 +591,27 @@ PAGE_PARAMETERS: tuple[dict[str, Any], ...] = (
             "previous answer's `next`; 0 starts from the oldest)"
         ),
         "schema": {"type": "integer", "minimum": 0},
+    },
+)
+
+#: Query parameters of the journal's event stream (`requests/stream`).
+FEED_PARAMETERS: tuple[dict[str, Any], ...] = (
+    *REQUEST_FILTERS,
+    {
+        "name": "after",
+        "description": (
+            "start after this `seq` (0: from the oldest entry); without it (and without "
+            "a `Last-Event-ID` header, which wins), only entries yet to come"
+        ),
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "heartbeat_ms",
+        "description": (
+            f"idle time between `: heartbeat` comments (default "
+            f"{journal_feed.DEFAULT_HEARTBEAT_MS})"
+        ),
+        "schema": {"type": "integer", "minimum": 10},
     },
 )
 
@@ -810,6 +851,18 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/requests/stream",
+        stream_requests,
+        "The journal live: a `text/event-stream` of new entries (filtered as `/requests`), "
+        "from after `Last-Event-ID` or `after`",
+        answers={
+            200: ("Server-Sent Events, one per entry, `id` its seq", None),
+            422: ("Bad filter, cursor or heartbeat", _ERR),
+        },
+        query=FEED_PARAMETERS,
+    ),
+    Operation(
+        "GET",
         "/requests/unmatched",
         unmatched_requests,
         "Requests no route matched, with their near misses, a page at a time (limit, after)",
@@ -957,6 +1010,7 @@ def build_admin_app(
     app.on_shutdown.append(registry.aclose)
     for prefix in SESSION_PREFIXES:
         app.router.add_get(f"{prefix}/handlers/{{name}}/callback", callback, allow_head=False)
+    journal_feed.mount(app)
     dashboard.mount(app)
     for dialect in dialects:
         dialect.mount(app, store, root_dir, shutdown)

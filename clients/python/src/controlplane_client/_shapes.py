@@ -900,6 +900,25 @@ class SessionCreate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SessionCounts:
+    """What a session holds now, counted without reading its journal."""
+
+    __wire_tag__: ClassVar[str | None] = None
+    __wire_omit_defaults__: ClassVar[bool] = False
+    __wire_fields__: ClassVar[tuple[WireField, ...]] = (
+        ('routes', 'routes', ('int',)),
+        ('requests', 'requests', ('int',)),
+        ('unmatched', 'unmatched', ('int',)),
+        ('evicted', 'evicted', ('int',)),
+    )
+
+    routes: int
+    requests: int
+    unmatched: int
+    evicted: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Session:
     """The `Session` wire shape."""
 
@@ -910,12 +929,14 @@ class Session:
         ('name', 'name', ('union', (('str',), ('none',)))),
         ('mock_url', 'mock_url', ('str',)),
         ('admin_url', 'admin_url', ('str',)),
+        ('counts', 'counts', ('struct', 'SessionCounts')),
     )
 
     id: str
     name: str | None
     mock_url: str
     admin_url: str
+    counts: SessionCounts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1575,6 +1596,7 @@ STRUCTS: Final[dict[str, type]] = {
     'Route': Route,
     'RouteList': RouteList,
     'SessionCreate': SessionCreate,
+    'SessionCounts': SessionCounts,
     'Session': Session,
     'SessionList': SessionList,
     'Health': Health,
@@ -1662,6 +1684,7 @@ __all__ = [
     'ScenarioStateUpdate',
     'SequenceResponse',
     'Session',
+    'SessionCounts',
     'SessionCreate',
     'SessionList',
     'Settings',

@@ -44,7 +44,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 #: How long the page may take to show what the server already knows (a loaded machine).
 SETTLE = 10.0
@@ -108,6 +108,12 @@ def journal(cp: SessionHandle, **query: str) -> list[dict[str, Any]]:
     return entries
 
 
+def journal_mode(browser: WebDriver) -> str | None:
+    """How the page follows the journal: `stream`, `polling`, `connecting` or `paused`."""
+    mode: str | None = browser.execute_script("return document.body.dataset.journal")
+    return mode
+
+
 def screenshot(browser: WebDriver, name: str, width: int = 1280, height: int = 800) -> None:
     if not SCREENSHOTS:
         return
@@ -155,6 +161,11 @@ def test_a_new_request_appears_within_a_second_without_reload(
     open_session(browser, cp_server, cp.id)
     tab(browser, "journal")
     wait_for(browser, lambda: text(browser, "#journal-empty") == "No requests yet.")
+    # Over the journal's event stream, not the polling fallback.
+    wait_for(browser, lambda: journal_mode(browser) == "stream")
+    assert text(browser, "#journal-status") == (
+        "Live: new requests arrive over the journal's event stream."
+    )
     browser.execute_script("window.notReloaded = true")
     for round_ in range(3):
         sent = time.monotonic()
@@ -170,6 +181,96 @@ def test_a_new_request_appears_within_a_second_without_reload(
         assert shown < 1.0, f"request {round_} took {shown:.2f} s to appear"
     assert browser.execute_script("return window.notReloaded") is True
     assert text(browser, f"#journal li[data-seq='{seq}']").startswith("GET\n/ping?n=2\n200")
+    assert journal_mode(browser) == "stream"
+
+
+def test_without_its_stream_the_journal_polls_and_says_so(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    # The page's fetch() of the stream fails (as behind a proxy that refuses streams).
+    block = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": "const f = window.fetch; window.fetch = (url, options) => "
+            "String(url).includes('/requests/stream') "
+            "? Promise.reject(new TypeError('blocked by the test')) : f(url, options);"
+        },
+    )
+    try:
+        open_session(browser, cp_server, cp.id)
+        tab(browser, "journal")
+        wait_for(browser, lambda: journal_mode(browser) == "polling")
+        assert text(browser, "#journal-status") == (
+            "Polling every 250 ms: the journal's event stream failed (blocked by the test); "
+            "trying it again every 2 s."
+        )
+        sent = time.monotonic()
+        requests.get(f"{cp.mock_url}/polled", timeout=10)
+        seq = journal(cp)[-1]["seq"]
+        wait_for(
+            browser,
+            lambda: browser.find_elements(By.CSS_SELECTOR, f"#journal li[data-seq='{seq}']"),
+        )
+        assert time.monotonic() - sent < 1.0
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": block["identifier"]}
+        )
+
+
+def test_every_session_shows_its_counts(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    other = requests.post(f"{cp_server.admin_url}/api/sessions", json={}, timeout=10).json()
+    try:
+        route = {"method": "GET", "path": "/known", "handler": "known"}
+        added = requests.post(f"{other['admin_url']}/routes", json=route, timeout=10)
+        assert added.status_code == 201
+        for path in ("/known", "/unknown", "/unknown"):
+            requests.get(f"{other['mock_url']}{path}", timeout=10)
+        open_session(browser, cp_server, cp.id)
+        counts = f"button[data-sid='{other['id']}'] .counts"
+        wait_for(browser, lambda: text(browser, counts) == "1 routes · 3 requests · 2 unmatched")
+        assert text(browser, f"button[data-sid='{cp.id}'] .counts") == (
+            "0 routes · 0 requests · 0 unmatched"
+        )
+    finally:
+        requests.delete(other["admin_url"], timeout=10)
+
+
+def test_a_scenario_is_put_in_a_state_and_reset_from_the_page(
+    browser: WebDriver, cp_server: ThreadedServer, cp: SessionHandle
+) -> None:
+    for state, new_state in (("Started", "paid"), ("paid", "shipped")):
+        cp.add_route(
+            method="POST",
+            path=f"/{new_state}",
+            handler=new_state,
+            scenario={"name": "order", "required_state": state, "new_state": new_state},
+        )
+
+    def scenario() -> dict[str, Any]:
+        answer = requests.get(f"{cp.api}/scenarios", timeout=10)
+        (found,) = answer.json()["scenarios"]
+        return dict(found)
+
+    open_session(browser, cp_server, cp.id)
+    tab(browser, "scenarios")
+    select = "#scenarios tr[data-scenario='order'] select"
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, select))
+    options = browser.find_elements(By.CSS_SELECTOR, f"{select} option")
+    assert [o.text for o in options] == scenario()["possible_states"]
+    Select(browser.find_element(By.CSS_SELECTOR, select)).select_by_value("paid")
+    wait_for(browser, lambda: "is now in state paid" in text(browser, "#scenario-result"))
+    assert scenario()["state"] == "paid"
+    screenshot(browser, "scenarios")
+    browser.find_element(By.ID, "scenarios-reset").click()
+    wait_for(browser, lambda: "back to Started" in text(browser, "#scenario-result"))
+    assert scenario()["state"] == "Started"
+    wait_for(
+        browser,
+        lambda: browser.find_element(By.CSS_SELECTOR, select).get_attribute("value") == "Started",
+    )
 
 
 def test_the_journal_filters_by_handler_matched_method_and_path_text(
@@ -518,6 +619,8 @@ def test_the_page_asks_for_the_admin_token_once_and_keeps_it(browser: WebDriver)
         wait_for(browser, lambda: "Session default" in text(browser, "#session-title"))
         assert not browser.find_element(By.ID, "token-form").is_displayed()
         assert not browser.find_element(By.ID, "banner").is_displayed()
+        # The journal's stream carries the token too (EventSource could not).
+        wait_for(browser, lambda: journal_mode(browser) == "stream")
         stored = "return sessionStorage.getItem('controlplane.admin-token')"
         assert browser.execute_script(stored) == "t0ken"
         # A reload in the same tab does not ask again.

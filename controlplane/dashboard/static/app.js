@@ -2,8 +2,8 @@
 // (docs/reference/admin-api.md): every call below is one a test suite could make.
 "use strict";
 
-const POLL_MS = 250; // new journal entries show within a second, with room to spare
-const REFRESH_EVERY = 8; // routes, handlers and sessions every 8th poll (2 s)
+const POLL_MS = 250; // the loop's beat; the journal polls at it only without its stream
+const REFRESH_EVERY = 8; // routes, handlers and sessions every 8th beat (2 s)
 const JOURNAL_SHOWN = 500; // entries kept in the page
 const TOKEN_KEY = "controlplane.admin-token";
 // Headers curl sets itself (or that describe the transfer, not the request).
@@ -163,11 +163,9 @@ function renderSessions() {
       class: "session", "data-sid": s.id, "aria-current": String(s.id === state.sid),
       onclick: () => selectSession(s.id),
     }, el("span", { class: "sid" }, s.name ? `${s.name} ` : "", el("code", { text: s.id })),
-    s.id === state.sid
-      ? el("span", { class: "muted counts" },
-        `${state.routes.length} routes · ${state.entries.length} requests · ` +
-        `${state.unmatched.size} unmatched`)
-      : null))));
+    el("span", { class: "muted counts" },
+      `${s.counts.routes} routes · ${s.counts.requests} requests · ` +
+      `${s.counts.unmatched} unmatched`)))));
 }
 
 function selectSession(sid) {
@@ -177,6 +175,8 @@ function selectSession(sid) {
     hits: new Map(), unmatched: new Map(), unmatchedCursor: null, selected: null,
   });
   history.replaceState(null, "", `#session=${encodeURIComponent(sid)}`);
+  stopFeed();
+  setFeedMode("connecting");
   rendered.clear();
   stopEditing();
   $("#detail").hidden = true;
@@ -207,6 +207,7 @@ async function refreshSession() {
   $("#session-mock").textContent = session ? `mock traffic: ${session.mock_url}` : "";
   renderRoutes();
   renderHandlers();
+  renderScenarios();
   renderSessions();
 }
 
@@ -392,6 +393,50 @@ $("#route-form").addEventListener("submit", async (event) => {
   }
 });
 
+// ------------------------------------------------------------------ scenarios
+
+function renderScenarios() {
+  if (unchanged("scenarios", state.scenarios)) return;
+  const rows = state.scenarios.map((s) => {
+    const states = s.possible_states.includes(s.state)
+      ? s.possible_states : [s.state, ...s.possible_states];
+    const select = el("select", {
+      "aria-label": `State of scenario ${s.name}`,
+      onchange: (event) => setScenarioState(s.name, event.target.value),
+    }, ...states.map((name) => el("option", { value: name }, name)));
+    select.value = s.state;
+    return el("tr", { "data-scenario": s.name },
+      el("td", {}, el("code", { text: s.name })),
+      el("td", {}, select),
+      el("td", { class: "muted", text: s.route_ids.join(", ") }));
+  });
+  $("#scenarios tbody").replaceChildren(...rows);
+  $("#scenarios-empty").hidden = rows.length > 0;
+  $("#scenarios-reset").disabled = rows.length === 0;
+}
+
+async function scenarioAction(method, path, body, done) {
+  const result = $("#scenario-result");
+  try {
+    await api(method, `${base()}${path}`, body);
+    result.textContent = done;
+    result.className = "ok";
+  } catch (error) {
+    result.textContent = `Refused: ${error.message}`;
+    result.className = "error";
+  }
+  await refreshSession();
+}
+
+function setScenarioState(name, value) {
+  scenarioAction("PUT", `/scenarios/${encodeURIComponent(name)}/state`, { state: value },
+    `Scenario ${name} is now in state ${value}.`);
+}
+
+$("#scenarios-reset").addEventListener("click", () => {
+  scenarioAction("POST", "/scenarios/reset", undefined, "Every scenario is back to Started.");
+});
+
 // ------------------------------------------------------------------ recording
 
 function renderRecording(recording) {
@@ -434,6 +479,12 @@ $("#recording-stop").addEventListener("click", () => {
 
 // ------------------------------------------------------------------ the journal
 
+// The page loads the newest entries once, then follows the journal's event stream
+// (`GET .../requests/stream?after=<seq>`). It reads the stream with fetch() because
+// EventSource cannot send the admin token's header. When the stream fails, the page
+// polls `?after=<seq>` at every beat instead, says so, and tries the stream again
+// every REFRESH_EVERY beats. Either way an entry is added once (by its `seq`).
+
 async function pollJournal() {
   const sid = state.sid;
   // The first load takes the newest entries; then `after` continues from the last seen.
@@ -443,13 +494,104 @@ async function pollJournal() {
   for (let pages = 0; pages < 20; pages += 1) {
     const page = await api("GET", path);
     if (sid !== state.sid) return;
-    addEntries(page.requests);
     if (state.cursor === null) state.cursor = 0;
-    if (page.requests.length) state.cursor = page.requests[page.requests.length - 1].seq;
+    addEntries(page.requests);
     if (page.next == null) break;
     path = `${base()}/requests?after=${page.next}&limit=${JOURNAL_SHOWN}`;
   }
   await pollUnmatched(sid);
+}
+
+const feed = { controller: null, mode: null };
+
+const FEED_STATUS = {
+  connecting: () => "Connecting to the journal's event stream…",
+  stream: () => "Live: new requests arrive over the journal's event stream.",
+  paused: () => "Paused: tick live to catch up and follow again.",
+  polling: (reason) => `Polling every ${POLL_MS} ms: the journal's event stream failed ` +
+    `(${reason}); trying it again every ${POLL_MS * REFRESH_EVERY / 1000} s.`,
+};
+
+function setFeedMode(mode, reason = "") {
+  feed.mode = mode;
+  document.body.dataset.journal = mode;
+  $("#journal-status").textContent = FEED_STATUS[mode](reason);
+}
+
+function stopFeed() {
+  if (feed.controller !== null) feed.controller.abort();
+  feed.controller = null;
+}
+
+async function openFeed() {
+  stopFeed();
+  const sid = state.sid;
+  const controller = new AbortController();
+  feed.controller = controller;
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  try {
+    const answer = await fetch(`${base()}/requests/stream?after=${state.cursor}`,
+      { headers, signal: controller.signal, cache: "no-store" });
+    if (answer.status === 401) askForToken(token !== null);
+    if (!answer.ok || !answer.body) throw new Error(`HTTP ${answer.status}`);
+    setFeedMode("stream");
+    await readEvents(answer.body, (entries) => {
+      if (sid !== state.sid) return;
+      addEntries(entries);
+      if (entries.some((e) => !e.matched && !e.proxied)) pollUnmatched(sid).catch(() => {});
+    });
+    throw new Error("the server ended it");
+  } catch (error) {
+    if (controller.signal.aborted) return; // closed by the page: a session switch, pause
+    feed.controller = null;
+    if (sid === state.sid) setFeedMode("polling", error.message);
+  }
+}
+
+// The event-stream format, as the server writes it: blocks of `field: value` lines
+// separated by a blank line; `:` starts a comment (the heartbeat); several `data`
+// lines join with newlines. Each event's data is one journal entry.
+async function readEvents(body, deliver) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const blocks = buffer.split("\n\n");
+    buffer = blocks.pop();
+    const entries = [];
+    for (const block of blocks) {
+      let data = null;
+      for (const line of block.split("\n")) {
+        if (!line.startsWith("data:")) continue; // a comment, `id` (the entry's seq too)
+        const text = line.slice(line.startsWith("data: ") ? 6 : 5);
+        data = data === null ? text : `${data}\n${text}`;
+      }
+      if (data !== null) entries.push(JSON.parse(data));
+    }
+    if (entries.length) deliver(entries);
+  }
+}
+
+async function followJournal() {
+  if (!$("#filters").live.checked) {
+    if (feed.mode !== "paused") {
+      stopFeed();
+      setFeedMode("paused");
+    }
+    return;
+  }
+  if (feed.mode === "polling") {
+    await pollJournal();
+    if (state.tick % REFRESH_EVERY === 0) openFeed();
+  } else if (feed.controller === null) {
+    if (feed.mode === "paused") await pollJournal(); // catch up on what came meanwhile
+    setFeedMode("connecting");
+    openFeed();
+  }
 }
 
 async function pollUnmatched(sid) {
@@ -458,17 +600,20 @@ async function pollUnmatched(sid) {
   if (sid !== state.sid) return;
   if (state.unmatchedCursor === null) state.unmatchedCursor = 0;
   for (const entry of page.requests) {
+    if (entry.seq <= state.unmatchedCursor) continue; // two reads overlapped
     state.unmatched.set(entry.seq, entry);
     state.unmatchedCursor = entry.seq;
     $("#unmatched").prepend(unmatchedItem(entry));
   }
-  if (page.requests.length) renderSessions();
   $("#unmatched-empty").hidden = state.unmatched.size > 0;
   $("#unmatched-count").textContent = state.unmatched.size ? String(state.unmatched.size) : "";
 }
 
-function addEntries(entries) {
+function addEntries(received) {
+  // The stream and a poll may overlap (while the stream reconnects): each entry once.
+  const entries = received.filter((e) => e.seq > state.cursor);
   if (!entries.length) return;
+  state.cursor = entries[entries.length - 1].seq;
   const list = $("#journal");
   for (const entry of entries) {
     state.entries.push(entry);
@@ -482,7 +627,6 @@ function addEntries(entries) {
   $("#journal-count").textContent = String(state.entries.length);
   applyFilters();
   renderRoutes();
-  renderSessions();
 }
 
 function summary(entry) {
@@ -664,13 +808,17 @@ let timer = null;
 
 async function tick() {
   timer = null;
-  if (state.waitingForToken) return;
+  if (state.waitingForToken) {
+    stopFeed();
+    return;
+  }
   try {
     if (state.tick % REFRESH_EVERY === 0) {
       await loadSessions();
       await refreshSession();
     }
-    if ($("#filters").live.checked || state.cursor === null) await pollJournal();
+    if (state.cursor === null) await pollJournal(); // the newest page, once per session
+    await followJournal();
     state.tick += 1;
   } catch (error) {
     if (!(error instanceof ApiError) && !(error instanceof TypeError)) console.error(error);

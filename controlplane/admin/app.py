@@ -27,6 +27,7 @@ from controlplane.admin.decoding import (
 from controlplane.admin.operations import SESSION_PREFIXES, Operation
 from controlplane.admin.streaming import stream_json
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, Unauthorized
+from controlplane.journal import JournalEntry
 from controlplane.logs import get_logger
 from controlplane.paging import DEFAULT_PAGE_SIZE, Page, Paged, Sequenced
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore

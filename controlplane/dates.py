@@ -1,4 +1,9 @@
-"""Date-time values as WireMock's `before`, `after` and `equalToDateTime` read them.
+"""Date-times as WireMock reads and writes them: its date matchers, offsets, Java patterns.
+
+One implementation serves the matchers (`before`, `after`, `equalToDateTime`) and the
+template helper `now`: `parse_offset` and `shift` (`now -1 months`), and one reading of
+Java `DateTimeFormatter` patterns (`java_pattern_parts`) both to parse
+(`java_pattern_regex`) and to write (`java_formatter`).
 
 Everything about a matcher is resolved once (`DateTimeSpec.compile`): the expected
 moment (a literal, or `now` with an offset, evaluated per request), the truncations,
@@ -23,9 +28,20 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Final
 
-__all__ = ["TRUNCATIONS", "UNITS", "DateTimeSpec", "problem"]
+__all__ = [
+    "TRUNCATIONS",
+    "UNITS",
+    "DateTimeSpec",
+    "java_formatter",
+    "java_pattern_parts",
+    "parse_iso",
+    "parse_offset",
+    "problem",
+    "shift",
+]
 
 UNITS: Final = ("seconds", "minutes", "hours", "days", "weeks", "months", "years")
 _NOW = re.compile(r"now|(?:now\s+)?([+-]?\d{1,9})\s+([A-Za-z]+)", re.IGNORECASE)
@@ -49,6 +65,22 @@ def shift(moment: dt.datetime, amount: int, unit: str) -> dt.datetime:
     if unit in ("months", "years"):
         return _add_months(moment, amount * (12 if unit == "years" else 1))
     return moment + dt.timedelta(**{unit: amount})
+
+
+def parse_offset(text: str) -> tuple[int, str] | None:
+    """`now`, `3 days`, `now -1 months` as (amount, unit); None when `text` is not one.
+
+    Raises ValueError saying so when the unit is not one of `UNITS`.
+    """
+    found = _NOW.fullmatch(text.strip())
+    if found is None:
+        return None
+    if found.group(1) is None:
+        return 0, "seconds"
+    unit = found.group(2).lower()
+    if unit not in UNITS:
+        raise ValueError(f"unit {unit!r}: give one of {', '.join(UNITS)}")
+    return int(found.group(1)), unit
 
 
 def _start_of_day(moment: dt.datetime) -> dt.datetime:
@@ -102,6 +134,49 @@ def _default_parse(text: str) -> dt.datetime | None:
 
 # ------------------------------------------------------------------ Java patterns
 
+
+def java_pattern_parts(pattern: str) -> list[tuple[str, int]]:
+    """A Java `DateTimeFormatter` pattern as runs, in order: (letter, how many times).
+
+    Literal text comes as (text, 0): quoted (`'T'`; in quotes two quotes are one, as in
+    `'o''clock'`) or `''` outside quotes (one quote).
+    """
+    parts: list[tuple[str, int]] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "'":
+            if pattern.startswith("''", index):
+                parts.append(("'", 0))
+                index += 2
+            else:
+                text, index = _quoted(pattern, index + 1)
+                parts.append((text, 0))
+            continue
+        run = 1
+        while index + run < len(pattern) and pattern[index + run] == char:
+            run += 1
+        parts.append((char, run))
+        index += run
+    return parts
+
+
+def _quoted(pattern: str, index: int) -> tuple[str, int]:
+    """The text quoted from `index` (past the opening quote) and the index after it."""
+    text: list[str] = []
+    while index < len(pattern):
+        end = pattern.find("'", index)
+        if end < 0:
+            break
+        text.append(pattern[index:end])
+        if not pattern.startswith("''", end):
+            return "".join(text), end + 1
+        text.append("'")
+        index = end + 2
+    text.append(pattern[index:])
+    return "".join(text), len(pattern)
+
+
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _OFFSET = r"Z|[+-]\d{2}(?::?\d{2})?"
 
@@ -145,36 +220,85 @@ _JAVA_FIELDS: Final[dict[str, Callable[[int], str]]] = {
 def java_pattern_regex(pattern: str) -> re.Pattern[str]:
     """A Java `DateTimeFormatter` pattern as a regex with one named group per field."""
     parts: list[str] = []
-    index = 0
     seen: set[str] = set()
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "'":
-            end = pattern.find("'", index + 1)
-            end = len(pattern) if end < 0 else end
-            parts.append(re.escape(pattern[index + 1 : end] or "'"))
-            index = end + 1
+    for letter, run in java_pattern_parts(pattern):
+        if run == 0:
+            parts.append(re.escape(letter))
             continue
-        run = 1
-        while index + run < len(pattern) and pattern[index + run] == char:
-            run += 1
-        index += run
-        field = _JAVA_FIELDS.get(char)
+        field = _JAVA_FIELDS.get(letter)
         if field is None:
-            if char.isalpha():
-                raise ValueError(f"is not a supported pattern: the letter {char!r} is not a field")
-            parts.append(re.escape(char * run))
+            if letter.isalpha():
+                raise ValueError(
+                    f"is not a supported pattern: the letter {letter!r} is not a field"
+                )
+            parts.append(re.escape(letter * run))
             continue
         piece = field(run)
         group = re.search(r"\?P<(\w+)>", piece)
         if group is not None:
             if group.group(1) in seen:
-                raise ValueError(f"is not a supported pattern: {char!r} appears twice")
+                raise ValueError(f"is not a supported pattern: {letter!r} appears twice")
             seen.add(group.group(1))
         parts.append(piece)
     if not seen & {"Y", "y"} or not seen & {"M", "Mn"} or "d" not in seen:
         raise ValueError("needs a year (yyyy), a month (MM) and a day (dd)")
     return re.compile("".join(parts))
+
+
+def _zone_offset(moment: dt.datetime, colon: bool, z_for_zero: bool) -> str:
+    offset = moment.strftime("%z")
+    if z_for_zero and offset in ("+0000", "-0000", ""):
+        return "Z"
+    return offset[:3] + ":" + offset[3:] if colon else offset
+
+
+_Format = Callable[[dt.datetime], str]
+
+_FORMAT_FIELDS: Final[dict[str, Callable[[int], _Format]]] = {
+    "y": lambda n: (lambda m: f"{m.year % 100:02d}") if n == 2 else (lambda m: f"{m.year:0{n}d}"),
+    "u": lambda n: lambda m: f"{m.year:0{n}d}",
+    "M": lambda n: (
+        (lambda m: m.strftime("%B"))
+        if n >= 4
+        else (lambda m: m.strftime("%b"))
+        if n == 3
+        else (lambda m: f"{m.month:0{n}d}")
+    ),
+    "d": lambda n: lambda m: f"{m.day:0{n}d}",
+    "D": lambda n: lambda m: f"{m.timetuple().tm_yday:0{n}d}",
+    "H": lambda n: lambda m: f"{m.hour:0{n}d}",
+    "h": lambda n: lambda m: f"{(m.hour % 12) or 12:0{n}d}",
+    "m": lambda n: lambda m: f"{m.minute:0{n}d}",
+    "s": lambda n: lambda m: f"{m.second:0{n}d}",
+    "S": lambda n: lambda m: f"{m.microsecond:06d}"[:n].ljust(n, "0"),
+    "a": lambda n: lambda m: m.strftime("%p"),
+    "E": lambda n: (lambda m: m.strftime("%A")) if n >= 4 else (lambda m: m.strftime("%a")),
+    "Z": lambda n: lambda m: _zone_offset(m, colon=n >= 4, z_for_zero=False),
+    "X": lambda n: lambda m: _zone_offset(m, colon=n >= 3, z_for_zero=True),
+    "x": lambda n: lambda m: _zone_offset(m, colon=n >= 3, z_for_zero=False),
+    "z": lambda n: lambda m: m.strftime("%Z"),
+    "V": lambda n: lambda m: str(getattr(m.tzinfo, "key", "UTC")),
+}
+
+
+def _literal(text: str) -> _Format:
+    return lambda moment: text
+
+
+@lru_cache(maxsize=256)
+def java_formatter(pattern: str) -> Callable[[dt.datetime], str]:
+    """A Java `DateTimeFormatter` pattern as a function writing a moment in it.
+
+    A letter that is not a field is written as it stands (WireMock would refuse it).
+    """
+    pieces: list[_Format] = []
+    for letter, run in java_pattern_parts(pattern):
+        field = _FORMAT_FIELDS.get(letter) if run else None
+        if field is None:
+            pieces.append(_literal(letter if run == 0 else letter * run))
+        else:
+            pieces.append(field(run))
+    return lambda moment: "".join(piece(moment) for piece in pieces)
 
 
 def _offset(text: str) -> dt.tzinfo:
@@ -288,13 +412,12 @@ class DateTimeSpec:
         self._test = _OPERATORS[operator]
         self._fixed: dt.datetime | None = None
         self._offset: tuple[int, str] = (0, "seconds")
-        now = _NOW.fullmatch(expected.strip())
-        if now is not None:
-            if now.group(1) is not None:
-                unit = now.group(2).lower()
-                if unit not in UNITS:
-                    raise ValueError("expected", f"unit {unit!r}: give one of {', '.join(UNITS)}")
-                self._offset = (int(now.group(1)), unit)
+        try:
+            offset = parse_offset(expected)
+        except ValueError as exc:
+            raise ValueError("expected", str(exc)) from None
+        if offset is not None:
+            self._offset = offset
         else:
             self._fixed = parse_iso(expected)
             if self._fixed is None:

@@ -67,6 +67,8 @@ def test_actual_format_java_patterns_and_epochs() -> None:
     assert named("24 Jun 2021 3:04:05 PM")
     literal = matcher(equals_date_time="2021-06-24", actual_format="'day' yyyyMMdd")
     assert literal("day 20210624") and not literal("20210624")
+    quoted = matcher(equals_date_time="2021-06-24", actual_format="'o''clock' yyyyMMdd''")
+    assert quoted("o'clock 20210624'") and not quoted("oclock 20210624")
     assert matcher(equals_date_time="2021-06-24T00:00:00Z", actual_format="unix")("1624492800")
     assert matcher(equals_date_time="2021-06-24T00:00:00Z", actual_format="epoch")("1624492800000")
     assert not matcher(equals_date_time="2021-06-24T00:00:00Z", actual_format="unix")("16x")

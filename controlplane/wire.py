@@ -65,6 +65,8 @@ __all__ = [
     "NearMiss",
     "NoRouteBody",
     "ProxyResponse",
+    "PushedEvent",
+    "PushedMessage",
     "RawResponse",
     "RecordedRequest",
     "RecordedResponse",
@@ -124,15 +126,27 @@ def _stated(**schema: Any) -> Meta:
     return Meta(extra_json_schema=schema)
 
 
-def _exactly_one_of(**fields: str) -> dict[str, Any]:
+def _given(fields: dict[str, str | dict[str, Any]]) -> list[dict[str, Any]]:
+    """One schema per field: "this field is given", with a value of its JSON type (a
+    name, which excludes null) or of its schema."""
+    return [
+        {
+            "required": [name],
+            "properties": {name: {"type": kind} if isinstance(kind, str) else kind},
+        }
+        for name, kind in fields.items()
+    ]
+
+
+def _exactly_one_of(**fields: str | dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of "exactly one of these fields is given and not null"
     (field name -> its JSON type), for a Struct's `json_schema_extra`."""
-    return {
-        "oneOf": [
-            {"required": [name], "properties": {name: {"type": kind}}}
-            for name, kind in fields.items()
-        ]
-    }
+    return {"oneOf": _given(fields)}
+
+
+def _at_least_one_of(**fields: str | dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of "at least one of these fields is given (as `_exactly_one_of`)"."""
+    return {"anyOf": _given(fields)}
 
 
 NonEmpty = Annotated[str, _stated(minLength=1)]
@@ -378,11 +392,18 @@ class Match(Struct, **_STRICT):
             _check_base64(self.body_base64)
 
 
-def _check_base64(text: str) -> None:
+def _check_base64(text: str, name: str = "body_base64") -> None:
     try:
         base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("`body_base64` is not valid base64") from None
+        raise ValueError(f"`{name}` is not valid base64") from None
+
+
+#: Base64 text as the schema states it (`_check_base64` checks it): padded, no spaces.
+Base64 = Annotated[
+    str,
+    _stated(pattern="^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"),
+]
 
 
 # --------------------------------------------------------------------------- delays
@@ -708,6 +729,10 @@ class ProxyResponse(Struct, tag="proxy", **_RESPONSE):
 _WS_CLOSE_CODES = (*range(1000, 1004), *range(1007, 1015), *range(3000, 5000))
 
 
+#: One line of an event stream's field, as the schema states it (`_check_line` checks it).
+OneLine = Annotated[str, _stated(pattern="^[^\\r\\n\\x00]*$")]
+
+
 def _check_line(value: str | None, name: str) -> None:
     if value is not None and ("\r" in value or "\n" in value or "\x00" in value):
         raise ValueError(
@@ -724,12 +749,17 @@ class SseEvent(Struct, **_STRICT):
     is sent at once and takes no delay.
     """
 
+    #: Merged into the Struct's schema component by the OpenAPI document.
+    json_schema_extra: ClassVar[dict[str, Any]] = _at_least_one_of(
+        data={}, event="string", id="string", retry="integer", comment="string"
+    )
+
     data: Any | UnsetType = UNSET
-    event: str | None = None
-    id: str | None = None
-    retry: int | None = None
+    event: OneLine | None = None
+    id: OneLine | None = None
+    retry: Annotated[int, _stated(minimum=0)] | None = None
     comment: str | None = None
-    delay_ms: float = 0
+    delay_ms: DelayMs = 0
 
     def __post_init__(self) -> None:
         if (
@@ -784,10 +814,15 @@ class WsMessage(Struct, **_STRICT):
     previous message; a pushed message is sent at once and takes no delay.
     """
 
+    #: Merged into the Struct's schema component by the OpenAPI document.
+    json_schema_extra: ClassVar[dict[str, Any]] = _exactly_one_of(
+        text="string", json={"not": {"type": "null"}}, binary_base64="string"
+    )
+
     text: str | None = None
     json: Any | UnsetType = UNSET
-    binary_base64: str | None = None
-    delay_ms: float = 0
+    binary_base64: Base64 | None = None
+    delay_ms: DelayMs = 0
 
     def __post_init__(self) -> None:
         given = [
@@ -799,11 +834,15 @@ class WsMessage(Struct, **_STRICT):
                 f"a message takes exactly one of text, json, binary_base64 (found: {found})"
             )
         if self.binary_base64 is not None:
-            try:
-                base64.b64decode(self.binary_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("`binary_base64` is not valid base64") from None
+            _check_base64(self.binary_base64, "binary_base64")
         _check_ms(self.delay_ms, "delay_ms")
+
+
+#: A pushed event or message (`POST .../events`, `.../messages`) is sent at once: its
+#: schema says what those endpoints check, that `delay_ms` is 0 or left out.
+_SENT_AT_ONCE = _stated(properties={"delay_ms": {"const": 0}})
+PushedEvent = Annotated[SseEvent, _SENT_AT_ONCE]
+PushedMessage = Annotated[WsMessage, _SENT_AT_ONCE]
 
 
 class WsClose(Struct, **_STRICT):

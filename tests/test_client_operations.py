@@ -92,6 +92,8 @@ def test_every_served_operation_has_a_client_operation() -> None:
 
 
 def _shape_names(t: Any) -> set[str]:
+    if typing.get_origin(t) is typing.Annotated:
+        return _shape_names(typing.get_args(t)[0])
     if isinstance(t, types.UnionType):
         return set().union(*(_shape_names(member) for member in typing.get_args(t)))
     if typing.get_origin(t) is list:

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import requests
 
-from tests.conftest import ThreadedServer
+from tests.conftest import SessionHandle, ThreadedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "reference" / "openapi.json"
@@ -238,3 +239,45 @@ def test_a_method_of_non_ascii_letters_is_refused_as_the_schema_says(
         "message": "`method` must be an HTTP method or '*', got 'GÉT'",
         "location": "$.method",
     }
+
+
+PUSHED = [
+    # (operation, body): the schema and the server must agree on each.
+    ("events", {"data": "x"}),
+    ("events", {"data": None}),  # null is data too (sent as `null`)
+    ("events", {"comment": "idle"}),
+    ("events", {"retry": 0}),
+    ("events", {"event": "tick", "id": "7", "delay_ms": 0}),
+    ("events", {}),
+    ("events", {"event": None, "id": None}),
+    ("events", {"data": "x", "delay_ms": 5}),
+    ("events", {"id": "a\nb"}),
+    ("events", {"event": "a\rb"}),
+    ("events", {"retry": -1}),
+    ("messages", {"text": "hi"}),
+    ("messages", {"json": {"a": 1}}),
+    ("messages", {"json": False}),
+    ("messages", {"binary_base64": "AAE="}),
+    ("messages", {"text": "hi", "delay_ms": 0}),
+    ("messages", {}),
+    ("messages", {"json": None}),
+    ("messages", {"text": None, "binary_base64": None}),
+    ("messages", {"text": "hi", "json": 1}),
+    ("messages", {"text": "hi", "delay_ms": 1}),
+    ("messages", {"binary_base64": "AAE"}),
+    ("messages", {"binary_base64": "AA E="}),
+]
+
+
+@pytest.mark.parametrize(("operation", "body"), PUSHED, ids=[json.dumps(p) for p in PUSHED])
+def test_a_pushed_event_or_message_is_refused_exactly_when_its_schema_says(
+    cp: SessionHandle, document: dict[str, Any], operation: str, body: dict[str, Any]
+) -> None:
+    path = f"/api/sessions/{{sid}}/handlers/{{name}}/{operation}"
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    valid = jsonschema_rs.validator_for(
+        {**schema["schema"], "components": document["components"]}
+    ).is_valid(body)
+    cp.add_route(method="GET", path="/pushed", handler="pushed")
+    answer = requests.post(f"{cp.api}/handlers/pushed/{operation}", json=body, timeout=10)
+    assert answer.status_code == (200 if valid else 422), answer.text

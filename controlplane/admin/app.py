@@ -785,7 +785,7 @@ OPERATIONS: tuple[Operation, ...] = (
             404: ("Unknown handler", _ERR),
             422: ("Wrong shape", _ERR),
         },
-        body=wire.SseEvent,
+        body=wire.PushedEvent,
     ),
     Operation(
         "POST",
@@ -797,7 +797,7 @@ OPERATIONS: tuple[Operation, ...] = (
             404: ("Unknown handler", _ERR),
             422: ("Wrong shape", _ERR),
         },
-        body=wire.WsMessage,
+        body=wire.PushedMessage,
     ),
     Operation(
         "GET",

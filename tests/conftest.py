@@ -61,3 +61,20 @@ def cp(cp_server: ThreadedServer) -> Iterator[SessionHandle]:
     body = answer.json()
     yield SessionHandle(id=body["id"], mock_url=body["mock_url"], api=body["admin_url"])
     requests.delete(f"{cp_server.admin_url}/api/sessions/{body['id']}", timeout=10)
+
+
+@pytest.fixture
+def wm(cp: SessionHandle) -> Iterator[SessionHandle]:
+    """A fresh session, with WireMock's own Python client pointed at its dialect.
+
+    The client keeps its base URL in a global (`Config.base_url`): set for the test,
+    put back after it.
+    """
+    from wiremock.constants import Config  # only the dialect's tests need the client
+
+    previous = Config.base_url
+    Config.base_url = cp.api + "/__admin"
+    try:
+        yield cp
+    finally:
+        Config.base_url = previous

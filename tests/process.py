@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 #: The console script installed next to the interpreter running the tests.
 CONTROLPLANE = str(Path(sys.executable).with_name("controlplane"))
@@ -136,5 +139,26 @@ def run_cli(*args: str, timeout: float = START_TIMEOUT) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
+    )
+
+
+#: node, where it is installed: the polyglot tests run their scripts with it.
+NODE = shutil.which("node")
+#: Skips a test where node is not installed.
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def run_node_test(script: Path, admin_url: str) -> subprocess.CompletedProcess[str]:
+    """`node --test script` against the server whose admin API is at `admin_url` (the
+    script reads it from `CONTROLPLANE_URL`), with node's WebSocket on."""
+    assert NODE is not None
+    # node 20 has WebSocket behind this flag; 22 and later have it anyway.
+    return subprocess.run(
+        [NODE, "--experimental-websocket", "--test", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CONTROLPLANE_URL": admin_url},
         check=False,
     )

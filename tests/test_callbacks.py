@@ -8,9 +8,6 @@ frames with aiohttp, as another language's client would.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +34,7 @@ from controlplane.server import ServerConfig
 from controlplane.srvmocker import JsonResponse as SrvJson
 from controlplane.srvmocker import MockRoute, start_service
 from tests.conftest import ThreadedServer
-from tests.process import serve_process
+from tests.process import needs_node, run_node_test, serve_process
 
 pytest_plugins = ["pytester"]
 
@@ -294,19 +291,9 @@ def test_a_server_in_another_process_calls_back_into_this_one(tmp_path: Path) ->
 # ---------------------------------------------------------------- the protocol, raw
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@needs_node
 def test_a_callback_written_in_node_answers(cp_server: ThreadedServer) -> None:
-    node = shutil.which("node")
-    assert node is not None
-    # node 20 has WebSocket behind this flag; 22 and later have it anyway.
-    done = subprocess.run(
-        [node, "--experimental-websocket", "--test", str(NODE_CALLBACK)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "CONTROLPLANE_URL": cp_server.admin_url},
-        check=False,
-    )
+    done = run_node_test(NODE_CALLBACK, cp_server.admin_url)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

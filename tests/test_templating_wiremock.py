@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from wiremock.constants import Config
 from wiremock.exceptions import InvalidInputException
 from wiremock.resources.mappings import HttpMethods, Mapping, MappingRequest, MappingResponse
 from wiremock.resources.mappings.resource import Mappings
@@ -16,17 +14,6 @@ from wiremock.resources.mappings.resource import Mappings
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
 from tests.conftest import SessionHandle
-
-
-@pytest.fixture
-def wm(cp: SessionHandle) -> Iterator[SessionHandle]:
-    """WireMock's client pointed at a fresh session's dialect."""
-    previous = Config.base_url
-    Config.base_url = cp.api + "/__admin"
-    try:
-        yield cp
-    finally:
-        Config.base_url = previous
 
 
 def test_a_templated_body_and_header_echo_the_request(wm: SessionHandle) -> None:

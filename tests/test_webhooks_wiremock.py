@@ -23,17 +23,6 @@ from tests.webhook_support import ThreadedReceiver, finished_webhooks_sync
 
 
 @pytest.fixture
-def wm(cp: SessionHandle) -> Iterator[SessionHandle]:
-    """WireMock's client pointed at a fresh session's dialect."""
-    previous = Config.base_url
-    Config.base_url = cp.api + "/__admin"
-    try:
-        yield cp
-    finally:
-        Config.base_url = previous
-
-
-@pytest.fixture
 def receiver() -> Iterator[ThreadedReceiver]:
     with ThreadedReceiver() as running:
         yield running

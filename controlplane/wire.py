@@ -509,8 +509,9 @@ def _header_key(name: str) -> str:
     return f"headers[{_json_encode(name).decode()}]"
 
 
-def _check_headers(headers: dict[str, HeaderValues]) -> None:
-    """Refuse what would break the response on the wire (or inject into it).
+def _check_header_lines(headers: dict[str, HeaderValues]) -> None:
+    """Refuse names that are not tokens and values that would break the header block
+    (or inject into it): a response's headers and a webhook's.
 
     Messages start with the header's location (`headers["X-A"]`), so errors point at it.
     """
@@ -526,6 +527,15 @@ def _check_headers(headers: dict[str, HeaderValues]) -> None:
             raise ValueError(
                 f"`{at}`: the value contains a control character (CR, LF, NUL or another)"
             )
+
+
+def _check_headers(headers: dict[str, HeaderValues]) -> None:
+    """Refuse what would break the response on the wire: `_check_header_lines`, and
+    the headers that frame the message, which the server sets."""
+    _check_header_lines(headers)
+    for name, value in headers.items():
+        at = _header_key(name)
+        values = [value] if isinstance(value, str) else value
         lowered = name.lower()
         if lowered in _FRAMING:
             raise ValueError(
@@ -1034,18 +1044,7 @@ class Webhook(Struct, **_STRICT):
             raise ValueError(f"give {named}, not both: a webhook sends one body")
         if self.body_base64 is not None:
             _check_base64(self.body_base64)
-        for name, value in self.headers.items():
-            at = _header_key(name)
-            if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(
-                    f"`{at}`: {name!r} is an invalid header name "
-                    "(a token: letters, digits and !#$%&'*+-.^_`|~)"
-                )
-            values = [value] if isinstance(value, str) else value
-            if any(_unsafe(v) for v in values):
-                raise ValueError(
-                    f"`{at}`: the value contains a control character (CR, LF, NUL or another)"
-                )
+        _check_header_lines(self.headers)
         if not 0 < self.timeout_ms <= MAX_WEBHOOK_TIMEOUT_MS:
             raise ValueError(
                 f"`timeout_ms` must be > 0 and at most {MAX_WEBHOOK_TIMEOUT_MS}, "

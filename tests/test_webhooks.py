@@ -281,6 +281,9 @@ async def test_a_template_syntax_error_is_a_422_at_its_field(
         ({"timeout_ms": 0}, "`timeout_ms` must be > 0 and at most 60000"),
         ({"method": "GE T"}, "`method` must be an HTTP method"),
         ({"headers": {"X-A": "a\r\nb"}}, "control character"),
+        ({"headers": {"X-A": ["ok", "a\x00"]}}, "control character"),
+        ({"headers": {"X A": "1"}}, "'X A' is an invalid header name"),
+        ({"body_base64": "AAE"}, "`body_base64` is not valid base64"),
     ],
 )
 async def test_a_bad_webhook_is_a_422_at_it(

@@ -32,7 +32,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import partial
 from typing import Final
 
@@ -294,9 +294,19 @@ class Callbacks:
     def closed(self, registration: Registration) -> None:
         self._open.discard(registration)
 
-    def close(self, session: str | None = None, reason: str = "server shutdown") -> None:
-        """Start closing the sockets of `session` (None: of every session), code 1001."""
-        for registration in [r for r in self._open if session in (None, r.session.id)]:
+    def close(
+        self,
+        session: str | None = None,
+        reason: str = "server shutdown",
+        handlers: Collection[str] | None = None,
+    ) -> None:
+        """Start closing the sockets of `session` (None: of every session), code 1001;
+        with `handlers`, only those registered for one of them."""
+        for registration in [
+            r
+            for r in self._open
+            if session in (None, r.session.id) and (handlers is None or r.handler in handlers)
+        ]:
             registration.close()
             task = asyncio.get_running_loop().create_task(
                 registration.ws.close(code=1001, message=reason.encode())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import requests
 
 from tests.conftest import SessionHandle
 from tests.process import serve_process
+from tests.streams_support import READ_TIMEOUT
 
 
 def mapping(url: str, body: str, **extra: object) -> dict[str, object]:
@@ -142,3 +145,86 @@ def test_shutdown_stops_the_cli_server(tmp_path: Path) -> None:
     with serve_process(tmp_path) as server:
         assert requests.post(f"{server.admin_url}/__admin/shutdown", timeout=5).status_code == 200
         assert server.proc.wait(10) == 0
+
+
+def test_legacy_edit_replaces_the_stub_its_body_names(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    stub_id = "00000000-0000-0000-0000-0000000000ed"
+    requests.post(f"{admin}/mappings", json=mapping("/e", "old", id=stub_id), timeout=5)
+    requests.post(f"{admin}/mappings", json=mapping("/other", "other"), timeout=5)
+    edited = requests.post(
+        f"{admin}/mappings/edit", json=mapping("/e", "new", uuid=stub_id), timeout=5
+    )
+    assert (edited.status_code, edited.content) == (204, b"")
+    assert requests.get(f"{cp.mock_url}/e", timeout=5).text == "new"
+    listed = requests.get(f"{admin}/mappings", timeout=5).json()
+    assert listed["meta"]["total"] == 2
+    assert requests.get(f"{admin}/mappings/{stub_id}", timeout=5).json()["response"] == {
+        "body": "new"
+    }
+
+    unknown = requests.post(
+        f"{admin}/mappings/edit", json=mapping("/e", "x", id="no-such-stub"), timeout=5
+    )
+    assert unknown.status_code == 404
+    assert "no stub mapping 'no-such-stub'" in unknown.json()["errors"][0]["detail"]
+    nameless = requests.post(f"{admin}/mappings/edit", json=mapping("/e", "x"), timeout=5)
+    assert nameless.status_code == 422
+    [error] = nameless.json()["errors"]
+    assert error["source"]["pointer"] == "/id"
+    assert error["detail"] == "give the `id` (or `uuid`) of the stub this mapping replaces"
+    both = mapping("/e", "x", id=stub_id, uuid="00000000-0000-0000-0000-000000000000")
+    clash = requests.post(f"{admin}/mappings/edit", json=both, timeout=5)
+    assert clash.status_code == 422
+    assert clash.json()["errors"][0]["source"]["pointer"] == "/uuid"
+    assert requests.get(f"{cp.mock_url}/e", timeout=5).text == "new"
+
+
+def test_settings_are_taken_bare_or_wrapped_as_get_answers_them(cp: SessionHandle) -> None:
+    admin = cp.api + "/__admin"
+    bare = requests.post(f"{admin}/settings", json={"fixedDelay": 3}, timeout=5)
+    assert (bare.status_code, bare.json()) == (200, {"fixedDelay": 3})
+    wrapped = {"settings": {"fixedDelay": 4, "extended": {"k": "v"}}}
+    answer = requests.post(f"{admin}/settings", json=wrapped, timeout=5)
+    assert (answer.status_code, answer.json()) == (200, wrapped["settings"])
+    assert requests.get(f"{admin}/settings", timeout=5).json() == wrapped
+    # A GET's answer posted back changes nothing.
+    round_trip = requests.get(f"{admin}/settings", timeout=5).json()
+    assert requests.put(f"{admin}/settings", json=round_trip, timeout=5).ok
+    assert requests.get(f"{admin}/settings", timeout=5).json() == wrapped
+    bad = requests.post(f"{admin}/settings", json={"settings": {"fixedDelay": "x"}}, timeout=5)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["source"]["pointer"] == "/settings/fixedDelay"
+    mixed = requests.post(f"{admin}/settings", json={"settings": {}, "fixedDelay": 1}, timeout=5)
+    assert mixed.status_code == 422
+    assert mixed.json()["errors"][0]["source"]["pointer"] == "/settings"
+
+
+async def _callback_closed_by(cp: SessionHandle, reset: str, stub: str) -> aiohttp.WSMessage:
+    """Open a callback for stub `stub`'s handler, POST `reset`, return the frame that follows."""
+    admin = cp.api + "/__admin"
+    async with aiohttp.ClientSession() as client:
+        body = mapping("/cb", "stub", id=stub)
+        async with client.post(f"{admin}/mappings", json=body) as created:
+            assert created.status == 201
+        url = f"{cp.api}/handlers/wiremock-{stub}/callback"
+        async with client.ws_connect(url) as ws:
+            await asyncio.wait_for(ws.receive(), READ_TIMEOUT)  # the registration
+            async with client.post(f"{admin}{reset}") as answer:
+                assert answer.status == 200
+            return await asyncio.wait_for(ws.receive(), READ_TIMEOUT)
+
+
+async def test_dialect_resets_close_the_sessions_callbacks(cp: SessionHandle) -> None:
+    closing = await _callback_closed_by(cp, "/reset", "cb-reset")
+    assert (closing.type, closing.data, closing.extra) == (
+        aiohttp.WSMsgType.CLOSE,
+        1001,
+        "session reset",
+    )
+    closing = await _callback_closed_by(cp, "/mappings/reset", "cb-mappings")
+    assert (closing.type, closing.data, closing.extra) == (
+        aiohttp.WSMsgType.CLOSE,
+        1001,
+        "mappings reset",
+    )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from controlplane.callbacks import CALLBACKS
 from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.admin import PREFIXES, Handler, WireMockAdmin
@@ -57,7 +58,7 @@ def mount(
     shutdown: Callable[[], None] | None = None,
 ) -> None:
     """Serve the dialect under every prefix of `PREFIXES`."""
-    admin = WireMockAdmin(store, root, shutdown)
+    admin = WireMockAdmin(store, root, shutdown, app.get(CALLBACKS))
     for method, path, handler in _routes(admin):
         for prefix in PREFIXES:
             app.router.add_route(method, prefix + path, handler)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -20,9 +21,11 @@ from controlplane._version import __version__
 from controlplane.admin.decoding import (
     decode_body,
     decode_optional_body,
+    decode_value,
     int_query,
     json_response,
 )
+from controlplane.callbacks import Callbacks
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
 from controlplane.matching import compile_document_match
@@ -57,10 +60,13 @@ class WireMockAdmin:
         store: SessionStore,
         root: Path | None,
         shutdown: Callable[[], None] | None = None,
+        callbacks: Callbacks | None = None,
     ) -> None:
         self.store = store
         self.root = root
         self.shutdown_callback = shutdown
+        #: The admin application's callback sockets, which resets close.
+        self.callbacks = callbacks
         self.started = time.time()
         if root is not None and is_wiremock_root(root):
             mark_dialect_session(store.default)  # its stubs came from a WireMock root
@@ -115,9 +121,35 @@ class WireMockAdmin:
                     f"the body's id {given!r} differs from the path's {mapping_id!r}",
                     location="$.id",
                 )
+        return json_response(self._replace(session, mapping_id, mapping))
+
+    async def edit_mapping(self, request: web.Request) -> web.Response:
+        """WireMock's legacy edit: the body is a whole stub naming the one it replaces
+        by its `id` (or `uuid`); as `PUT /mappings/{id}`, but answered 204 as WireMock's
+        `OldEditStubMappingTask` answers it."""
+        session = self.session(request)
+        mapping = await decode_body(request, shapes.StubMapping)
+        if mapping.id is not None and mapping.uuid is not None and mapping.id != mapping.uuid:
+            raise InvalidInput(
+                f"`id` {mapping.id!r} and `uuid` {mapping.uuid!r} name different stubs",
+                location="$.uuid",
+            )
+        mapping_id = mapping.id or mapping.uuid
+        if mapping_id is None:
+            raise InvalidInput(
+                "give the `id` (or `uuid`) of the stub this mapping replaces", location="$.id"
+            )
+        state.require_stub(session, mapping_id)
+        self._replace(session, mapping_id, mapping)
+        return _empty(204)
+
+    def _replace(
+        self, session: SessionState, mapping_id: str, mapping: shapes.StubMapping
+    ) -> shapes.StubMapping:
         mapping.id = mapping_id
         state.put_stub(session, mapping, self.root)
-        return json_response(mapping)
+        _log.info("stub_edited", session=session.id, stub_id=mapping_id)
+        return mapping
 
     async def delete_mapping(self, request: web.Request) -> web.Response:
         state.remove_stub(self.session(request), request.match_info["id"])
@@ -202,14 +234,22 @@ class WireMockAdmin:
         return _empty()
 
     async def reset_mappings(self, request: web.Request) -> web.Response:
-        state.reset_stubs(self.session(request), self.root)
+        session = self.session(request)
+        dropped = {route.handler for route, _ in state.stub_routes(session)}
+        state.reset_stubs(session, self.root)
+        # The stubs' answers go back to their files': callbacks answering for them end.
+        if self.callbacks is not None and dropped:
+            self.callbacks.close(session.id, reason="mappings reset", handlers=dropped)
         return _empty()
 
     # ------------------------------------------------------------------ everything else
 
     async def reset(self, request: web.Request) -> web.Response:
+        """The whole session, as the native reset (its callbacks close too)."""
         session = self.session(request)
         session.reset()
+        if self.callbacks is not None:
+            self.callbacks.close(session.id, reason="session reset")
         mark_dialect_session(session)  # still used through the dialect
         state.reset_stubs(session, self.root)
         _log.info("session_reset", session=session.id, dialect="wiremock")
@@ -247,7 +287,7 @@ class WireMockAdmin:
     async def set_settings(self, request: web.Request) -> web.Response:
         """Replace the settings, as WireMock does (`extended` too: PATCH merges it)."""
         session = self.session(request)
-        settings = await decode_body(request, shapes.GlobalSettings)
+        settings = await self._settings_body(request)
         # Only the delay is WireMock's: the forward proxy's settings stay as they were.
         session.apply_settings(
             msgspec.structs.replace(session.settings, delay=global_delay(settings))
@@ -255,6 +295,16 @@ class WireMockAdmin:
         state.dialect(session).settings = settings
         # WireMock answers with an empty body, which its own Python client cannot parse.
         return json_response(settings)
+
+    @staticmethod
+    async def _settings_body(request: web.Request) -> shapes.GlobalSettings:
+        """The settings bare (what WireMock's Java and Python clients send) or wrapped as
+        GET answers them, `{"settings": {...}}` (WireMock 3 reads both)."""
+        data = await request.read()
+        peek = decode_value(data, dict[str, Any])
+        if peek.keys() == {"settings"}:
+            return decode_value(data, shapes.SettingsBody).settings
+        return decode_value(data, shapes.GlobalSettings)
 
     async def patch_extended_settings(self, request: web.Request) -> web.Response:
         """`{"extended": {...}}` merged key by key into the extended settings (WireMock's
@@ -301,6 +351,7 @@ class WireMockAdmin:
             ("POST", "/mappings/reset", self.reset_mappings),
             ("POST", "/mappings/import", self.import_mappings),
             ("POST", "/mappings/remove", self.remove_mapping),
+            ("POST", "/mappings/edit", self.edit_mapping),
             ("POST", "/mappings/find-by-metadata", self.find_by_metadata),
             ("POST", "/mappings/remove-by-metadata", self.remove_by_metadata),
             ("GET", "/mappings/unmatched", self.unmatched_mappings),

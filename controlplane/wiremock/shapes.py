@@ -329,6 +329,12 @@ class SettingsAnswer(Struct, kw_only=True):
     settings: GlobalSettings
 
 
+class SettingsBody(Struct, **_IN):
+    """`POST /settings` wrapped as `GET /settings` answers: `{"settings": {...}}`."""
+
+    settings: GlobalSettings
+
+
 class ScenarioState(Struct, **_IN):
     state: str | None = None
 

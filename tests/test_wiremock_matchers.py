@@ -346,6 +346,19 @@ def test_host_port_and_scheme_come_from_the_host_header(wm: SessionHandle) -> No
     assert requests.get(url, headers={"Host": "web.test:8443"}, timeout=10).status_code == 404
 
 
+def test_an_equal_to_host_matches_whatever_its_case(wm: SessionHandle) -> None:
+    """Hostnames are case-insensitive: `equalTo: API.test` matches `Host: api.TEST`."""
+    stub(FullRequest(method="GET", url_path="/hc", host={"equalTo": "API.test"}))
+    stub(FullRequest(method="GET", url_path="/hm", host={"matches": "API\\.test"}))
+    url = f"{wm.mock_url}/hc"
+    assert requests.get(url, headers={"Host": "api.TEST:8080"}, timeout=10).status_code == 200
+    assert requests.get(url, headers={"Host": "API.test"}, timeout=10).status_code == 200
+    assert requests.get(url, headers={"Host": "api.testx"}, timeout=10).status_code == 404
+    # Other operators see the lower-case host as they are given (the row says so).
+    hm = f"{wm.mock_url}/hm"
+    assert requests.get(hm, headers={"Host": "API.test"}, timeout=10).status_code == 404
+
+
 def test_port_defaults_to_the_schemes_and_scheme_is_checked(wm: SessionHandle) -> None:
     stub(FullRequest(method="GET", url_path="/p", port=80))
     stub(FullRequest(method="GET", url_path="/s", scheme="https"))

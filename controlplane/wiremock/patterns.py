@@ -381,7 +381,9 @@ def pattern_parts(
     body_conditions = body_match(body, _key(location, "bodyPatterns")) if body else None
     match = wire.Match(
         url=url,
-        host=None if request.host is None else string_matcher(request.host, _key(location, "host")),
+        host=None
+        if request.host is None
+        else string_matcher(_host(request.host), _key(location, "host")),
         scheme=request.scheme,
         port=_build(_key(location, "port"), _port, port=request.port),
         path_params=named("pathParameters"),
@@ -403,6 +405,14 @@ def pattern_parts(
         )
     empty = msgspec.structs.asdict(match) == msgspec.structs.asdict(wire.Match())
     return method, path, path_regex, None if empty else match
+
+
+def _host(pattern: shapes.ContentPattern) -> shapes.ContentPattern:
+    """Hostnames are case-insensitive (RFC 3986 3.2.2) and the native `host` is lower-case:
+    an `equalTo` host is lower-cased so that `API.test` matches."""
+    if pattern.equalTo is None:
+        return pattern
+    return msgspec.structs.replace(pattern, equalTo=pattern.equalTo.lower())
 
 
 def _port(port: int | None) -> int | None:

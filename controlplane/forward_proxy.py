@@ -251,7 +251,13 @@ def _view(request: web.BaseRequest, body: bytes) -> RequestView:
     url = request.url
     path = request.raw_path if request.method == "CONNECT" else request.path
     return RequestView(
-        request.method, path, request.query_string, request.headers, body, url.host or ""
+        request.method,
+        path,
+        request.query_string,
+        request.headers,
+        body,
+        url.host or "",
+        peer=request,
     )
 
 

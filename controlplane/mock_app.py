@@ -114,6 +114,7 @@ class MockHandler:
             body,
             target_host,
             request.url.scheme if target_host is not None else request.scheme,
+            request,
         )
         found = session.routes.find(view)
         if found is None:

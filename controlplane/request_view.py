@@ -15,13 +15,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from itertools import accumulate
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_SCAN", "NOT_JSON", "RequestView", "host_of"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_SCAN",
+    "NOT_JSON",
+    "KnownPeer",
+    "Peer",
+    "RequestView",
+    "host_of",
+]
 
 #: Arrays and objects nested deeper than this make a body "not JSON" for matching.
 MAX_JSON_DEPTH: Final = 200
@@ -43,6 +51,23 @@ _UNSET: Final = object()
 _json_decode = msgspec.json.decode
 _T = TypeVar("_T")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+class Peer(Protocol):
+    """Where a request came from: aiohttp's request itself (`remote` is read, and
+    formatted, only when a condition asks), or a `KnownPeer`."""
+
+    @property
+    def remote(self) -> str | None: ...
+
+
+class KnownPeer:
+    """A peer address given as text (a posted request that names its client)."""
+
+    __slots__ = ("remote",)
+
+    def __init__(self, remote: str | None) -> None:
+        self.remote = remote
 
 
 def host_of(authority: str) -> str:
@@ -70,6 +95,7 @@ class RequestView:
         "headers",
         "method",
         "path",
+        "peer",
         "query_string",
         "scheme",
     )
@@ -83,8 +109,12 @@ class RequestView:
         body: bytes,
         host: str | None = None,
         scheme: str = "http",
+        peer: Peer | None = None,
     ) -> None:
         self.method = method
+        #: The connection's other end; None where nobody connected (the journal's
+        #: rebuilt requests, documents matched as bodies).
+        self.peer = peer
         self.scheme = scheme
         self.path = path
         self.query_string = query_string
@@ -122,6 +152,12 @@ class RequestView:
         if colon and port.isdigit() and not header.endswith("]"):
             return int(port)
         return _DEFAULT_PORTS.get(self.scheme)
+
+    @property
+    def client_ip(self) -> str | None:
+        """The peer's address (`127.0.0.1`, `::1`); None when unknown."""
+        peer = self.peer
+        return None if peer is None else peer.remote
 
     @property
     def host(self) -> str | None:

@@ -20,7 +20,7 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 from msgspec.json import encode as _json_encode
 
-from controlplane import dates, json_schema, xmldoc
+from controlplane import dates, json_placeholders, json_schema, xmldoc
 from controlplane import regex as user_regex
 
 __all__ = [
@@ -287,6 +287,14 @@ class JsonCompare(Struct, **_STRICT):
     ignore_array_order: bool = False
     ignore_extra_fields: bool = False
     ignore_extra_items: bool = False
+    #: JsonUnit's placeholders in `value`'s strings: `${json-unit.any-string}`,
+    #: `${json-unit.any-number}`, `${json-unit.any-boolean}`, `${json-unit.ignore}`,
+    #: `${json-unit.regex}RE` (see matching.md).
+    placeholders: bool = False
+
+    def __post_init__(self) -> None:
+        if self.placeholders:
+            json_placeholders.compile_placeholders(self.value)  # ValueError: a 422
 
 
 class XmlEqual(Struct, **_STRICT):
@@ -370,6 +378,10 @@ class Match(Struct, **_STRICT):
     scheme: StringMatcherSpec | None = None
     #: The port of the `Host` header (the scheme's default when it names none).
     port: Annotated[int, Meta(ge=1, le=65535)] | None = None
+    #: The address of the connection's other end (`127.0.0.1`, `::1`): the client's,
+    #: or the last proxy's in front of the mock port. Requests rebuilt from the journal
+    #: have none (only `absent: true` holds there).
+    client_ip: StringMatcherSpec | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None

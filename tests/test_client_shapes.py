@@ -171,6 +171,7 @@ def _routes() -> list[Route]:
         form={"f": "1"},
         **_optional(Match, "url", StringMatcher(starts_with="/")),
         **_optional(Match, "path_params", {"id": StringMatcher(matches="[0-9]+")}),
+        **_optional(Match, "client_ip", StringMatcher(starts_with="127.")),
         **(
             {
                 "json_compare": [
@@ -179,6 +180,7 @@ def _routes() -> list[Route]:
                         ignore_array_order=True,
                         ignore_extra_fields=True,
                         ignore_extra_items=True,
+                        **_optional(shapes.STRUCTS["JsonCompare"], "placeholders", True),
                     )
                 ]
             }

@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.matching.conditions import CompiledMatch, compile_match
-from controlplane.request_view import RequestView
+from controlplane.request_view import KnownPeer, RequestView
 
 
 def view(
@@ -326,3 +326,89 @@ def test_scheme() -> None:
 def test_a_port_is_1_to_65535(port: int) -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"port": port}, wire.Match)
+
+
+# ------------------------------------------------------------------ client address
+
+
+def test_client_ip_is_the_peer_address() -> None:
+    def from_(address: str | None) -> RequestView:
+        return RequestView("GET", "/", "", CIMultiDict(), b"", peer=KnownPeer(address))
+
+    m = match(client_ip="127.0.0.1")
+    assert m(from_("127.0.0.1")) and not m(from_("10.0.0.1"))
+    assert match(client_ip={"starts_with": "10."})(from_("10.0.0.1"))
+    assert match(client_ip={"matches": "::1|127\\..*"})(from_("::1"))
+    # No peer (a request rebuilt from the journal): only `absent` holds.
+    assert not m(view()) and match(client_ip={"absent": True})(view())
+    [diff] = m.diffs(from_("10.0.0.1"))
+    assert (diff.field, diff.expected, diff.actual) == (
+        "client_ip",
+        'equals "127.0.0.1"',
+        "10.0.0.1",
+    )
+    assert m.diffs(view())[0].actual == "<absent>"
+
+
+# ------------------------------------------------------------------ JSON placeholders
+
+
+def compare(value: Any, **options: Any) -> CompiledMatch:
+    return match(json_compare=[{"value": value, "placeholders": True, **options}])
+
+
+def test_type_placeholders_match_values_of_their_type() -> None:
+    m = compare(
+        {
+            "s": "${json-unit.any-string}",
+            "n": "${json-unit.any-number}",
+            "b": "${json-unit.any-boolean}",
+            "i": "${json-unit.ignore}",
+        }
+    )
+    assert m(view(json={"s": "x", "n": 1.5, "b": False, "i": None}))
+    assert m(view(json={"s": "", "n": -3, "b": True, "i": {"deep": [1]}}))
+    for wrong in ({"s": 1}, {"n": "1"}, {"n": True}, {"b": 0}, {"b": "true"}):
+        assert not m(view(json={"s": "x", "n": 1, "b": True, "i": 0, **wrong})), wrong
+    # `ignore` stands for a value, not for a missing key.
+    assert not m(view(json={"s": "x", "n": 1, "b": True}))
+
+
+def test_a_regex_placeholder_is_a_full_match_on_a_string() -> None:
+    m = compare({"id": "${json-unit.regex}[A-Z]{2}-\\d+"})
+    assert m(view(json={"id": "AB-12"}))
+    assert not m(view(json={"id": "AB-12x"})) and not m(view(json={"id": "xAB-12"}))
+    assert not compare({"n": "${json-unit.regex}\\d+"})(view(json={"n": 12}))
+
+
+def test_placeholders_keep_the_leniencies() -> None:
+    items = ["${json-unit.any-number}", "${json-unit.any-string}"]
+    m = compare({"items": items}, ignore_array_order=True, ignore_extra_fields=True)
+    assert m(view(json={"items": ["a", 2], "extra": 1}))
+    assert not m(view(json={"items": ["a", "b"]}))
+    extra_items = compare(["${json-unit.any-string}"], ignore_extra_items=True)
+    assert extra_items(view(json=["a", 1, 2])) and not extra_items(view(json=[1, "a"]))
+
+
+def test_without_the_option_a_placeholder_is_a_plain_string() -> None:
+    literal = match(json_compare=[{"value": {"s": "${json-unit.any-string}"}}])
+    assert not literal(view(json={"s": "x"}))
+    assert literal(view(json={"s": "${json-unit.any-string}"}))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"a": ["${json-unit.ignore-element}"]},
+            "unknown placeholder '${json-unit.ignore-element}' at $.a[0] (known: "
+            "${json-unit.any-string}, ${json-unit.any-number}, ${json-unit.any-boolean}, "
+            "${json-unit.ignore}, ${json-unit.regex}RE)",
+        ),
+        ({"a": "${json-unit.regex}(a"}, "placeholder '${json-unit.regex}(a' at $.a: "),
+    ],
+)
+def test_an_unusable_placeholder_is_refused_at_registration(value: Any, message: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as refused:
+        msgspec.convert({"value": value, "placeholders": True}, wire.JsonCompare)
+    assert str(refused.value).startswith(message)

@@ -1,14 +1,15 @@
 """WireMock's XML, JSON Schema, date-time, multipart and host/scheme/port matching, driven
 by WireMock's own Python client (`wiremock` on PyPI) against a real server.
 
-The client's `MappingRequest` has no `host`, `port`, `scheme` or `multipartPatterns`
-properties; `FullRequest` declares them the way the client declares its own, so the
-mapping still goes out through the client's `Mappings.create_mapping`.
+The client's `MappingRequest` has no `host`, `port`, `scheme`, `clientIp` or
+`multipartPatterns` properties; `FullRequest` declares them the way the client declares
+its own, so the mapping still goes out through the client's `Mappings.create_mapping`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ class FullRequest(MappingRequest):
     port = JsonProperty("port")
     scheme = JsonProperty("scheme")
     multipart_patterns = JsonProperty("multipartPatterns", klass=list, list_klass=dict)
+    client_ip = JsonProperty("clientIp", klass=dict)
 
 
 @pytest.fixture
@@ -424,3 +426,85 @@ async def test_scheme_and_default_port_over_https(tls: TlsFiles) -> None:  # noq
         assert (await client.get(f"{server.mock_url}/p")).status_code == 404  # Host names its port
         named = await client.get(f"{server.mock_url}/p", headers={"Host": "api.test"})
         assert named.status_code == 200
+
+
+# ------------------------------------------------------------------ client address
+
+
+def test_client_ip_matches_the_connections_peer(wm: SessionHandle) -> None:
+    stub(FullRequest(method="GET", url_path="/local", client_ip={"equalTo": "127.0.0.1"}))
+    stub(FullRequest(method="GET", url_path="/far", client_ip={"matches": "10\\..*"}))
+    assert requests.get(f"{wm.mock_url}/local", timeout=10).status_code == 200
+    missed = requests.get(f"{wm.mock_url}/far", timeout=10)
+    assert missed.status_code == 404
+    assert "Client IP" in missed.text and "127.0.0.1" in missed.text
+    # A posted request names its client: near misses are computed against that address.
+    near = NearMisses.find_nearest_misses_by_request(
+        NearMissMatchRequest(url="/far", method="GET", client_ip="10.1.2.3")
+    ).near_misses
+    assert near[0].match_result.distance == 0
+
+
+def test_client_ip_cannot_select_journaled_requests(wm: SessionHandle) -> None:
+    pattern = {"method": "GET", "url": "/local", "clientIp": {"equalTo": "127.0.0.1"}}
+    answer = requests.post(f"{wm.api}/__admin/requests/count", json=pattern, timeout=10)
+    assert answer.status_code == 422
+    [error] = answer.json()["errors"]
+    assert error["source"]["pointer"] == "/clientIp"
+    assert error["detail"].startswith("the journal does not keep client addresses")
+
+
+def test_a_custom_matcher_is_refused_saying_why(wm: SessionHandle) -> None:
+    error = refused({"method": "GET", "url": "/c", "customMatcher": {"name": "mine"}}, wm)
+    assert error["source"]["pointer"] == "/request/customMatcher"
+    assert error["detail"].startswith(
+        "`customMatcher` names a WireMock extension, Java code that runs inside WireMock; "
+        "controlplane runs no Java"
+    )
+
+
+# ------------------------------------------------------------------ JSON placeholders
+
+
+def test_equal_to_json_placeholders_are_on_as_in_wiremock(wm: SessionHandle) -> None:
+    expected = {
+        "id": "${json-unit.any-number}",
+        "name": "${json-unit.any-string}",
+        "ok": "${json-unit.any-boolean}",
+        "trace": "${json-unit.ignore}",
+        "code": "${json-unit.regex}[A-Z]{3}",
+        "tags": ["${json-unit.any-string}", "fixed"],
+    }
+    stub(
+        MappingRequest(
+            method="POST",
+            url_path="/ph",
+            body_patterns=[{"equalToJson": expected, "ignoreArrayOrder": True}],
+        )
+    )
+    body = {"id": 7, "name": "n", "ok": True, "trace": None, "code": "ABC", "tags": ["fixed", "x"]}
+    assert post(wm, "/ph", json.dumps(body)) == 200
+    for wrong in ({"id": "7"}, {"code": "ABCD"}, {"ok": "yes"}, {"tags": ["x", "y"]}):
+        assert post(wm, "/ph", json.dumps({**body, **wrong})) == 404, wrong
+    extra = {**body, "more": 1}
+    assert post(wm, "/ph", json.dumps(extra)) == 404
+    stub(
+        MappingRequest(
+            method="POST",
+            url_path="/lenient",
+            body_patterns=[
+                {"equalToJson": '{"id": "${json-unit.any-number}"}', "ignoreExtraElements": True}
+            ],
+        )
+    )
+    assert post(wm, "/lenient", json.dumps({"id": 1, "more": [1]})) == 200
+    error = refused(
+        {
+            "method": "POST",
+            "url": "/x",
+            "bodyPatterns": [{"equalToJson": {"a": "${json-unit.nope}"}}],
+        },
+        wm,
+    )
+    assert error["source"]["pointer"] == "/request/bodyPatterns/0/equalToJson"
+    assert error["detail"].startswith("unknown placeholder '${json-unit.nope}' at $.a")

@@ -5,19 +5,9 @@ query before cookies, byte comparisons before decoding, JSON last) and stop at t
 first failure. `CompiledMatch.diffs` is the slow path for near misses and explains
 every failing condition.
 
-JSON semantics:
+JSON semantics (`json` equality, `json_subset`, `json_compare`'s leniencies and
+placeholders) are `json_equality`'s.
 
-- `json` is deep equality of the parsed body. Numbers compare by value (`1` equals
-  `1.0`, as JSON itself does not tell them apart) but booleans are never numbers
-  (`true` does not equal `1`).
-- `json_subset` is partial: every expected object key must be present with a
-  subset-equal value, extra keys are ignored; an expected array must have the same
-  length as the actual one and match it element by element (each element a subset).
-  Scalars compare as in `json`.
-- `json_compare` is equality with leniencies chosen per condition: arrays as
-  multisets (`ignore_array_order`), extra object keys (`ignore_extra_fields`), extra
-  array items (`ignore_extra_items`; in order, extra items may follow; without order,
-  any extra items).
 - All fail when the body is not JSON, and so does every `json_path` condition.
 - A `json_path` that visits many values (`..`, wildcards, filters, slices, unions) does
   not hold on a body of more than `MAX_JSON_SCAN` values: jsonpath-ng takes seconds
@@ -28,7 +18,6 @@ JSON semantics:
 from __future__ import annotations
 
 import base64
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,6 +34,12 @@ from controlplane.matching.checks import (
     show_json_body,
     show_values,
 )
+from controlplane.matching.json_equality import (
+    has_number_or_bool,
+    json_comparer,
+    json_equal,
+    json_subset,
+)
 from controlplane.matching.json_path import compile_json_path
 from controlplane.matching.multipart import Multipart
 from controlplane.matching.paths import PathPattern, regex_skeleton
@@ -53,120 +48,7 @@ from controlplane.matching.strings import CompiledStringMatcher, compile_string_
 from controlplane.matching.xml import XmlEqual, XPath
 from controlplane.request_view import MAX_JSON_SCAN, NOT_JSON, RequestView
 
-__all__ = ["Check", "CompiledMatch", "compile_match", "json_compare", "json_equal", "json_subset"]
-
-
-def json_equal(expected: Any, actual: Any) -> bool:
-    """Deep JSON equality where booleans are distinct from numbers."""
-    if type(expected) is bool or type(actual) is bool:
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, dict):
-        return (
-            isinstance(actual, dict)
-            and expected.keys() == actual.keys()
-            and all(json_equal(value, actual[key]) for key, value in expected.items())
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(map(json_equal, expected, actual))
-        )
-    if isinstance(expected, int | float):
-        return isinstance(actual, int | float) and expected == actual
-    return bool(expected == actual)
-
-
-def json_subset(expected: Any, actual: Any) -> bool:
-    """Whether `actual` contains `expected` (objects: extra keys ignored; arrays: same length)."""
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and json_subset(value, actual[key]) for key, value in expected.items()
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(map(json_subset, expected, actual))
-        )
-    return json_equal(expected, actual)
-
-
-def json_compare(
-    expected: Any,
-    actual: Any,
-    *,
-    ignore_array_order: bool = False,
-    ignore_extra_fields: bool = False,
-    ignore_extra_items: bool = False,
-) -> bool:
-    """JSON equality with the given leniencies (see the module docstring)."""
-
-    def same(e: Any, a: Any) -> bool:
-        if isinstance(e, dict):
-            if not isinstance(a, dict):
-                return False
-            if not ignore_extra_fields and e.keys() != a.keys():
-                return False
-            return all(key in a and same(value, a[key]) for key, value in e.items())
-        if isinstance(e, list):
-            if not isinstance(a, list) or len(a) < len(e):
-                return False
-            if len(a) != len(e) and not ignore_extra_items:
-                return False
-            if not ignore_array_order:
-                return all(map(same, e, a))
-            return _each_has_its_own(e, a, same)
-        return json_equal(e, a)
-
-    return same(expected, actual)
-
-
-def _each_has_its_own(
-    expected: Sequence[Any], actual: Sequence[Any], same: Callable[[Any, Any], bool]
-) -> bool:
-    """Whether every expected item can take a different actual item that is `same`.
-
-    A bipartite matching, grown one expected item at a time along augmenting paths
-    found breadth-first: at most len(expected) * len(actual) `same` calls and no
-    recursion. (Backtracking over assignments took seconds for `[1, 1, 1, 1, 2]`
-    against thirty 1s, and grew factorially.)
-    """
-    candidates: list[list[int] | None] = [None] * len(expected)
-    owner = [-1] * len(actual)  # actual index -> the expected index holding it
-    held = [-1] * len(expected)  # expected index -> the actual index it holds
-    for root in range(len(expected)):
-        came_from: dict[int, int] = {}  # actual index -> expected index that reached it
-        queue = deque([root])
-        free = -1
-        while queue and free == -1:
-            x = queue.popleft()
-            found = candidates[x]
-            if found is None:
-                found = candidates[x] = [
-                    j for j, item in enumerate(actual) if same(expected[x], item)
-                ]
-            for j in found:
-                if j not in came_from:
-                    came_from[j] = x
-                    if owner[j] == -1:
-                        free = j
-                        break
-                    queue.append(owner[j])
-        if free == -1:
-            return False
-        while free != -1:  # flip the path: each expected item on it moves one step on
-            x = came_from[free]
-            owner[free], held[x], free = x, free, held[x]
-    return True
-
-
-def _has_number_or_bool(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_number_or_bool(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_number_or_bool(v) for v in value)
-    return isinstance(value, int | float)  # bool is an int subclass, so it counts too
+__all__ = ["Check", "CompiledMatch", "compile_match", "json_equal", "json_subset"]
 
 
 _Getter = Callable[[RequestView, str], Sequence[str]]
@@ -254,7 +136,7 @@ class _JsonEqual(Check):
         self.field = "json"
         self._value = value
         # Without numbers or booleans, Python's == is exactly JSON equality, and faster.
-        self._plain = not _has_number_or_bool(value)
+        self._plain = not has_number_or_bool(value)
         self.expected = clip(json_text(value))
 
     def __call__(self, view: RequestView) -> bool:
@@ -287,7 +169,7 @@ class _JsonSubset(Check):
 
 
 class _JsonCompare(Check):
-    __slots__ = ("_spec",)
+    __slots__ = ("_holds",)
     cost = 6
 
     def __init__(self, spec: wire.JsonCompare) -> None:
@@ -297,19 +179,18 @@ class _JsonCompare(Check):
             if getattr(spec, name)
         ]
         self.field = "json_compare" + (f" ({', '.join(lenient)})" if lenient else "")
-        self._spec = spec
+        self._holds = json_comparer(
+            spec.value,
+            ignore_array_order=spec.ignore_array_order,
+            ignore_extra_fields=spec.ignore_extra_fields,
+            ignore_extra_items=spec.ignore_extra_items,
+            placeholders=spec.placeholders,
+        )
         self.expected = clip(json_text(spec.value))
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
-        spec = self._spec
-        return data is not NOT_JSON and json_compare(
-            spec.value,
-            data,
-            ignore_array_order=spec.ignore_array_order,
-            ignore_extra_fields=spec.ignore_extra_fields,
-            ignore_extra_items=spec.ignore_extra_items,
-        )
+        return data is not NOT_JSON and self._holds(data)
 
     def actual(self, view: RequestView) -> str:
         return show_json_body(view)
@@ -371,6 +252,25 @@ class _Port(Check):
     def actual(self, view: RequestView) -> str:
         port = view.port
         return ABSENT if port is None else str(port)
+
+
+class _ClientIp(Check):
+    """The peer address, read from the connection only by routes that have this check."""
+
+    __slots__ = ("_matcher",)
+    cost = 0
+
+    def __init__(self, spec: wire.StringMatcherSpec) -> None:
+        self.field = "client_ip"
+        self._matcher = compile_string_matcher(spec)
+        self.expected = self._matcher.description
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._matcher(view.client_ip)
+
+    def actual(self, view: RequestView) -> str:
+        address = view.client_ip
+        return ABSENT if address is None else clip(address)
 
 
 class _Host(Check):
@@ -538,6 +438,8 @@ def compile_match(
         checks.append(_Scheme(match.scheme))
     if match.port is not None:
         checks.append(_Port(match.port))
+    if match.client_ip is not None:
+        checks.append(_ClientIp(match.client_ip))
     for name, spec in (match.path_params or {}).items():
         declared = () if path is None or path.regex is None else tuple(path.regex.groupindex)
         if name not in declared:

@@ -51,7 +51,7 @@ def _part(raw: bytes, view: RequestView) -> RequestView | None:
             return None
         headers.add(name.strip(), value.strip())
     body = body[:-2] if body.endswith(b"\r\n") else body.removesuffix(b"\n")
-    return RequestView(view.method, view.path, "", CIMultiDictProxy(headers), body)
+    return RequestView(view.method, view.path, "", CIMultiDictProxy(headers), body, peer=view.peer)
 
 
 def _split(view: RequestView) -> tuple[RequestView, ...] | None:

@@ -48,6 +48,7 @@ _ATTRIBUTES = {
     "form": "Form data",
     "path_param": "Path parameter",
     "host": "Host",
+    "client_ip": "Client IP",
     "scenario": "Scenario",
     "times": "Times",
 }

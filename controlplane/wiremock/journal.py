@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from multidict import CIMultiDict
 
 from controlplane.journal import Journal, JournalEntry
-from controlplane.request_view import RequestView
+from controlplane.request_view import KnownPeer, RequestView
 from controlplane.wiremock import shapes
 
 __all__ = ["logged_request", "serve_event", "view_of", "wiremock_date"]
@@ -94,4 +94,5 @@ def view_of(request: shapes.LoggedRequest) -> RequestView:
         body = base64.b64decode(request.bodyAsBase64)
     else:
         body = (request.body or "").encode()
-    return RequestView(request.method.upper(), path or "/", query, headers, body)
+    peer = None if request.clientIp is None else KnownPeer(request.clientIp)
+    return RequestView(request.method.upper(), path or "/", query, headers, body, peer=peer)

@@ -4,7 +4,8 @@ String matchers (`equalTo`, `matches`, `before`, `and`...) become native string
 matchers; body patterns (`equalToJson`, `matchesJsonPath`, `equalToXml`,
 `matchesXPath`, `matchesJsonSchema`, `binaryEqualTo`) native body conditions;
 `multipartPatterns` native `multipart` conditions whose parts are matched like small
-requests; `host`, `port` and `scheme` the native conditions of those names.
+requests; `host`, `port` and `scheme` the native conditions of those names, and
+`clientIp` the native `client_ip`.
 """
 
 from __future__ import annotations
@@ -222,11 +223,14 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
         if op == "equalToJson":
             iee = bool(p.ignoreExtraElements)
             json_compare.append(
-                wire.JsonCompare(
+                _build(
+                    _key(at, op),
+                    wire.JsonCompare,
                     value=_json_value(p.equalToJson, _key(at, op)),
                     ignore_array_order=bool(p.ignoreArrayOrder),
                     ignore_extra_fields=iee,
                     ignore_extra_items=iee,
+                    placeholders=True,  # WireMock's (JsonUnit's) are always on
                 )
             )
         elif op == "matchesJsonPath":
@@ -326,9 +330,13 @@ def pattern_parts(
     request: shapes.RequestPattern, location: str = "$.request"
 ) -> tuple[str, str | None, str | None, wire.Match | None]:
     """(method, path, path_regex, match) of a request pattern."""
-    for name in ("clientIp", "customMatcher"):
-        if getattr(request, name) is not msgspec.UNSET:
-            raise _not_yet(name, location)
+    if request.customMatcher is not msgspec.UNSET:
+        raise InvalidInput(
+            "`customMatcher` names a WireMock extension, Java code that runs inside "
+            "WireMock; controlplane runs no Java, so it cannot match with it. Express the "
+            "condition with the built-in matchers (and, or, not, matchesJsonPath, ...)",
+            location=_key(location, "customMatcher"),
+        )
     urls = [
         n
         for n in ("url", "urlPath", "urlPattern", "urlPathPattern", "urlPathTemplate")
@@ -386,6 +394,11 @@ def pattern_parts(
         else string_matcher(_host(request.host), _key(location, "host")),
         scheme=request.scheme,
         port=_build(_key(location, "port"), _port, port=request.port),
+        client_ip=(
+            None
+            if request.clientIp is None
+            else string_matcher(request.clientIp, _key(location, "clientIp"))
+        ),
         path_params=named("pathParameters"),
         query=named("queryParameters"),
         headers=headers,
@@ -445,8 +458,18 @@ def _multipart(
     return conditions
 
 
-def compile_pattern(request: shapes.RequestPattern, location: str = "$") -> CompiledRoute:
-    """A request pattern compiled like a route (for counting and finding requests)."""
+def compile_pattern(
+    request: shapes.RequestPattern, location: str = "$", *, journal: bool = True
+) -> CompiledRoute:
+    """A request pattern compiled like a route: for counting and finding the journal's
+    requests, or (`journal=False`) for testing requests as they arrive."""
+    if journal and request.clientIp is not None:
+        raise InvalidInput(
+            "the journal does not keep client addresses (reading the address would cost "
+            "every request; only routes that match on it read it), so `clientIp` cannot "
+            "select journaled requests; it applies to stubs and recording filters",
+            location=_key(location, "clientIp"),
+        )
     method, path, path_regex, match = pattern_parts(request, location)
     spec = wire.Route(
         method=method,

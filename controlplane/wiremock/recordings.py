@@ -63,7 +63,7 @@ class RecordingsAdmin:
         started = recording.start(
             session,
             spec.targetBaseUrl,
-            accept=_accept(spec),
+            accept=_accept(spec, journal=False),
             capture_headers=list(spec.captureHeaders or {}),
             add_routes=False,
         )
@@ -147,7 +147,9 @@ def _refuse_not_yet(spec: shapes.RecordSpec) -> None:
             )
 
 
-def _accept(spec: shapes.RecordSpec) -> CompiledRoute | None:
+def _accept(spec: shapes.RecordSpec, *, journal: bool = True) -> CompiledRoute | None:
+    """The recording's `filters`, for requests as they arrive or (`journal`) for the
+    journal's (a snapshot)."""
     filters = spec.filters
     if filters is None:
         return None
@@ -157,7 +159,7 @@ def _accept(spec: shapes.RecordSpec) -> CompiledRoute | None:
     pattern = msgspec.convert(fields, shapes.RequestPattern)
     if pattern == shapes.RequestPattern():
         return None
-    return compile_pattern(pattern, "$.filters")
+    return compile_pattern(pattern, "$.filters", journal=journal)
 
 
 def _mappings(

@@ -147,8 +147,9 @@ class RequestPattern(Struct, **_IN):
     host: ContentPattern | None = None
     port: int | None = None
     scheme: str | None = None
-    # Not served yet.
-    clientIp: Any | UnsetType = UNSET
+    #: The peer address of the connection.
+    clientIp: ContentPattern | None = None
+    # A Java extension: refused (`patterns.pattern_parts` says why).
     customMatcher: Any | UnsetType = UNSET
     # Sent by the Python client's pattern model; meaningless for matching, ignored.
     browserProxyRequest: Any | UnsetType = UNSET

@@ -115,12 +115,14 @@ class JsonCompare:
         ('ignore_array_order', 'ignore_array_order', ('bool',)),
         ('ignore_extra_fields', 'ignore_extra_fields', ('bool',)),
         ('ignore_extra_items', 'ignore_extra_items', ('bool',)),
+        ('placeholders', 'placeholders', ('bool',)),
     )
 
     value: Any
     ignore_array_order: bool = False
     ignore_extra_fields: bool = False
     ignore_extra_items: bool = False
+    placeholders: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,6 +198,7 @@ class Match:
         ('host', 'host', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('scheme', 'scheme', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('port', 'port', ('union', (('int',), ('none',)))),
+        ('client_ip', 'client_ip', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
         ('path_params', 'path_params', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('query', 'query', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
         ('headers', 'headers', ('union', (('dict', ('union', (('str',), ('struct', 'StringMatcher')))), ('none',)))),
@@ -218,6 +221,7 @@ class Match:
     host: StringMatcherSpec | None = None
     scheme: StringMatcherSpec | None = None
     port: int | None = None
+    client_ip: StringMatcherSpec | None = None
     path_params: dict[str, StringMatcherSpec] | None = None
     query: dict[str, StringMatcherSpec] | None = None
     headers: dict[str, StringMatcherSpec] | None = None

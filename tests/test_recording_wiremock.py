@@ -233,6 +233,10 @@ def test_recorder_errors_in_wiremock_shape(admin: str, origin: Origin) -> None:
     )
     assert transformers.status_code == 422
     assert transformers.json()["errors"][0]["source"]["pointer"] == "/transformers"
+    assert transformers.json()["errors"][0]["detail"] == (
+        "`transformers` is not served: recording transformers are WireMock extensions, "
+        "Java code running inside WireMock, and controlplane runs no Java"
+    )
     not_recording = post(f"{admin}/recordings/stop")
     assert not_recording.status_code == 409
     assert "is not recording" in not_recording.json()["errors"][0]["detail"]

@@ -78,7 +78,8 @@ def test_another_transformer_is_refused_at_its_location(wm: SessionHandle) -> No
     assert error["source"]["pointer"] == "/response/transformers/1"
     assert error["detail"] == (
         "unknown transformer 'my-own': controlplane serves 'response-template' "
-        "(Handlebars response templating) only"
+        "(Handlebars response templating) only; any other transformer is a WireMock "
+        "extension, Java code running inside WireMock, and controlplane runs no Java"
     )
 
 

@@ -101,14 +101,56 @@ def test_unknown_dialect_path_and_unknown_mapping_are_wiremock_errors(cp: Sessio
     assert answer.status_code == 404 and "nope" in answer.json()["errors"][0]["detail"]
 
 
-def test_not_yet_supported_features_are_named(cp: SessionHandle) -> None:
-    xml = {"equalToXml": "<a/>", "namespaceAwareness": "STRICT"}
+def _xml_refusal(cp: SessionHandle, **options: object) -> dict[str, object]:
+    xml = {"equalToXml": "<a/>", **options}
     body = {"request": {"url": "/x", "bodyPatterns": [xml]}}
     answer = requests.post(f"{cp.api}/__admin/mappings", json=body, timeout=5)
-    error = answer.json()["errors"][0]
-    assert answer.status_code == 422
-    assert error["source"]["pointer"] == "/request/bodyPatterns/0/namespaceAwareness"
-    assert "does not serve yet" in error["detail"]
+    assert answer.status_code == 422, answer.text
+    error: dict[str, object] = answer.json()["errors"][0]
+    return error
+
+
+def test_xml_options_the_native_comparison_cannot_honour_say_why(cp: SessionHandle) -> None:
+    error = _xml_refusal(cp, namespaceAwareness="NONE")
+    assert error["source"] == {"pointer": "/request/bodyPatterns/0/namespaceAwareness"}
+    assert error["detail"] == (
+        "namespaceAwareness NONE is not served: it compares names as written, prefixes "
+        "included, with xmlns declarations as attributes; the native xml condition "
+        "compares namespace URIs and local names (STRICT)"
+    )
+    error = _xml_refusal(cp, exemptedComparisons=["XML_VERSION", "NAMESPACE_URI"])
+    assert error["source"] == {"pointer": "/request/bodyPatterns/0/exemptedComparisons/1"}
+    assert error["detail"] == (
+        "exempting NAMESPACE_URI is not served: the native xml comparison always makes it; "
+        "exemptable (never compared): ATTR_VALUE_EXPLICITLY_SPECIFIED, NAMESPACE_PREFIX, "
+        "PROCESSING_INSTRUCTION_DATA, PROCESSING_INSTRUCTION_TARGET, XML_ENCODING, "
+        "XML_STANDALONE, XML_VERSION"
+    )
+    error = _xml_refusal(cp, placeholderOpeningDelimiterRegex="\\[\\[")
+    assert error["source"] == {
+        "pointer": "/request/bodyPatterns/0/placeholderOpeningDelimiterRegex"
+    }
+    assert str(error["detail"]).startswith("custom placeholder delimiters are not served")
+    error = _xml_refusal(cp, equalToXml=None, equalTo="x", namespaceAwareness="STRICT")
+    assert error["source"] == {"pointer": "/request/bodyPatterns/0/namespaceAwareness"}
+
+
+def test_strict_namespaces_and_never_compared_exemptions_are_the_native_xml(
+    cp: SessionHandle,
+) -> None:
+    pattern = {
+        "equalToXml": '<a xmlns="urn:x"><b>1</b></a>',
+        "namespaceAwareness": "STRICT",
+        "exemptedComparisons": ["NAMESPACE_PREFIX", "XML_VERSION"],
+    }
+    body = {"request": {"method": "POST", "url": "/xml", "bodyPatterns": [pattern]}}
+    created = requests.post(f"{cp.api}/__admin/mappings", json=body, timeout=5)
+    assert created.status_code == 201, created.text
+    assert created.json()["request"]["bodyPatterns"] == [pattern]
+    same = '<?xml version="1.1"?><p:a xmlns:p="urn:x"><p:b>1</p:b></p:a>'
+    assert requests.post(f"{cp.mock_url}/xml", data=same, timeout=5).status_code == 200
+    other_ns = '<a xmlns="urn:y"><b>1</b></a>'
+    assert requests.post(f"{cp.mock_url}/xml", data=other_ns, timeout=5).status_code == 404
 
 
 def test_dialect_and_native_routes_interleave(cp: SessionHandle) -> None:

@@ -28,18 +28,30 @@ from controlplane.wiremock.located import not_yet as _not_yet
 __all__ = ["body_match", "compile_pattern", "pattern_parts", "string_matcher"]
 
 _ANY_TEXT = wire.StringMatcher(matches=r"(?s).*")
-_NOT_YET_PATTERN = (
-    "placeholderOpeningDelimiterRegex",
-    "placeholderClosingDelimiterRegex",
-    "exemptedComparisons",
-    "namespaceAwareness",
+#: XMLUnit comparison types (WireMock's `exemptedComparisons`) the native `xml`
+#: comparison never makes: prefixes, processing instructions and the XML declaration
+#: are not compared, and without DTDs no attribute value comes from one. Exempting them
+#: changes nothing; exempting any other would need a comparison the native one lacks.
+XML_NEVER_COMPARED = frozenset(
+    {
+        "NAMESPACE_PREFIX",
+        "PROCESSING_INSTRUCTION_TARGET",
+        "PROCESSING_INSTRUCTION_DATA",
+        "XML_VERSION",
+        "XML_STANDALONE",
+        "XML_ENCODING",
+        "ATTR_VALUE_EXPLICITLY_SPECIFIED",
+    }
 )
+_DELIMITERS = ("placeholderOpeningDelimiterRegex", "placeholderClosingDelimiterRegex")
 #: Fields that go with one operator only.
 _MODIFIERS = {
     "caseInsensitive": ("equalTo",),
     "ignoreArrayOrder": ("equalToJson",),
     "ignoreExtraElements": ("equalToJson",),
     "enablePlaceholders": ("equalToXml",),
+    "exemptedComparisons": ("equalToXml",),
+    "namespaceAwareness": ("equalToXml",),
     "xPathNamespaces": ("matchesXPath",),
     "schemaVersion": ("matchesJsonSchema",),
     **{
@@ -111,9 +123,13 @@ def _operators(p: shapes.ContentPattern) -> list[str]:
 
 
 def _one_operator(p: shapes.ContentPattern, location: str) -> str:
-    for name in _NOT_YET_PATTERN:
+    for name in _DELIMITERS:
         if getattr(p, name) is not msgspec.UNSET:
-            raise _not_yet(name, location)
+            raise InvalidInput(
+                "custom placeholder delimiters are not served: the native xml condition "
+                "knows XMLUnit's default `${xmlunit.…}` placeholders only",
+                location=_key(location, name),
+            )
     found = _operators(p)
     if len(found) != 1:
         raise InvalidInput(
@@ -236,6 +252,7 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
         elif op == "matchesJsonPath":
             json_path.append(_json_path(p.matchesJsonPath, _key(at, op)))
         elif op == "equalToXml":
+            _xml_options(p, at)
             placeholders = bool(p.enablePlaceholders)
             xml.append(
                 _build(_key(at, op), wire.XmlEqual, value=p.equalToXml, placeholders=placeholders)
@@ -269,6 +286,25 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
         xpath=xpath or None,
         json_schema=schemas or None,
     )
+
+
+def _xml_options(p: shapes.ContentPattern, location: str) -> None:
+    """`namespaceAwareness` and `exemptedComparisons`, as far as the native comparison
+    (namespace-aware, XMLUnit's `STRICT`) can honour them."""
+    if p.namespaceAwareness not in (None, "STRICT"):
+        raise InvalidInput(
+            f"namespaceAwareness {p.namespaceAwareness} is not served: it compares names "
+            "as written, prefixes included, with xmlns declarations as attributes; the "
+            "native xml condition compares namespace URIs and local names (STRICT)",
+            location=_key(location, "namespaceAwareness"),
+        )
+    for index, name in enumerate(p.exemptedComparisons or ()):
+        if name not in XML_NEVER_COMPARED:
+            raise InvalidInput(
+                f"exempting {name} is not served: the native xml comparison always makes "
+                "it; exemptable (never compared): " + ", ".join(sorted(XML_NEVER_COMPARED)),
+                location=f"{_key(location, 'exemptedComparisons')}[{index}]",
+            )
 
 
 def _xpath(

@@ -55,7 +55,7 @@ class RecordingsAdmin:
             raise InvalidInput(
                 "give `targetBaseUrl`: the origin to record from", location="$.targetBaseUrl"
             )
-        _refuse_not_yet(spec)
+        _refuse_extensions(spec)
         try:
             wire.check_origin_url(spec.targetBaseUrl, "targetBaseUrl")
         except ValueError as exc:
@@ -94,7 +94,7 @@ class RecordingsAdmin:
     async def snapshot(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
         spec = await decode_optional_body(request, shapes.RecordSpec)
-        _refuse_not_yet(spec)
+        _refuse_extensions(spec)
         entries = list(session.journal)
         ids = spec.filters.ids if spec.filters is not None else None
         if ids is not None:
@@ -137,12 +137,13 @@ class RecordingsAdmin:
         ]
 
 
-def _refuse_not_yet(spec: shapes.RecordSpec) -> None:
+def _refuse_extensions(spec: shapes.RecordSpec) -> None:
+    """Recording `transformers` name WireMock extensions (Java), which cannot run here."""
     for name in ("transformers", "transformerParameters"):
         if getattr(spec, name) is not msgspec.UNSET:
             raise InvalidInput(
-                f"`{name}` is a WireMock feature controlplane does not serve yet "
-                "(see docs/reference/wiremock.md)",
+                f"`{name}` is not served: recording transformers are WireMock extensions, "
+                "Java code running inside WireMock, and controlplane runs no Java",
                 location=f"$.{name}",
             )
 

@@ -97,11 +97,15 @@ class ContentPattern(Struct, **_IN):
     expectedOffsetUnit: str | None = None
     truncateExpected: str | None = None
     truncateActual: str | None = None
-    # WireMock has these; controlplane does not serve them yet (translate says so).
+    # Custom placeholder delimiters: refused (`patterns` says why).
     placeholderOpeningDelimiterRegex: Any | UnsetType = UNSET
     placeholderClosingDelimiterRegex: Any | UnsetType = UNSET
-    exemptedComparisons: Any | UnsetType = UNSET
-    namespaceAwareness: Any | UnsetType = UNSET
+    #: XMLUnit comparison types not to count: only those the native comparison never
+    #: makes are accepted (`patterns.XML_NEVER_COMPARED`).
+    exemptedComparisons: list[str] | None = None
+    #: `STRICT` is the native comparison (WireMock's default); `LEGACY` and `NONE` are
+    #: refused (`patterns` says why).
+    namespaceAwareness: Literal["STRICT", "LEGACY", "NONE"] | None = None
 
 
 class JsonPathPattern(ContentPattern, **_IN):

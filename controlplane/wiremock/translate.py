@@ -142,7 +142,8 @@ def _templated(transformers: list[str] | None, at: str) -> bool:
         if name != RESPONSE_TEMPLATE:
             raise InvalidInput(
                 f"unknown transformer {name!r}: controlplane serves {RESPONSE_TEMPLATE!r} "
-                "(Handlebars response templating) only",
+                "(Handlebars response templating) only; any other transformer is a WireMock "
+                "extension, Java code running inside WireMock, and controlplane runs no Java",
                 location=f"{at}[{index}]",
             )
     return bool(transformers)

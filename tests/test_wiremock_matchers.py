@@ -508,3 +508,17 @@ def test_equal_to_json_placeholders_are_on_as_in_wiremock(wm: SessionHandle) -> 
     )
     assert error["source"]["pointer"] == "/request/bodyPatterns/0/equalToJson"
     assert error["detail"].startswith("unknown placeholder '${json-unit.nope}' at $.a")
+
+
+def test_a_document_matcher_nested_in_a_path_is_refused_saying_why(wm: SessionHandle) -> None:
+    nested = {"expression": "$.a", "equalToJson": {"b": 1}}
+    error = refused({"url": "/n", "bodyPatterns": [{"matchesJsonPath": nested}]}, wm)
+    assert error["source"]["pointer"] == "/request/bodyPatterns/0/matchesJsonPath/equalToJson"
+    assert error["detail"].startswith(
+        "`matchesJsonPath` with `equalToJson` is not served: the native json_path condition "
+        "applies a string matcher to what the expression finds"
+    )
+    nested = {"expression": "/a", "equalToXml": "<b/>"}
+    error = refused({"url": "/n", "bodyPatterns": [{"matchesXPath": nested}]}, wm)
+    assert error["source"]["pointer"] == "/request/bodyPatterns/0/matchesXPath/equalToXml"
+    assert "the native xpath condition" in error["detail"]

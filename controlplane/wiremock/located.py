@@ -16,7 +16,7 @@ import msgspec
 from controlplane.admin.decoding import Step, leading_steps, render_location
 from controlplane.errors import InvalidInput
 
-__all__ = ["build", "key", "not_yet"]
+__all__ = ["build", "key"]
 
 _T = TypeVar("_T")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -26,14 +26,6 @@ def key(location: str, name: str) -> str:
     if _IDENT.fullmatch(name):
         return f"{location}.{name}"
     return f"{location}[{msgspec.json.encode(name).decode()}]"
-
-
-def not_yet(feature: str, location: str) -> InvalidInput:
-    return InvalidInput(
-        f"`{feature}` is a WireMock feature controlplane does not serve yet "
-        "(see docs/reference/wiremock.md)",
-        location=key(location, feature),
-    )
 
 
 def build(

@@ -23,7 +23,6 @@ from controlplane.matching import CompiledRoute, compile_route
 from controlplane.wiremock import shapes
 from controlplane.wiremock.located import build as _build
 from controlplane.wiremock.located import key as _key
-from controlplane.wiremock.located import not_yet as _not_yet
 
 __all__ = ["body_match", "compile_pattern", "pattern_parts", "string_matcher"]
 
@@ -316,9 +315,7 @@ def _xpath(
     assert spec is not None
     if not spec.expression:
         raise InvalidInput("`expression` is required", location=_key(location, "expression"))
-    op = _one_operator(spec, location)
-    if op in _BODY_ONLY:
-        raise _not_yet(f"matchesXPath with {op}", location)
+    _nested_matcher("matchesXPath", spec, location)
     matcher = string_matcher(spec, location)
     return _build(
         location,
@@ -339,15 +336,29 @@ _BODY_ONLY = (
 )
 
 
+_NATIVE_PATHS = {"matchesJsonPath": "json_path", "matchesXPath": "xpath"}
+
+
+def _nested_matcher(outer: str, spec: shapes.JsonPathPattern, location: str) -> None:
+    """Refuse a document matcher nested in `outer`, saying why (string matchers pass)."""
+    op = _one_operator(spec, location)
+    if op in _BODY_ONLY:
+        raise InvalidInput(
+            f"`{outer}` with `{op}` is not served: the native {_NATIVE_PATHS[outer]} condition "
+            "applies a string matcher to what the expression finds; comparing a found value "
+            "as a document has no native condition. Match the found value's text "
+            "(equalTo, matches, ...) or give the document pattern for the whole body",
+            location=_key(location, op),
+        )
+
+
 def _json_path(spec: str | shapes.JsonPathPattern | None, location: str) -> wire.JsonPathCondition:
     if isinstance(spec, str):
         return _build(location, wire.JsonPathCondition, expression=spec)
     assert spec is not None
     if not spec.expression:
         raise InvalidInput("`expression` is required", location=_key(location, "expression"))
-    op = _one_operator(spec, location)
-    if op in _BODY_ONLY:
-        raise _not_yet(f"matchesJsonPath with {op}", location)
+    _nested_matcher("matchesJsonPath", spec, location)
     matcher = string_matcher(spec, location)
     return _build(location, wire.JsonPathCondition, expression=spec.expression, matcher=matcher)
 

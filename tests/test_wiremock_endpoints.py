@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import requests
@@ -242,31 +243,43 @@ def test_settings_are_taken_bare_or_wrapped_as_get_answers_them(cp: SessionHandl
     assert mixed.json()["errors"][0]["source"]["pointer"] == "/settings"
 
 
-async def _callback_closed_by(cp: SessionHandle, reset: str, stub: str) -> aiohttp.WSMessage:
-    """Open a callback for stub `stub`'s handler, POST `reset`, return the frame that follows."""
+async def _callback_closed_by(
+    cp: SessionHandle, reset: str, stub: str
+) -> tuple[aiohttp.WSMessage, Any]:
+    """Open callbacks for stub `stub`'s handler and for a native route's, POST `reset`;
+    the frame the stub's callback gets next, and the native handler's response then."""
     admin = cp.api + "/__admin"
+    cp.add_route(method="GET", path=f"/native-{stub}", handler=f"native-{stub}")
     async with aiohttp.ClientSession() as client:
         body = mapping("/cb", "stub", id=stub)
         async with client.post(f"{admin}/mappings", json=body) as created:
             assert created.status == 201
-        url = f"{cp.api}/handlers/wiremock-{stub}/callback"
-        async with client.ws_connect(url) as ws:
-            await asyncio.wait_for(ws.receive(), READ_TIMEOUT)  # the registration
+        native = await client.ws_connect(f"{cp.api}/handlers/native-{stub}/callback")
+        await asyncio.wait_for(native.receive(), READ_TIMEOUT)  # the registration
+        async with client.ws_connect(f"{cp.api}/handlers/wiremock-{stub}/callback") as ws:
+            await asyncio.wait_for(ws.receive(), READ_TIMEOUT)
             async with client.post(f"{admin}{reset}") as answer:
                 assert answer.status == 200
-            return await asyncio.wait_for(ws.receive(), READ_TIMEOUT)
+            closing = await asyncio.wait_for(ws.receive(), READ_TIMEOUT)
+        async with client.get(f"{cp.api}/handlers") as listed:
+            handlers = {h["name"]: h["response"] for h in (await listed.json())["handlers"]}
+        await native.close()
+        return closing, handlers.get(f"native-{stub}")
 
 
 async def test_dialect_resets_close_the_sessions_callbacks(cp: SessionHandle) -> None:
-    closing = await _callback_closed_by(cp, "/reset", "cb-reset")
+    closing, native = await _callback_closed_by(cp, "/reset", "cb-reset")
     assert (closing.type, closing.data, closing.extra) == (
         aiohttp.WSMsgType.CLOSE,
         1001,
         "session reset",
     )
-    closing = await _callback_closed_by(cp, "/mappings/reset", "cb-mappings")
+    assert native is None  # the whole session went, its native routes too
+    closing, native = await _callback_closed_by(cp, "/mappings/reset", "cb-mappings")
     assert (closing.type, closing.data, closing.extra) == (
         aiohttp.WSMsgType.CLOSE,
         1001,
         "mappings reset",
     )
+    # Only the stubs' callbacks close: the native route's still answers.
+    assert native == {"type": "callback", "timeout_ms": 5000}

@@ -236,10 +236,11 @@ class WireMockAdmin:
     async def reset_mappings(self, request: web.Request) -> web.Response:
         session = self.session(request)
         dropped = {route.handler for route, _ in state.stub_routes(session)}
-        state.reset_stubs(session, self.root)
-        # The stubs' answers go back to their files': callbacks answering for them end.
+        # The stubs' answers go back to their files': callbacks answering for them end
+        # (first, so that the stubs reloaded below are not touched by their closing).
         if self.callbacks is not None and dropped:
             self.callbacks.close(session.id, reason="mappings reset", handlers=dropped)
+        state.reset_stubs(session, self.root)
         return _empty()
 
     # ------------------------------------------------------------------ everything else

@@ -264,16 +264,20 @@ def _check_regex(pattern: str, field: str) -> None:
 
 
 class JsonPathCondition(Struct, **_STRICT):
-    """A JSONPath expression; without a matcher it means "the path exists"."""
+    """A JSONPath expression; without a matcher it means "the path exists". `matcher`
+    tests what it finds as text, `json_compare` as JSON (give one of them at most)."""
 
     expression: str
     matcher: StringMatcherSpec | None = None
+    json_compare: JsonCompare | None = None
 
     def __post_init__(self) -> None:
         try:
             parse_jsonpath(self.expression)
         except Exception as exc:  # jsonpath_ng raises plain Exceptions of its own
             raise ValueError(f"`expression` is not valid JSONPath: {exc}") from None
+        if self.matcher is not None and self.json_compare is not None:
+            raise ValueError("give `matcher` or `json_compare`, not both")
 
 
 class JsonCompare(Struct, **_STRICT):

@@ -164,7 +164,15 @@ def _routes() -> list[Route]:
         cookies={"c": "v"},
         json={"exact": [1]},
         json_subset={"partial": True},
-        json_path=[JsonPathCondition("$.a"), JsonPathCondition("$.b", StringMatcher(matches="1"))],
+        json_path=[
+            JsonPathCondition("$.a"),
+            JsonPathCondition("$.b", StringMatcher(matches="1")),
+            *(
+                [JsonPathCondition("$.c", json_compare=shapes.STRUCTS["JsonCompare"](value=1))]
+                if "json_compare" in {f.name for f in dataclasses.fields(JsonPathCondition)}
+                else []
+            ),
+        ],
         body="body",
         body_base64="Ym9keQ==",
         body_matcher=StringMatcher(contains="od"),

@@ -412,3 +412,21 @@ def test_an_unusable_placeholder_is_refused_at_registration(value: Any, message:
     with pytest.raises(msgspec.ValidationError) as refused:
         msgspec.convert({"value": value, "placeholders": True}, wire.JsonCompare)
     assert str(refused.value).startswith(message)
+
+
+def test_a_json_path_can_compare_what_it_finds_as_json() -> None:
+    found = {"value": {"id": "${json-unit.any-number}"}, "placeholders": True}
+    m = match(json_path=[{"expression": "$.a", "json_compare": found}])
+    assert m(view(json={"a": {"id": 1}})) and not m(view(json={"a": {"id": "1"}}))
+    assert not m(view(json={"b": {"id": 1}}))
+    [diff] = m.diffs(view(json={"a": {"id": "1"}}))
+    assert (diff.field, diff.expected, diff.actual) == (
+        "json_path $.a",
+        'json_compare {"id":"${json-unit.any-number}"}',
+        '{"id":"1"}',
+    )
+    with pytest.raises(msgspec.ValidationError, match="give `matcher` or `json_compare`"):
+        msgspec.convert(
+            {"expression": "$.a", "matcher": "x", "json_compare": {"value": 1}},
+            wire.JsonPathCondition,
+        )

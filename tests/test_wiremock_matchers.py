@@ -511,14 +511,28 @@ def test_equal_to_json_placeholders_are_on_as_in_wiremock(wm: SessionHandle) -> 
 
 
 def test_a_document_matcher_nested_in_a_path_is_refused_saying_why(wm: SessionHandle) -> None:
-    nested = {"expression": "$.a", "equalToJson": {"b": 1}}
+    nested = {"expression": "$.a", "matchesJsonSchema": {"type": "object"}}
     error = refused({"url": "/n", "bodyPatterns": [{"matchesJsonPath": nested}]}, wm)
-    assert error["source"]["pointer"] == "/request/bodyPatterns/0/matchesJsonPath/equalToJson"
+    pointer = "/request/bodyPatterns/0/matchesJsonPath/matchesJsonSchema"
+    assert error["source"]["pointer"] == pointer
     assert error["detail"].startswith(
-        "`matchesJsonPath` with `equalToJson` is not served: the native json_path condition "
-        "applies a string matcher to what the expression finds"
+        "`matchesJsonPath` with `matchesJsonSchema` is not served: the native json_path "
+        "condition applies a string matcher to what the expression finds"
     )
     nested = {"expression": "/a", "equalToXml": "<b/>"}
     error = refused({"url": "/n", "bodyPatterns": [{"matchesXPath": nested}]}, wm)
     assert error["source"]["pointer"] == "/request/bodyPatterns/0/matchesXPath/equalToXml"
     assert "the native xpath condition" in error["detail"]
+
+
+def test_equal_to_json_nested_in_a_json_path_compares_the_found_value(wm: SessionHandle) -> None:
+    nested = {
+        "expression": "$.order",
+        "equalToJson": {"id": "${json-unit.any-number}", "lines": [{"sku": "a"}]},
+        "ignoreExtraElements": True,
+    }
+    stub(MappingRequest(method="POST", url_path="/o", body_patterns=[{"matchesJsonPath": nested}]))
+    order = {"id": 4, "lines": [{"sku": "a", "qty": 2}], "note": "x"}
+    assert post(wm, "/o", json.dumps({"order": order, "other": 1})) == 200
+    assert post(wm, "/o", json.dumps({"order": {**order, "id": "4"}})) == 404
+    assert post(wm, "/o", json.dumps({"other": order})) == 404

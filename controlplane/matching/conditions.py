@@ -168,6 +168,16 @@ class _JsonSubset(Check):
         return show_json_body(view)
 
 
+def _comparer(spec: wire.JsonCompare) -> Callable[[Any], bool]:
+    return json_comparer(
+        spec.value,
+        ignore_array_order=spec.ignore_array_order,
+        ignore_extra_fields=spec.ignore_extra_fields,
+        ignore_extra_items=spec.ignore_extra_items,
+        placeholders=spec.placeholders,
+    )
+
+
 class _JsonCompare(Check):
     __slots__ = ("_holds",)
     cost = 6
@@ -179,13 +189,7 @@ class _JsonCompare(Check):
             if getattr(spec, name)
         ]
         self.field = "json_compare" + (f" ({', '.join(lenient)})" if lenient else "")
-        self._holds = json_comparer(
-            spec.value,
-            ignore_array_order=spec.ignore_array_order,
-            ignore_extra_fields=spec.ignore_extra_fields,
-            ignore_extra_items=spec.ignore_extra_items,
-            placeholders=spec.placeholders,
-        )
+        self._holds = _comparer(spec)
         self.expected = clip(json_text(spec.value))
 
     def __call__(self, view: RequestView) -> bool:
@@ -344,7 +348,7 @@ _TOO_LARGE = (
 
 
 class _JsonPath(Check):
-    __slots__ = ("_matcher", "_path", "_scans")
+    __slots__ = ("_compare", "_matcher", "_path", "_scans")
     cost = 7
 
     def __init__(self, condition: wire.JsonPathCondition) -> None:
@@ -358,22 +362,32 @@ class _JsonPath(Check):
         self._matcher = (
             None if condition.matcher is None else compile_string_matcher(condition.matcher)
         )
-        self.expected = "exists" if self._matcher is None else self._matcher.description
+        compare = condition.json_compare
+        #: Found values compared as JSON (a WireMock `equalToJson` nested in the path).
+        self._compare = None if compare is None else _comparer(compare)
+        if compare is not None:
+            self.expected = "json_compare " + clip(json_text(compare.value))
+        else:
+            self.expected = "exists" if self._matcher is None else self._matcher.description
         #: Whether evaluating may visit every value of the body.
         self._scans = not _visits_few(self._path)
 
-    def _values(self, data: Any) -> list[str]:
+    def _found(self, data: Any) -> list[Any]:
         try:
-            found = self._path.find(data)
+            return [match.value for match in self._path.find(data)]
         except Exception:  # filters can fail on unexpected shapes; that is "not found"
             return []
+
+    def _values(self, data: Any) -> list[str]:
         # Strings as they are, everything else by its JSON text: 42, true, null, {...}.
-        return [v if isinstance(v, str) else json_text(v) for v in (m.value for m in found)]
+        return [v if isinstance(v, str) else json_text(v) for v in self._found(data)]
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
         if data is NOT_JSON or (self._scans and view.json_large):
             return False
+        if self._compare is not None:
+            return any(map(self._compare, self._found(data)))
         values = self._values(data)
         if self._matcher is None:
             return bool(values)

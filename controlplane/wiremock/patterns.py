@@ -223,6 +223,22 @@ def _json_value(value: Any, location: str) -> Any:
     return value
 
 
+def _equal_to_json(p: shapes.ContentPattern, location: str) -> wire.JsonCompare:
+    """`equalToJson` (+`ignoreArrayOrder`, `ignoreExtraElements`) with JsonUnit's
+    placeholders, which WireMock always applies."""
+    at = _key(location, "equalToJson")
+    iee = bool(p.ignoreExtraElements)
+    return _build(
+        at,
+        wire.JsonCompare,
+        value=_json_value(p.equalToJson, at),
+        ignore_array_order=bool(p.ignoreArrayOrder),
+        ignore_extra_fields=iee,
+        ignore_extra_items=iee,
+        placeholders=True,
+    )
+
+
 def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Match:
     """`bodyPatterns` (all must hold) as native body conditions."""
     text: list[wire.StringMatcherSpec] = []
@@ -236,18 +252,7 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
         at = f"{location}[{index}]"
         op = _one_operator(p, at)
         if op == "equalToJson":
-            iee = bool(p.ignoreExtraElements)
-            json_compare.append(
-                _build(
-                    _key(at, op),
-                    wire.JsonCompare,
-                    value=_json_value(p.equalToJson, _key(at, op)),
-                    ignore_array_order=bool(p.ignoreArrayOrder),
-                    ignore_extra_fields=iee,
-                    ignore_extra_items=iee,
-                    placeholders=True,  # WireMock's (JsonUnit's) are always on
-                )
-            )
+            json_compare.append(_equal_to_json(p, at))
         elif op == "matchesJsonPath":
             json_path.append(_json_path(p.matchesJsonPath, _key(at, op)))
         elif op == "equalToXml":
@@ -358,6 +363,12 @@ def _json_path(spec: str | shapes.JsonPathPattern | None, location: str) -> wire
     assert spec is not None
     if not spec.expression:
         raise InvalidInput("`expression` is required", location=_key(location, "expression"))
+    if _one_operator(spec, location) == "equalToJson":
+        # The found value compared as JSON, as WireMock compares its JSON text.
+        compare = _equal_to_json(spec, location)
+        return _build(
+            location, wire.JsonPathCondition, expression=spec.expression, json_compare=compare
+        )
     _nested_matcher("matchesJsonPath", spec, location)
     matcher = string_matcher(spec, location)
     return _build(location, wire.JsonPathCondition, expression=spec.expression, matcher=matcher)

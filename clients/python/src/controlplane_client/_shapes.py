@@ -91,17 +91,19 @@ class StringMatcher:
 
 @dataclass(frozen=True, kw_only=True)
 class JsonPathCondition:
-    """A JSONPath expression; without a matcher it means "the path exists"."""
+    """A JSONPath expression; without a matcher it means "the path exists". `matcher`"""
 
     __wire_tag__: ClassVar[str | None] = None
     __wire_omit_defaults__: ClassVar[bool] = True
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('expression', 'expression', ('str',)),
         ('matcher', 'matcher', ('union', (('str',), ('struct', 'StringMatcher'), ('none',)))),
+        ('json_compare', 'json_compare', ('union', (('struct', 'JsonCompare'), ('none',)))),
     )
 
     expression: str = field(kw_only=False)
     matcher: StringMatcherSpec | None = field(default=None, kw_only=False)
+    json_compare: JsonCompare | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -308,10 +308,13 @@ class XmlEqual(Struct, **_STRICT):
     #: `${xmlunit.ignore}`, `${xmlunit.isNumber}`, `${xmlunit.isDateTime}`,
     #: `${xmlunit.matchesRegex(RE)}` in expected text and attribute values.
     placeholders: bool = False
+    #: Sibling elements in any order: compared after a stable sort by local name, as
+    #: WireMock's `equalToXml` (same-named siblings keep their order).
+    any_order: bool = False
 
     def __post_init__(self) -> None:
         try:
-            xmldoc.ExpectedXml(self.value, self.placeholders)
+            xmldoc.ExpectedXml(self.value, self.placeholders, self.any_order)
         except xmldoc.XmlError as exc:
             raise ValueError(f"`value` is not usable XML: {exc}") from None
 

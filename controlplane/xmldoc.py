@@ -128,6 +128,11 @@ def _is_number(text: str | None) -> bool:
     return True
 
 
+def _ignore(actual: str | None) -> bool:
+    """`${xmlunit.ignore}`: any value, or (as element text) none at all."""
+    return True
+
+
 def _value_test(expected: str | None, placeholders: bool) -> _Value | str | None:
     """What an expected text or attribute value compares with: a test or a plain text."""
     text = (expected or "").strip() or None
@@ -138,7 +143,7 @@ def _value_test(expected: str | None, placeholders: bool) -> _Value | str | None
         return text
     kind = found.group(1)
     if kind == "ignore":
-        return lambda actual: True
+        return _ignore
     if kind == "isNumber":
         return _is_number
     if kind == "isDateTime":
@@ -152,11 +157,17 @@ def _value_test(expected: str | None, placeholders: bool) -> _Value | str | None
 
 
 class _Node:
-    """One expected element, compiled: its name, attribute tests and content in order."""
+    """One expected element, compiled: its name, attribute tests and content.
 
-    __slots__ = ("attrs", "content", "tag")
+    `content` is its text and child elements in document order. With `any_order`, the
+    children are compared after a stable sort by local name, as WireMock's
+    `equalToXml` does (XMLUnit with an order-invariant node matcher): `texts` are then
+    its text tests in order and `children` its children already sorted.
+    """
 
-    def __init__(self, element: Element, placeholders: bool) -> None:
+    __slots__ = ("any_order", "attrs", "children", "content", "tag", "texts")
+
+    def __init__(self, element: Element, placeholders: bool, any_order: bool) -> None:
         self.tag = element.tag
         self.attrs = {k: _value_test(v, placeholders) for k, v in element.attrib.items()}
         content: list[_Node | _Value | str] = []
@@ -164,11 +175,23 @@ class _Node:
         if text is not None:
             content.append(text)
         for child in element:
-            content.append(_Node(child, placeholders))
+            content.append(_Node(child, placeholders, any_order))
             tail = _value_test(child.tail, placeholders)
             if tail is not None:
                 content.append(tail)
         self.content = content
+        self.any_order = any_order
+        self.texts = [item for item in content if not isinstance(item, _Node)]
+        children = [item for item in content if isinstance(item, _Node)]
+        self.children = sorted(children, key=_node_name) if any_order else children
+
+
+def _node_name(node: _Node) -> str:
+    return _local(node.tag)
+
+
+def _element_name(element: Element) -> str:
+    return _local(element.tag)
 
 
 def _actual_content(element: Element) -> list[Element | str]:
@@ -188,6 +211,13 @@ def _same_value(test: _Value | str | None, actual: str | None) -> bool:
     return test(None if actual is None else actual.strip())
 
 
+def _same_texts(expected: list[_Value | str], actual: list[str]) -> bool:
+    if len(expected) != len(actual):
+        # An ignored text placeholder also stands for no text at all.
+        return not actual and all(test is _ignore for test in expected)
+    return all(_same_value(want, got) for want, got in zip(expected, actual, strict=True))
+
+
 def _same(node: _Node, element: Element) -> bool:
     if node.tag != element.tag or node.attrs.keys() != element.attrib.keys():
         return False
@@ -195,11 +225,21 @@ def _same(node: _Node, element: Element) -> bool:
         if not _same_value(test, element.attrib[name]):
             return False
     actual = _actual_content(element)
-    expected = node.content
+    if node.any_order:
+        texts = [item for item in actual if isinstance(item, str)]
+        children = sorted((item for item in actual if isinstance(item, Element)), key=_element_name)
+        return (
+            len(node.children) == len(children)
+            and _same_texts(node.texts, texts)
+            and all(_same(want, got) for want, got in zip(node.children, children, strict=True))
+        )
+    expected: list[_Node | _Value | str] = node.content
     if len(expected) != len(actual):
         # An ignored text placeholder also stands for no text at all.
-        if len(expected) == len(actual) + 1 and not any(isinstance(e, str) for e in actual):
-            expected = [e for e in expected if isinstance(e, _Node)]
+        if not any(isinstance(e, str) for e in actual) and all(
+            test is _ignore for test in node.texts
+        ):
+            expected = list(node.children)
         if len(expected) != len(actual):
             return False
     for want, got in zip(expected, actual, strict=True):
@@ -216,8 +256,8 @@ class ExpectedXml:
 
     __slots__ = ("_root",)
 
-    def __init__(self, document: str, placeholders: bool = False) -> None:
-        self._root = _Node(parse(document), placeholders)
+    def __init__(self, document: str, placeholders: bool = False, any_order: bool = False) -> None:
+        self._root = _Node(parse(document), placeholders, any_order)
 
     def equals(self, root: Element) -> bool:
         return _same(self._root, root)

@@ -40,6 +40,7 @@ def test_equality_ignores_prefixes_attribute_order_whitespace_and_comments() -> 
         '<a xmlns="urn:a" x="1"><b>t</b></a>',  # an attribute missing
         '<a xmlns="urn:a" x="1" y="3"><b>t</b></a>',  # an attribute differs
         '<a xmlns="urn:a" x="1" y="2"><b>u</b></a>',  # text differs
+        '<a xmlns="urn:a" x="1" y="2"><b/></a>',  # text missing
         '<a xmlns="urn:a" x="1" y="2"><b>t</b><b>t</b></a>',  # an extra element
         '<a xmlns="urn:a" x="1" y="2">t<b>t</b></a>',  # extra text
         "<a",  # not XML
@@ -54,6 +55,39 @@ def test_equality_fails_on_any_real_difference(body: str) -> None:
 def test_element_order_matters() -> None:
     m = match(xml=[{"value": "<a><b/><c/></a>"}])
     assert m(view("<a><b/><c/></a>")) and not m(view("<a><c/><b/></a>"))
+
+
+@pytest.mark.parametrize(
+    ("body", "matches"),
+    [
+        ("<a>t<b/><c>1</c></a>", True),
+        ("<a>t<c>1</c><b/></a>", True),  # differently named siblings in any order
+        ("<a><c>1</c><b/>t</a>", True),  # text is compared apart from the elements
+        ("<a>t<c>1</c></a>", False),  # a child missing
+        ("<a>t<c>1</c><b/><b/></a>", False),  # a child too many
+        ("<a>u<c>1</c><b/></a>", False),  # text differs
+        ("<a><c>1</c><b/></a>", False),  # text missing
+        ("<a>t<c>2</c><b/></a>", False),  # a child differs
+    ],
+)
+def test_any_order_compares_siblings_sorted_by_local_name(body: str, matches: bool) -> None:
+    m = match(xml=[{"value": "<a>t<b/><c>1</c></a>", "any_order": True}])
+    assert m(view(body)) is matches
+
+
+def test_any_order_keeps_the_order_of_same_named_siblings() -> None:
+    m = match(xml=[{"value": '<a><i n="1"/><j/><i n="2"/></a>', "any_order": True}])
+    assert m(view('<a><j/><i n="1"/><i n="2"/></a>'))
+    assert m(view('<a><i n="1"/><i n="2"/><j/></a>'))
+    assert not m(view('<a><i n="2"/><j/><i n="1"/></a>'))
+
+
+def test_an_ignored_text_placeholder_also_stands_for_no_text_in_any_order() -> None:
+    m = match(
+        xml=[{"value": "<a>${xmlunit.ignore}<b/></a>", "placeholders": True, "any_order": True}]
+    )
+    assert m(view("<a><b/></a>")) and m(view("<a>x<b/></a>"))
+    assert not m(view("<a>x</a>"))
 
 
 def test_placeholders() -> None:

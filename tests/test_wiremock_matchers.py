@@ -93,6 +93,21 @@ def test_equal_to_xml_with_placeholders_and_namespaces(wm: SessionHandle) -> Non
     assert post(wm, "/xml", "not xml") == 404
 
 
+def test_equal_to_xml_ignores_the_order_of_differently_named_siblings(wm: SessionHandle) -> None:
+    """WireMock's equalToXml matches children after a stable sort by local name."""
+    stub(
+        MappingRequest(
+            method="POST",
+            url_path="/xml",
+            body_patterns=[{"equalToXml": '<o><id>1</id><line n="1"/><line n="2"/></o>'}],
+        )
+    )
+    assert post(wm, "/xml", '<o><line n="1"/><line n="2"/><id>1</id></o>') == 200
+    assert post(wm, "/xml", '<o><line n="1"/><id>1</id><line n="2"/></o>') == 200
+    assert post(wm, "/xml", '<o><id>1</id><line n="2"/><line n="1"/></o>') == 404
+    assert post(wm, "/xml", '<o><id>1</id><line n="1"/></o>') == 404
+
+
 def test_equal_to_xml_without_placeholders_is_literal(wm: SessionHandle) -> None:
     stub(
         MappingRequest(

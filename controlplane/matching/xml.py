@@ -66,7 +66,7 @@ class XmlEqual(Check):
 
     def __init__(self, spec: wire.XmlEqual) -> None:
         self.field = "xml" + (" (placeholders)" if spec.placeholders else "")
-        self._expected = xmldoc.ExpectedXml(spec.value, spec.placeholders)
+        self._expected = xmldoc.ExpectedXml(spec.value, spec.placeholders, spec.any_order)
         self.expected = clip(spec.value)
 
     def __call__(self, view: RequestView) -> bool:

@@ -259,7 +259,13 @@ def body_match(patterns: list[shapes.ContentPattern], location: str) -> wire.Mat
             _xml_options(p, at)
             placeholders = bool(p.enablePlaceholders)
             xml.append(
-                _build(_key(at, op), wire.XmlEqual, value=p.equalToXml, placeholders=placeholders)
+                _build(
+                    _key(at, op),
+                    wire.XmlEqual,
+                    value=p.equalToXml,
+                    placeholders=placeholders,
+                    any_order=True,
+                )
             )
         elif op == "matchesXPath":
             xpath.append(_xpath(p.matchesXPath, p.xPathNamespaces, _key(at, op)))

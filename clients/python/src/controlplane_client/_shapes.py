@@ -136,10 +136,12 @@ class XmlEqual:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('value', 'value', ('str',)),
         ('placeholders', 'placeholders', ('bool',)),
+        ('any_order', 'any_order', ('bool',)),
     )
 
     value: str
     placeholders: bool = False
+    any_order: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

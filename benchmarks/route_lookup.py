@@ -69,7 +69,7 @@ def main() -> None:
         miss = view(request(SIZES[-1] - 1) + "x", method="POST")
         assert table.find(miss) is None
         us = per_call_us(partial(unmatched, table, miss), 200)
-        print(f"unmatched + near_misses {kind:<28} 10,000 routes: {us / 1000:.2f} ms")
+        print(f"unmatched + near_misses {kind:<28} 10,000 routes: {us:6.1f} µs")
 
 
 if __name__ == "__main__":

@@ -23,16 +23,29 @@ once, as the path, and its `url` diff appears only when its query differs too.
 
 Ties keep the routes' order (priority, then declaration). Ranking does real work per
 route (conditions, difflib on at most 256 characters), so callers pass a small pool
-(see `RouteTable.near_misses`), never every route of a large table.
+(see `RouteTable.near_misses`), never every route of a large table, and the ranking
+assesses that pool cheapest-first: each route first gets a *floor*, a distance it
+cannot beat (its method and `times` exactly, whether its path matches, and for a path
+that does not, difflib's ratio bounded by the characters both sides share, which
+is what `SequenceMatcher.quick_ratio` counts; conditions count 0). Routes are
+assessed in (floor, priority, order) order, and the ranking stops at the first whose
+floor ranks after the `limit`-th best so far: every later one ranks after it too. The
+floor adds the same terms in the same order as `assess`, each no greater, so it is
+never above the distance, rounding included; the result is the one assessing every
+route of the pool gives.
 """
 
 from __future__ import annotations
 
-import heapq
+from bisect import insort
+from collections import Counter
 from collections.abc import Iterable
 from difflib import SequenceMatcher
+from operator import itemgetter
 
 from controlplane import wire
+from controlplane.matching.paths import COMPARED as _COMPARED
+from controlplane.matching.paths import PathPattern
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
 
@@ -44,8 +57,8 @@ _WHERE_SPREAD = 0.35
 _CONDITION_FLOOR = 0.1
 _CONDITION_SPREAD = 0.02
 _TIMES = 0.05
-#: Characters of each side difflib compares: bounded work for long paths and urls.
-_COMPARED = 256
+#: (distance or floor, route key, place in the pool): the ranking order.
+_rank = itemgetter(0, 1, 2)
 
 
 def _similarity(expected: str, actual: str) -> float:
@@ -59,18 +72,65 @@ def _where(skeleton: str, actual: str) -> float:
     return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - _similarity(skeleton, actual))
 
 
+class _RequestPath:
+    """The request path, compared with many skeletons: difflib indexes it once
+    (`set_seq2`, the same ratio as a new SequenceMatcher per pair), its characters
+    are counted once for the floors."""
+
+    __slots__ = ("_matcher", "counts", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.counts = dict(Counter(path[:_COMPARED]))
+        self._matcher: SequenceMatcher[str] | None = None
+
+    def where(self, skeleton: str) -> float:
+        """`_where(skeleton, self.path)`."""
+        similarity = 0.0
+        if skeleton and self.path:
+            matcher = self._matcher
+            if matcher is None:
+                matcher = SequenceMatcher(None, "", self.path[:_COMPARED], autojunk=False)
+                self._matcher = matcher
+            matcher.set_seq1(skeleton[:_COMPARED])
+            similarity = matcher.ratio()
+        return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
+
+    def where_floor(self, pattern: PathPattern) -> float:
+        """A cost `where(pattern.skeleton)` cannot go below, without difflib: its ratio
+        is 2 * matched / (both lengths), and matched characters are pairs of equal
+        characters, so at most the characters both sides share, with repeats."""
+        skeleton = pattern.skeleton
+        bound = 0.0
+        if skeleton and self.path:
+            counts = self.counts
+            shared = 0
+            for char, count in pattern.skeleton_counts().items():
+                other = counts.get(char, 0)
+                shared += count if count < other else other
+            total = min(len(skeleton), _COMPARED) + min(len(self.path), _COMPARED)
+            bound = 2.0 * shared / total
+        return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - bound)
+
+
 def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
     """How far `route` is from matching `view`, and every difference (each once)."""
+    path = view.path
+    return _assess(view, route, route.pattern.match(path) is not None, _RequestPath(path))
+
+
+def _assess(
+    view: RequestView, route: CompiledRoute, path_matches: bool, request_path: _RequestPath
+) -> wire.NearMiss:
     diffs: list[wire.Diff] = []
     distance = 0.0
     if route.method is not None and route.method != view.method:
         diffs.append(wire.Diff(field="method", expected=route.method, actual=view.method))
         distance += _METHOD
     pattern = route.pattern
-    path_matches = pattern.match(view.path) is not None
     if not path_matches:
         diffs.append(wire.Diff(field="path", expected=pattern.source, actual=view.path))
-        distance += _where(pattern.skeleton, view.path)
+        distance += request_path.where(pattern.skeleton)
     if route.conditions is not None:
         exact = pattern.kind == "exact"
         for check in route.conditions.checks:
@@ -100,13 +160,44 @@ def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
     )
 
 
+def _floor(
+    view: RequestView, route: CompiledRoute, path_matches: bool, request_path: _RequestPath
+) -> float:
+    """A distance `assess` cannot go below: its terms in its order, each no greater
+    (conditions count 0), so floating point rounds it no higher."""
+    distance = 0.0
+    if route.method is not None and route.method != view.method:
+        distance += _METHOD
+    if not path_matches:
+        distance += request_path.where_floor(route.pattern)
+    if route.remaining == 0:
+        distance += _TIMES
+    return round(min(distance, 1.0), 4)
+
+
 def rank_near_misses(
     view: RequestView, routes: Iterable[CompiledRoute], limit: int
 ) -> list[wire.NearMiss]:
-    """The `limit` routes closest to matching `view`, closest first; ties by (priority, order).
+    """The `limit` routes closest to matching `view`, closest first; ties by (priority,
+    order), then by their place in `routes`.
 
-    A `limit` of 0 or less gives [] without assessing a route (`heapq.nsmallest`).
+    A `limit` of 0 or less gives [] without assessing a route.
     """
-    scored = ((assess(view, route), route.key) for route in routes)
-    best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1]))
-    return [miss for miss, _ in best]
+    if limit <= 0:
+        return []
+    path = view.path
+    request_path = _RequestPath(path)
+    floors: list[tuple[float, tuple[int, int], int, CompiledRoute, bool]] = []
+    for place, route in enumerate(routes):
+        matches = route.pattern.match(path) is not None
+        floor = _floor(view, route, matches, request_path)
+        floors.append((floor, route.key, place, route, matches))
+    floors.sort(key=_rank)
+    best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
+    for floor, key, place, route, matches in floors:
+        if len(best) == limit and (floor, key, place) > best[-1][:3]:
+            break  # this route, and every one after it, ranks after the limit-th best
+        miss = _assess(view, route, matches, request_path)
+        insort(best, (miss.distance, key, place, miss), key=_rank)
+        del best[limit:]
+    return [miss for *_, miss in best]

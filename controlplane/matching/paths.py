@@ -17,13 +17,14 @@ User regexes (`path_regex`, a parameter's `{n:[0-9]+}`) compile with RE2
 from __future__ import annotations
 
 import re
+from collections import Counter
 from itertools import pairwise
 from typing import Literal
 
 from controlplane.regex import UserRegex, compile_user
 from controlplane.wire import PATH_PARAM
 
-__all__ = ["NO_PARAMS", "PathPattern", "Regex", "compile_path", "regex_skeleton"]
+__all__ = ["COMPARED", "NO_PARAMS", "PathPattern", "Regex", "compile_path", "regex_skeleton"]
 
 #: A compiled full-match regex: RE2 for anything a user wrote, `re` for our own.
 Regex = re.Pattern[str] | UserRegex
@@ -31,6 +32,10 @@ Regex = re.Pattern[str] | UserRegex
 #: The params of an exact path: one shared dict, so a match allocates nothing.
 #: Never mutated (params are read, journaled and echoed, never written).
 NO_PARAMS: dict[str, str] = {}
+
+#: Characters of each side near misses compare with difflib: bounded work for long
+#: paths and urls.
+COMPARED = 256
 
 PathKind = Literal["exact", "template", "regex"]
 
@@ -41,6 +46,7 @@ class PathPattern:
     __slots__ = (
         "_head",
         "_names",
+        "_skeleton_counts",
         "kind",
         "prefix",
         "regex",
@@ -87,6 +93,16 @@ class PathPattern:
             if kind == "template"
             else regex_skeleton(source)
         )
+        self._skeleton_counts: dict[str, int] | None = None
+
+    def skeleton_counts(self) -> dict[str, int]:
+        """How often each character occurs in the skeleton's first `COMPARED` characters:
+        near misses bound a similarity by it before paying for difflib. Counted on the
+        first near miss that needs it, then kept (most routes are never a candidate)."""
+        counts = self._skeleton_counts
+        if counts is None:
+            counts = self._skeleton_counts = dict(Counter(self.skeleton[:COMPARED]))
+        return counts
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path params when `path` matches ({} for an exact path), else None."""

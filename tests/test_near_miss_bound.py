@@ -1,0 +1,101 @@
+"""The near-miss ranking stops early: a route whose floor (a distance it cannot beat)
+ranks after the limit-th best is never assessed. These pin that the pruning changes
+nothing: the result is the one assessing every route gives, ties included."""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+from controlplane import wire
+from controlplane.matching import CompiledRoute, assess, rank_near_misses
+from controlplane.request_view import RequestView
+from tests.matching_support import route, table, view
+
+
+def every_route_assessed(
+    request: RequestView, routes: list[CompiledRoute], limit: int
+) -> list[wire.NearMiss]:
+    """The ranking as it was before the floors: assess all, keep the `limit` smallest."""
+    scored = [(assess(request, r), r.key, place) for place, r in enumerate(routes)]
+    best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1], item[2]))
+    return [miss for miss, *_ in best]
+
+
+def test_a_route_whose_floor_equals_the_limit_th_distance_and_ranks_before_it_is_kept() -> None:
+    # "far" is assessed first (floor 0.25: its path shares every character with the
+    # request's, which difflib does not match in order) and comes out at 0.3; "at-bound"
+    # has a floor of exactly 0.3 (its method differs, nothing else) and an earlier key:
+    # it ties and wins the tie, so its floor, equal to the best so far, must not prune it.
+    far = route("far", 2, path="/a/a/abc")
+    at_bound = route("at-bound", 1, method="POST", path="/ab/cd")
+    request = view("GET", "/ab/cd")
+    assert assess(request, far).distance == 0.3
+    assert assess(request, at_bound).distance == 0.3
+    [miss] = rank_near_misses(request, [far, at_bound], limit=1)
+    assert miss.route_id == "at-bound"
+    assert [m.route_id for m in rank_near_misses(request, [far, at_bound], limit=2)] == [
+        "at-bound",
+        "far",
+    ]
+
+
+def test_a_route_whose_floor_ties_the_limit_th_distance_but_ranks_after_it_is_not_kept() -> None:
+    far = route("far", 1, path="/a/a/abc")
+    at_bound = route("at-bound", 2, method="POST", path="/ab/cd")
+    [miss] = rank_near_misses(view("GET", "/ab/cd"), [far, at_bound], limit=1)
+    assert miss.route_id == "far"
+
+
+def test_equal_distances_keep_priority_then_declaration_order_past_the_floors() -> None:
+    # Sixty routes (past the small-table threshold, so the table pools neighbours);
+    # nine of the neighbours tie at 0.4957 with floors equal to their distances.
+    t = table(*(route(f"r{i}", i, path=f"/items/{9940 + i}") for i in range(60)))
+    request = view("POST", "/items/9999x")
+    misses = t.near_misses(request)
+    assert [(m.route_id, m.distance) for m in misses] == [
+        ("r59", 0.4652),
+        ("r50", 0.4957),
+        ("r51", 0.4957),
+    ]
+    misses = t.near_misses(request, limit=12)
+    assert [m.route_id for m in misses] == ["r59", *(f"r{i}" for i in range(50, 59))]
+    # A higher priority number ranks later among equal distances, whatever the order.
+    first = route("late-but-first", 99, path="/items/9995", priority=1)
+    tied = [route(f"r{i}", i, path=f"/items/{9990 + i}", priority=5) for i in range(5)]
+    ranked = rank_near_misses(request, [*tied, first], limit=3)
+    assert [m.route_id for m in ranked] == ["late-but-first", "r0", "r1"]
+
+
+def test_the_ranking_is_the_one_assessing_every_route_gives() -> None:
+    # Routes of every path kind, methods, conditions, used-up `times` and priorities,
+    # against requests near and far from them; every limit from 1 to all routes.
+    rng = random.Random(15)
+    words = ["users", "user", "items", "orders", "a", "ab", "v1", "v2", "x"]
+    routes: list[CompiledRoute] = []
+    for order in range(40):
+        segments = [rng.choice(words) for _ in range(rng.randint(1, 3))]
+        kind = rng.choice(["exact", "template", "regex"])
+        fields: dict[str, object] = {"priority": rng.choice([1, 5, 5, 5])}
+        if kind == "exact":
+            fields["path"] = "/" + "/".join(segments)
+        elif kind == "template":
+            fields["path"] = "/" + "/".join(segments) + "/{id}"
+        else:
+            fields["path_regex"] = "/" + "/".join(segments) + "/[0-9]+"
+        if rng.random() < 0.3:
+            fields["match"] = {"headers": {"X-Tenant": rng.choice(["a", "b"])}}
+        method = rng.choice(["GET", "GET", "POST", "*"])
+        compiled = route(f"r{order}", order, method=method, **fields)
+        if rng.random() < 0.2:
+            compiled.remaining = 0
+        routes.append(compiled)
+    for _ in range(60):
+        path = "/" + "/".join(rng.choice([*words, "7", "42"]) for _ in range(rng.randint(1, 4)))
+        headers = [("X-Tenant", rng.choice(["a", "c"]))]
+        request = view(rng.choice(["GET", "POST"]), path, headers=headers)
+        pool = rng.sample(routes, rng.randint(1, len(routes)))
+        for limit in range(1, len(pool) + 1):
+            assert rank_near_misses(request, pool, limit) == every_route_assessed(
+                request, pool, limit
+            ), (request.method, path, limit)

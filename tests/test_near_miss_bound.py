@@ -99,3 +99,43 @@ def test_the_ranking_is_the_one_assessing_every_route_gives() -> None:
             assert rank_near_misses(request, pool, limit) == every_route_assessed(
                 request, pool, limit
             ), (request.method, path, limit)
+
+
+def test_a_repeated_miss_sees_routes_added_replaced_and_removed_since() -> None:
+    t = table(*(route(f"r{i}", i, path=f"/items/{i}") for i in range(60)))
+    request = view("GET", "/items/7x")
+    assert t.near_misses(request)[0].route_id == "r7"
+    t.add(route("typo", 60, path="/items/7x", match={"headers": {"X-A": "1"}}))
+    assert t.near_misses(request)[0].route_id == "typo"
+    t.replace(route("typo", 60, path="/elsewhere"))
+    assert "typo" not in [m.route_id for m in t.near_misses(request, limit=60)]
+    assert t.near_misses(request)[0].route_id == "r7"
+    t.remove("r7")
+    assert t.near_misses(request)[0].route_id != "r7"
+    t.clear()
+    assert t.near_misses(request) == []
+
+
+def test_a_repeated_miss_reads_times_and_conditions_afresh() -> None:
+    near = route("near", 1, path="/items/1", match={"headers": {"X-A": "1"}}, times=1)
+    t = table(near, *(route(f"r{i}", i + 2, path=f"/items/{i}") for i in range(2, 60)))
+    assert t.near_misses(view("GET", "/items/1", headers=[("X-A", "2")]))[0].distance == 0.12
+    assert t.near_misses(view("GET", "/items/1", headers=[("X-A", "1")]))[0].distance == 0.0
+    near.remaining = 0
+    [miss, *_] = t.near_misses(view("GET", "/items/1", headers=[("X-A", "1")]))
+    assert (miss.route_id, miss.distance, [d.field for d in miss.diffs]) == (
+        "near",
+        0.05,
+        ["times"],
+    )
+
+
+def test_more_distinct_misses_than_pools_kept_rank_as_fresh_ones() -> None:
+    routes = [route(f"r{i}", i, path=f"/items/{i}") for i in range(60)]
+    t = table(*routes)
+    for round_ in range(2):
+        for i in range(100):
+            request = view("GET", f"/items/{i}x")
+            fresh = table(*routes).near_misses(request)
+            assert t.near_misses(request) == fresh, (round_, i)
+    assert len(t._pools) == 64  # the memory bound: the newest 64 (method, path) pools

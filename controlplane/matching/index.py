@@ -19,12 +19,12 @@ insertion order is `order`: the caller supplies it.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from operator import attrgetter
 
 from controlplane import wire
-from controlplane.matching.near_miss import rank_near_misses
+from controlplane.matching.near_miss import Pool
 from controlplane.matching.paths import PathPattern, Regex
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
@@ -38,6 +38,9 @@ _SMALL_TABLE = 50
 _NEIGHBOURS = 10
 #: Cap on routes whose path matches that near misses examine (each one costs a diff).
 _PATH_POOL = 100
+#: Near-miss pools kept, by (method, path), for requests that miss again; any change to
+#: the routes drops them all, the oldest goes first when full.
+_POOLS = 64
 
 _Routes = list[CompiledRoute]
 
@@ -110,6 +113,7 @@ class RouteTable:
         self._regexes: dict[str, _Group] = {}
         #: (path source, route id), sorted: near misses look up lexicographic neighbours.
         self._sources: list[tuple[str, str]] = []
+        self._pools: dict[tuple[str, str], Pool] = {}
 
     # ------------------------------------------------------------------ mutation
 
@@ -134,12 +138,14 @@ class RouteTable:
         self._place(route)
 
     def _place(self, route: CompiledRoute) -> None:
+        self._pools.clear()
         insort(self._bucket(route.pattern), route, key=_KEY)
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
             self._templates += 1
 
     def _unplace(self, route: CompiledRoute) -> None:
+        self._pools.clear()
         pattern = route.pattern
         bucket = self._bucket(pattern)
         bucket.remove(route)
@@ -256,10 +262,20 @@ class RouteTable:
         Examines a small pool, never every route of a large table: routes whose path
         matches (those with the request's method first, at most 100), the routes whose
         path sources sort next to the request path, and every route of a table of 50
-        or fewer.
+        or fewer. The pool, with what it knows of the path, is kept for the next miss
+        with the same method and path (the last 64, until the routes change).
         """
+        signature = (view.method, view.path)
+        pool = self._pools.get(signature)
+        if pool is None:
+            if len(self._pools) >= _POOLS:
+                del self._pools[next(iter(self._pools))]
+            pool = self._pools[signature] = Pool(view.method, view.path, self._pool(view))
+        return pool.rank(view, limit)
+
+    def _pool(self, view: RequestView) -> Iterable[CompiledRoute]:
         if len(self._by_id) <= _SMALL_TABLE:
-            return rank_near_misses(view, self._by_id.values(), limit)
+            return self._by_id.values()
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
@@ -274,4 +290,4 @@ class RouteTable:
         at = bisect_left(self._sources, (view.path,))
         for _, route_id in self._sources[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]:
             pool[route_id] = self._by_id[route_id]
-        return rank_near_misses(view, pool.values(), limit)
+        return pool.values()

@@ -49,7 +49,7 @@ from controlplane.matching.paths import PathPattern
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
 
-__all__ = ["assess", "rank_near_misses"]
+__all__ = ["Pool", "assess", "rank_near_misses"]
 
 _METHOD = 0.3
 _WHERE_FLOOR = 0.15
@@ -77,15 +77,23 @@ class _RequestPath:
     (`set_seq2`, the same ratio as a new SequenceMatcher per pair), its characters
     are counted once for the floors."""
 
-    __slots__ = ("_matcher", "counts", "path")
+    __slots__ = ("_costs", "_matcher", "counts", "path")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.counts = dict(Counter(path[:_COMPARED]))
         self._matcher: SequenceMatcher[str] | None = None
+        #: Skeleton -> its cost, for a pool answering the same request path again.
+        self._costs: dict[str, float] = {}
 
     def where(self, skeleton: str) -> float:
         """`_where(skeleton, self.path)`."""
+        cost = self._costs.get(skeleton)
+        if cost is None:
+            cost = self._costs[skeleton] = self._where(skeleton)
+        return cost
+
+    def _where(self, skeleton: str) -> float:
         similarity = 0.0
         if skeleton and self.path:
             matcher = self._matcher
@@ -161,18 +169,49 @@ def _assess(
 
 
 def _floor(
-    view: RequestView, route: CompiledRoute, path_matches: bool, request_path: _RequestPath
+    method: str, route: CompiledRoute, path_matches: bool, request_path: _RequestPath
 ) -> float:
     """A distance `assess` cannot go below: its terms in its order, each no greater
-    (conditions count 0), so floating point rounds it no higher."""
+    (conditions and `times` count 0, so a pool's floors outlive calls), so floating
+    point rounds it no higher."""
     distance = 0.0
-    if route.method is not None and route.method != view.method:
+    if route.method is not None and route.method != method:
         distance += _METHOD
     if not path_matches:
         distance += request_path.where_floor(route.pattern)
-    if route.remaining == 0:
-        distance += _TIMES
     return round(min(distance, 1.0), 4)
+
+
+class Pool:
+    """Routes to rank for one request method and path, sorted by floor: what does not
+    change while the routes do not (`RouteTable` keeps a few, for requests that miss
+    again). Ranking reads conditions and `times` afresh each time."""
+
+    __slots__ = ("_floors", "_request_path")
+
+    def __init__(self, method: str, path: str, routes: Iterable[CompiledRoute]) -> None:
+        request_path = self._request_path = _RequestPath(path)
+        floors: list[tuple[float, tuple[int, int], int, CompiledRoute, bool]] = []
+        for place, route in enumerate(routes):
+            matches = route.pattern.match(path) is not None
+            floor = _floor(method, route, matches, request_path)
+            floors.append((floor, route.key, place, route, matches))
+        floors.sort(key=_rank)
+        self._floors = floors
+
+    def rank(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
+        """`rank_near_misses` of these routes; `view` has the pool's method and path."""
+        request_path = self._request_path
+        best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
+        if limit <= 0:
+            return []
+        for floor, key, place, route, matches in self._floors:
+            if len(best) == limit and (floor, key, place) > best[-1][:3]:
+                break  # this route, and every one after it, ranks after the limit-th best
+            miss = _assess(view, route, matches, request_path)
+            insort(best, (miss.distance, key, place, miss), key=_rank)
+            del best[limit:]
+        return [miss for *_, miss in best]
 
 
 def rank_near_misses(
@@ -185,19 +224,4 @@ def rank_near_misses(
     """
     if limit <= 0:
         return []
-    path = view.path
-    request_path = _RequestPath(path)
-    floors: list[tuple[float, tuple[int, int], int, CompiledRoute, bool]] = []
-    for place, route in enumerate(routes):
-        matches = route.pattern.match(path) is not None
-        floor = _floor(view, route, matches, request_path)
-        floors.append((floor, route.key, place, route, matches))
-    floors.sort(key=_rank)
-    best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
-    for floor, key, place, route, matches in floors:
-        if len(best) == limit and (floor, key, place) > best[-1][:3]:
-            break  # this route, and every one after it, ranks after the limit-th best
-        miss = _assess(view, route, matches, request_path)
-        insort(best, (miss.distance, key, place, miss), key=_rank)
-        del best[limit:]
-    return [miss for *_, miss in best]
+    return Pool(view.method, view.path, routes).rank(view, limit)

@@ -25,9 +25,10 @@ Ties keep the routes' order (priority, then declaration). Ranking does real work
 route (conditions, difflib on at most 256 characters), so callers pass a small pool
 (see `RouteTable.near_misses`), never every route of a large table, and the ranking
 assesses that pool cheapest-first: each route first gets a *floor*, a distance it
-cannot beat (its method and `times` exactly, whether its path matches, and for a path
-that does not, difflib's ratio bounded by the characters both sides share, which
-is what `SequenceMatcher.quick_ratio` counts; conditions count 0). Routes are
+cannot beat (its method exactly, whether its path matches, and for a path that does
+not, difflib's ratio bounded by the characters both sides share, which is what
+`SequenceMatcher.quick_ratio` counts; conditions and `times` count 0, so a `Pool`'s
+floors hold for later requests with the same method and path). Routes are
 assessed in (floor, priority, order) order, and the ranking stops at the first whose
 floor ranks after the `limit`-th best so far: every later one ranks after it too. The
 floor adds the same terms in the same order as `assess`, each no greater, so it is

@@ -274,15 +274,21 @@ class MockHandler:
             )
         else:
             hint = f"session {session.id!r} has no routes near it"
-        message = f"no route matched {view.method} {view.path}: {hint}"
-        body = wire.NoRouteBody(
-            message=message,
-            session=session.id,
-            method=view.method,
-            path=view.path,
-            near_misses=near_misses,
-        )
-        return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
+        return _no_route(session, view, hint, near_misses)
+
+
+def _no_route(
+    session: SessionState, view: RequestView, hint: str, near_misses: list[wire.NearMiss]
+) -> web.Response:
+    """The native 404: `no route matched METHOD PATH: hint`, with the near misses."""
+    body = wire.NoRouteBody(
+        message=f"no route matched {view.method} {view.path}: {hint}",
+        session=session.id,
+        method=view.method,
+        path=view.path,
+        near_misses=near_misses,
+    )
+    return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
 
 
 def _admin_elsewhere(
@@ -292,19 +298,11 @@ def _admin_elsewhere(
     base = store.admin_base_url
     if session.id != DEFAULT_SESSION:
         base += f"/api/sessions/{session.id}"
-    message = (
-        f"no route matched {view.method} {view.path}: the admin API (WireMock's "
-        f"/__admin too) is on the admin port, {base}{view.path}; "
+    hint = (
+        f"the admin API (WireMock's /__admin too) is on the admin port, {base}{view.path}; "
         "start the server with --admin-on-mock-port to serve it on this port as well"
     )
-    body = wire.NoRouteBody(
-        message=message,
-        session=session.id,
-        method=view.method,
-        path=view.path,
-        near_misses=near_misses,
-    )
-    return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
+    return _no_route(session, view, hint, near_misses)
 
 
 async def _render(

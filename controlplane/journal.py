@@ -107,18 +107,14 @@ class OriginAnswer:
         return self.body_size > len(self.body)
 
 
-class JournalEntry(msgspec.Struct, gc=False):
-    """One request and what was answered (fields positional: built on the hot path)."""
+class _Request(msgspec.Struct, gc=False):
+    """Everything an entry holds but its seq and time, shared between identical entries."""
 
-    seq: int
-    time: float
     method: str
     path: str
     query_string: str
     raw_headers: RawHeaders
-    #: The kept body: at most its first `--journal-body-limit` bytes.
     body: bytes
-    #: The length of the whole body as received.
     body_size: int
     route_id: str | None
     handler: str | None
@@ -127,17 +123,199 @@ class JournalEntry(msgspec.Struct, gc=False):
     response_type: str
     delay_ms: float
     error: str | None
-    near_misses: list[wire.NearMiss] | None = None
-    #: Set when the request was proxied: the origin's answer (see `OriginAnswer`).
-    origin: OriginAnswer | None = None
+    near_misses: list[wire.NearMiss] | None
+    origin: OriginAnswer | None
+
+
+#: Shared `_Request`s by value: a full journal of the same request holds one. Bounded
+#: like the proxy's decoded-header cache: cleared when full (entries keep theirs).
+_SHARED: dict[tuple[object, ...], _Request] = {}
+_SHARED_LIMIT = 4096
+#: The path parameters of every shared record (it has none); never mutated.
+_NO_PARAMS: dict[str, str] = {}
+#: Bodies up to this long are shared with their request; longer ones are kept per entry.
+_SHARED_BODY = 256
+#: `JournalEntry.stamp` is the seq above these bits and the time in µs below them
+#: (2**53 µs after 1970 is in the year 2255).
+_TIME_BITS = 53
+_TIME_MASK = (1 << _TIME_BITS) - 1
+
+
+class JournalEntry(msgspec.Struct, gc=False):
+    """One request and what was answered, read through its properties.
+
+    Two fields only, so a full journal costs little more than a pointer and an int per
+    entry: `stamp` packs the seq and the time, and the rest lives in a record that
+    identical requests with identical answers share (`record` builds it).
+    """
+
+    stamp: int
+    request: _Request
+
+    @classmethod
+    def record(
+        cls,
+        seq: int,
+        time_us: int,
+        method: str,
+        path: str,
+        query_string: str,
+        raw_headers: RawHeaders,
+        body: bytes,
+        body_size: int,
+        route_id: str | None,
+        handler: str | None,
+        path_params: dict[str, str],
+        status: int,
+        response_type: str,
+        delay_ms: float,
+        error: str | None,
+        near_misses: list[wire.NearMiss] | None,
+        origin: OriginAnswer | None,
+    ) -> JournalEntry:
+        """An entry; its record is shared when the same one was recorded lately.
+
+        Only records without per-request objects are shared: no path parameters, near
+        misses or origin answer (mutable), a short body.
+        """
+        stamp = seq << _TIME_BITS | time_us
+        if path_params or near_misses is not None or origin is not None or body_size > _SHARED_BODY:
+            return cls(
+                stamp,
+                _Request(
+                    method,
+                    path,
+                    query_string,
+                    raw_headers,
+                    body,
+                    body_size,
+                    route_id,
+                    handler,
+                    path_params,
+                    status,
+                    response_type,
+                    delay_ms,
+                    error,
+                    near_misses,
+                    origin,
+                ),
+            )
+        key = (
+            method,
+            path,
+            query_string,
+            raw_headers,
+            body,
+            body_size,
+            route_id,
+            handler,
+            status,
+            response_type,
+            delay_ms,
+            error,
+        )
+        shared = _SHARED.get(key)
+        if shared is None:
+            if len(_SHARED) >= _SHARED_LIMIT:
+                _SHARED.clear()
+            shared = _SHARED[key] = _Request(
+                method,
+                path,
+                query_string,
+                raw_headers,
+                body,
+                body_size,
+                route_id,
+                handler,
+                _NO_PARAMS,
+                status,
+                response_type,
+                delay_ms,
+                error,
+                None,
+                None,
+            )
+        return cls(stamp, shared)
+
+    @property
+    def seq(self) -> int:
+        return self.stamp >> _TIME_BITS
+
+    @property
+    def time(self) -> float:
+        """Seconds since the epoch, to the microsecond."""
+        return (self.stamp & _TIME_MASK) / 1_000_000
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def query_string(self) -> str:
+        return self.request.query_string
+
+    @property
+    def raw_headers(self) -> RawHeaders:
+        return self.request.raw_headers
+
+    @property
+    def body(self) -> bytes:
+        """The kept body: at most its first `--journal-body-limit` bytes."""
+        return self.request.body
+
+    @property
+    def body_size(self) -> int:
+        """The length of the whole body as received."""
+        return self.request.body_size
+
+    @property
+    def route_id(self) -> str | None:
+        return self.request.route_id
+
+    @property
+    def handler(self) -> str | None:
+        return self.request.handler
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        return self.request.path_params
+
+    @property
+    def status(self) -> int:
+        return self.request.status
+
+    @property
+    def response_type(self) -> str:
+        return self.request.response_type
+
+    @property
+    def delay_ms(self) -> float:
+        return self.request.delay_ms
+
+    @property
+    def error(self) -> str | None:
+        return self.request.error
+
+    @property
+    def near_misses(self) -> list[wire.NearMiss] | None:
+        return self.request.near_misses
+
+    @property
+    def origin(self) -> OriginAnswer | None:
+        """Set when the request was proxied: the origin's answer (see `OriginAnswer`)."""
+        return self.request.origin
 
     @property
     def proxied(self) -> bool:
-        return self.origin is not None
+        return self.request.origin is not None
 
     @property
     def matched(self) -> bool:
-        return self.route_id is not None
+        return self.request.route_id is not None
 
     @property
     def unanswered(self) -> bool:
@@ -145,21 +323,27 @@ class JournalEntry(msgspec.Struct, gc=False):
 
         A request a recording proxied matched no route either, but the origin answered it.
         """
-        return self.route_id is None and self.origin is None and self.near_misses is not None
+        request = self.request
+        return (
+            request.route_id is None and request.origin is None and request.near_misses is not None
+        )
 
     @property
     def body_truncated(self) -> bool:
-        return self.body_size > len(self.body)
+        return self.request.body_size > len(self.request.body)
 
     @property
     def view(self) -> RequestView:
         """The request as matching sees it, rebuilt from the raw record (not cached)."""
+        request = self.request
         # aiohttp decodes header bytes the same way, so names and values round-trip.
         headers = CIMultiDict(
             (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-            for name, value in self.raw_headers
+            for name, value in request.raw_headers
         )
-        return RequestView(self.method, self.path, self.query_string, headers, self.body)
+        return RequestView(
+            request.method, request.path, request.query_string, headers, request.body
+        )
 
 
 class Journal:
@@ -234,9 +418,9 @@ class Journal:
         saw all of it); a proxied origin's answer is kept to the same limit."""
         seq = self._next_seq
         self._next_seq = seq + 1
-        entry = JournalEntry(
+        entry = JournalEntry.record(
             seq,
-            time.time(),
+            time.time_ns() // 1000,
             method,
             path,
             query_string,

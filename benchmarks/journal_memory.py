@@ -131,13 +131,11 @@ async def _breakdown(count: int) -> dict[str, Any]:
     for _ in range(100):  # warm caches (aiohttp's, the route's) outside the measurement
         await handler(parsed())
     store.default.journal.clear()
-    requests = [parsed() for _ in range(count)]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for request in requests:
-        await handler(request)
-    del request
+    for _ in range(count):
+        await handler(parsed())
     gc.collect()
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()

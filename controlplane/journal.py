@@ -1,11 +1,17 @@
 """The journal: every request that reached the mock port, bounded per session.
 
 Writing an entry is on the hot path and a full journal holds tens of thousands of
-them, so an entry is an untracked `msgspec.Struct` (`gc=False`) of what aiohttp
-already parsed: method, path, query string, the raw header bytes and the body. The
-garbage collector never walks the journal (its pauses grew with it), and nothing is
-decoded twice: the `RequestView` that matching used is rebuilt only when someone
-reads the journal, and the wire shape (`RecordedRequest`) only then too.
+them, so a journal keeps two columns per entry: a stamp (an int packing the `seq` and
+the time in microseconds) and a record of what aiohttp already parsed (method, path,
+query string, the raw header bytes, the body) and what was answered. Records are
+untracked `msgspec.Struct`s (`gc=False`): the garbage collector never walks the
+journal (its pauses grew with it). A record without per-request parts (path
+parameters, near misses, an origin answer, a body over 256 bytes) is shared with every
+equal one recorded lately, so a journal full of the same request costs a stamp and two
+pointers per entry (about 65 bytes; `benchmarks/journal_memory.py`). A `JournalEntry`
+is built only when someone reads the journal, and nothing is decoded twice: the
+`RequestView` that matching used is rebuilt then, and the wire shape
+(`RecordedRequest`) only then too.
 
 An entry keeps at most `--journal-body-limit` bytes of its body (the mock port cuts it
 when it records) and the body's full length, so a journal's memory is bounded by its
@@ -32,9 +38,9 @@ import base64
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import msgspec
 from multidict import CIMultiDict
@@ -107,7 +113,7 @@ class OriginAnswer:
         return self.body_size > len(self.body)
 
 
-class _Request(msgspec.Struct, gc=False):
+class _Request(msgspec.Struct, frozen=True, gc=False):
     """Everything an entry holds but its seq and time, shared between identical entries."""
 
     method: str
@@ -144,9 +150,9 @@ _TIME_MASK = (1 << _TIME_BITS) - 1
 class JournalEntry(msgspec.Struct, gc=False):
     """One request and what was answered, read through its properties.
 
-    Two fields only, so a full journal costs little more than a pointer and an int per
-    entry: `stamp` packs the seq and the time, and the rest lives in a record that
-    identical requests with identical answers share (`record` builds it).
+    Built when the journal is read, from its two columns: `stamp` packs the seq and the
+    time, and `request` is the record, which equal requests with equal answers share
+    (`record` builds it). Its properties read as the fields did.
     """
 
     stamp: int
@@ -346,6 +352,46 @@ class JournalEntry(msgspec.Struct, gc=False):
         )
 
 
+class _Entries(Sequence[JournalEntry]):
+    """A journal's entries as two columns of equal length, oldest first: the stamps and
+    the (often shared) records. An entry object is built when read, so a held entry
+    costs its stamp and two pointers."""
+
+    __slots__ = ("records", "stamps")
+
+    def __init__(self, max_entries: int, entries: Iterable[JournalEntry] = ()) -> None:
+        self.stamps: deque[int] = deque(maxlen=max_entries)
+        self.records: deque[_Request] = deque(maxlen=max_entries)
+        for entry in entries:
+            self.append(entry.stamp, entry.request)
+
+    def append(self, stamp: int, record: _Request) -> None:
+        self.stamps.append(stamp)
+        self.records.append(record)
+
+    def clear(self) -> None:
+        self.stamps.clear()
+        self.records.clear()
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> JournalEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[JournalEntry]: ...
+    def __getitem__(self, index: int | slice) -> JournalEntry | list[JournalEntry]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return JournalEntry(self.stamps[index], self.records[index])
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return map(JournalEntry, self.stamps, self.records)
+
+    def __reversed__(self) -> Iterator[JournalEntry]:
+        return map(JournalEntry, reversed(self.stamps), reversed(self.records))
+
+
 class Journal:
     """A bounded, ordered record of requests; counts what it evicted since the last clear."""
 
@@ -357,7 +403,7 @@ class Journal:
         #: Body bytes an entry keeps (`--journal-body-limit`), of the request and of a
         #: proxied origin's answer alike.
         self.body_limit = body_limit
-        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+        self._entries = _Entries(max_entries)
         self._appended = 0
         self._next_seq = 1
         # Request ids are UUIDs (WireMock clients expect them) derived from this base and
@@ -374,7 +420,7 @@ class Journal:
         return seq
 
     def append(self, entry: JournalEntry) -> None:
-        self._entries.append(entry)
+        self._entries.append(entry.stamp, entry.request)
         self._appended += 1
         if entry.unanswered:
             self._unanswered.append(entry.seq)
@@ -440,7 +486,7 @@ class Journal:
         )
         if origin is not None:
             origin.limit = self.body_limit
-        self._entries.append(entry)
+        self._entries.append(entry.stamp, entry.request)
         self._appended += 1
         if near_misses is not None and route_id is None and origin is None:
             self._unanswered.append(seq)
@@ -462,7 +508,8 @@ class Journal:
     def unanswered_count(self) -> int:
         """How many entries are unanswered (no route matched, nothing else answered)."""
         seqs = self._unanswered
-        oldest = self._entries[0].seq if self._entries else self._next_seq
+        stamps = self._entries.stamps
+        oldest = stamps[0] >> _TIME_BITS if stamps else self._next_seq
         while seqs and seqs[0] < oldest:
             seqs.popleft()
         return len(seqs)
@@ -480,9 +527,9 @@ class Journal:
         """
         removed = [entry for entry in self._entries if predicate(entry)]
         if removed:
-            gone = {id(entry) for entry in removed}
-            kept = [entry for entry in self._entries if id(entry) not in gone]
-            self._entries = deque(kept, maxlen=self.max_entries)
+            gone = {entry.stamp for entry in removed}
+            kept = [entry for entry in self._entries if entry.stamp not in gone]
+            self._entries = _Entries(self.max_entries, kept)
             self._appended -= len(removed)
             self._unanswered = deque(
                 (entry.seq for entry in kept if entry.unanswered), maxlen=self.max_entries

@@ -1,0 +1,128 @@
+"""Journal memory: equal requests share one record, and every reader still sees each
+entry whole (its own seq, id and time, its body, headers and path parameters)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from controlplane.journal import _SHARED_LIMIT, Journal, JournalEntry
+from tests.conftest import SessionHandle
+
+
+def _record(journal: Journal, **changes: Any) -> JournalEntry:
+    fields: dict[str, Any] = {
+        "method": "GET",
+        "path": "/hello",
+        "query_string": "",
+        "raw_headers": ((b"Host", b"127.0.0.1:8080"),),
+        "body": b"",
+        "route_id": "r1",
+        "handler": "hello",
+        "path_params": {},
+        "status": 200,
+        "response_type": "json",
+        "delay_ms": 0.0,
+        "error": None,
+    }
+    fields.update(changes)
+    return journal.record(**fields)
+
+
+def test_equal_requests_with_equal_answers_share_one_record() -> None:
+    journal = Journal("s", 10)
+    # Fresh objects each time, as aiohttp parses them per request.
+    first = _record(journal, raw_headers=((b"Host", b"127.0.0.1:" + str(8080).encode()),))
+    second = _record(journal, path="".join(["/hel", "lo"]), body=b"x"[:0])
+    assert first.request is second.request
+    assert (first.seq, second.seq) == (1, 2)
+    assert [entry.request for entry in journal] == [first.request, first.request]
+
+
+def test_a_difference_in_request_or_answer_gets_its_own_record() -> None:
+    journal = Journal("s", 20)
+    base = _record(journal)
+    changed = [
+        _record(journal, method="POST"),
+        _record(journal, path="/other"),
+        _record(journal, query_string="a=1"),
+        _record(journal, raw_headers=((b"Host", b"127.0.0.1:8081"),)),
+        _record(journal, body=b"{}"),
+        _record(journal, route_id="r2"),
+        _record(journal, handler="other"),
+        _record(journal, status=201),
+        _record(journal, response_type="raw"),
+        _record(journal, delay_ms=5.0),
+        _record(journal, error="sequence_exhausted"),
+    ]
+    assert all(entry.request is not base.request for entry in changed)
+    assert len({id(entry.request) for entry in changed}) == len(changed)
+
+
+def test_per_request_parts_are_never_shared() -> None:
+    journal = Journal("s", 20, body_limit=300)
+    long_body = b"b" * 257
+    for changes in (
+        {"path_params": {"id": "1"}},
+        {"near_misses": [], "route_id": None, "handler": None, "status": 404},
+        {"body": long_body},
+    ):
+        first, second = _record(journal, **changes), _record(journal, **changes)
+        assert first.request is not second.request
+    [*_, params, _, misses, _, body, _] = journal
+    assert params.path_params == {"id": "1"}
+    assert misses.unanswered and misses.near_misses == []
+    assert (body.body, body.body_size, body.body_truncated) == (long_body, 257, False)
+
+
+def test_a_body_cut_to_the_limit_is_shared_only_with_the_same_whole_length() -> None:
+    journal = Journal("s", 10, body_limit=2)
+    cut = _record(journal, body=b"abc")
+    whole = _record(journal, body=b"ab")
+    assert cut.request is not whole.request
+    assert (cut.body, cut.body_size, cut.body_truncated) == (b"ab", 3, True)
+    assert (whole.body, whole.body_size, whole.body_truncated) == (b"ab", 2, False)
+
+
+def test_entry_time_is_the_recording_time_to_the_microsecond() -> None:
+    journal = Journal("s", 10)
+    before = time.time()
+    entry = _record(journal)
+    after = time.time()
+    assert before - 1e-6 <= entry.time <= after
+    assert entry.time == round(entry.time, 6)
+    assert next(iter(journal)) == entry
+
+
+def test_identical_requests_list_as_separate_entries(cp: SessionHandle) -> None:
+    cp.add_route(method="GET", path="/same", handler="same", response={"type": "json"})
+    for _ in range(3):
+        requests.get(f"{cp.mock_url}/same", headers={"X-N": "1"}, timeout=10)
+    requests.get(f"{cp.mock_url}/same", headers={"X-N": "2"}, timeout=10)
+    answer = requests.get(f"{cp.api}/requests", timeout=10)
+    entries = answer.json()["requests"]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
+    assert len({e["id"] for e in entries}) == 4
+    times = [datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for e in entries]
+    assert times == sorted(times)
+    assert all(t.replace(tzinfo=UTC) <= datetime.now(UTC) for t in times)
+    assert [dict(e["headers"])["X-N"] for e in entries] == ["1", "1", "1", "2"]
+    newest = requests.get(f"{cp.api}/requests?limit=1", timeout=10).json()["requests"]
+    assert [e["seq"] for e in newest] == [4]
+    after = requests.get(f"{cp.api}/requests?after=2", timeout=10).json()["requests"]
+    assert [e["seq"] for e in after] == [3, 4]
+
+
+def test_the_shared_records_are_forgotten_when_too_many_differ() -> None:
+    journal = Journal("s", 2 * _SHARED_LIMIT)
+    first = _record(journal, path="/p0")
+    again = _record(journal, path="/p0")
+    for n in range(1, _SHARED_LIMIT + 1):
+        _record(journal, path=f"/p{n}")
+    later = _record(journal, path="/p0")
+    assert again.request is first.request
+    assert later.request is not first.request
+    assert later.request == first.request

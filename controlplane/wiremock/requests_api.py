@@ -126,7 +126,7 @@ class RequestsAdmin:
     async def delete_request(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
         target = self._find_entry(session, request.match_info["id"])
-        session.journal.remove_where(lambda entry: entry is target)
+        session.journal.remove_where(lambda entry: entry.seq == target.seq)
         return web.Response(status=200)
 
     async def _hits_in(self, request: web.Request, session: SessionState) -> list[JournalEntry]:
@@ -151,8 +151,8 @@ class RequestsAdmin:
 
     async def remove(self, request: web.Request) -> web.Response:
         session = self.admin.session(request)
-        doomed = {id(entry) for entry in await self._hits_in(request, session)}
-        removed = session.journal.remove_where(lambda e: id(e) in doomed)
+        doomed = {entry.seq for entry in await self._hits_in(request, session)}
+        removed = session.journal.remove_where(lambda e: e.seq in doomed)
         return json_response(
             shapes.RemovedEvents(serveEvents=list(map(self._renderer(session), removed)))
         )

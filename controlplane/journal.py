@@ -185,46 +185,11 @@ class JournalEntry(msgspec.Struct, gc=False):
         misses or origin answer (mutable), a short body.
         """
         stamp = seq << _TIME_BITS | time_us
-        if path_params or near_misses is not None or origin is not None or body_size > _SHARED_BODY:
-            return cls(
-                stamp,
-                _Request(
-                    method,
-                    path,
-                    query_string,
-                    raw_headers,
-                    body,
-                    body_size,
-                    route_id,
-                    handler,
-                    path_params,
-                    status,
-                    response_type,
-                    delay_ms,
-                    error,
-                    near_misses,
-                    origin,
-                ),
-            )
-        key = (
-            method,
-            path,
-            query_string,
-            raw_headers,
-            body,
-            body_size,
-            route_id,
-            handler,
-            status,
-            response_type,
-            delay_ms,
-            error,
+        shareable = not (
+            path_params or near_misses is not None or origin is not None or body_size > _SHARED_BODY
         )
-        shared = _SHARED.get(key)
-        if shared is None:
-            if len(_SHARED) >= _SHARED_LIMIT:
-                _SHARED.clear()
-            shared = _SHARED[key] = _Request(
+        if shareable:
+            key = (
                 method,
                 path,
                 query_string,
@@ -233,15 +198,36 @@ class JournalEntry(msgspec.Struct, gc=False):
                 body_size,
                 route_id,
                 handler,
-                _NO_PARAMS,
                 status,
                 response_type,
                 delay_ms,
                 error,
-                None,
-                None,
             )
-        return cls(stamp, shared)
+            shared = _SHARED.get(key)
+            if shared is not None:
+                return cls(stamp, shared)
+        request = _Request(
+            method,
+            path,
+            query_string,
+            raw_headers,
+            body,
+            body_size,
+            route_id,
+            handler,
+            path_params if path_params else _NO_PARAMS,
+            status,
+            response_type,
+            delay_ms,
+            error,
+            near_misses,
+            origin,
+        )
+        if shareable:
+            if len(_SHARED) >= _SHARED_LIMIT:
+                _SHARED.clear()
+            _SHARED[key] = request
+        return cls(stamp, request)
 
     @property
     def seq(self) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import requests
 
 #: Generous: the machine is shared; nothing here waits this long when things work.
 READ_TIMEOUT = 15.0
@@ -24,6 +25,14 @@ async def admin(
         text = await answer.text()
         assert answer.status == status, text
         return await answer.json() if text else None
+
+
+def refused_route(api: str, route: dict[str, Any]) -> tuple[str, str]:
+    """POSTs a route that must be refused: its 422's (location, message)."""
+    answer = requests.post(f"{api}/routes", json=route, timeout=10)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    return error["location"], error["message"]
 
 
 async def next_event(stream: aiohttp.ClientResponse) -> bytes:

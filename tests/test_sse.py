@@ -14,7 +14,14 @@ import requests
 
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
-from tests.streams_support import READ_TIMEOUT, admin, next_event, stalled, until
+from tests.streams_support import (
+    READ_TIMEOUT,
+    admin,
+    next_event,
+    refused_route,
+    stalled,
+    until,
+)
 
 
 def sse(cp: SessionHandle, handler: str = "feed", **response: Any) -> str:
@@ -517,10 +524,7 @@ def test_bad_sse_responses_are_refused_at_their_location(
         "handler": "feed",
         "response": {"type": "sse", **response},
     }
-    answer = requests.post(f"{cp.api}/routes", json=route, timeout=10)
-    assert answer.status_code == 422, answer.text
-    error = answer.json()["error"]
-    assert (error["location"], error["message"]) == (location, message)
+    assert refused_route(cp.api, route) == (location, message)
 
 
 def test_a_push_with_a_delay_or_to_an_unknown_handler_is_refused(cp: SessionHandle) -> None:

@@ -15,7 +15,14 @@ from controlplane_client import AsyncClient, Client, SseEvent, WsMessage
 
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.conftest import SessionHandle
-from tests.streams_support import READ_TIMEOUT, admin, next_event, stalled, until
+from tests.streams_support import (
+    READ_TIMEOUT,
+    admin,
+    next_event,
+    refused_route,
+    stalled,
+    until,
+)
 
 Frames = list[dict[str, Any]]
 
@@ -511,10 +518,7 @@ def test_bad_websocket_responses_are_refused_at_their_location(
         "handler": "c",
         "response": {"type": "websocket", **response},
     }
-    answer = requests.post(f"{cp.api}/routes", json=route, timeout=10)
-    assert answer.status_code == 422, answer.text
-    error = answer.json()["error"]
-    assert (error["location"], error["message"]) == (location, message)
+    assert refused_route(cp.api, route) == (location, message)
 
 
 async def test_the_async_client_pushes_lists_asserts_and_closes(

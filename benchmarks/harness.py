@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
 SERVER_CORE = "0"
 LOAD_CORE = "1"
+#: Every core of the machine, as taskset writes it. A server started "with all cores"
+#: is given them explicitly: children inherit the orchestrator's affinity (core 1).
+ALL_CORES = f"0-{(os.cpu_count() or 1) - 1}"
+#: The two ways a server is run for the peer comparison: pinned to one core (the
+#: matrix's setting), and with every core of the machine (as its users run it).
+MODES = {"pinned": SERVER_CORE, "all_cores": ALL_CORES}
 
 
 def pinned(core: str, argv: list[str]) -> list[str]:
@@ -104,10 +111,10 @@ class Procs:
         return Path(self._tmp.name) / name
 
 
-def controlplane_argv(*extra: str) -> list[str]:
+def controlplane_argv(*extra: str, core: str = SERVER_CORE) -> list[str]:
     exe = str(VENV_BIN / "controlplane")
     argv = [exe, "serve", "--port", "0", "--admin-port", "0", "--log-level", "warning"]
-    return pinned(SERVER_CORE, [*argv, *extra])
+    return pinned(core, [*argv, *extra])
 
 
 def bare_argv(mode: str = "lowlevel") -> list[str]:
@@ -253,6 +260,61 @@ def ensure_wrk() -> str | None:
         file=sys.stderr,
     )
     return None
+
+
+# ---------------------------------------------------------------------- warm-up
+
+
+def settled(rates: list[float], tolerance: float, windows: int) -> bool:
+    """True when the last `windows` rates lie within `tolerance` of the highest of them.
+
+    `windows=2` is "two consecutive windows within 5 %"; 3 also catches a rate still
+    climbing a few percent per window (a JIT compiling its way up).
+    """
+    if windows < 1 or len(rates) < windows:
+        return False
+    last = rates[-windows:]
+    top = max(last)
+    return top > 0 and top - min(last) <= tolerance * top
+
+
+def warm_until_stable(
+    window: Callable[[], float],
+    *,
+    min_s: float,
+    max_s: float,
+    tolerance: float = 0.05,
+    windows: int = 3,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Call `window` (one short load, returning its rate) until the rates settle
+    (`settled`) after at least `min_s`, or `max_s` has passed; what was seen.
+
+    `rate` is the mean of the last `windows` rates (the settled ones when `stable`).
+    """
+    started = clock()
+    rates: list[float] = []
+    elapsed = 0.0
+    stable = False
+    for _ in range(10_000):  # bounded however the clock behaves
+        rates.append(window())
+        elapsed = clock() - started
+        if elapsed >= min_s and settled(rates, tolerance, windows):
+            stable = True
+            break
+        if elapsed >= max_s:
+            break
+    last = rates[-windows:]
+    return {
+        "warmup_s": elapsed,
+        "stable": stable,
+        "rate": sum(last) / len(last),
+        "windows": [round(r) for r in rates],
+        "min_s": min_s,
+        "max_s": max_s,
+        "tolerance": tolerance,
+        "needed": windows,
+    }
 
 
 # ---------------------------------------------------------------------- facts

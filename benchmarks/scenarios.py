@@ -12,6 +12,7 @@ from typing import Any
 from harness import (
     Procs,
     WrkResult,
+    bare_argv,
     call,
     controlplane_argv,
     expect,
@@ -22,7 +23,15 @@ from harness import (
     status_kb,
     wrk,
 )
-from setups import JSON_OK, SESSIONS, Target, exact_routes, one_route, register, template_routes
+from setups import (
+    JSON_OK,
+    Target,
+    exact_routes,
+    make_sessions,
+    one_route,
+    register,
+    template_routes,
+)
 
 
 def _summary(runs: list[WrkResult]) -> dict[str, Any]:
@@ -121,9 +130,7 @@ def sessions_gc(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
         if mode == "gc_off":
             argv = pinned("0", [*wrapper, *argv[argv.index("serve") :]])
         server = procs.start(f"cp_sessions_{mode}", argv)
-        for i in range(1, SESSIONS + 1):
-            expect(201, "POST", server.admin_url + "/api/sessions", {"id": f"bench{i}"})
-            register(server.admin_url, one_route(), session=f"bench{i}")
+        make_sessions(server.admin_url)
         runs = []
         for _ in range(rounds):
             runs.append(
@@ -241,3 +248,45 @@ def in_process(name: str) -> str:
         pinned("0", [sys.executable, str(script)]), capture_output=True, text=True, timeout=300
     )
     return done.stdout + done.stderr
+
+
+def proxy_ratio(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
+    """The `proxy` response against its origin (issue 11), as `proxy.py` measures it
+    without its memory run: the bare server is the origin, controlplane forwards
+    `GET /hello` to it, both on the server core; each round loads the origin directly,
+    then through the proxy. Wall ratio: proxied / direct req/s; CPU ratio: the origin's
+    CPU per request / the proxy's own CPU per proxied request."""
+    from proxy import _load
+
+    origin = procs.start("proxy_origin", bare_argv())
+    proxy = procs.start("proxy", controlplane_argv())
+    route = {"type": "proxy", "url": origin.mock_url}
+    register(proxy.admin_url, {"method": "GET", "path": "/hello", "handler": "origin",
+                               "response": route})  # fmt: skip
+    direct, proxied = origin.mock_url + "/hello", proxy.mock_url + "/hello"
+    expect(200, "GET", proxied)
+    run_wrk(direct, 1)
+    run_wrk(proxied, 1)
+    rows = []
+    for index in range(rounds):
+        d_rps, d_n, [d_cpu], d_fail = _load(direct, seconds, [origin])
+        p_rps, p_n, [p_cpu], p_fail = _load(proxied, seconds, [proxy])
+        rows.append(
+            {
+                "direct_rps": d_rps,
+                "proxied_rps": p_rps,
+                "wall_ratio": p_rps / d_rps,
+                "cpu_ratio": (d_cpu / d_n) / (p_cpu / p_n),
+                "proxy_us": p_cpu / p_n * 1e6,
+                "failures": d_fail + p_fail,
+            }
+        )
+        print(
+            f"  round {index + 1}/{rounds} direct {d_rps:.0f}, proxied {p_rps:.0f} req/s "
+            f"(x{rows[-1]['wall_ratio']:.2f}; CPU x{rows[-1]['cpu_ratio']:.2f})",
+            flush=True,
+        )
+    procs.stop(proxy.popen)
+    procs.stop(origin.popen)
+    out = {key: median([r[key] for r in rows]) for key in rows[0]}
+    return {**out, "failures": sum(r["failures"] for r in rows), "rounds": rows}

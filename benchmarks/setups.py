@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness import Proc, Procs, bare_argv, call, controlplane_argv, expect
@@ -93,53 +94,76 @@ class Target:
             raise RuntimeError(f"{self.label}: {self.url} answered {got}: {data[:300]!r}")
 
 
-def start_matrix(procs: Procs) -> tuple[list[Target], dict[str, Any]]:
-    """Start every server of the throughput matrix; return the targets and the servers."""
-    servers: dict[str, Any] = {}
-    servers["bare"] = bare = procs.start("bare", bare_argv())
-    servers["bare_app"] = bare_app = procs.start("bare_app", bare_argv("app"))
-
-    servers["cp1"] = cp1 = procs.start("cp1", controlplane_argv())
-    register(cp1.admin_url, one_route())
-
-    servers["cp_exact"] = exact = procs.start("cp_exact", controlplane_argv())
-    register(exact.admin_url, exact_routes())
-
-    servers["cp_template"] = tmpl = procs.start("cp_template", controlplane_argv())
-    register(tmpl.admin_url, template_routes())
-
-    servers["cp_cond"] = cond = procs.start("cp_cond", controlplane_argv())
-    register(cond.admin_url, condition_routes())
-
-    servers["cp_joff"] = joff = procs.start("cp_joff", controlplane_argv("--journal-size", "1"))
-    register(joff.admin_url, one_route())
-
-    servers["cp_sessions"] = sess = procs.start("cp_sessions", controlplane_argv())
+def make_sessions(admin_url: str) -> None:
+    """Sessions `bench1..bench100`, each with `GET /hello` (what `lua/sessions.lua` loads)."""
     for i in range(1, SESSIONS + 1):
-        expect(201, "POST", sess.admin_url + "/api/sessions", {"id": f"bench{i}"})
-        register(sess.admin_url, one_route(), session=f"bench{i}")
+        expect(201, "POST", admin_url + "/api/sessions", {"id": f"bench{i}"})
+        register(admin_url, one_route(), session=f"bench{i}")
 
-    post = ("POST", COND_BODY, COND_HEADERS)
-    last = ROUTES - 1
-    targets = [
-        Target("bare", bare, "/hello"),
-        Target("bare_app", bare_app, "/hello"),
-        Target("bare_post", bare, COND_PATH, script="conditions.lua", probe=post),
-        Target("cp_1_route", cp1, "/hello"),
-        Target("cp_10k_exact", exact, f"/items/{last}"),
-        Target("cp_10k_template", tmpl, f"/svc{last}/items/42"),
-        Target(
-            "cp_conditions",
-            cond,
-            COND_PATH,
-            script="conditions.lua",
-            probe=post,
-            status=201,
-        ),
-        Target("cp_journal_off", joff, "/hello"),
-        Target("cp_100_sessions", sess, "/_s/bench1/hello", script="sessions.lua"),
-        Target("cp_unmatched_10k", exact, f"/items/{last}x", status=404),
-    ]
+
+#: The matrix's servers: name -> (its argv, what is registered on it once ready).
+SERVERS: dict[str, tuple[Callable[[], list[str]], Callable[[str], None] | None]] = {
+    "bare": (bare_argv, None),
+    "bare_app": (lambda: bare_argv("app"), None),
+    "cp1": (controlplane_argv, lambda admin: register(admin, one_route())),
+    "cp_exact": (controlplane_argv, lambda admin: register(admin, exact_routes())),
+    "cp_template": (controlplane_argv, lambda admin: register(admin, template_routes())),
+    "cp_cond": (controlplane_argv, lambda admin: register(admin, condition_routes())),
+    "cp_joff": (
+        lambda: controlplane_argv("--journal-size", "1"),
+        lambda admin: register(admin, one_route()),
+    ),
+    "cp_sessions": (controlplane_argv, make_sessions),
+}
+
+_POST = ("POST", COND_BODY, COND_HEADERS)
+_LAST = ROUTES - 1
+#: The matrix's targets, in the order they are reported: label -> (server, path, options).
+TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "bare": ("bare", "/hello", {}),
+    "bare_app": ("bare_app", "/hello", {}),
+    "bare_post": ("bare", COND_PATH, {"script": "conditions.lua", "probe": _POST}),
+    "cp_1_route": ("cp1", "/hello", {}),
+    "cp_10k_exact": ("cp_exact", f"/items/{_LAST}", {}),
+    "cp_10k_template": ("cp_template", f"/svc{_LAST}/items/42", {}),
+    "cp_conditions": (
+        "cp_cond",
+        COND_PATH,
+        {"script": "conditions.lua", "probe": _POST, "status": 201},
+    ),
+    "cp_journal_off": ("cp_joff", "/hello", {}),
+    "cp_100_sessions": ("cp_sessions", "/_s/bench1/hello", {"script": "sessions.lua"}),
+    "cp_unmatched_10k": ("cp_exact", f"/items/{_LAST}x", {"status": 404}),
+}
+
+#: What a target's ratio is taken against (its budget row divides by it).
+REFERENCE = {label: "cp_1_route" for label in TARGETS if label.startswith("cp_")}
+REFERENCE["cp_1_route"] = "bare"
+
+
+def with_references(labels: set[str]) -> set[str]:
+    """`labels` and the target each one's ratio is taken against."""
+    return labels | {REFERENCE[label] for label in labels if label in REFERENCE}
+
+
+def start_matrix(
+    procs: Procs, labels: set[str] | None = None
+) -> tuple[list[Target], dict[str, Proc]]:
+    """Start the servers the matrix targets `labels` (all by default) need, register
+    their routes; return the targets (in report order) and the servers."""
+    chosen = [label for label in TARGETS if labels is None or label in labels]
+    servers: dict[str, Proc] = {}
+    for label in chosen:
+        key = TARGETS[label][0]
+        if key not in servers:
+            argv, setup = SERVERS[key]
+            servers[key] = procs.start(key, argv())
+            if setup is not None:
+                setup(servers[key].admin_url)
+    targets = []
+    for label in chosen:
+        key, path, options = TARGETS[label]
+        targets.append(Target(label, servers[key], path, **options))
     for target in targets:
         target.check()
     return targets, servers

@@ -96,7 +96,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5, help="seconds per wrk run (5)")
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per target (2)")
     parser.add_argument("--requests", type=int, default=1_000_000, help="memory scenario total")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds of 2 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2 rounds of 2 s, peers warmed <= 20 s"
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip WireMock, pytest-httpserver")
     parser.add_argument("--only", metavar="NAME[,NAME..]", help="run these scenarios (--list)")
     parser.add_argument("--list", action="store_true", help="name the scenarios --only takes")
@@ -122,6 +124,7 @@ def main() -> int:
         parser.error(str(exc))
     if args.quick:  # smoke figures never overwrite the real ones
         args.rounds, args.seconds, args.warmup, args.requests = 2, 2, 1, 100_000
+        args.peer_window, args.peer_warmup_max = 2, min(args.peer_warmup_max, 20)
     output, raw = outputs(args.output, args.quick or args.only is not None)
     output.parent.mkdir(parents=True, exist_ok=True)
     rule = peers.Warmup(

@@ -231,3 +231,54 @@ def test_only_the_whole_suite_writes_results_md_unless_told_where() -> None:
         Path("/tmp/x/RESULTS.md"),
         Path("/tmp/x/results.json"),
     )
+
+
+# ---------------------------------------------------------------------- peers
+
+
+def _steady(per_cpu_s: float, rps: float, busy: float, stable: bool = True) -> dict[str, Any]:
+    warmup = {"warmup_s": 21.0, "stable": stable, "rate": per_cpu_s, "windows": [1, 2, 3],
+              "needed": 3, "min_s": 10.0, "max_s": 90.0}  # fmt: skip
+    return {"per_cpu_s": per_cpu_s, "rps": rps, "busy": busy, "rss_kb": 300 * 1024,
+            "warmup": warmup}  # fmt: skip
+
+
+def test_each_peer_is_compared_with_controlplane_in_the_same_mode_by_that_modes_figure() -> None:
+    results = {
+        "machine": {"controlplane": "0.1.0"},
+        "config": {"rounds": 5, "seconds": 5, "peer_warmup": {}},
+        "peers": {
+            "controlplane": {
+                "pinned": {"1_route": _steady(30_000, 29_000, 0.99)},
+                "all_cores": {"1_route": _steady(40_000, 28_000, 1.02)},
+            },
+            "wiremock": {
+                "version": "3.13.2",
+                "java": "openjdk 17",
+                "pinned": {
+                    "gc": "Serial GC",
+                    "1_route": _steady(12_000, 11_000, 0.95),
+                    "1_route_journal_cap": _steady(600, 590, 1.0, stable=False),
+                },
+                "all_cores": {"gc": "G1 GC", "1_route": _steady(9_000, 14_000, 1.6)},
+            },
+        },
+    }
+    lines = report._peers(results)
+    assert (
+        "| WireMock 3.13.2 | 1 (core 0) | 11,000 | **12,000** | 95% | 300 MB "
+        "| 21 s, settled at 12,000 | 2.5 |" in lines
+    )
+    assert (
+        "| WireMock 3.13.2, journal capped at 10,000 | 1 (core 0) | 590 | **600** | 100% "
+        "| 300 MB | 21 s (cap 90 s), not settled: 1 / 2 / 3 | 50.0 |" in lines
+    )
+    assert (  # all cores: wall-clock req/s, 28,000 / 14,000
+        "| WireMock 3.13.2 | all (0-1), wrk shares core 1 | **14,000** | 9,000 | 160% "
+        "| 300 MB | 21 s, settled at 9,000 | 2.0 |" in lines
+    )
+    assert (
+        "| controlplane 0.1.0 | 1 (core 0) | 29,000 | **30,000** | 99% | 300 MB "
+        "| 21 s, settled at 30,000 |  |" in lines
+    )
+    assert "| controlplane 0.1.0 | — | — | — | — | — |" in lines  # not measured: said so

@@ -249,6 +249,8 @@ def _peers(r: dict[str, Any]) -> list[str]:
     p = r["peers"]
     if "skipped" in p:
         return [f"Skipped: {p['skipped']}.", ""]
+    if "controlplane" not in p:  # results.json of a suite before issue 15
+        return ["Measured by an older suite in another form: run `make bench` again.", ""]
     cp = p["controlplane"]
     rows = [
         "| server | cores | wall req/s | req per CPU-s | server busy | RSS after | warm-up "

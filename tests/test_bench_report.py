@@ -282,3 +282,12 @@ def test_each_peer_is_compared_with_controlplane_in_the_same_mode_by_that_modes_
         "| 21 s, settled at 30,000 |  |" in lines
     )
     assert "| controlplane 0.1.0 | — | — | — | — | — |" in lines  # not measured: said so
+
+
+def test_peers_from_a_suite_before_issue_15_are_not_misread() -> None:
+    old = {"peers": {"bare_rps": 40_000.0, "wiremock": {"1_route": _steady(529, 529, 1.0)}}}
+    assert report._peers(old) == [
+        "Measured by an older suite in another form: run `make bench` again.",
+        "",
+    ]
+    assert report._peers({"peers": {"skipped": "--no-peers"}}) == ["Skipped: --no-peers.", ""]

@@ -97,6 +97,19 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         metavar="SECONDS",
         help="close a connection idle this long between requests (default 60)",
     )
+    add(
+        "--state",
+        metavar="URL",
+        help="keep sessions, routes, counters and journals in this Redis (redis://host:port/db, "
+        "Redis 6.2+ or Valkey), shared by every process pointed at it (default: in memory)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve the mock and admin ports from N processes (needs --state; default 1)",
+    )
     return parser, serve
 
 
@@ -147,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             keepalive_timeout=args.keepalive_timeout,
             admin_on_mock_port=args.admin_on_mock_port,
             wiremock_global_templating=args.wiremock_global_templating,
+            state=args.state,
+            workers=args.workers,
         )
     except ValueError as exc:
         serve.error(str(exc))  # exits 2 with the usage line, like any bad flag

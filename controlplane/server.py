@@ -36,6 +36,7 @@ from aiohttp.web_protocol import RequestHandler
 from controlplane import wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
+from controlplane.cluster import Cluster, check_state_url
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -86,6 +87,12 @@ class ServerConfig:
     #: Template every WireMock stub as if it had the `response-template` transformer
     #: (WireMock's `--global-response-templating`); native routes are unaffected.
     wiremock_global_templating: bool = False
+    #: Keep sessions, routes, responses, counters and journals in this Redis
+    #: (`redis://host:port/db`), shared with every process pointed at it; None keeps
+    #: them in this process's memory.
+    state: str | None = None
+    #: Processes serving the mock and admin ports (`--workers`); more than 1 needs `state`.
+    workers: int = 1
     #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -112,6 +119,15 @@ class ServerConfig:
         ):
             if not seconds > 0:  # also refuses NaN
                 raise ValueError(f"{flag} must be > 0 seconds, got {seconds}")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
+        if self.workers > 1 and self.state is None:
+            raise ValueError(
+                "--workers needs --state redis://host:port/db: without shared state each "
+                "worker would have its own routes and journal"
+            )
+        if self.state is not None:
+            check_state_url(self.state)
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
 
@@ -241,6 +257,8 @@ class ControlplaneServer:
         self._runners: list[web.BaseRunner] = []
         self._mock: MockHandler | None = None
         self._ready_content: dict[str, Any] | None = None
+        #: The shared state (`--state`), connected at start; None keeps it in memory.
+        self.cluster: Cluster | None = None
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if self.config.ssl_context is not None:
@@ -261,6 +279,9 @@ class ControlplaneServer:
 
     async def start(self) -> None:
         config = self.config
+        if config.state is not None:
+            self.cluster = await Cluster.connect(config.state)
+            self.store.cluster = self.cluster
         if config.mappings is not None:
             loaded = load_route_files(
                 config.mappings,
@@ -350,6 +371,9 @@ class ControlplaneServer:
             await self._runners.pop().cleanup()
         await self.store.upstreams.close()
         await self.store.webhooks.close()  # after the runners: their last answers fire some
+        if self.cluster is not None:
+            await self.cluster.close()
+            self.cluster = None
 
     async def __aenter__(self) -> ControlplaneServer:
         await self.start()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from controlplane import wire
+from controlplane.cluster import Cluster
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
@@ -344,6 +345,8 @@ class SessionStore:
         self.extras: dict[str, object] = {}
         self.mock_base_url = ""
         self.admin_base_url = ""
+        #: The shared state on Redis (`--state`), None when it lives in this process.
+        self.cluster: Cluster | None = None
         self._sessions: dict[str, SessionState] = {}
         self.default = self._add(DEFAULT_SESSION, None)
 

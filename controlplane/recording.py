@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import re
-import secrets
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,7 +36,7 @@ from typing import Any
 import msgspec
 from multidict import CIMultiDict
 
-from controlplane import wire
+from controlplane import ids, wire
 from controlplane.errors import Conflict
 from controlplane.journal import JournalEntry
 from controlplane.logs import get_logger
@@ -342,7 +341,7 @@ def _route(item: Recorded) -> wire.Route:
         method=item.method,
         path=None if path_is_template else item.path,
         path_regex=re.escape(item.path) if path_is_template else None,
-        handler=f"recorded-{item.method.lower()}-{slug}-{secrets.token_hex(3)}",
+        handler=f"recorded-{item.method.lower()}-{slug}-{ids.new_token(3)}",
         match=match if match != wire.Match() else None,
         response=response,
     )

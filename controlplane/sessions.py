@@ -13,15 +13,13 @@ one priority, dialect stubs come before native routes, newest stub first.
 from __future__ import annotations
 
 import itertools
-import secrets
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from controlplane import wire
+from controlplane import ids, wire
 from controlplane.cluster import Cluster
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
@@ -141,7 +139,7 @@ class SessionState:
         for index, spec in enumerate(specs):
             where = "$" if list_location is None else f"{list_location}[{index}]"
             if spec.id is None:
-                spec.id = str(uuid.uuid4())
+                spec.id = ids.new_uuid()
             old = self.routes.get(spec.id)
             if spec.id in seen or (old is not None and not replace_existing):
                 raise Conflict(f"route id {spec.id!r} is already taken", location=f"{where}.id")
@@ -366,9 +364,9 @@ class SessionStore:
 
     def create(self, name: str | None = None, session_id: str | None = None) -> SessionState:
         if session_id is None:
-            session_id = secrets.token_hex(6)
+            session_id = ids.new_token(6)
             while session_id in self._sessions:
-                session_id = secrets.token_hex(6)
+                session_id = ids.new_token(6)
         elif session_id in self._sessions:
             raise Conflict(f"session id {session_id!r} is already taken", location="$.id")
         return self._add(session_id, name)

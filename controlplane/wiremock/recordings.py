@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from controlplane import recording, wire
+from controlplane import ids, recording, wire
 from controlplane.admin.decoding import decode_body, decode_optional_body, json_response
 from controlplane.errors import InvalidInput
 from controlplane.journal import JournalEntry
@@ -180,7 +179,7 @@ def _mappings(
     scenario = f"scenario-{number}-{slug}"
     mappings = []
     for index, answer in enumerate(answers):
-        mapping_id = str(uuid.uuid4())
+        mapping_id = ids.new_uuid()
         mapping = shapes.StubMapping(
             id=mapping_id,
             uuid=mapping_id,

@@ -15,14 +15,13 @@ so a failed write changes nothing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
-from controlplane import wire
+from controlplane import ids, wire
 from controlplane.atomic import write_atomically
 from controlplane.errors import ControlplaneError, InvalidInput, NotFound, RouteFileError
 from controlplane.logs import get_logger
@@ -118,7 +117,7 @@ def _identify(mapping: shapes.StubMapping, location: str = "$") -> str:
     The id names the file the mapping is saved to, so it must be one (`wire.SAFE_ID`):
     never a path (`a/b`), `..`, or a hidden file that loading would skip.
     """
-    mapping_id = mapping.id or mapping.uuid or str(uuid.uuid4())
+    mapping_id = mapping.id or mapping.uuid or ids.new_uuid()
     if not wire.SAFE_ID.fullmatch(mapping_id):
         field = "id" if mapping.id else "uuid"
         raise InvalidInput(

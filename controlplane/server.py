@@ -33,10 +33,11 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
-from controlplane import wiremock
+from controlplane import ids, wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.cluster import Cluster, check_state_url
+from controlplane.cluster.replica import Replica
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -93,6 +94,9 @@ class ServerConfig:
     state: str | None = None
     #: Processes serving the mock and admin ports (`--workers`); more than 1 needs `state`.
     workers: int = 1
+    #: Listen with SO_REUSEPORT, sharing the ports with other processes (a worker of
+    #: `--workers`, whose supervisor took the ports).
+    reuse_port: bool = False
     #: A ready-made context for HTTPS on the mock port (in-process use), instead of files.
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
@@ -259,6 +263,7 @@ class ControlplaneServer:
         self._ready_content: dict[str, Any] | None = None
         #: The shared state (`--state`), connected at start; None keeps it in memory.
         self.cluster: Cluster | None = None
+        self._replica: Replica | None = None
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if self.config.ssl_context is not None:
@@ -282,17 +287,14 @@ class ControlplaneServer:
         if config.state is not None:
             self.cluster = await Cluster.connect(config.state)
             self.store.cluster = self.cluster
+            self._replica = Replica(self.cluster, MAX_BODY)
         if config.mappings is not None:
-            loaded = load_route_files(
-                config.mappings,
-                self.store.default,
-                skip=reserved_folders(config.mappings),
-                refuse=stub_among_routes,
-            )
-            extra: dict[str, int] = {}
-            if is_wiremock_root(config.mappings):
-                extra["stubs"] = load_root(config.mappings, self.store.default)
-            _log.info("mappings_loaded", directory=str(config.mappings), routes=loaded, **extra)
+            if self.cluster is None:
+                self._load_mappings(config.mappings)
+            else:
+                # Every process loads the same files: the same ids make the same routes.
+                with ids.applying("mappings", originator=True):
+                    self._load_mappings(config.mappings)
         ssl_context = self._ssl_context()
 
         admin_app = build_admin_app(
@@ -301,6 +303,7 @@ class ControlplaneServer:
             root_dir=config.mappings,
             shutdown=self.on_shutdown,
             dialects=(wiremock.DIALECT,),
+            middlewares=() if self._replica is None else (self._replica.middleware,),
         )
         on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None
         self._mock = MockHandler(self.store, on_mock_port)
@@ -320,14 +323,25 @@ class ControlplaneServer:
             shutdown_timeout=config.shutdown_grace,
             keepalive_timeout=config.keepalive_timeout,
         )
+        reuse_port = config.reuse_port or None
         try:
             await mock_runner.setup()
             self._runners.append(mock_runner)
-            site = web.TCPSite(mock_runner, config.host, config.port, ssl_context=ssl_context)
-            await _listen(site, "mock traffic", "--port", config.host, config.port)
             await admin_runner.setup()
             self._runners.append(admin_runner)
-            site = web.TCPSite(admin_runner, config.admin_host, config.admin_port)
+            if self._replica is not None:  # the shared admin state, before serving
+                await self._replica.start(admin_app)
+            site = web.TCPSite(
+                mock_runner,
+                config.host,
+                config.port,
+                ssl_context=ssl_context,
+                reuse_port=reuse_port,
+            )
+            await _listen(site, "mock traffic", "--port", config.host, config.port)
+            site = web.TCPSite(
+                admin_runner, config.admin_host, config.admin_port, reuse_port=reuse_port
+            )
             await _listen(
                 site, "the admin API", "--admin-port", config.admin_host, config.admin_port
             )
@@ -362,6 +376,9 @@ class ControlplaneServer:
         if self._ready_content is not None and self.config.ready_file is not None:
             _remove_if_unchanged(self.config.ready_file, self._ready_content)
             self._ready_content = None
+        if self._replica is not None:  # first: no one waits for a process that stops
+            await self._replica.stop()
+            self._replica = None
         if self._mock is not None:
             self._mock.proxy.close()  # open CONNECT tunnels would outlast the grace period
         # Long-lived connections first, cleanly: otherwise each would hold the
@@ -374,6 +391,18 @@ class ControlplaneServer:
         if self.cluster is not None:
             await self.cluster.close()
             self.cluster = None
+
+    def _load_mappings(self, directory: Path) -> None:
+        loaded = load_route_files(
+            directory,
+            self.store.default,
+            skip=reserved_folders(directory),
+            refuse=stub_among_routes,
+        )
+        extra: dict[str, int] = {}
+        if is_wiremock_root(directory):
+            extra["stubs"] = load_root(directory, self.store.default)
+        _log.info("mappings_loaded", directory=str(directory), routes=loaded, **extra)
 
     async def __aenter__(self) -> ControlplaneServer:
         await self.start()

@@ -1300,6 +1300,8 @@ class SessionList(Struct, kw_only=True):
 class Health(Struct, kw_only=True):
     status: str
     version: str
+    #: The answering process (several serve one port with `--workers`).
+    pid: int | None = None
 
 
 # --------------------------------------------------------------------------- scenarios

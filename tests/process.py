@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class ServerProcess:
         self.lines: list[str] = []
         self.ready: dict[str, Any] = {}
         self._ready_or_exited = threading.Event()
+        self._line_added = threading.Condition()
         self.proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
@@ -56,10 +57,14 @@ class ServerProcess:
         assert self.proc.stderr is not None
         with self.proc.stderr:
             for line in self.proc.stderr:
-                self.lines.append(line.rstrip("\n"))
+                with self._line_added:
+                    self.lines.append(line.rstrip("\n"))
+                    self._line_added.notify_all()
                 if self.ready_file.exists():
                     self._ready_or_exited.set()
         self._ready_or_exited.set()  # EOF: the process is gone
+        with self._line_added:
+            self._line_added.notify_all()
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         if not self._ready_or_exited.wait(timeout):
@@ -94,6 +99,25 @@ class ServerProcess:
     def events(self) -> list[dict[str, Any]]:
         """The stderr lines as JSON log events (start the server with `--log-format json`)."""
         return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def wait_for_event(
+        self, wanted: Callable[[dict[str, Any]], bool], timeout: float = START_TIMEOUT
+    ) -> dict[str, Any]:
+        """The first JSON log event (`--log-format json`) `wanted` holds for, waiting for
+        new lines as they come (up to `timeout` seconds)."""
+
+        def found() -> dict[str, Any] | None:
+            return next((e for e in self.events() if wanted(e)), None)
+
+        with self._line_added:
+            if not self._line_added.wait_for(
+                lambda: found() is not None or not self._reader.is_alive(), timeout
+            ):
+                raise TimeoutError(f"no such event within {timeout} s:\n{self.stderr}")
+            event = found()
+        if event is None:
+            raise RuntimeError(f"the process exited without such an event:\n{self.stderr}")
+        return event
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
         """Send `signum` and wait for the exit code; kill the process if it hangs."""

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-__all__ = ["redis_server", "redis_url"]
+__all__ = ["RedisProcess", "redis_server", "redis_url"]
 
 _MISSING = (
     "redis-server is not installed: `apt-get install redis-server` (Debian's package; "
@@ -44,6 +44,60 @@ def _worker_db() -> int:
     return int(worker.removeprefix("gw") or 0) % 16
 
 
+def _binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_MISSING}; CI must run the shared-state tests", pytrace=False)
+        pytest.skip(_MISSING)
+    return binary
+
+
+class RedisProcess:
+    """A `redis-server` of a test's own on a free loopback port, persistence off, that
+    the test may stop and start again (on the same port, empty)."""
+
+    def __init__(self) -> None:
+        self.binary = _binary()
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:  # a bounded wait for the server's first answer
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def __enter__(self) -> RedisProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
     """`redis://127.0.0.1:PORT`: the Redis these tests use (see the module's text)."""
@@ -51,34 +105,8 @@ def redis_server() -> Iterator[str]:
     if given:
         yield given.rstrip("/")
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{_MISSING}; CI must run the shared-state tests", pytrace=False)
-        pytest.skip(_MISSING)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while True:  # a bounded wait for the server's first answer
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {port} did not start") from None
-                time.sleep(0.02)
-        client.close()
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with RedisProcess() as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -244,7 +245,11 @@ def test_reset_of_default_leaves_other_sessions_alone(cp: SessionHandle, default
 
 
 def test_health_answers_ok_and_version(cp_server: ThreadedServer) -> None:
-    assert get(f"{cp_server.admin_url}/health") == {"status": "ok", "version": __version__}
+    assert get(f"{cp_server.admin_url}/health") == {
+        "status": "ok",
+        "version": __version__,
+        "pid": os.getpid(),  # the server runs in this process (a thread of it)
+    }
 
 
 def test_get_sessions_lists_default_too(cp_server: ThreadedServer, cp: SessionHandle) -> None:

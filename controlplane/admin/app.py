@@ -7,6 +7,7 @@ Session-scoped endpoints exist twice: under `/api/...` for session `default` and
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from controlplane import callbacks, dashboard, recording, wire
+from controlplane import callbacks, dashboard, ids, recording, wire
 from controlplane._version import __version__
 from controlplane.admin import journal_feed
 from controlplane.admin.decoding import (
@@ -106,8 +107,14 @@ def _error_middleware(token: str | None, dialects: Sequence[Dialect]) -> Middlew
         render = next((d.error_response for d in dialects if d.owns(path)), _error_response)
         try:
             # The health check and the dashboard's static page need no token (the page
-            # asks for it when its API calls answer 401).
-            if expected is not None and path != "/health" and not dashboard.is_page(path):
+            # asks for it when its API calls answer 401); nor does a change applied from
+            # the shared op log (its sender's process checked the token).
+            if (
+                expected is not None
+                and path != "/health"
+                and not dashboard.is_page(path)
+                and ids.current_op() is None
+            ):
                 given = request.headers.get("Authorization", "").encode("utf-8", "replace")
                 if not hmac.compare_digest(given, expected):
                     raise Unauthorized(
@@ -169,7 +176,7 @@ def _handler(request: web.Request) -> tuple[SessionState, str]:
 
 
 async def health(request: web.Request) -> web.Response:
-    return json_response(wire.Health(status="ok", version=__version__))
+    return json_response(wire.Health(status="ok", version=__version__, pid=os.getpid()))
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -994,14 +1001,17 @@ def build_admin_app(
     root_dir: Path | None = None,
     shutdown: Callable[[], None] | None = None,
     dialects: Sequence[Dialect] = (),
+    middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
     """The admin application over `store`: the native API and the given dialects.
 
     `root_dir` is where a dialect saves and reloads its files (`--mappings`);
     `shutdown`, when given, is what a dialect's shutdown endpoint calls.
+    `middlewares` run inside the error middleware (the token checked, their errors
+    rendered): the shared state's op log (`controlplane.cluster.replica`) is one.
     """
     app = web.Application(
-        middlewares=[_error_middleware(token, dialects)], client_max_size=MAX_BODY
+        middlewares=[_error_middleware(token, dialects), *middlewares], client_max_size=MAX_BODY
     )
     app[STORE] = store
     for operation in OPERATIONS:

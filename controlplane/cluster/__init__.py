@@ -12,7 +12,9 @@ concurrency the default pool raises "Too many connections" where this one waits.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from collections.abc import Awaitable
 from typing import cast
 from urllib.parse import urlsplit
@@ -22,7 +24,7 @@ from redis.exceptions import RedisError
 
 from controlplane.errors import ControlplaneError
 
-__all__ = ["SCHEMES", "Cluster", "StateUnreachable", "check_state_url"]
+__all__ = ["SCHEMES", "Cluster", "StateUnavailable", "StateUnreachable", "check_state_url"]
 
 #: What `--state` takes.
 SCHEMES = ("redis", "rediss", "unix")
@@ -36,6 +38,14 @@ class StateUnreachable(ControlplaneError):
     """`--state` names a Redis that does not answer (at start)."""
 
     code = "state_unreachable"
+
+
+class StateUnavailable(ControlplaneError):
+    """An admin change cannot be made or confirmed: Redis is lost, or a process that
+    shares the state did not apply the change in time (the message says which)."""
+
+    status = 503
+    code = "state_unavailable"
 
 
 def check_state_url(url: str) -> None:
@@ -56,6 +66,8 @@ class Cluster:
         self.redis = client
         #: This process among all that share the state (random, new at every start).
         self.process_id = secrets.token_hex(8)
+        #: How messages name this process to a person.
+        self.label = f"pid {os.getpid()} on {socket.gethostname()}"
 
     @classmethod
     async def connect(cls, url: str) -> Cluster:
@@ -83,6 +95,17 @@ class Cluster:
     def key(session_id: str, *parts: str) -> str:
         """`cp:{session_id}:part:part`: one session's keys share a Redis Cluster slot."""
         return ":".join((f"cp:{{{session_id}}}", *parts))
+
+    @staticmethod
+    def shared_key(*parts: str) -> str:
+        """`cp:{*}:part`: a key of the whole deployment, not of one session (no session
+        id contains `*`); all of them share one Redis Cluster slot."""
+        return ":".join(("cp:{*}", *parts))
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return _safe(self.url)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -969,10 +969,12 @@ class Health:
     __wire_fields__: ClassVar[tuple[WireField, ...]] = (
         ('status', 'status', ('str',)),
         ('version', 'version', ('str',)),
+        ('pid', 'pid', ('union', (('int',), ('none',)))),
     )
 
     status: str
     version: str
+    pid: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

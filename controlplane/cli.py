@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from controlplane import workers
 from controlplane._version import __version__
 from controlplane.errors import ControlplaneError, RouteFileError
 from controlplane.journal import DEFAULT_BODY_LIMIT
@@ -110,6 +111,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         metavar="N",
         help="serve the mock and admin ports from N processes (needs --state; default 1)",
     )
+    # A worker of --workers: listen with SO_REUSEPORT on the ports its supervisor fixed.
+    add("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     return parser, serve
 
 
@@ -162,11 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             wiremock_global_templating=args.wiremock_global_templating,
             state=args.state,
             workers=args.workers,
+            reuse_port=args.reuse_port,
         )
     except ValueError as exc:
         serve.error(str(exc))  # exits 2 with the usage line, like any bad flag
     configure_logging(args.log_format, args.log_level)
     try:
+        if config.workers > 1:
+            return workers.supervise(config, sys.argv[1:] if argv is None else argv)
         _run(config)
     except ControlplaneError as exc:
         fields: dict[str, Any] = {"code": exc.code}

@@ -1,0 +1,94 @@
+"""`serve --workers N`: one supervisor, N real worker processes on the same ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import requests
+
+from tests.process import serve_process
+from tests.redis_support import redis_server, redis_url
+
+__all__ = ["redis_server", "redis_url"]
+
+#: Fresh connections tried before concluding that a worker answers none: the kernel
+#: spreads connections over the workers by a hash, so each misses one worker with
+#: probability 1/2.
+TRIES = 64
+
+
+def _pids_answering(admin_url: str, wanted: set[int]) -> set[int]:
+    """Which workers answer `GET /health`, each over a new connection, stopping once
+    all of `wanted` did."""
+    seen: set[int] = set()
+    for _ in range(TRIES):
+        seen.add(requests.get(f"{admin_url}/health", timeout=10).json()["pid"])
+        if wanted <= seen:
+            break
+    return seen
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_workers_share_the_ports_and_the_state(tmp_path: Path, redis_url: str) -> None:
+    with serve_process(
+        tmp_path, "--state", redis_url, "--workers", "2", "--log-format", "json"
+    ) as server:
+        assert server.ready["pid"] == server.proc.pid
+        workers = server.ready["workers"]
+        assert len(set(workers)) == 2 and server.proc.pid not in workers
+        assert _pids_answering(server.admin_url, set(workers)) == set(workers)
+
+        added = requests.post(
+            f"{server.admin_url}/api/routes",
+            json={
+                "method": "GET",
+                "path": "/hi",
+                "handler": "h",
+                "response": {"type": "json", "body": "hello"},
+            },
+            timeout=10,
+        )
+        assert added.status_code == 201
+        for _ in range(16):  # new connections: both workers serve the route
+            assert requests.get(f"{server.mock_url}/hi", timeout=10).json() == "hello"
+
+        killed = workers[0]
+        os.kill(killed, signal.SIGKILL)
+        exited = server.wait_for_event(lambda e: e["event"] == "worker_exited")
+        assert (exited["pid"], exited["exit_code"], exited["worker"]) == (killed, -9, 0)
+        ready = server.wait_for_event(
+            lambda e: (
+                e["event"] == "ready"
+                and e.get("subsystem") == "workers"
+                and killed not in e["workers"]
+            )
+        )
+        replacement = ready["workers"][0]
+        assert ready["workers"][1] == workers[1]
+        restarted = server.wait_for_event(lambda e: e["event"] == "worker_restarted")
+        assert restarted["pid"] == replacement
+        # The replacement replayed the log: it serves the route too.
+        assert _pids_answering(server.admin_url, {replacement}) >= {replacement}
+        for _ in range(16):
+            assert requests.get(f"{server.mock_url}/hi", timeout=10).json() == "hello"
+
+        assert server.stop() == 0
+        assert _gone(replacement) and _gone(workers[1])
+        assert not server.ready_file.exists()
+
+
+def test_workers_need_state(tmp_path: Path) -> None:
+    from tests.process import run_cli
+
+    done = run_cli("serve", "--workers", "2")
+    assert done.returncode == 2
+    assert "--workers needs --state redis://host:port/db" in done.stderr

@@ -266,3 +266,35 @@ def test_reads_sent_as_post_do_not_go_through_the_log(
         assert answer.status_code in (200, 409)
         assert client.xlen("cp:{*}:oplog") == before
         client.close()
+
+
+def test_writes_under_admin_on_mock_port_and_a_token_are_replicated(
+    tmp_path: Path, redis_url: str
+) -> None:
+    token = {"Authorization": "Bearer sekret"}
+    with processes(tmp_path, redis_url, 2, "--admin-on-mock-port", "--admin-token", "sekret") as (
+        a,
+        b,
+    ):
+        refused = requests.post(
+            f"{a.mock_url}/__admin/mappings", json={"request": {"url": "/w"}}, timeout=10
+        )
+        assert refused.status_code == 401
+        assert redis.Redis.from_url(redis_url).xlen("cp:{*}:oplog") == 0  # never logged
+
+        stub = requests.post(
+            f"{a.mock_url}/__admin/mappings",
+            json={"request": {"method": "GET", "url": "/w"}, "response": {"body": "via mock"}},
+            headers=token,
+            timeout=10,
+        )
+        assert stub.status_code == 201
+        assert _mock(b, "/w").text == "via mock"
+        native = requests.post(
+            f"{b.mock_url}/__admin/api/routes",
+            json=_route("/n", "native"),
+            headers=token,
+            timeout=10,
+        )
+        assert native.status_code == 201
+        assert _mock(a, "/n").json() == "native"

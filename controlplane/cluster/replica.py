@@ -224,6 +224,10 @@ class Replica:
                 await asyncio.sleep(_BACKOFF_S[min(failures, len(_BACKOFF_S) - 1)])
                 failures += 1
                 continue
+            except Exception:  # a bug of ours: say so, and keep following
+                _log.exception("op_log_follower_failed", applied=self.applied)
+                await asyncio.sleep(_BACKOFF_S[-1])
+                continue
             failures = 0
             if self._lost_since is not None:
                 await self._state_recovered()

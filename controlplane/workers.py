@@ -131,7 +131,11 @@ class _Supervisor:
         """Wait (bounded) for the worker's ready file; False when it exited first."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while not worker.ready_file.exists():
-            if worker.proc.returncode is not None or time.monotonic() > deadline:
+            if (
+                worker.proc.returncode is not None
+                or self.stopping.is_set()
+                or time.monotonic() > deadline
+            ):
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.proc.wait(), _POLL_S)

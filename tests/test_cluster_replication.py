@@ -298,3 +298,15 @@ def test_writes_under_admin_on_mock_port_and_a_token_are_replicated(
         )
         assert native.status_code == 201
         assert _mock(a, "/n").json() == "native"
+
+
+def test_an_unreadable_op_is_logged_and_skipped(tmp_path: Path, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    garbage = client.xadd("cp:{*}:oplog", {"op": b"not msgpack of an op"}).decode()
+    with processes(tmp_path, redis_url, 1) as (a,):
+        skipped = a.wait_for_event(lambda e: e["event"] == "op_unreadable")
+        assert skipped["op"] == garbage
+        assert skipped["level"] == "error"
+        added = requests.post(f"{a.admin_url}/api/routes", json=_route("/hi", 1), timeout=10)
+        assert added.status_code == 201
+    client.close()

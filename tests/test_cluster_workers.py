@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
 
 import requests
 
-from tests.process import serve_process
+from controlplane.workers import MAX_RESTARTS, RESTART_WINDOW_S
+from tests.process import STOP_TIMEOUT, serve_process
 from tests.redis_support import redis_server, redis_url
 
 __all__ = ["redis_server", "redis_url"]
@@ -92,3 +94,63 @@ def test_workers_need_state(tmp_path: Path) -> None:
     done = run_cli("serve", "--workers", "2")
     assert done.returncode == 2
     assert "--workers needs --state redis://host:port/db" in done.stderr
+
+
+def test_workers_that_cannot_start_stop_the_supervisor(tmp_path: Path) -> None:
+    import socket
+
+    from tests.process import run_cli
+
+    with socket.socket() as probe:  # a port where no Redis listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run_cli(
+        "serve",
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+        "--log-format",
+        "json",
+        "--state",
+        f"redis://127.0.0.1:{port}/0",
+        "--workers",
+        "2",
+        "--ready-file",
+        str(tmp_path / "ready.json"),
+    )
+    assert done.returncode == 2
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    supervisor = [e for e in events if e["event"] == "cannot_start" and e["subsystem"] == "workers"]
+    assert len(supervisor) == 1
+    assert supervisor[0]["message"].startswith("worker 0 (pid ")
+    assert supervisor[0]["message"].endswith(") did not become ready: see its log above")
+    assert supervisor[0]["exit_code"] == 2
+    worker = next(e for e in events if e["event"] == "cannot_start" and e["subsystem"] == "server")
+    assert worker["code"] == "state_unreachable"
+    assert not (tmp_path / "ready.json").exists()
+
+
+def test_a_worker_dying_again_and_again_stops_everything(tmp_path: Path, redis_url: str) -> None:
+    with serve_process(
+        tmp_path, "--state", redis_url, "--workers", "2", "--log-format", "json"
+    ) as server:
+        survivor, victim = server.ready["workers"][1], server.ready["workers"][0]
+        replacements: set[int] = set()
+        for kills in range(1, MAX_RESTARTS + 2):
+            os.kill(victim, signal.SIGKILL)
+            if kills > MAX_RESTARTS:
+                break
+            restarted = server.wait_for_event(
+                lambda e: e["event"] == "worker_restarted" and e["pid"] not in replacements
+            )
+            victim = restarted["pid"]
+            replacements.add(victim)
+        failing = server.wait_for_event(lambda e: e["event"] == "workers_failing")
+        assert failing["message"] == (
+            f"more than {MAX_RESTARTS} worker restarts within {RESTART_WINDOW_S:g} s: "
+            "stopping; see the workers' logs above"
+        )
+        assert server.proc.wait(STOP_TIMEOUT) == 1
+        assert _gone(survivor)
+        assert not server.ready_file.exists()

@@ -17,6 +17,10 @@ port (persistence off):
    one process with `--state`, each pinned to core 0 with wrk on core 1; requests per
    second of server CPU time (see README.md, "How it measures") and wall clock.
 
+3. **An admin write's latency**: 300 `POST /api/routes` one after another (a new
+   connection each), to the in-memory process and to `--workers 2` (which returns
+   once both workers applied the route); p50 and p90.
+
 The machine's load (`/proc/loadavg`) is printed with the figures: on a shared machine
 they are provisional.
 """
@@ -127,6 +131,18 @@ def _measure(
     return results
 
 
+def _write_latency(server: Proc, count: int = 300) -> tuple[float, float]:
+    """p50 and p90, in ms, of adding `count` routes one after another."""
+    took = []
+    for index in range(count):
+        route = {**ROUTE, "path": f"/w{index}", "handler": f"w{index}"}
+        started = time.perf_counter()
+        expect(201, "POST", f"{server.admin_url}/api/routes", route)
+        took.append((time.perf_counter() - started) * 1000)
+    took.sort()
+    return took[count // 2], took[count * 9 // 10]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -152,6 +168,8 @@ def main() -> None:
         load_before = _loadavg()
         scaled = _measure(scaling, args.rounds, args.seconds, cpu=True, connections=64)
         paths = _measure(hot, args.rounds, args.seconds, cpu=True, connections=32)
+        writes_memory = _write_latency(hot["in memory"])
+        writes_shared = _write_latency(scaling["workers 2"])
         load_after = _loadavg()
     finally:
         procs.stop_all()
@@ -183,6 +201,8 @@ def main() -> None:
         "in_memory_rps": round(memory_wall),
         "state_rps": round(state_wall),
         "state_vs_memory_wall": round(state_wall / memory_wall, 3),
+        "write_ms_in_memory_p50_p90": [round(x, 2) for x in writes_memory],
+        "write_ms_workers_2_p50_p90": [round(x, 2) for x in writes_shared],
     }
     print(json.dumps(summary, indent=2))
 

@@ -9,8 +9,9 @@ their admin state through `--state` (`controlplane.cluster.replica`).
 
 Once every worker is ready the supervisor logs `ready` and writes the ready file:
 `{"mock_url", "admin_url", "pid" (the supervisor's), "workers": [pids]}`. SIGINT and
-SIGTERM are forwarded to every worker; the supervisor exits when they have. A worker
-that dies on its own is logged (`worker_exited`) and started again (`worker_restarted`;
+SIGTERM are forwarded to every worker; the supervisor exits when they have, and so it
+does when a worker stops cleanly (exit 0: WireMock's `/__admin/shutdown` reached it).
+A worker that dies otherwise is logged (`worker_exited`) and started again (`worker_restarted`;
 the ready file then names its new pid), at most `MAX_RESTARTS` times in
 `RESTART_WINDOW_S`; beyond that the supervisor stops everything and exits 1.
 """
@@ -193,7 +194,12 @@ class _Supervisor:
                 break
             for finished in done:
                 worker = waits.get(finished)
-                if worker is not None and not await self._restart(worker):
+                if worker is None:
+                    continue
+                if worker.proc.returncode == 0:  # asked to stop: `/__admin/shutdown`
+                    _log.info("worker_stopped", worker=worker.index, pid=worker.proc.pid)
+                    return 0
+                if not await self._restart(worker):
                     return 1
         return 0
 

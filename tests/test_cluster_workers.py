@@ -154,3 +154,19 @@ def test_a_worker_dying_again_and_again_stops_everything(tmp_path: Path, redis_u
         assert server.proc.wait(STOP_TIMEOUT) == 1
         assert _gone(survivor)
         assert not server.ready_file.exists()
+
+
+def test_wiremock_shutdown_through_one_worker_stops_them_all(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with serve_process(
+        tmp_path, "--state", redis_url, "--workers", "2", "--log-format", "json"
+    ) as server:
+        workers = server.ready["workers"]
+        answer = requests.post(f"{server.admin_url}/__admin/shutdown", timeout=10)
+        assert answer.status_code == 200
+        assert server.proc.wait(STOP_TIMEOUT) == 0
+        stopped = server.wait_for_event(lambda e: e["event"] == "worker_stopped")
+        assert stopped["pid"] in workers
+        assert all(_gone(pid) for pid in workers)
+        assert not server.ready_file.exists()

@@ -310,3 +310,24 @@ def test_an_unreadable_op_is_logged_and_skipped(tmp_path: Path, redis_url: str) 
         added = requests.post(f"{a.admin_url}/api/routes", json=_route("/hi", 1), timeout=10)
         assert added.status_code == 201
     client.close()
+
+
+def test_concurrent_writes_through_two_processes_end_alike(tmp_path: Path, redis_url: str) -> None:
+    """Two clients race to add a route under the same id, one through each process:
+    the log orders them, so exactly one wins everywhere and both see the same winner."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def add(server: ServerProcess, route_id: str) -> int:
+        route = {**_route(f"/{route_id}", server.admin_url), "id": route_id}
+        return requests.post(f"{server.admin_url}/api/routes", json=route, timeout=15).status_code
+
+    with processes(tmp_path, redis_url, 2) as (a, b), ThreadPoolExecutor(8) as pool:
+        ids = [f"race-{n}" for n in range(12)]
+        statuses = list(pool.map(lambda job: add(*job), [(s, i) for i in ids for s in (a, b)]))
+        for index in range(len(ids)):
+            assert sorted(statuses[2 * index : 2 * index + 2]) == [201, 409]
+        listings = [requests.get(f"{s.admin_url}/api/routes", timeout=10).json() for s in (a, b)]
+        assert len(listings[0]["routes"]) == len(ids)
+        assert listings[1] == listings[0]
+        for route_id in ids:  # both processes answer with the same winner's body
+            assert _mock(a, f"/{route_id}").json() == _mock(b, f"/{route_id}").json()

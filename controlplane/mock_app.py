@@ -8,7 +8,9 @@ test for routes without any), journals it (the journal cuts the body to its
 `--journal-body-limit`; matching saw all of it) and applies any delay (the response's plus the
 session's). A route with `webhooks` has its response written here, then its calls
 started (`controlplane.webhooks`); a session without any pays one test. Everything
-that can be prepared at registration already was.
+that can be prepared at registration already was: an answer that never changes
+(`BodyResponder.one_write`) was encoded whole, and goes out in one write with no
+response built per request (`controlplane.responses.one_write`).
 
 A request line that is not a path (`GET http://api.test/x`, `CONNECT api.test:443`: a
 client using the mock port as its HTTP proxy) goes to `controlplane.forward_proxy`,
@@ -34,7 +36,7 @@ from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
 from controlplane.recording import Recording
 from controlplane.request_view import RequestView
-from controlplane.responses import Outcome, no_response_outcome
+from controlplane.responses import BodyResponder, Outcome, no_response_outcome
 from controlplane.sessions import (
     DEFAULT_SESSION,
     SESSION_HEADER,
@@ -128,7 +130,16 @@ class MockHandler:
         route, params = found
         handler = route.handler
         responder = session.responses.get(handler)
-        if responder is not None:
+        # An answer that never changes goes out in one write, encoded at registration;
+        # not with a session delay, whose outcome (the journal's delay_ms) is per request.
+        canned = (
+            responder.one_write
+            if isinstance(responder, BodyResponder) and session.extra_delay is None
+            else None
+        )
+        if canned is not None:
+            outcome = canned.outcome
+        elif responder is not None:
             outcome = responder.answer(view)
         else:
             outcome = no_response_outcome(handler, session=session.id)
@@ -137,7 +148,7 @@ class MockHandler:
         elif route.effects:
             # `times`, scenario transition: no await since `find`, so this is atomic.
             route.took()
-            if route.id_header is not None:
+            if route.id_header is not None and canned is None:
                 outcome.response.headers[route.id_header] = route.id
         if session.extra_delay is not None:
             outcome.delay_ms += session.extra_delay()
@@ -173,14 +184,18 @@ class MockHandler:
             )
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)
+        response = outcome.response
+        if canned is not None:
+            id_header = route.id_header if route.effects else None
+            response = canned.response(request, id_header, route.id)
         if session.hooks:
             hooks = session.hooks.get(route.id)
             if hooks is not None:
-                await _send(request, outcome.response)
+                await _send(request, response)
                 session.webhook_sender.fire(
                     session.webhook_calls, hooks, view, params, route.id, handler
                 )
-        return outcome.response
+        return response
 
     async def _record(
         self,

@@ -6,7 +6,8 @@
                                             `delay_ms`, journals, returns `response`
     no_response_outcome(handler) -> Outcome the 500 for a handler without a response
 
-Modules: `bodies` (json/raw/msgpack/yaml/toml), `sequence`, `faults`, `delays`,
+Modules: `bodies` (json/raw/msgpack/yaml/toml; `BodyResponder.one_write` is the
+answer encoded whole, `one_write`), `sequence`, `faults`, `delays`,
 `outcome` (the result type and error answers), `files` (body files), `compile`
 (dispatch), `sse` and `websocket` (long-lived connections, registered per session and
 handler in `streams`), `in_process` (answers built by Python code in the server's process, which
@@ -15,6 +16,7 @@ the mock handler awaits through `Outcome.render`; `srvmocker` installs them).
 
 from __future__ import annotations
 
+from controlplane.responses.bodies import BodyResponder
 from controlplane.responses.compile import compile_response
 from controlplane.responses.files import BodyFiles, check_body_file
 from controlplane.responses.outcome import (
@@ -28,6 +30,7 @@ from controlplane.responses.streams import Streams
 
 __all__ = [
     "BodyFiles",
+    "BodyResponder",
     "Outcome",
     "Responder",
     "ResponseSpecError",

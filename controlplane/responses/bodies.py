@@ -4,6 +4,10 @@ Everything that does not change between requests (the body bytes, the header
 multidict) is built in `compile_body`; `BodyResponder.answer` only constructs the
 `web.Response`. Passing a prebuilt `CIMultiDict` is the cheapest public way aiohttp
 accepts headers (it copies it, which it must: it adds Content-Length, Date, Server).
+
+An answer that never changes (no template, delay or dribble) is also encoded whole,
+status line to body, as `BodyResponder.one_write` (`controlplane.responses.one_write`):
+the mock handler sends that in one write, with no response built per request.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.request_view import RequestView
-from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.delays import DelaySampler, compile_delay, no_delay
 from controlplane.responses.files import BodyFiles, no_files
+from controlplane.responses.one_write import Canned
 from controlplane.responses.outcome import Outcome, ResponseSpecError
 from controlplane.responses.templating import (
     Rendering,
@@ -134,6 +139,7 @@ class BodyResponder:
         "_reason",
         "_status",
         "_type",
+        "one_write",
         "spec",
     )
 
@@ -151,6 +157,13 @@ class BodyResponder:
             spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
         )
         self._dribble, self._interval = _dribbled(body, dribble)
+        #: The whole answer encoded once, when it is the same for every request (None:
+        #: `answer` builds it per request).
+        self.one_write: Canned | None = None
+        if dribble is None and self._delay is no_delay and spec.template is not True:
+            self.one_write = Canned.build(
+                self._type, self._status, self._reason, headers.items(), body, self._plain
+            )
 
     @property
     def body(self) -> bytes:
@@ -162,6 +175,10 @@ class BodyResponder:
         return self._respond(
             self._body, self._headers, self._dribble, self._interval, self._delay()
         )
+
+    def _plain(self) -> web.StreamResponse:
+        """The answer as a `web.Response` (what `one_write` sends when its bytes do not fit)."""
+        return self._respond(self._body, self._headers, None, 0.0, 0.0).response
 
     def _respond(
         self,

@@ -405,3 +405,107 @@ def test_aiohttp_is_the_version_range_the_one_write_path_was_checked_against() -
         f"aiohttp {aiohttp.__version__}: re-check controlplane/responses/one_write.py "
         "against web_protocol.py's finish_response, then widen this range"
     )
+
+
+#: What the scripted origin answers: repeats, given Date and Server, a hop-by-hop header,
+#: no Content-Type (aiohttp labels the body `application/octet-stream`).
+_ORIGIN_HEAD = (
+    b"HTTP/1.1 203 Fine Then\r\nX-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+    b"Content-Length: 5\r\nDate: Tue, 01 Jun 2021 15:16:17 GMT\r\n"
+    b"Server: origin/1\r\nKeep-Alive: timeout=5\r\nX-Route: origin\r\n\r\n"
+)
+_ORIGIN_BODY = b"hello"
+
+
+def _origin_answer(path: bytes) -> bytes:
+    """`/typed` answers with a Content-Type too, `/latin` with a header that is not UTF-8."""
+    head = _ORIGIN_HEAD
+    if path.endswith(b"/typed"):
+        head = head.replace(b"X-One: 1\r\n", b"X-One: 1\r\nContent-Type: text/plain\r\n")
+    elif path.endswith(b"/latin"):
+        head = head.replace(b"X-One: 1\r\n", b"X-One: caf\xe9\r\n")
+    return head + _ORIGIN_BODY
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[str]:
+    """A scripted HTTP/1.1 origin answering every request with the same bytes."""
+
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                writer.write(_origin_answer(head.split(b" ", 2)[1]))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(exchange, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+
+
+def _relayed_by_aiohttp(id_header: str | None) -> Any:
+    """The answer as the proxy sent it before: a `web.Response` given the origin's
+    relayable headers (less `Keep-Alive`), and the route's id header set on it."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        lines = _origin_answer(request.path.encode()).decode().split("\r\n")[1:-2]
+        given = CIMultiDict(line.split(": ", 1) for line in lines if not line.startswith("Keep-"))
+        response = web.Response(body=_ORIGIN_BODY, status=203, reason="Fine Then", headers=given)
+        if id_header is not None:
+            response.headers[id_header] = "proxied"
+        return response
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("id_header", "path"),
+    [(None, "/p"), (None, "/typed"), ("X-Route", "/p"), ("X-Other", "/typed")],
+)
+async def test_a_relayed_answer_is_the_bytes_aiohttp_sent_for_it(
+    servers: Servers, origin: str, id_header: str | None, path: str
+) -> None:
+    await servers.route(
+        id="proxied",
+        method="GET",
+        path=path,
+        handler="p",
+        response={"type": "proxy", "url": origin},
+        **({"id_header": id_header} if id_header else {}),
+    )
+    runner = web.ServerRunner(web.Server(_relayed_by_aiohttp(id_header)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    bare = f"127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        for _, version, extra in REQUESTS[:4]:  # the proxy answers HEAD by its own path
+            data = _request("GET", path, version, extra)
+            if (version, extra) in (("1.1", ""), ("1.0", "Connection: keep-alive\r\n")):
+                data += _request("GET", path, "1.1", "Connection: close\r\n")
+            ours, theirs = await asyncio.gather(
+                _exchange(servers.mock, data), _exchange(bare, data)
+            )
+            where = f"HTTP/{version} {extra!r}"
+            assert _DATE.sub(b"Date: *\r\n", ours) == _DATE.sub(b"Date: *\r\n", theirs), where
+            assert ours.startswith(f"HTTP/{version} 203 Fine Then\r\nX-One: 1\r\n".encode())
+    finally:
+        await runner.cleanup()
+    journal = await servers.journal()
+    assert {e["response"]["type"] for e in journal} == {"proxy"}
+    assert {e["response"]["status"] for e in journal} == {203}
+
+
+async def test_a_relayed_header_that_is_not_utf_8_goes_out_as_the_origin_sent_it(
+    servers: Servers, origin: str
+) -> None:
+    # aiohttp's serialiser dropped the byte (`X-One: caf`); the relayed lines are the
+    # origin's own bytes.
+    await servers.route(
+        method="GET", path="/latin", handler="latin", response={"type": "proxy", "url": origin}
+    )
+    answered = await _exchange(servers.mock, _request("GET", "/latin", "1.0"))
+    assert answered.startswith(b"HTTP/1.0 203 Fine Then\r\nX-One: caf\xe9\r\n")
+    assert answered.endswith(b"\r\n\r\nhello")

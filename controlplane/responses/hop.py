@@ -132,31 +132,41 @@ def _text(raw: bytes) -> str:
     return text
 
 
-def _relayable(raw: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
-    """The answer's headers less hop-by-hop ones and those `Connection` names, in order."""
+def _relayable(raw: list[tuple[bytes, bytes]]) -> tuple[CIMultiDict[str], bytes]:
+    """The answer's headers less hop-by-hop ones and those `Connection` names, in order:
+    decoded, and as the header lines the origin sent (relayed as they came)."""
     skip: frozenset[bytes] | set[bytes] = _HOP_BY_HOP_BYTES
     for name, value in raw:
         if name.lower() == b"connection":
             skip = skip | {n.strip().lower() for n in value.split(b",")}
     headers: CIMultiDict[str] = CIMultiDict()
+    lines: list[bytes] = []
     for name, value in raw:
         if name.lower() not in skip:
             headers.add(_text(name), _text(value))
-    return headers
+            lines += (name, b": ", value, b"\r\n")
+    return headers, b"".join(lines)
 
 
 class Answer:
     """The origin's answer: status, reason and relayable headers, then the body."""
 
     __slots__ = ("_conn", "_done", "_error", "_queue", "_queued", "_waiter", "body", "headers",
-                 "length", "reason", "status")  # fmt: skip
+                 "length", "lines", "reason", "status")  # fmt: skip
 
     def __init__(
-        self, conn: _Connection, status: int, reason: str, headers: CIMultiDict[str]
+        self,
+        conn: _Connection,
+        status: int,
+        reason: str,
+        headers: CIMultiDict[str],
+        lines: bytes = b"",
     ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
+        #: `headers` as the header lines the origin sent them (`Name: value\r\n`...).
+        self.lines = lines
         length = headers.get("Content-Length")
         #: The declared body length (None when chunked or until close).
         self.length = int(length) if length is not None and length.isdigit() else None
@@ -379,7 +389,8 @@ class _Connection(asyncio.Protocol):
         if status < 200:
             self._interim = True  # 100 Continue, 103 Early Hints: the final answer follows
             return
-        answer = Answer(self, status, self._reason.decode("latin-1"), _relayable(self._raw))
+        headers, lines = _relayable(self._raw)
+        answer = Answer(self, status, self._reason.decode("latin-1"), headers, lines)
         self._answer = answer
         self._whole = []
         if self._head_only:

@@ -30,7 +30,7 @@ the request's own writer, whose `output_size` counts what was written for it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final
@@ -38,6 +38,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11
+from multidict import CIMultiDict
 
 from controlplane.responses.outcome import Outcome
 
@@ -142,21 +143,26 @@ def _reason(status: int, reason: str | None) -> str:
 class _Head:
     """An answer's parts, encoded: all of it but the version and the per-request lines."""
 
-    __slots__ = ("body", "close", "date_given", "lines", "names", "server", "status")
+    __slots__ = ("body", "close", "date", "length", "lines", "names", "server", "status", "typed")
 
     def __init__(
-        self, status: int, reason: str, lines: bytes, body: bytes, names: set[str]
+        self, status: int, reason: str, lines: bytes, body: bytes, names: Container[str]
     ) -> None:
         self.status = f"{status} {reason}\r\n".encode()
         self.lines = lines
         self.body = body
-        #: The lower-case names of the headers the answer gives.
+        #: The lower-case names of the headers the answer gives (`in` is all it needs).
         self.names = names
         #: The answer says `Connection` itself (the wire lets only `close` by): aiohttp
         #: adds none, and the connection closes after it.
         self.close = "connection" in names
-        self.date_given = "date" in names
+        #: aiohttp adds Date and Server only when they are not given; a given
+        #: Content-Length (a relayed answer's, equal to its whole body) is kept as given.
+        self.date = "date" not in names
         self.server = b"" if "server" in names else _SERVER_LINE
+        self.length = "content-length" not in names
+        #: aiohttp labels a body without a Content-Type `application/octet-stream`.
+        self.typed = "content-type" in names
 
     @classmethod
     def build(
@@ -167,10 +173,10 @@ class _Head:
         its own framing, a header value aiohttp would refuse."""
         pairs = [(str(name), value) for name, value in headers]
         names = {name.lower() for name, _ in pairs}
-        if status < 200 or status in (204, 304) or not _FRAMING.isdisjoint(names):
+        if not _FRAMING.isdisjoint(names):
             return None
         lines = encode_header_lines(pairs)
-        if lines is None or "\r" in reason or "\n" in reason:
+        if lines is None or not _sendable(status, reason):
             return None
         return cls(status, reason, lines, body, names)
 
@@ -178,12 +184,15 @@ class _Head:
         self, version_10: bool, keep_alive: bool, head_only: bool, extra: bytes, date: bytes
     ) -> bytes:
         """The answer as aiohttp's `web.Response` orders it: the given headers (then a
-        route's id header), Content-Length, Date, Server, Connection; then the body."""
+        route's id header), Content-Length, Content-Type (when none is given), Date,
+        Server, Connection; then the body."""
         body = self.body
         parts = [b"HTTP/1.0 " if version_10 else b"HTTP/1.1 ", self.status, self.lines, extra]
-        if body or not head_only:
+        if self.length and (body or not head_only):
             parts.append(b"Content-Length: %d\r\n" % len(body))
-        if not self.date_given:
+        if body and not head_only and not self.typed:
+            parts.append(b"Content-Type: application/octet-stream\r\n")
+        if self.date:
             parts.append(date)
         parts.append(self.server)
         if not self.close:
@@ -195,6 +204,12 @@ class _Head:
         if not head_only:
             parts.append(body)
         return b"".join(parts)
+
+
+def _sendable(status: int, reason: str) -> bool:
+    # 1xx, 204 and 304 carry no body and aiohttp drops their Content-Length: leave them
+    # to it; a reason with a line break it refuses.
+    return status >= 200 and status not in (204, 304) and "\r" not in reason and "\n" not in reason
 
 
 def _variant(request: web.BaseRequest) -> int | None:
@@ -318,33 +333,71 @@ class Canned:
 
 
 class Relayed(OneWriteResponse):
-    """An answer built for one request from its parts (a proxied answer with its whole
-    body), written head and body in one call."""
+    """An answer built for one request from its parts, head and body written in one call:
+    the reverse proxy's relayed answer when its whole body is in hand.
 
-    def __init__(self, data: bytes, status: int, reason: str, keep_alive: bool) -> None:
-        super().__init__(status, reason, keep_alive)
-        self._data = data
+    The origin's header lines are relayed as the bytes it sent (less hop-by-hop ones);
+    its Content-Length, Date and Server are kept, as aiohttp keeps given ones. Headers
+    set on `headers` before it is sent (a route's id header) go out after them, or
+    replace a given one of the same name, as on a `web.Response`.
+    """
+
+    def __init__(
+        self, head: _Head, status: int, reason: str, variant: int, given: CIMultiDict[str]
+    ) -> None:
+        super().__init__(status, reason, not variant & 2)
+        self._parts = head
+        self._version_10 = bool(variant & 4)
+        self._given = given
 
     @classmethod
     def build(
         cls,
         request: web.BaseRequest,
         status: int,
-        reason: str | None,
-        headers: Iterable[tuple[str, str]],
+        reason: str,
+        lines: bytes,
+        headers: CIMultiDict[str],
         body: bytes,
     ) -> Relayed | None:
-        """The one-write answer to `request`, or None when aiohttp must send it."""
+        """The one-write answer to `request` (not HEAD: `body` is sent), or None when
+        aiohttp must send it. `lines` are the header lines as sent, `headers` the same
+        decoded (what a `web.Response` would have been given)."""
         variant = _variant(request)
-        if variant is None:
+        if variant is None or variant & 1 or not _sendable(status, reason):
             return None
-        worded = _reason(status, reason)
-        head = _Head.build(status, worded, headers, body)
-        if head is None:
+        names = _Names(headers)
+        if "transfer-encoding" in names:
             return None
-        keep = not variant & 2 and not head.close
-        data = head.encode(bool(variant & 4), keep, bool(variant & 1), b"", DATE.line())
-        return cls(data, status, worded, keep)
+        if headers.get("Content-Length", str(len(body))) != str(len(body)):
+            return None  # a length that is not the body's: aiohttp's writer cuts to it
+        return cls(_Head(status, reason, lines, body, names), status, reason, variant, headers)
 
     def encode(self, request: web.BaseRequest) -> bytes:
-        return self._data
+        head = self._parts
+        added = self.headers
+        if added and not any(name in head.names for name in added):
+            extra = encode_header_lines(added.items())
+            if extra is not None:
+                return head.encode(self._version_10, self._keep, False, extra, DATE.line())
+        elif added:  # a given header replaced, in its place: aiohttp's order
+            merged = self._given.copy()
+            for name, value in added.items():
+                merged[name] = value
+            lines = encode_header_lines(merged.items())
+            if lines is not None:
+                names = _Names(merged)
+                head = _Head(self.status, self.reason, lines, head.body, names)
+        return head.encode(self._version_10, self._keep, False, b"", DATE.line())
+
+
+class _Names:
+    """`name in names`, case-insensitively, over a header multidict (no set built)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: CIMultiDict[str]) -> None:
+        self._headers = headers
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._headers

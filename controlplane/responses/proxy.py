@@ -37,6 +37,7 @@ from controlplane.request_view import RequestView
 from controlplane.responses import hop
 from controlplane.responses.delays import DelaySampler, compile_delay
 from controlplane.responses.hop import HOP_BY_HOP, TlsKey, Upstreams
+from controlplane.responses.one_write import Relayed
 from controlplane.responses.outcome import Outcome, ResponseSpecError, error_body
 from controlplane.responses.templating import (
     Rendering,
@@ -256,12 +257,17 @@ class ProxyResponder:
         origin = OriginAnswer(answer.status, answer.reason, answer.headers)
         body = answer.body
         if body is not None and not head_only and answer.status not in (204, 304):
-            # A small body of known length goes out with the headers, in one write.
+            # A small body of known length goes out with the head, built as bytes from
+            # the origin's header lines, in one write.
             origin.add(body)
             origin.complete = True
-            whole = web.Response(
-                body=body, status=answer.status, reason=answer.reason, headers=answer.headers
+            whole: web.StreamResponse | None = Relayed.build(
+                request, answer.status, answer.reason, answer.lines, answer.headers, body
             )
+            if whole is None:
+                whole = web.Response(
+                    body=body, status=answer.status, reason=answer.reason, headers=answer.headers
+                )
             return Outcome(whole, answer.status, "proxy", delay_ms, origin=origin)
         relay = _Relay(answer, url, origin)
         return Outcome(relay, answer.status, "proxy", delay_ms, origin=origin)

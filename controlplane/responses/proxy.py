@@ -145,6 +145,9 @@ class ProxyResponder:
         outcome = Outcome(self._placeholder, 502, "proxy", self._delay())
 
         async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+            # Unlinked first: the outcome and this closure would otherwise be a cycle
+            # (holding the request) that only the garbage collector frees.
+            outcome.render = None
             # Read when rendered: an enclosing sequence adds its own delay after `answer`.
             return await self._forward(request, view, params, outcome.delay_ms)
 

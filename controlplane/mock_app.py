@@ -130,7 +130,7 @@ class MockHandler:
         route, params = found
         handler = route.handler
         responder = session.responses.get(handler)
-        # An answer that never changes goes out in one write, encoded at registration;
+        # An answer that never changes goes out in one write, encoded once;
         # not with a session delay, whose outcome (the journal's delay_ms) is per request.
         canned = (
             responder.one_write

@@ -6,8 +6,9 @@ multidict) is built in `compile_body`; `BodyResponder.answer` only constructs th
 accepts headers (it copies it, which it must: it adds Content-Length, Date, Server).
 
 An answer that never changes (no template, delay or dribble) is also encoded whole,
-status line to body, as `BodyResponder.one_write` (`controlplane.responses.one_write`):
-the mock handler sends that in one write, with no response built per request.
+status line to body, once (on first use), as `BodyResponder.one_write`
+(`controlplane.responses.one_write`): the mock handler sends that in one write, with
+no response built per request.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class BodyResponder:
 
     __slots__ = (
         "_body",
+        "_cannable",
+        "_canned",
         "_close",
         "_delay",
         "_dribble",
@@ -139,7 +142,6 @@ class BodyResponder:
         "_reason",
         "_status",
         "_type",
-        "one_write",
         "spec",
     )
 
@@ -157,13 +159,27 @@ class BodyResponder:
             spec.chunked_dribble if isinstance(spec.chunked_dribble, wire.ChunkedDribble) else None
         )
         self._dribble, self._interval = _dribbled(body, dribble)
-        #: The whole answer encoded once, when it is the same for every request (None:
-        #: `answer` builds it per request).
-        self.one_write: Canned | None = None
-        if dribble is None and self._delay is no_delay and spec.template is not True:
-            self.one_write = Canned.build(
-                self._type, self._status, self._reason, headers.items(), body, self._plain
+        # Encoded whole on the first request that can use it (most of 10,000 registered
+        # routes may never be asked): True until then when the answer never changes.
+        self._canned: Canned | None = None
+        self._cannable = dribble is None and self._delay is no_delay and spec.template is not True
+
+    @property
+    def one_write(self) -> Canned | None:
+        """The whole answer encoded once, when it is the same for every request (None:
+        `answer` builds it per request)."""
+        canned = self._canned
+        if canned is None and self._cannable:
+            canned = self._canned = Canned.build(
+                self._type,
+                self._status,
+                self._reason,
+                self._headers.items(),
+                self._body,
+                self._plain,
             )
+            self._cannable = canned is not None
+        return canned
 
     @property
     def body(self) -> bytes:

@@ -12,10 +12,12 @@ encoded ahead in one `transport.write`, `write_eof` has nothing left to do, and
 for every variant, so an aiohttp that changes its encoding fails there, loudly).
 
 - `Canned`: an answer that never changes (a plain json/raw/... body, no template, no
-  delay, no dribble), encoded once at registration. Its responses are shared: one per
+  delay, no dribble), encoded once (on its first request: registering 10,000 routes
+  stays as cheap as before). Its responses are shared: one per
   variant (HTTP/1.0 or 1.1, keep-alive or not, HEAD or not, the route's id header or
-  none), each holding its whole answer as one `bytes`, rebuilt when the `Date` second
-  changes. Per request: pick the variant, write one buffer; nothing is allocated.
+  none), made on first use, each holding its whole answer as one `bytes`, rebuilt when
+  the `Date` second changes. Per request: pick the variant, write one buffer; nothing
+  is allocated.
 - `Relayed`: an answer built per request from parts (the reverse proxy's relayed
   answer with its whole body): the head is encoded from the parts and written with
   the body in one call.
@@ -255,19 +257,26 @@ class _CannedResponse(OneWriteResponse):
         return self._data
 
 
-_Variants = tuple[_CannedResponse, ...]
+#: The responses of one answer with one extra header line, by variant, each made on
+#: first use (10,000 routes would otherwise hold 80,000 responses most never send).
+_Made = list[_CannedResponse | None]
+
+
 #: Builds the answer as a plain `web.Response` (a fresh one per call).
 PlainResponse = Callable[[], web.StreamResponse]
+#: What a canned outcome holds as its `response`: never sent (`Canned.response` is).
+_UNSENT: Final = web.StreamResponse(status=500)
 
 
 class Canned:
     """An answer that never changes, encoded at registration.
 
     `outcome` is what the journal records of every request it answers (shared: never
-    changed per request); `response(request, ...)` is the response for one request.
+    changed per request; its `response` is not the one sent); `response(request, ...)`
+    is the response for one request.
     """
 
-    __slots__ = ("_by_id", "_plain", "_variants_plain", "head", "outcome", "reason", "status")
+    __slots__ = ("_by_id", "_made", "_plain", "head", "outcome", "reason", "status")
 
     def __init__(
         self, head: _Head, status: int, reason: str, type: str, plain: PlainResponse
@@ -276,10 +285,10 @@ class Canned:
         self.status = status
         self.reason = reason
         self._plain = plain
-        self._variants_plain = self._variants(b"")
-        self.outcome = Outcome(self._variants_plain[0], status, type)
-        #: route id -> (its id header's name, its variants).
-        self._by_id: dict[str, tuple[str, _Variants]] = {}
+        self._made: _Made = [None] * 8
+        self.outcome = Outcome(_UNSENT, status, type)
+        #: route id -> (its id header's name, that header's line, its variants).
+        self._by_id: dict[str, tuple[str, bytes, _Made]] = {}
 
     @classmethod
     def build(
@@ -298,9 +307,6 @@ class Canned:
         head = _Head.build(status, worded, headers, body)
         return None if head is None else cls(head, status, worded, type, plain)
 
-    def _variants(self, extra: bytes) -> _Variants:
-        return tuple(_CannedResponse(self, variant, extra) for variant in range(8))
-
     def response(
         self, request: web.BaseRequest, id_header: str | None, route_id: str
     ) -> web.StreamResponse:
@@ -308,19 +314,27 @@ class Canned:
         the route's id header (`id_header: route_id`) when it has one."""
         index = _variant(request)
         if index is not None:
-            if id_header is None:
-                return self._variants_plain[index]
-            kept = self._by_id.get(route_id)
-            if kept is None or kept[0] != id_header:
-                kept = self._for_route(id_header, route_id)
-            if kept is not None:
-                return kept[1][index]
+            made: _Made | None = self._made
+            extra = b""
+            if id_header is not None:
+                kept = self._by_id.get(route_id)
+                if kept is None or kept[0] != id_header:
+                    kept = self._for_route(id_header, route_id)
+                if kept is None:
+                    made = None
+                else:
+                    extra, made = kept[1], kept[2]
+            if made is not None:
+                canned = made[index]
+                if canned is None:
+                    canned = made[index] = _CannedResponse(self, index, extra)
+                return canned
         response = self._plain()
         if id_header is not None:
             response.headers[id_header] = route_id
         return response
 
-    def _for_route(self, id_header: str, route_id: str) -> tuple[str, _Variants] | None:
+    def _for_route(self, id_header: str, route_id: str) -> tuple[str, bytes, _Made] | None:
         if id_header.lower() in self.head.names:
             return None  # aiohttp replaces a given header in place: let it
         line = encode_header_lines([(id_header, route_id)])
@@ -328,7 +342,7 @@ class Canned:
             return None
         if len(self._by_id) >= _ID_VARIANTS_LIMIT:
             self._by_id.clear()
-        kept = self._by_id[route_id] = (id_header, self._variants(line))
+        kept = self._by_id[route_id] = (id_header, line, [None] * 8)
         return kept
 
 

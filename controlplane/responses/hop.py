@@ -139,13 +139,13 @@ def _relayable(raw: list[tuple[bytes, bytes]]) -> tuple[CIMultiDict[str], bytes]
     for name, value in raw:
         if name.lower() == b"connection":
             skip = skip | {n.strip().lower() for n in value.split(b",")}
-    headers: CIMultiDict[str] = CIMultiDict()
+    pairs: list[tuple[str, str]] = []
     lines: list[bytes] = []
     for name, value in raw:
         if name.lower() not in skip:
-            headers.add(_text(name), _text(value))
+            pairs.append((_text(name), _text(value)))
             lines += (name, b": ", value, b"\r\n")
-    return headers, b"".join(lines)
+    return CIMultiDict(pairs), b"".join(lines)
 
 
 class Answer:

@@ -153,7 +153,8 @@ class _Head:
         self.status = f"{status} {reason}\r\n".encode()
         self.lines = lines
         self.body = body
-        #: The lower-case names of the headers the answer gives (`in` is all it needs).
+        #: The names of the headers the answer gives, for `in` with a lower-case name (a
+        #: set of lower-case names, or the headers' own case-insensitive multidict).
         self.names = names
         #: The answer says `Connection` itself (the wire lets only `close` by): aiohttp
         #: adds none, and the connection closes after it.
@@ -380,12 +381,13 @@ class Relayed(OneWriteResponse):
         variant = _variant(request)
         if variant is None or variant & 1 or not _sendable(status, reason):
             return None
-        names = _Names(headers)
-        if "transfer-encoding" in names:
+        if "Transfer-Encoding" in headers:
             return None
-        if headers.get("Content-Length", str(len(body))) != str(len(body)):
+        length = headers.get("Content-Length")
+        if length is not None and length != str(len(body)):
             return None  # a length that is not the body's: aiohttp's writer cuts to it
-        return cls(_Head(status, reason, lines, body, names), status, reason, variant, headers)
+        # The multidict is its own lower-case-name container: its `in` ignores case.
+        return cls(_Head(status, reason, lines, body, headers), status, reason, variant, headers)
 
     def encode(self, request: web.BaseRequest) -> bytes:
         head = self._parts
@@ -400,18 +402,5 @@ class Relayed(OneWriteResponse):
                 merged[name] = value
             lines = encode_header_lines(merged.items())
             if lines is not None:
-                names = _Names(merged)
-                head = _Head(self.status, self.reason, lines, head.body, names)
+                head = _Head(self.status, self.reason, lines, head.body, merged)
         return head.encode(self._version_10, self._keep, False, b"", DATE.line())
-
-
-class _Names:
-    """`name in names`, case-insensitively, over a header multidict (no set built)."""
-
-    __slots__ = ("_headers",)
-
-    def __init__(self, headers: CIMultiDict[str]) -> None:
-        self._headers = headers
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._headers

@@ -1,0 +1,167 @@
+"""Instructions per request of the whole server (aiohttp included), under cachegrind.
+
+Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
+[SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`: the bare server's
+GET and POST, 1 route, the conditions POST, 10,000 templates, 100 sessions round-robin)
+runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same way;
+one run then serves N requests (4 keep-alive connections, each sending the next request
+once the answer is in), the other none, and both stop. The difference of their
+instruction counts over N is what one request costs the server in user space: the load
+of a shared machine, which moves every wall-clock and CPU-time figure, does not change
+it. Kernel time (the socket calls) is not counted; wrk's batching under 32 connections
+is not reproduced. Ratios between scenarios are the figures to read.
+
+With `--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C
+DIR`; repeatable) each controlplane scenario also runs from that tree (`PYTHONPATH=DIR`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import HERE, VENV_BIN, expect
+from setups import (
+    COND_BODY,
+    COND_HEADERS,
+    COND_PATH,
+    ROUTES,
+    SESSIONS,
+    condition_routes,
+    one_route,
+    register,
+    template_routes,
+)
+
+CONNECTIONS = 4
+_HOST = "127.0.0.1"
+
+
+def _get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {_HOST}\r\n\r\n".encode()
+
+
+def _post() -> bytes:
+    headers = "".join(f"{name}: {value}\r\n" for name, value in COND_HEADERS.items())
+    head = (
+        f"POST {COND_PATH} HTTP/1.1\r\nHost: {_HOST}\r\n{headers}"
+        f"Content-Length: {len(COND_BODY)}\r\n\r\n"
+    )
+    return head.encode() + COND_BODY
+
+
+def _setup_templates(admin_url: str) -> None:
+    routes = template_routes()
+    for start in range(0, len(routes), 1_000):  # under valgrind: each call well within 60 s
+        register(admin_url, routes[start : start + 1_000])
+
+
+def _setup_sessions(admin_url: str) -> None:
+    for i in range(1, SESSIONS + 1):
+        expect(201, "POST", admin_url + "/api/sessions", {"id": f"bench{i}"})
+        register(admin_url, [one_route()], session=f"bench{i}")
+
+
+#: name -> (controlplane or bare, setup given the admin url, request i's bytes)
+SCENARIOS: dict[str, tuple[str, Any, Any]] = {
+    "bare_get": ("bare", None, lambda i: _get("/hello")),
+    "bare_post": ("bare", None, lambda i: _post()),
+    "1_route": ("cp", lambda url: register(url, [one_route()]), lambda i: _get("/hello")),
+    "conditions": ("cp", lambda url: register(url, condition_routes()), lambda i: _post()),
+    "10k_template": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/42")),
+    "100_sessions": ("cp", _setup_sessions, lambda i: _get(f"/_s/bench{i % SESSIONS + 1}/hello")),
+}
+
+
+async def _load(port: int, requests: list[bytes]) -> None:
+    """Send `requests` over CONNECTIONS keep-alive connections, one at a time on each."""
+
+    async def connection(share: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection(_HOST, port)
+        for request in share:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            assert length is not None and head.startswith(b"HTTP/1.1 2"), head
+            await reader.readexactly(int(length.group(1)))
+        writer.close()
+
+    await asyncio.gather(*(connection(requests[k::CONNECTIONS]) for k in range(CONNECTIONS)))
+
+
+def _instructions(name: str, requests: int, pythonpath: str | None, tmp: Path) -> int:
+    kind, setup, request = SCENARIOS[name]
+    ready = tmp / f"ready-{name}-{requests}-{os.getpid()}-{time.monotonic_ns()}.json"
+    if kind == "bare":
+        argv = [sys.executable, str(HERE / "bare_server.py"), "--port", "0"]
+        argv += ["--ready-file", str(ready)]
+    else:
+        argv = [str(VENV_BIN / "controlplane"), "serve", "--port", "0", "--admin-port", "0"]
+        argv += ["--log-level", "warning", "--ready-file", str(ready)]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    valgrind = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+    ]
+    server = subprocess.Popen(
+        [*valgrind, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not ready.exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: the server did not start:\n{server.communicate()[0]}")
+            time.sleep(0.2)
+        time.sleep(0.2)  # written atomically, but give the writer a moment
+        info = json.loads(ready.read_text())
+        if setup is not None:
+            setup(info["admin_url"])
+        port = int(info["mock_url"].rsplit(":", 1)[1]) if "mock_url" in info else info["port"]
+        asyncio.run(_load(port, [request(i) for i in range(requests)]))
+    finally:
+        server.terminate()
+    out = server.communicate(timeout=600)[0]
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out)
+    if found is None:
+        raise RuntimeError(f"{name}: no instruction count in valgrind's output:\n{out[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="a package tree to run too (repeatable)"
+    )
+    parser.add_argument("--only-baselines", action="store_true", help="not the working tree")
+    args = parser.parse_args()
+    runs: list[tuple[str, str | None]] = []
+    if not args.only_baselines:
+        runs += [(name, None) for name in args.scenarios]
+    for tree in args.baseline:
+        base = os.path.abspath(tree)
+        runs += [(name, base) for name in args.scenarios if SCENARIOS[name][0] == "cp"]
+    with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
+        for name, pythonpath in runs:
+            idle = _instructions(name, 0, pythonpath, Path(tmp))
+            loaded = _instructions(name, args.requests, pythonpath, Path(tmp))
+            label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
+            print(f"{label:<24} {(loaded - idle) / args.requests:10,.0f} instructions/request")
+
+
+if __name__ == "__main__":
+    main()

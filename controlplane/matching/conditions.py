@@ -23,6 +23,7 @@ from typing import Any
 
 from jsonpath_ng.ext.iterable import Len
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
+from multidict import istr
 
 from controlplane import wire
 from controlplane.matching.checks import (
@@ -39,6 +40,7 @@ from controlplane.matching.json_equality import (
     json_comparer,
     json_equal,
     json_subset,
+    subset_test,
 )
 from controlplane.matching.json_path import compile_json_path
 from controlplane.matching.multipart import Multipart
@@ -51,46 +53,84 @@ from controlplane.request_view import MAX_JSON_SCAN, NOT_JSON, RequestView
 __all__ = ["Check", "CompiledMatch", "compile_match", "json_equal", "json_subset"]
 
 
-_Getter = Callable[[RequestView, str], Sequence[str]]
-
-
-def _headers(view: RequestView, name: str) -> Sequence[str]:
-    return view.headers.getall(name, ())
-
-
-def _query(view: RequestView, name: str) -> Sequence[str]:
-    return view.query.getall(name, ())
-
-
-def _cookies(view: RequestView, name: str) -> Sequence[str]:
-    value = view.cookies.get(name)
-    return () if value is None else (value,)
-
-
-def _form(view: RequestView, name: str) -> Sequence[str]:
-    return view.form.getall(name, ())
-
-
 class _ValuesCheck(Check):
-    """A string matcher on the (possibly repeated) values of one named field."""
+    """A string matcher on the (possibly repeated) values of one named field.
 
-    __slots__ = ("_get", "_matcher", "_name", "cost")
+    One subclass per place the values come from, each reading them in `__call__`
+    itself: a check costs one call (an `equals`, the common case, tested with `in`), or
+    two with the matcher's `matches_any`.
+    """
 
-    def __init__(
-        self, kind: str, name: str, spec: wire.StringMatcherSpec, get: _Getter, cost: int
-    ) -> None:
-        self.field = f"{kind} {name}"
+    __slots__ = ("_any", "_equals", "_name", "cost")
+    kind = ""
+
+    def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
+        self.field = f"{self.kind} {name}"
         self._name = name
-        self._matcher: CompiledStringMatcher = compile_string_matcher(spec)
-        self.expected = self._matcher.description
-        self._get = get
+        matcher: CompiledStringMatcher = compile_string_matcher(spec)
+        self._any = matcher.matches_any
+        self._equals = matcher.equals
+        self.expected = matcher.description
         self.cost = cost
 
-    def __call__(self, view: RequestView) -> bool:
-        return self._matcher.matches_any(self._get(view, self._name))
+    def values(self, view: RequestView) -> Sequence[str]:
+        raise NotImplementedError
 
     def actual(self, view: RequestView) -> str:
-        return show_values(self._get(view, self._name))
+        return show_values(self.values(view))
+
+
+class _HeaderCheck(_ValuesCheck):
+    __slots__ = ()
+    kind = "header"
+
+    def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
+        super().__init__(name, spec, cost)
+        self._name = istr(name)  # its case-folded form computed once, not per lookup
+
+    def values(self, view: RequestView) -> Sequence[str]:
+        return view.headers.getall(self._name, ())
+
+    def __call__(self, view: RequestView) -> bool:
+        values = view.headers.getall(self._name, ())
+        equals = self._equals
+        return equals in values if equals is not None else self._any(values)
+
+
+class _QueryCheck(_ValuesCheck):
+    __slots__ = ()
+    kind = "query"
+
+    def values(self, view: RequestView) -> Sequence[str]:
+        return view.query.getall(self._name, ())
+
+    def __call__(self, view: RequestView) -> bool:
+        values = view.query.getall(self._name, ())
+        equals = self._equals
+        return equals in values if equals is not None else self._any(values)
+
+
+class _CookieCheck(_ValuesCheck):
+    __slots__ = ()
+    kind = "cookie"
+
+    def values(self, view: RequestView) -> Sequence[str]:
+        value = view.cookies.get(self._name)
+        return () if value is None else (value,)
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._any(self.values(view))
+
+
+class _FormCheck(_ValuesCheck):
+    __slots__ = ()
+    kind = "form"
+
+    def values(self, view: RequestView) -> Sequence[str]:
+        return view.form.getall(self._name, ())
+
+    def __call__(self, view: RequestView) -> bool:
+        return self._any(view.form.getall(self._name, ()))
 
 
 class _BodyBytes(Check):
@@ -152,17 +192,17 @@ class _JsonEqual(Check):
 
 
 class _JsonSubset(Check):
-    __slots__ = ("_value",)
+    __slots__ = ("_holds",)
     cost = 6
 
     def __init__(self, value: Any) -> None:
         self.field = "json_subset"
-        self._value = value
+        self._holds = subset_test(value)
         self.expected = clip(json_text(value))
 
     def __call__(self, view: RequestView) -> bool:
         data = view.json
-        return data is not NOT_JSON and json_subset(self._value, data)
+        return data is not NOT_JSON and self._holds(data)
 
     def actual(self, view: RequestView) -> str:
         return show_json_body(view)
@@ -427,6 +467,11 @@ class CompiledMatch:
         """The conditions in declaration order."""
         return self._declared
 
+    @property
+    def in_cost_order(self) -> tuple[Check, ...]:
+        """The conditions as `__call__` runs them: cheapest first, ties in declaration order."""
+        return self._fast
+
     def __len__(self) -> int:
         return len(self._declared)
 
@@ -463,14 +508,14 @@ def compile_match(
             )
         assert path is not None
         checks.append(_PathParam(name, spec, path))
-    named = (
-        ("query", match.query, _query, 1),
-        ("header", match.headers, _headers, 0),
-        ("cookie", match.cookies, _cookies, 2),
+    named: tuple[tuple[type[_ValuesCheck], dict[str, Any] | None, int], ...] = (
+        (_QueryCheck, match.query, 1),
+        (_HeaderCheck, match.headers, 0),
+        (_CookieCheck, match.cookies, 2),
     )
-    for kind, specs, getter, cost in named:
+    for check, specs, cost in named:
         for name, spec in (specs or {}).items():
-            checks.append(_ValuesCheck(kind, name, spec, getter, cost))
+            checks.append(check(name, spec, cost))
     if match.json is not wire.UNSET:
         checks.append(_JsonEqual(match.json))
     if match.json_subset is not wire.UNSET:
@@ -485,7 +530,7 @@ def compile_match(
     if match.body_matcher is not None:
         checks.append(_BodyMatcher(match.body_matcher))
     for name, spec in (match.form or {}).items():
-        checks.append(_ValuesCheck("form", name, spec, _form, 5))
+        checks.append(_FormCheck(name, spec, 5))
     checks.extend(JsonSchema(condition) for condition in match.json_schema or ())
     checks.extend(XmlEqual(condition) for condition in match.xml or ())
     checks.extend(XPath(condition) for condition in match.xpath or ())

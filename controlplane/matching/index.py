@@ -12,7 +12,9 @@ Routes live in one of three places, by path kind:
 
 A lookup gathers the sorted candidate lists whose path matches, merges them by
 (priority, order) only when more than one source answered, and takes the first route
-whose method, remaining `times` and conditions all hold. The table never assumes that
+whose method, remaining `times` and conditions all hold. The walk keeps what it read
+(the segments under parameters, the tail's or regex's match), so the winner's path
+params cost no second match of the path. The table never assumes that
 insertion order is `order`: the caller supplies it.
 """
 
@@ -25,7 +27,7 @@ from operator import attrgetter
 
 from controlplane import wire
 from controlplane.matching.near_miss import Pool
-from controlplane.matching.paths import PathPattern, Regex
+from controlplane.matching.paths import NO_PARAMS, Match, PathPattern, Regex
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
 
@@ -73,28 +75,53 @@ class _Node:
         return not (self.static or self.wild or self.routes or self.tails)
 
 
-def _walk(
-    node: _Node, segments: list[str], i: int, pos: int, path: str, out: list[_Routes]
-) -> None:
-    """Collect route lists of every trie branch matching `segments[i:]`.
+#: One place the index found the path: its routes (sorted), the path segments where the
+#: trie went through a parameter, in order, and the match of a tail or path_regex (None
+#: elsewhere): what `PathPattern.params` reads a route's params from.
+_Hit = tuple[_Routes, tuple[str, ...], Match | None]
 
-    `pos` is the index in `path` of the '/' that precedes `segments[i]`, so tails
-    match the remainder in place, without slicing the path.
+
+def _first_key(hit: tuple[CompiledRoute, object, object]) -> tuple[int, int]:
+    return hit[0].key
+
+
+def _walk(root: _Node, path: str, out: list[_Hit]) -> None:
+    """Add a hit for every trie branch that matches `path` (which starts with '/').
+
+    Iterative: the walk follows one branch while it has one way on, and keeps the
+    others (a segment that is both a static child and a parameter) on a stack. `pos`
+    is the index in `path` of the '/' before segment `i`, so tails match the rest in
+    place, without slicing the path.
     """
-    for tail in node.tails.values():
-        if tail.regex.fullmatch(path, pos) is not None:
-            out.append(tail.routes)
-    if i == len(segments):
-        if node.routes:
-            out.append(node.routes)
-        return
-    segment = segments[i]
-    after = pos + len(segment) + 1
-    child = node.static.get(segment)
-    if child is not None:
-        _walk(child, segments, i + 1, after, path, out)
-    if segment and node.wild is not None:
-        _walk(node.wild, segments, i + 1, after, path, out)
+    segments = path.split("/")
+    end = len(segments)
+    stack: list[tuple[_Node, int, int, tuple[str, ...]]] = [(root, 1, 0, ())]
+    while stack:
+        node, i, pos, wild = stack.pop()
+        while True:
+            if node.tails:
+                for tail in node.tails.values():
+                    found = tail.regex.fullmatch(path, pos)
+                    if found is not None:
+                        out.append((tail.routes, wild, found))
+            if i == end:
+                if node.routes:
+                    out.append((node.routes, wild, None))
+                break
+            segment = segments[i]
+            i += 1
+            pos += len(segment) + 1
+            child = node.static.get(segment)
+            any_segment = node.wild if segment else None
+            if child is None:
+                if any_segment is None:
+                    break
+                node = any_segment
+                wild += (segment,)
+            else:
+                if any_segment is not None:
+                    stack.append((any_segment, i, pos, (*wild, segment)))
+                node = child
 
 
 class RouteTable:
@@ -222,38 +249,49 @@ class RouteTable:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def _path_candidates(self, path: str) -> list[_Routes]:
-        """Sorted route lists, one per index entry whose pattern matches `path`."""
-        out: list[_Routes] = []
+    def _hits(self, path: str) -> list[_Hit]:
+        """One hit per index entry whose pattern matches `path`."""
+        out: list[_Hit] = []
         exact = self._exact.get(path)
         if exact is not None:
-            out.append(exact)
+            out.append((exact, (), None))
         if self._templates and path.startswith("/"):
-            _walk(self._root, path.split("/"), 1, 0, path, out)
+            _walk(self._root, path, out)
         for group in self._regexes.values():
-            if group.regex.fullmatch(path) is not None:
-                out.append(group.routes)
+            found = group.regex.fullmatch(path)
+            if found is not None:
+                out.append((group.routes, (), found))
         return out
 
     def find(self, view: RequestView) -> tuple[CompiledRoute, dict[str, str]] | None:
-        """The winning route and its path params, or None; does not touch `remaining`."""
-        path = view.path
-        candidates: _Routes | None
+        """The winning route and its path params, or None; does not touch `remaining`.
+
+        The index has matched the path: each candidate is asked only the rest
+        (`CompiledRoute.accepts`), and the winner's params come from what the index
+        read (`PathPattern.params`), not from matching the path again.
+        """
         if not self._templates and not self._regexes:
-            candidates = self._exact.get(path)  # the common all-exact table: one dict lookup
-            if candidates is None:
-                return None
-        else:
-            lists = self._path_candidates(path)
-            if not lists:
-                return None
-            candidates = (
-                lists[0] if len(lists) == 1 else sorted(chain.from_iterable(lists), key=_KEY)
-            )
-        for route in candidates:
-            params = route.match(view)
-            if params is not None:
-                return route, params
+            # The common all-exact table: one dict lookup.
+            candidates = self._exact.get(view.path)
+            if candidates is not None:
+                for route in candidates:
+                    if route.accepts(view):
+                        return route, NO_PARAMS
+            return None
+        hits = self._hits(view.path)
+        if len(hits) == 1:
+            routes, wild, found = hits[0]
+            for route in routes:
+                if route.accepts(view):
+                    return route, route.pattern.params(wild, found)
+            return None
+        merged = sorted(
+            ((route, wild, found) for routes, wild, found in hits for route in routes),
+            key=_first_key,
+        )
+        for route, wild, found in merged:
+            if route.accepts(view):
+                return route, route.pattern.params(wild, found)
         return None
 
     def near_misses(self, view: RequestView, limit: int = 3) -> list[wire.NearMiss]:
@@ -279,7 +317,7 @@ class RouteTable:
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
-        for routes in self._path_candidates(view.path):
+        for routes, _, _ in self._hits(view.path):
             for route in routes:
                 same = route.method is None or route.method == view.method
                 (same_method if same else other_method).append(route)

@@ -22,7 +22,7 @@ from typing import Any
 
 from controlplane.json_placeholders import Placeholder, compile_placeholders
 
-__all__ = ["has_number_or_bool", "json_comparer", "json_equal", "json_subset"]
+__all__ = ["has_number_or_bool", "json_comparer", "json_equal", "json_subset", "subset_test"]
 
 
 def json_equal(expected: Any, actual: Any) -> bool:
@@ -48,17 +48,52 @@ def json_equal(expected: Any, actual: Any) -> bool:
 
 def json_subset(expected: Any, actual: Any) -> bool:
     """Whether `actual` contains `expected` (objects: extra keys ignored; arrays: same length)."""
+    return subset_test(expected)(actual)
+
+
+_MISSING: Any = object()
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def subset_test(expected: Any) -> Callable[[Any], bool]:
+    """`json_subset(expected, ·)` built once: a route's `json_subset` is compiled at
+    registration into nested tests, so a request pays one call per object or array
+    and none per string or null it compares."""
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and json_subset(value, actual[key]) for key, value in expected.items()
-        )
+        # Strings and nulls equal only themselves (never a boolean or a number): `!=`.
+        equal = tuple((k, v) for k, v in expected.items() if _plain(v))
+        other = tuple((k, subset_test(v)) for k, v in expected.items() if not _plain(v))
+
+        def holds_object(actual: Any) -> bool:
+            if not isinstance(actual, dict):
+                return False
+            for key, value in equal:
+                if actual.get(key, _MISSING) != value:
+                    return False
+            for key, test in other:
+                value = actual.get(key, _MISSING)
+                if value is _MISSING or not test(value):
+                    return False
+            return True
+
+        return holds_object
     if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(map(json_subset, expected, actual))
-        )
-    return json_equal(expected, actual)
+        tests = tuple(subset_test(value) for value in expected)
+        size = len(tests)
+
+        def holds_array(actual: Any) -> bool:
+            if not isinstance(actual, list) or len(actual) != size:
+                return False
+            for test, value in zip(tests, actual, strict=True):  # noqa: SIM110
+                if not test(value):
+                    return False
+            return True
+
+        return holds_array
+    return partial(json_equal, expected)
 
 
 def json_comparer(

@@ -21,13 +21,23 @@ from collections import Counter
 from itertools import pairwise
 from typing import Literal
 
-from controlplane.regex import UserRegex, compile_user
+from controlplane.regex import UserMatch, UserRegex, compile_user
 from controlplane.wire import PATH_PARAM
 
-__all__ = ["COMPARED", "NO_PARAMS", "PathPattern", "Regex", "compile_path", "regex_skeleton"]
+__all__ = [
+    "COMPARED",
+    "NO_PARAMS",
+    "Match",
+    "PathPattern",
+    "Regex",
+    "compile_path",
+    "regex_skeleton",
+]
 
 #: A compiled full-match regex: RE2 for anything a user wrote, `re` for our own.
 Regex = re.Pattern[str] | UserRegex
+#: What such a regex's `fullmatch` returns on a match.
+Match = re.Match[str] | UserMatch
 
 #: The params of an exact path: one shared dict, so a match allocates nothing.
 #: Never mutated (params are read, journaled and echoed, never written).
@@ -47,6 +57,8 @@ class PathPattern:
         "_head",
         "_names",
         "_skeleton_counts",
+        "_tail_names",
+        "_wild_names",
         "kind",
         "prefix",
         "regex",
@@ -64,6 +76,7 @@ class PathPattern:
         names: tuple[str, ...] = (),
         prefix: tuple[str | None, ...] = (),
         tail_source: str | None = None,
+        wild_names: tuple[str, ...] = (),
     ) -> None:
         self.kind: PathKind = kind
         self.source = source
@@ -75,7 +88,13 @@ class PathPattern:
         self.prefix = prefix
         #: Templates only: the rest of the template from its first complex segment, if any.
         self.tail_source = tail_source
-        self.tail = None if tail_source is None else _compile_template(tail_source)[0]
+        self.tail: Regex | None = None
+        #: The tail's parameter names (its match gives exactly these).
+        self._tail_names: tuple[str, ...] = ()
+        if tail_source is not None:
+            self.tail, self._tail_names = _compile_template(tail_source)
+        #: The names of the prefix's parameters, in order (one per `None` in `prefix`).
+        self._wild_names = wild_names
         # Static segments then a tail: every param is in the tail, which the route index
         # has just matched at the same place (a user regex remembers that answer), so
         # `match` reads the params from the tail instead of running a second regex.
@@ -123,6 +142,21 @@ class PathPattern:
         if self.kind == "template":
             return found.groupdict()  # every param group takes part in a match
         # Optional named groups that did not take part have no value to report.
+        return {k: v for k, v in found.groupdict().items() if v is not None}
+
+    def params(self, wild: tuple[str, ...], found: Match | None) -> dict[str, str]:
+        """The path params of a path the route index has matched to this pattern, from
+        what it read on the way: the segments where the prefix has parameters (`wild`,
+        in order) and the match of the tail (a template's) or of the whole path (a
+        path_regex's). The same as `match` gives that path, without matching it again."""
+        if self.kind == "template":
+            params = dict(zip(self._wild_names, wild, strict=True))
+            if found is not None:
+                for name in self._tail_names:
+                    params[name] = found.group(name)
+            return params
+        if found is None:
+            return NO_PARAMS
         return {k: v for k, v in found.groupdict().items() if v is not None}
 
     def __repr__(self) -> str:
@@ -194,14 +228,18 @@ def _compile_template(template: str) -> tuple[Regex, tuple[str, ...]]:
     return (compile_user(source) if custom_regex else re.compile(source)), tuple(names)
 
 
-def _split_template(template: str) -> tuple[tuple[str | None, ...], str | None]:
-    """The simple-segment prefix of a template and the source of its tail (or None)."""
+def _split_template(
+    template: str,
+) -> tuple[tuple[str | None, ...], tuple[str, ...], str | None]:
+    """The simple-segment prefix of a template, the names of its parameters (in order)
+    and the source of its tail (or None)."""
     params = list(PATH_PARAM.finditer(template))
     # Segment boundaries are the slashes outside parameters (a param regex may hold '/').
     inside = {i for p in params for i in range(p.start(), p.end())}
     slashes = [i for i, ch in enumerate(template) if ch == "/" and i not in inside]
     slashes.append(len(template))
     prefix: list[str | None] = []
+    wild_names: list[str] = []
     for start, stop in pairwise(slashes):
         segment = template[start + 1 : stop]
         in_segment = [p for p in params if start < p.start() < stop]
@@ -213,9 +251,10 @@ def _split_template(template: str) -> tuple[tuple[str | None, ...], str | None]:
             and in_segment[0].group(0) == segment
         ):
             prefix.append(None)
+            wild_names.append(in_segment[0].group(1))
         else:
-            return tuple(prefix), template[start:]
-    return tuple(prefix), None
+            return tuple(prefix), tuple(wild_names), template[start:]
+    return tuple(prefix), tuple(wild_names), None
 
 
 def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
@@ -228,5 +267,5 @@ def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
     if PATH_PARAM.search(path) is None:
         return PathPattern("exact", path)
     regex, names = _compile_template(path)
-    prefix, tail_source = _split_template(path)
-    return PathPattern("template", path, regex, names, prefix, tail_source)
+    prefix, wild_names, tail_source = _split_template(path)
+    return PathPattern("template", path, regex, names, prefix, tail_source, wild_names)

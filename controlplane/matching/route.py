@@ -35,6 +35,7 @@ class CompiledRoute:
     """One route ready for lookup; candidates are tried by `key` = (priority, order)."""
 
     __slots__ = (
+        "_checks",
         "conditions",
         "effects",
         "handler",
@@ -67,6 +68,8 @@ class CompiledRoute:
         if scenario is not None and required is not None:
             extra.append(_ScenarioState(scenario, required))
         self.conditions: CompiledMatch | None = compile_match(spec.match, self.pattern, extra)
+        #: The conditions cheapest first, as `accepts` runs them (one call each).
+        self._checks = () if self.conditions is None else self.conditions.in_cost_order
         self.order = order
         self.key = (spec.priority, order)
         #: Times left: None is unlimited, 0 is used up (the route no longer matches).
@@ -85,15 +88,20 @@ class CompiledRoute:
 
         The one definition of "matches", for the mock port (`RouteTable.find`), the
         WireMock dialect's journal queries and, through `near_miss.assess` reporting no
-        diffs exactly then, the near misses: the method (unless `*`), `times` left, every
-        condition, the path.
+        diffs exactly then, the near misses: everything `accepts` checks, and the path.
         """
+        return self.pattern.match(view.path) if self.accepts(view) else None
+
+    def accepts(self, view: RequestView) -> bool:
+        """Whether `view` matches all but the path: the method (unless `*`), `times`
+        left, every condition. `RouteTable.find` calls it for routes its index found by
+        path, with the params the index read while finding them."""
         if self.remaining == 0 or (self.method is not None and self.method != view.method):
-            return None
-        conditions = self.conditions
-        if conditions is not None and not conditions(view):
-            return None
-        return self.pattern.match(view.path)
+            return False
+        for check in self._checks:  # noqa: SIM110 (hot path: no generator)
+            if not check(view):
+                return False
+        return True
 
     def took(self) -> None:
         """This route won a request: spend one of its `times`, move its scenario."""

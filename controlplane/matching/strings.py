@@ -32,12 +32,17 @@ class CompiledStringMatcher:
     __slots__ = ("description",)
 
     description: str
+    #: The text a value must equal when that is all this matcher asks (`equals`, not
+    #: case-insensitive), else None: conditions test it with `in`, without a call.
+    equals: str | None = None
 
     def __call__(self, value: str | None) -> bool:
         raise NotImplementedError
 
     def matches_any(self, values: Sequence[str]) -> bool:
-        """True when any value matches; with no values, whether a missing value matches."""
+        """True when any value matches; with no values, whether a missing value matches.
+
+        The common operators override it with the same answer and no call per value."""
         if not values:
             return self(None)
         # A plain loop, not any(...): no generator on the hot path.
@@ -51,14 +56,18 @@ class CompiledStringMatcher:
 
 
 class _Equals(CompiledStringMatcher):
-    __slots__ = ("_expected",)
+    __slots__ = ("_expected", "equals")
 
     def __init__(self, expected: str) -> None:
-        self._expected = expected
+        self._expected = self.equals = expected
         self.description = f"equals {quote(expected)}"
 
     def __call__(self, value: str | None) -> bool:
         return value == self._expected
+
+    def matches_any(self, values: Sequence[str]) -> bool:
+        # No values: a missing value equals nothing.
+        return self._expected in values
 
 
 class _EqualsFolded(CompiledStringMatcher):
@@ -83,6 +92,13 @@ class _Contains(CompiledStringMatcher):
     def __call__(self, value: str | None) -> bool:
         return value is not None and self._needle in value
 
+    def matches_any(self, values: Sequence[str]) -> bool:
+        needle = self._needle
+        for value in values:  # noqa: SIM110 (hot path: no generator)
+            if needle in value:
+                return True
+        return False
+
 
 class _NotContains(CompiledStringMatcher):
     __slots__ = ("_needle",)
@@ -104,6 +120,13 @@ class _StartsWith(CompiledStringMatcher):
 
     def __call__(self, value: str | None) -> bool:
         return value is not None and value.startswith(self._prefix)
+
+    def matches_any(self, values: Sequence[str]) -> bool:
+        prefix = self._prefix
+        for value in values:  # noqa: SIM110 (hot path: no generator)
+            if value.startswith(prefix):
+                return True
+        return False
 
 
 class _EndsWith(CompiledStringMatcher):
@@ -147,6 +170,9 @@ class _Absent(CompiledStringMatcher):
 
     def __call__(self, value: str | None) -> bool:
         return value is None
+
+    def matches_any(self, values: Sequence[str]) -> bool:
+        return not values
 
 
 class _AnyOf(CompiledStringMatcher):

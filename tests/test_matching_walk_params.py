@@ -1,0 +1,250 @@
+"""Path params as the route table reads them while it finds the route (no second match),
+and the conditions compiled for the hot path: each agrees with its reference."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+from multidict import CIMultiDict
+
+from controlplane.matching import compile_path
+from controlplane.matching.json_equality import subset_test
+from controlplane.request_view import MAX_JSON_DEPTH, NOT_JSON, RequestView, parse_query
+from tests.conftest import SessionHandle
+from tests.matching_support import route, table, view
+
+# (template or path_regex, request path, the params) for every shape a path can take.
+SHAPES: list[tuple[str, str, dict[str, str]]] = [
+    ("/users/{id}", "/users/42", {"id": "42"}),
+    ("/users/{id}/", "/users/42/", {"id": "42"}),
+    ("/users/{id}/orders/{order}", "/users/7/orders/x-1", {"id": "7", "order": "x-1"}),
+    ("/{a}/{b}/{c}", "/1/2/3", {"a": "1", "b": "2", "c": "3"}),
+    ("/svc9/items/{id}", "/svc9/items/42", {"id": "42"}),
+    # A parameter with its own regex starts the tail: the tail's match gives it.
+    ("/n/{n:[0-9]+}", "/n/123", {"n": "123"}),
+    ("/n/{n:[0-9]{2}}/x", "/n/12/x", {"n": "12"}),
+    ("/users/{id}/n/{n:[0-9]+}", "/users/u1/n/5", {"id": "u1", "n": "5"}),
+    # Tail segments: a regex that spans slashes, alone or after parameters.
+    ("/files/{path:.*}", "/files/a/b/c.txt", {"path": "a/b/c.txt"}),
+    ("/files/{path:.*}", "/files/", {"path": ""}),
+    ("/{tenant}/files/{path:.+}", "/acme/files/x/y", {"tenant": "acme", "path": "x/y"}),
+    ("/{rest:.*}", "/anything/at/all", {"rest": "anything/at/all"}),
+    # Prefix routes: a static prefix, then everything under it.
+    ("/api/v1/{rest:.*}", "/api/v1/users/42", {"rest": "users/42"}),
+    # Mixed segments: parameters inside a segment are the tail's too.
+    ("/v{version}/x", "/v2/x", {"version": "2"}),
+    ("/a/{x}/b/{y}.{ext}", "/a/1/b/report.pdf", {"x": "1", "y": "report", "ext": "pdf"}),
+    ("/items/{id}/v{n}", "/items/42/v7", {"id": "42", "n": "7"}),
+    # Paths arrive percent-decoded: a parameter holds the decoded text.
+    ("/search/{q}", "/search/a b%", {"q": "a b%"}),
+    ("/users/{name}", "/users/café", {"name": "café"}),
+    ("/files/{path:.*}", "/files/a b/ü.txt", {"path": "a b/ü.txt"}),
+    # A parameter's own regex may define groups: only the declared name is a param.
+    ("/g/{x:(?P<inner>a)b}", "/g/ab", {"x": "ab"}),
+]
+
+
+@pytest.mark.parametrize(("source", "path", "params"), SHAPES)
+def test_params_from_the_walk_are_the_params_of_a_full_match(
+    source: str, path: str, params: dict[str, str]
+) -> None:
+    t = table(route("r", 1, path=source))
+    found = t.find(view("GET", path))
+    assert found is not None
+    assert found[1] == params
+    assert compile_path(source, None).match(path) == params
+
+
+@pytest.mark.parametrize(
+    ("regex", "path", "params"),
+    [
+        (r"/orders/(?P<id>\d+)(?:/(?P<part>[a-z]+))?", "/orders/7", {"id": "7"}),
+        (r"/orders/(?P<id>\d+)(?:/(?P<part>[a-z]+))?", "/orders/7/x", {"id": "7", "part": "x"}),
+        (r"/plain/[0-9]+", "/plain/12", {}),
+    ],
+)
+def test_path_regex_params_come_from_the_index_match(
+    regex: str, path: str, params: dict[str, str]
+) -> None:
+    t = table(route("r", 1, path_regex=regex))
+    found = t.find(view("GET", path))
+    assert found is not None and found[1] == params
+    assert compile_path(None, regex).match(path) == params
+
+
+def test_routes_sharing_a_trie_node_name_their_params_each_their_own_way() -> None:
+    t = table(
+        route("post", 1, method="POST", path="/users/{id}"),
+        route("get", 2, path="/users/{uid}"),
+        route("tail", 3, method="PUT", path="/users/{who}/{rest:.*}"),
+        route("tail2", 4, method="DELETE", path="/users/{other}/{rest:.*}"),
+    )
+    assert t.find(view("POST", "/users/9")) == (t.get("post"), {"id": "9"})
+    assert t.find(view("GET", "/users/9")) == (t.get("get"), {"uid": "9"})
+    assert t.find(view("PUT", "/users/9/a/b")) == (t.get("tail"), {"who": "9", "rest": "a/b"})
+    assert t.find(view("DELETE", "/users/9/a")) == (t.get("tail2"), {"other": "9", "rest": "a"})
+
+
+@pytest.mark.parametrize(
+    ("priorities", "winner", "params"),
+    [
+        ((5, 5, 5), "static-then-param", {"y": "c"}),
+        ((5, 1, 5), "param-then-static", {"x": "b"}),
+        ((5, 5, 1), "regex", {"whole": "b/c"}),
+    ],
+)
+def test_several_branches_match_the_winner_keeps_its_own_params(
+    priorities: tuple[int, int, int], winner: str, params: dict[str, str]
+) -> None:
+    # `/a/b/c` is found three ways: the static `b` branch, the parameter branch and a
+    # path_regex; the walk keeps the other branch on its stack and visits it too.
+    first, second, third = priorities
+    t = table(
+        route("static-then-param", 1, path="/a/b/{y}", priority=first),
+        route("param-then-static", 2, path="/a/{x}/c", priority=second),
+        route("regex", 3, path_regex="/a/(?P<whole>.*)", priority=third),
+    )
+    assert t.find(view("GET", "/a/b/c")) == (t.get(winner), params)
+
+
+def test_a_route_that_fails_its_conditions_hands_over_with_the_right_params() -> None:
+    t = table(
+        route("tenant", 1, path="/a/{x}/c", match={"headers": {"X-Tenant": "acme"}}),
+        route("any", 2, path="/a/b/{y}"),
+    )
+    assert t.find(view("GET", "/a/b/c")) == (t.get("any"), {"y": "c"})
+    assert t.find(view("GET", "/a/b/c", headers=[("x-tenant", "acme")])) == (
+        t.get("tenant"),
+        {"x": "b"},
+    )
+
+
+def test_an_empty_segment_is_no_parameter_and_the_walk_ends_there() -> None:
+    t = table(route("r", 1, path="/a/{x}/c"), route("s", 2, path="/a//{y}"))
+    assert t.find(view("GET", "/a//c")) == (t.get("s"), {"y": "c"})
+    assert t.find(view("GET", "/a/")) is None
+
+
+def test_percent_encoded_params_arrive_decoded_over_the_mock_port(cp: SessionHandle) -> None:
+    cp.add_route(method="GET", path="/users/{name}", handler="user")
+    cp.add_route(method="GET", path="/{tenant}/files/{path:.*}", handler="files")
+    cp.register("user", {"type": "json", "body": {"ok": True}})
+    cp.register("files", {"type": "json", "body": {"ok": True}})
+    assert requests.get(f"{cp.mock_url}/users/caf%C3%A9%20x", timeout=10).status_code == 200
+    assert requests.get(f"{cp.mock_url}/t%201/files/a%2Fb/c.txt", timeout=10).status_code == 200
+    assert cp.calls("user")[0]["path_params"] == {"name": "café x"}
+    assert cp.calls("files")[0]["path_params"] == {"tenant": "t 1", "path": "a/b/c.txt"}
+
+
+# ------------------------------------------------------------------ conditions
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *("", "a", "a=", "=", "&&", "a=1&a=2&b", "a=b=c", "&a=1&", "é=ü", "a;b=c", "a=1&&=&b"),
+        *("x=%20", "a+b=c+d", "q=%E2%82%AC&q=+"),
+    ],
+)
+def test_the_query_parses_as_parse_qsl_keeping_blank_values(query: str) -> None:
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+
+
+DOCUMENTS: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    1.0,
+    "1",
+    "gold",
+    "",
+    [],
+    {},
+    [1, True, "x", None],
+    {"a": None},
+    {"a": "gold", "b": 1, "c": True, "d": [1, 2], "e": {"f": "g"}},
+    {"a": "gold", "b": 1.0, "c": 1, "d": [1, 2, 3], "e": {"f": "g", "h": None}},
+    {"a": 1, "b": True},
+    {"a": True, "b": 1},
+    {"customer": {"id": 42, "tier": "gold"}, "items": [{"sku": "a1", "qty": 2}]},
+    {"customer": {"tier": None}},
+    {"customer": "gold"},
+]
+
+EXPECTED: list[Any] = [
+    *DOCUMENTS,
+    {"customer": {"tier": "gold"}},
+    {"items": [{"sku": "a1"}]},
+    {"items": [{}]},
+    {"a": "gold", "e": {}},
+    {"missing": None},
+]
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    """`json_subset` as the design states it, spelled out as the test's reference."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _subset(value, actual[key]) for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(map(_subset, expected, actual))
+        )
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    return bool(expected == actual)
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=repr)
+def test_the_compiled_json_subset_agrees_with_its_definition(expected: Any) -> None:
+    holds = subset_test(expected)
+    for actual in DOCUMENTS:
+        assert holds(actual) == _subset(expected, actual), (expected, actual)
+
+
+@pytest.mark.parametrize(
+    ("spec", "values", "holds"),
+    [
+        ("acme", [], False),
+        ("acme", ["acme"], True),
+        ("acme", ["other", "acme"], True),
+        ("acme", ["ACME"], False),
+        ({"starts_with": "Bearer "}, [], False),
+        ({"starts_with": "Bearer "}, ["Basic x", "Bearer y"], True),
+        ({"starts_with": "Bearer "}, ["Basic x"], False),
+        ({"contains": "ea"}, [], False),
+        ({"contains": "ea"}, ["Bearer"], True),
+        ({"contains": "ea"}, ["x", "y"], False),
+        ({"absent": True}, [], True),
+        ({"absent": True}, [""], False),
+        ({"absent": True}, ["1"], False),
+    ],
+)
+def test_header_conditions_over_repeated_values(spec: Any, values: list[str], holds: bool) -> None:
+    t = table(route("r", 1, path="/x", match={"headers": {"X-Tenant": spec}}))
+    request = view("GET", "/x", headers=[("x-TENANT", value) for value in values])
+    assert (t.find(request) is not None) is holds
+
+
+@pytest.mark.parametrize(
+    ("body", "is_json"),
+    [
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, True),  # 400 bytes: by length
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), False),  # 402 bytes
+        (b'{"a":' * MAX_JSON_DEPTH + b"1" + b"}" * MAX_JSON_DEPTH, True),
+        (b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), False),
+        (b'["' + b"[" * 500 + b'"]', True),  # brackets in a string nest nothing
+        (b'{"customer": {"tier": "gold"}, "pad": "' + b"x" * 1000 + b'"}', True),
+    ],
+)
+def test_json_nested_past_the_limit_is_not_json_at_any_length(body: bytes, is_json: bool) -> None:
+    parsed = RequestView("POST", "/x", "", CIMultiDict(), body).json
+    assert (parsed is not NOT_JSON) is is_json

@@ -248,3 +248,37 @@ def test_header_conditions_over_repeated_values(spec: Any, values: list[str], ho
 def test_json_nested_past_the_limit_is_not_json_at_any_length(body: bytes, is_json: bool) -> None:
     parsed = RequestView("POST", "/x", "", CIMultiDict(), body).json
     assert (parsed is not NOT_JSON) is is_json
+
+
+def test_what_the_index_read_for_a_path_is_forgotten_when_the_routes_change() -> None:
+    t = table(route("wide", 5, path="/users/{id}", priority=9))
+    assert t.find(view("GET", "/users/7")) == (t.get("wide"), {"id": "7"})
+    t.add(route("narrow", 6, path="/users/{uid}", priority=1))  # now first for the same path
+    assert t.find(view("GET", "/users/7")) == (t.get("narrow"), {"uid": "7"})
+    t.add(route("exact", 7, path="/users/7", priority=0))
+    assert t.find(view("GET", "/users/7")) == (t.get("exact"), {})
+    t.remove("exact")
+    t.remove("narrow")
+    assert t.find(view("GET", "/users/7")) == (t.get("wide"), {"id": "7"})
+    t.replace(route("wide", 5, path="/users/{id}/x"))
+    assert t.find(view("GET", "/users/7")) is None
+    assert t.find(view("GET", "/users/7/x")) == (t.get("wide"), {"id": "7"})
+    t.clear()
+    assert t.find(view("GET", "/users/7/x")) is None
+
+
+def test_a_path_missed_before_is_found_once_a_route_takes_it() -> None:
+    t = table(route("a", 1, path="/a/{x}"))
+    assert t.find(view("GET", "/b/1")) is None
+    t.add(route("b", 2, path="/b/{y}"))
+    assert t.find(view("GET", "/b/1")) == (t.get("b"), {"y": "1"})
+
+
+def test_many_paths_and_long_paths_are_found_all_the_same() -> None:
+    t = table(route("r", 1, path="/f/{name}"))
+    long_name = "n" * 1000
+    for i in range(600):  # past the kept paths: they are dropped, never wrong
+        assert t.find(view("GET", f"/f/{i}")) == (t.get("r"), {"name": str(i)})
+    for _ in range(2):
+        assert t.find(view("GET", f"/f/{long_name}")) == (t.get("r"), {"name": long_name})
+    assert t.find(view("GET", "/f/0")) == (t.get("r"), {"name": "0"})

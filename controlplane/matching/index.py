@@ -93,39 +93,42 @@ def _walk(root: _Node, path: str, out: list[_Hit]) -> None:
     """Add a hit for every trie branch that matches `path` (which starts with '/').
 
     Iterative: the walk follows one branch while it has one way on, and keeps the
-    others (a segment that is both a static child and a parameter) on a stack. `pos`
-    is the index in `path` of the '/' before segment `i`, so tails match the rest in
-    place, without slicing the path.
+    others (a segment that is both a static child and a parameter) on a stack. A node
+    with tails matches them against the rest of the path in place, from the '/' before
+    segment `i`, without slicing the path.
     """
     segments = path.split("/")
     end = len(segments)
-    stack: list[tuple[_Node, int, int, tuple[str, ...]]] = [(root, 1, 0, ())]
-    while stack:
-        node, i, pos, wild = stack.pop()
-        while True:
-            if node.tails:
-                for tail in node.tails.values():
-                    found = tail.regex.fullmatch(path, pos)
-                    if found is not None:
-                        out.append((tail.routes, wild, found))
-            if i == end:
-                if node.routes:
-                    out.append((node.routes, wild, None))
-                break
+    node, i = root, 1
+    wild: tuple[str, ...] = ()
+    stack: list[tuple[_Node, int, tuple[str, ...]]] = []
+    while True:
+        if node.tails:
+            pos = sum(map(len, segments[:i])) + i - 1
+            for tail in node.tails.values():
+                found = tail.regex.fullmatch(path, pos)
+                if found is not None:
+                    out.append((tail.routes, wild, found))
+        if i == end:
+            if node.routes:
+                out.append((node.routes, wild, None))
+        else:
             segment = segments[i]
             i += 1
-            pos += len(segment) + 1
             child = node.static.get(segment)
-            any_segment = node.wild if segment else None
-            if child is None:
-                if any_segment is None:
-                    break
-                node = any_segment
-                wild += (segment,)
-            else:
-                if any_segment is not None:
-                    stack.append((any_segment, i, pos, (*wild, segment)))
+            any_segment = node.wild
+            if segment and any_segment is not None:
+                if child is None:
+                    node = any_segment
+                    wild += (segment,)
+                    continue
+                stack.append((any_segment, i, (*wild, segment)))
+            if child is not None:
                 node = child
+                continue
+        if not stack:
+            return
+        node, i, wild = stack.pop()
 
 
 class RouteTable:

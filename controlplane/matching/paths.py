@@ -150,7 +150,7 @@ class PathPattern:
         in order) and the match of the tail (a template's) or of the whole path (a
         path_regex's). The same as `match` gives that path, without matching it again."""
         if self.kind == "template":
-            params = dict(zip(self._wild_names, wild, strict=True))
+            params = dict(zip(self._wild_names, wild))  # noqa: B905 (equal by construction)
             if found is not None:
                 for name in self._tail_names:
                     params[name] = found.group(name)

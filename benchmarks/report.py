@@ -22,10 +22,18 @@ ROWS = [
     ("cp_1_route", "controlplane, 1 route"),
     ("cp_10k_exact", "controlplane, 10,000 exact routes, hit the last declared"),
     ("cp_10k_template", "controlplane, 10,000 template routes, hit the last declared"),
+    (
+        "cp_10k_template_ids",
+        "controlplane, 10,000 template routes, the last declared, a new id each request",
+    ),
     ("cp_conditions", "controlplane, POST matched on headers + query + json_subset (4th of 4)"),
     ("cp_journal_off", "controlplane, 1 route, journal off (`--journal-size 1`)"),
     ("cp_100_sessions", "controlplane, 100 sessions, round-robin over `/_s/{id}`"),
     ("cp_unmatched_10k", "controlplane, unmatched request at 10,000 routes (404 + near misses)"),
+    (
+        "cp_unmatched_10k_paths",
+        "controlplane, unmatched at 10,000 routes, a new path each request",
+    ),
 ]
 
 
@@ -141,14 +149,18 @@ BUDGET: tuple[tuple[str, int, str, Callable[[dict[str, Any]], Measured]], ...] =
     ("1 route vs bare aiohttp+uvloop (low-level server)", 15, "≥ 1.00",
      _vs("cp_1_route", "bare", 1.0)),
     ("10,000 exact routes vs 1 route", 5, "≥ 0.90", _vs("cp_10k_exact", "cp_1_route", 0.90)),
-    ("10,000 template routes vs 1 route", 15, "≥ 0.95",
+    ("10,000 template routes vs 1 route (the same path each request)", 15, "≥ 0.95",
      _vs("cp_10k_template", "cp_1_route", 0.95)),
+    ("10,000 template routes vs 1 route (a new id each request: no kept lookup)", 15,
+     "≥ 0.95", _vs("cp_10k_template_ids", "cp_1_route", 0.95)),
     ("POST matched on headers + query + json_subset vs 1 route", 15, "≥ 0.80",
      _vs("cp_conditions", "cp_1_route", 0.80)),
     ("100 sessions, round-robin, vs 1 route", 15, "≥ 0.95",
      _vs("cp_100_sessions", "cp_1_route", 0.95)),
     ("unmatched request at 10,000 routes (404 + near misses) vs 1 route, under load", 15,
      "≥ 0.50", _vs("cp_unmatched_10k", "cp_1_route", 0.50)),
+    ("unmatched at 10,000 routes vs 1 route, a new path each request (no kept pool)", 15,
+     "≥ 0.50", _vs("cp_unmatched_10k_paths", "cp_1_route", 0.50)),
     ("unmatched request at 10,000 routes, p50 latency (1 connection)", 5, "< 5 ms",
      _unmatched_p50),
     ("bulk registration of 10,000 exact routes (one POST)", 5, "< 1 s", _bulk("exact")),

@@ -126,6 +126,11 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cp_1_route": ("cp1", "/hello", {}),
     "cp_10k_exact": ("cp_exact", f"/items/{_LAST}", {}),
     "cp_10k_template": ("cp_template", f"/svc{_LAST}/items/42", {}),
+    "cp_10k_template_ids": (
+        "cp_template",
+        f"/svc{_LAST}/items/1",
+        {"script": "template_ids.lua"},
+    ),
     "cp_conditions": (
         "cp_cond",
         COND_PATH,
@@ -134,6 +139,11 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cp_journal_off": ("cp_joff", "/hello", {}),
     "cp_100_sessions": ("cp_sessions", "/_s/bench1/hello", {"script": "sessions.lua"}),
     "cp_unmatched_10k": ("cp_exact", f"/items/{_LAST}x", {"status": 404}),
+    "cp_unmatched_10k_paths": (
+        "cp_exact",
+        "/items/0x",
+        {"script": "unmatched_paths.lua", "status": 404},
+    ),
 }
 
 #: What a target's ratio is taken against (its budget row divides by it).

@@ -119,13 +119,21 @@ class MockHandler:
             request,
         )
         found = session.routes.find(view)
+        shared = session.shared  # None in memory mode: the one test it pays
+        if shared is not None:  # `times`, scenarios, sequences counted in Redis
+            found = await shared.claim(
+                view, found, session.routes, session.scenarios, session.responses
+            )
         if found is None:
             recording = session.recording
             if recording is not None and recording.wants(view):
                 return await self._record(recording, session, request, view)
             if target_host is not None and session.settings.passthrough_unmatched:
                 return await self.proxy.pass_through(request, session, view)
-            return self._unmatched(session, view, request.raw_headers)
+            unmatched = self._unmatched(session, view, request.raw_headers)
+            if shared is not None:
+                await shared.committed()  # answered only once its entry is in Redis
+            return unmatched
 
         route, params = found
         handler = route.handler
@@ -168,6 +176,8 @@ class MockHandler:
             None,
             outcome.origin,
         )
+        if shared is not None:
+            await shared.committed()  # answered only once its entry is in Redis
         if self._debug:
             _log.debug(
                 "mock_request",

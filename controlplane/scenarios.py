@@ -10,7 +10,7 @@ concurrent requests racing for one transition exactly one makes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from controlplane import wire
 from controlplane.errors import NotFound
@@ -45,6 +45,12 @@ class Scenarios:
         if found is None:
             found = self._slots[name] = ScenarioSlot(name)
         return found
+
+    def __iter__(self) -> Iterator[ScenarioSlot]:
+        return iter(self._slots.values())
+
+    def __len__(self) -> int:
+        return len(self._slots)
 
     def require(self, name: str) -> ScenarioSlot:
         found = self._slots.get(name)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from controlplane import ids, wire
 from controlplane.cluster import Cluster
+from controlplane.cluster.shared import SharedSession, SharedState
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
@@ -102,6 +103,8 @@ class SessionState:
         self.recording: Recording | None = None
         #: How unmatched requests are answered, None for the native JSON 404.
         self.unmatched_answer: UnmatchedAnswer | None = None
+        #: The session's journal and counters in Redis (`--state`); None in memory.
+        self.shared: SharedSession | None = None
         # handler name -> number of routes declaring it; a handler exists while > 0
         self._handler_routes: dict[str, int] = {}
         self._order = itertools.count(1)
@@ -188,6 +191,8 @@ class SessionState:
             self._undeclare(old.handler)
         if responder is not None:
             self.responses[route.handler] = responder
+        if self.shared is not None:
+            self.shared.counters.route_installed(route, responder)
 
     def replace_route(self, route_id: str, spec: wire.Route) -> CompiledRoute:
         """Replace route `route_id` in its place in the matching order."""
@@ -201,6 +206,8 @@ class SessionState:
         self.routes.remove(route_id)
         self.hooks.pop(route_id, None)
         self._undeclare(route.handler)
+        if self.shared is not None:
+            self.shared.counters.route_removed(route_id)
         if route.scenario is not None:
             self._forget_scenarios()
 
@@ -211,6 +218,8 @@ class SessionState:
         self._handler_routes.clear()
         self.responses.clear()
         self.scenarios.keep_only(())
+        if self.shared is not None:
+            self.shared.counters.cleared()
 
     def get_route(self, route_id: str) -> CompiledRoute:
         route = self.routes.get(route_id)
@@ -250,11 +259,16 @@ class SessionState:
     def set_scenario_state(self, name: str, state: str | None) -> None:
         """Put scenario `name` in `state` (None: back to `Started`); 404 if unknown."""
         self._forget_scenarios()
-        self.scenarios.require(name).state = state if state is not None else STARTED
+        slot = self.scenarios.require(name)
+        slot.state = state if state is not None else STARTED
+        if self.shared is not None:
+            self.shared.counters.scenario_set(name, slot.state)
 
     def reset_scenarios(self) -> None:
         """Every scenario back to `Started`."""
         self.scenarios.reset()
+        if self.shared is not None:
+            self.shared.counters.scenarios_reset()
 
     # ----------------------------------------------------------------- settings
 
@@ -295,6 +309,8 @@ class SessionState:
     def register_response(self, handler: str, spec: wire.AnyResponse) -> None:
         self.require_handler(handler)
         self.responses[handler] = self._compile_response(spec, "$", handler)
+        if self.shared is not None:
+            self.shared.counters.response_registered(handler)
 
     def install_responder(self, handler: str, responder: Responder) -> None:
         """Set a responder built in this process (in-process responses: `srvmocker`)."""
@@ -343,10 +359,33 @@ class SessionStore:
         self.extras: dict[str, object] = {}
         self.mock_base_url = ""
         self.admin_base_url = ""
-        #: The shared state on Redis (`--state`), None when it lives in this process.
-        self.cluster: Cluster | None = None
+        self._cluster: Cluster | None = None
+        #: This process's side of the shared state (journal writer, admin ops); None
+        #: in memory.
+        self.shared: SharedState | None = None
         self._sessions: dict[str, SessionState] = {}
         self.default = self._add(DEFAULT_SESSION, None)
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The shared state on Redis (`--state`), None when it lives in this process."""
+        return self._cluster
+
+    @cluster.setter
+    def cluster(self, cluster: Cluster | None) -> None:
+        """Share every session's journal and counters through `cluster` (at start)."""
+        self._cluster = cluster
+        self.shared = None if cluster is None else SharedState(cluster, self.journal_size)
+        for state in self._sessions.values():
+            self._share(state)
+
+    def _share(self, state: SessionState) -> None:
+        if self.shared is None:
+            state.shared = None
+            return
+        shared = self.shared.session(state.id, self.journal_size, self.journal_body_limit)
+        state.shared = shared
+        state.journal = shared.journal
 
     def _add(self, session_id: str, name: str | None) -> SessionState:
         state = SessionState(
@@ -360,6 +399,8 @@ class SessionStore:
             self.extras,
         )
         self._sessions[session_id] = state
+        if self.shared is not None:
+            self._share(state)
         return state
 
     def create(self, name: str | None = None, session_id: str | None = None) -> SessionState:

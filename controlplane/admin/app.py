@@ -17,7 +17,7 @@ from aiohttp.typedefs import Middleware
 
 from controlplane import callbacks, dashboard, ids, recording, wire
 from controlplane._version import __version__
-from controlplane.admin import journal_feed
+from controlplane.admin import journal_feed, shared_reads
 from controlplane.admin.decoding import (
     bool_query,
     decode_body,
@@ -1014,6 +1014,7 @@ def build_admin_app(
         middlewares=[_error_middleware(token, dialects), *middlewares], client_max_size=MAX_BODY
     )
     app[STORE] = store
+    shared_reads.mount(app, store)  # `--state`: sessions read from Redis, written back
     for operation in OPERATIONS:
         for path, _ in operation.routes():
             app.router.add_route(operation.method, path, operation.handler)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -68,6 +68,8 @@ class Cluster:
         self.process_id = secrets.token_hex(8)
         #: How messages name this process to a person.
         self.label = f"pid {os.getpid()} on {socket.gethostname()}"
+        #: Run by `close` first, in order (the journal writer writes what is pending).
+        self.on_close: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def connect(cls, url: str) -> Cluster:
@@ -108,6 +110,8 @@ class Cluster:
         return _safe(self.url)
 
     async def close(self) -> None:
+        for closing in self.on_close:
+            await closing()
         await self.redis.aclose()
 
 

@@ -49,6 +49,10 @@ class SequenceResponder:
         outcome.delay_ms += self._delay()
         return outcome
 
+    def seek(self, index: int) -> None:
+        """Answer turn `index` next (shared state: Redis hands out the turns)."""
+        self._index = index
+
     def _exhausted(self) -> Outcome:
         return error_outcome(
             "sequence_exhausted", self._exhausted_body, type="sequence", delay_ms=self._delay()

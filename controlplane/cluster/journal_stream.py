@@ -1,0 +1,518 @@
+"""Journals on Redis (`--state`): one Stream per session, written by group commit.
+
+Every process appends the entries it records to `cp:{sid}:journal` and reads every
+process's entries back from it, in the stream's order.
+
+Writing (`StreamWriter`, one per process): `SharedJournal.record` encodes the entry
+once (msgpack: the request's method, path, query, raw headers, kept body, the time and
+what was answered) and adds it to the batch being filled. One task writes batches, one
+pipeline each: while a batch is in flight, new entries wait in the next one. The mock
+handler writes its answer only once the batch holding its entry is acknowledged
+(`committed()`), so an answered request is in Redis: a worker killed by SIGKILL loses no
+answered request's entry, and a journal read after an answer sees it.
+
+An `append` script per session and batch takes the next seqs from the session's meta
+hash (`cp:{sid}:journal:meta`, field `seq`) and adds each entry under the stream ID
+`0-<seq>` (`XADD ... MAXLEN ~ journal_size`), so seqs (and the request ids derived from
+them) are the same through every process, and an entry's stream ID is known from its seq.
+
+Reading (`SharedJournal.refresh`, run before every admin read by
+`controlplane.admin.shared_reads`): the local journal is a cache of the stream, brought
+up to date with `XRANGE` from the last seq it holds. Clearing and removing entries bump
+the meta hash's `gen`; a reader that sees another `gen` reloads the whole stream. The
+meta hash also keeps the seq at the last clear (`base`) and the entries removed since
+(`removed`), so `evicted` counts the same through every process.
+
+Redis lost while running: a batch that fails is kept in a bounded backlog (the requests
+are answered all the same), logged once as `journal_backlog`, and written, oldest
+first, when Redis answers again (`journal_backlog_flushed`). Past `BACKLOG_LIMIT`
+entries the oldest are dropped and counted (`lost`): those requests are in no journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import msgspec
+import redis.asyncio as aioredis
+from multidict import CIMultiDict
+from redis.exceptions import NoScriptError, RedisError
+
+from controlplane import wire
+from controlplane.journal import Journal, JournalEntry, OriginAnswer, RawHeaders
+from controlplane.logs import get_logger
+
+__all__ = ["BACKLOG_LIMIT", "SharedJournal", "StreamWriter", "decode_entry", "encode_entry"]
+
+_log = get_logger("cluster")
+
+#: Entries kept in this process while Redis does not answer; older ones are dropped.
+BACKLOG_LIMIT = 100_000
+#: Seconds a batch may take before Redis counts as lost (the batch goes to the backlog).
+WRITE_TIMEOUT_S = 2.0
+#: Seconds between attempts to write the backlog while Redis is lost.
+RETRY_S = 0.5
+#: Entries read per XRANGE call when a journal catches up.
+_READ_COUNT = 5_000
+#: Milliseconds a live feed's follower blocks in XREAD.
+_FOLLOW_BLOCK_MS = 1_000
+
+# KEYS: meta hash, stream. ARGV: maxlen, entry payloads. Returns the last seq given.
+_APPEND = """
+local n = #ARGV - 1
+local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
+local first = last - n
+for i = 1, n do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. (first + i), 'e', ARGV[i + 1])
+end
+return last
+"""
+# KEYS: meta hash, stream. Empties the stream; a new `gen` tells readers to reload.
+_CLEAR = """
+redis.call('DEL', KEYS[2])
+local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
+redis.call('HSET', KEYS[1], 'base', seq, 'removed', 0)
+return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+"""
+# KEYS: meta hash, stream. ARGV: stream IDs. Removes those entries; a new `gen`.
+_REMOVE = """
+local gone = redis.call('XDEL', KEYS[2], unpack(ARGV))
+redis.call('HINCRBY', KEYS[1], 'removed', gone)
+return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+"""
+
+
+class Script:
+    """A Lua script run by EVALSHA (its SHA1 computed here), loaded when Redis lacks it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def run(self, client: aioredis.Redis, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await cast(Awaitable[Any], client.evalsha(self.sha, len(keys), *keys, *args))
+        except NoScriptError:  # a new or restarted Redis: load once, then EVALSHA again
+            await cast(Awaitable[str], client.script_load(self.source))
+            return await cast(Awaitable[Any], client.evalsha(self.sha, len(keys), *keys, *args))
+
+    def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+
+APPEND = Script(_APPEND)
+CLEAR = Script(_CLEAR)
+REMOVE = Script(_REMOVE)
+
+
+# ---------------------------------------------------------------- the entry's bytes
+
+_Origin = tuple[int, str | None, list[tuple[str, str]], bytes, int, bool]
+
+
+class _Stored(msgspec.Struct, array_like=True, gc=False):
+    """An entry as stored in the stream (its seq is the stream ID)."""
+
+    time_us: int
+    method: str
+    path: str
+    query_string: str
+    raw_headers: list[tuple[bytes, bytes]]
+    body: bytes
+    body_size: int
+    route_id: str | None
+    handler: str | None
+    path_params: dict[str, str]
+    status: int
+    response_type: str
+    delay_ms: float
+    error: str | None
+    near_misses: list[wire.NearMiss] | None
+    origin: _Origin | None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Stored)
+
+
+def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
+    """`entry` as the bytes the stream keeps (`time_us`: when it was recorded)."""
+    origin = entry.origin
+    return _encoder.encode(
+        _Stored(
+            time_us,
+            entry.method,
+            entry.path,
+            entry.query_string,
+            cast(list[tuple[bytes, bytes]], entry.raw_headers),
+            entry.body,
+            entry.body_size,
+            entry.route_id,
+            entry.handler,
+            entry.path_params,
+            entry.status,
+            entry.response_type,
+            entry.delay_ms,
+            entry.error,
+            entry.near_misses,
+            None
+            if origin is None
+            else (
+                origin.status,
+                origin.reason,
+                list(origin.headers.items()),
+                bytes(origin.body),
+                origin.body_size,
+                origin.complete,
+            ),
+        )
+    )
+
+
+def decode_entry(seq: int, payload: bytes) -> JournalEntry:
+    """The entry `encode_entry` stored, with its seq."""
+    stored = _decoder.decode(payload)
+    origin = None
+    if stored.origin is not None:
+        status, reason, headers, body, body_size, complete = stored.origin
+        origin = OriginAnswer(status, reason, CIMultiDict(headers))
+        origin.body += body
+        origin.body_size = body_size
+        origin.complete = complete
+    return JournalEntry.record(
+        seq,
+        stored.time_us,
+        stored.method,
+        stored.path,
+        stored.query_string,
+        tuple(map(tuple, stored.raw_headers)),  # type: ignore[arg-type]
+        stored.body,
+        stored.body_size,
+        stored.route_id,
+        stored.handler,
+        stored.path_params,
+        stored.status,
+        stored.response_type,
+        stored.delay_ms,
+        stored.error,
+        stored.near_misses,
+        origin,
+    )
+
+
+def _seq(stream_id: bytes | str) -> int:
+    """The seq of stream ID `0-<seq>`."""
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    return int(text.partition("-")[2])
+
+
+def journal_keys(session_id: str) -> tuple[str, str]:
+    """(meta hash, stream) of a session's journal."""
+    from controlplane.cluster import Cluster
+
+    return Cluster.key(session_id, "journal", "meta"), Cluster.key(session_id, "journal")
+
+
+# ---------------------------------------------------------------- writing
+
+
+class StreamWriter:
+    """Writes every session's entries of this process to Redis, a batch at a time."""
+
+    def __init__(self, client: aioredis.Redis, journal_size: int) -> None:
+        self._redis = client
+        self._maxlen = journal_size
+        #: The batch being filled: (session id, payload), and the future it resolves.
+        self._batch: list[tuple[str, bytes]] = []
+        self._done: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        #: Entries not written while Redis was lost, oldest first.
+        self._backlog: deque[tuple[str, bytes]] = deque()
+        self._lost = 0
+        self._retry_at = 0.0
+        self._closing = False
+
+    def add(self, session_id: str, payload: bytes) -> asyncio.Future[None]:
+        """Queue an entry; the future resolves once its batch is written (or backlogged)."""
+        self._batch.append((session_id, payload))
+        done = self._done
+        if done is None:
+            done = self._done = asyncio.get_running_loop().create_future()
+            self._wake.set()
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._run())
+        return done
+
+    def pending(self) -> asyncio.Future[None] | None:
+        """The future of the batch being filled (None when empty)."""
+        return self._done
+
+    @property
+    def backlog(self) -> int:
+        return len(self._backlog)
+
+    async def _run(self) -> None:
+        while not self._closing:
+            if self._backlog:  # Redis lost: try again now and then, traffic or not
+                try:
+                    async with asyncio.timeout(RETRY_S):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await self._wake.wait()
+            self._wake.clear()
+            await self._write_batch()
+
+    async def _write_batch(self) -> None:
+        batch, done = self._batch, self._done
+        self._batch, self._done = [], None
+        try:
+            if not self._backlog:
+                if batch:
+                    try:
+                        await self._write(batch)
+                    except (RedisError, OSError, TimeoutError) as exc:
+                        self._keep(batch, exc)
+                return
+            self._keep(batch, None)
+            if done is not None:  # answer those requests now: their entries are kept
+                done.set_result(None)
+            if time.monotonic() >= self._retry_at:
+                self._retry_at = time.monotonic() + RETRY_S
+                await self._flush_backlog()
+        finally:
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    async def _write(self, batch: list[tuple[str, bytes]]) -> None:
+        by_session: dict[str, list[bytes]] = {}
+        for session_id, payload in batch:
+            by_session.setdefault(session_id, []).append(payload)
+        async with asyncio.timeout(WRITE_TIMEOUT_S):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id, payloads in by_session.items():
+                    APPEND.queue(pipe, list(journal_keys(session_id)), [self._maxlen, *payloads])
+                results = await pipe.execute(raise_on_error=False)
+            if any(isinstance(r, NoScriptError) for r in results):
+                # A new or restarted Redis: nothing was written; load the script, again.
+                await cast(Awaitable[str], self._redis.script_load(APPEND.source))
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for session_id, payloads in by_session.items():
+                        APPEND.queue(
+                            pipe, list(journal_keys(session_id)), [self._maxlen, *payloads]
+                        )
+                    results = await pipe.execute()
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+
+    def _keep(self, batch: list[tuple[str, bytes]], error: BaseException | None) -> None:
+        """Keep `batch` for later; the first time, say so."""
+        if not batch:
+            return
+        if not self._backlog:
+            self._retry_at = time.monotonic() + RETRY_S
+            _log.warning(
+                "journal_backlog",
+                entries=len(batch),
+                limit=BACKLOG_LIMIT,
+                error=None if error is None else str(error) or type(error).__name__,
+                message="Redis does not answer: journal entries are kept in this process "
+                "and written when it does",
+            )
+        self._backlog.extend(batch)
+        over = len(self._backlog) - BACKLOG_LIMIT
+        if over > 0:
+            for _ in range(over):
+                self._backlog.popleft()
+            self._lost += over
+
+    async def _flush_backlog(self) -> None:
+        """Write the backlog, oldest first; what Redis refuses stays for the next try."""
+        entries = len(self._backlog)
+        while self._backlog:
+            chunk = [self._backlog[i] for i in range(min(len(self._backlog), 1000))]
+            try:
+                await self._write(chunk)
+            except (RedisError, OSError, TimeoutError):
+                return
+            for _ in chunk:
+                self._backlog.popleft()
+        _log.warning("journal_backlog_flushed", entries=entries, lost=self._lost)
+        self._lost = 0
+
+    async def close(self) -> None:
+        """Write what is pending (bounded by the write timeout), then stop."""
+        self._closing = True
+        if self._task is not None:
+            self._wake.set()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._batch:
+            batch, done = self._batch, self._done
+            self._batch, self._done = [], None
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await self._write(batch)
+            if done is not None and not done.done():
+                done.set_result(None)
+
+
+# ---------------------------------------------------------------- the journal
+
+
+class SharedJournal(Journal):
+    """A session's journal whose entries live in its Redis stream.
+
+    `record` sends the entry to the stream (not to this cache); `refresh` brings the
+    cache up to date; `clear` and `remove_where` change the stream too (through `ops`,
+    run by the admin API once the handler returns).
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        max_entries: int,
+        body_limit: int,
+        client: aioredis.Redis,
+        writer: StreamWriter,
+        ops: Callable[[Callable[[Any], None]], None],
+    ) -> None:
+        super().__init__(session_id, max_entries, body_limit)
+        self._redis = client
+        self._writer = writer
+        self._queue_op = ops
+        self._meta, self._stream = journal_keys(session_id)
+        # Ids are the same through every process: derived from the session and the seq.
+        self._id_base = uuid.uuid5(uuid.NAMESPACE_URL, f"controlplane:journal:{session_id}").int
+        self._gen: bytes | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._local_seq = 0
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        raw_headers: RawHeaders,
+        body: bytes,
+        route_id: str | None,
+        handler: str | None,
+        path_params: dict[str, str],
+        status: int,
+        response_type: str,
+        delay_ms: float,
+        error: str | None,
+        near_misses: list[wire.NearMiss] | None = None,
+        origin: OriginAnswer | None = None,
+    ) -> JournalEntry:
+        """Send the entry to the stream; the entry returned has a seq of this process only
+        (the stream gives the shared one)."""
+        time_us = time.time_ns() // 1000
+        if origin is not None:
+            origin.limit = self.body_limit
+        entry = JournalEntry.record(
+            self.next_seq(),
+            time_us,
+            method,
+            path,
+            query_string,
+            raw_headers,
+            body[: self.body_limit],
+            len(body),
+            route_id,
+            handler,
+            path_params,
+            status,
+            response_type,
+            delay_ms,
+            error,
+            near_misses,
+            origin,
+        )
+        self._writer.add(self.session_id, encode_entry(time_us, entry))
+        return entry
+
+    def next_seq(self) -> int:
+        # Local seqs (of entries returned by `record`) count down from -1: never a shared one.
+        self._local_seq -= 1
+        return self._local_seq
+
+    async def refresh(self) -> None:
+        """Bring this cache up to the stream (every process's entries, in its order)."""
+        for _ in range(3):  # a clear between our two reads: read again (bounded)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(self._meta, ["gen", "seq", "base", "removed"])
+                pipe.xrange(self._stream, min=f"(0-{self.last_seq}", count=_READ_COUNT)
+                (gen, seq, base, removed), added = await pipe.execute()
+            if gen != self._gen:
+                self._reset(gen)
+                continue
+            self._add(added)
+            while len(added) == _READ_COUNT:
+                added = await cast(
+                    Awaitable[list[Any]],
+                    self._redis.xrange(self._stream, min=f"(0-{self.last_seq}", count=_READ_COUNT),
+                )
+                self._add(added)
+            total = int(seq or 0) - int(base or 0) - int(removed or 0)
+            self._appended = max(total, len(self._entries))
+            return
+
+    def _reset(self, gen: bytes | None) -> None:
+        self._gen = gen
+        self._entries.clear()
+        self._unanswered.clear()
+        self._appended = 0
+        self._next_seq = 1
+
+    def _add(self, added: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        for stream_id, fields in added:
+            seq = _seq(stream_id)
+            self.append(decode_entry(seq, fields[b"e"]))
+            self._next_seq = seq + 1
+        if added:
+            self.wake()
+
+    def clear(self) -> None:
+        super().clear()
+        self._queue_op(lambda pipe: CLEAR.queue(pipe, [self._meta, self._stream], []))
+
+    def remove_where(self, predicate: Callable[[JournalEntry], bool]) -> list[JournalEntry]:
+        removed = super().remove_where(predicate)
+        if removed:
+            ids = [f"0-{entry.seq}" for entry in removed]
+            self._queue_op(lambda pipe: REMOVE.queue(pipe, [self._meta, self._stream], ids))
+        return removed
+
+    def changed(self) -> asyncio.Event:
+        """As `Journal.changed`; while someone waits, a follower reads the stream
+        (`XREAD BLOCK`) so that entries of every process wake them."""
+        event = super().changed()
+        if self._follower is None or self._follower.done():
+            self._follower = asyncio.get_running_loop().create_task(self._follow())
+        return event
+
+    async def _follow(self) -> None:
+        try:
+            while self._changed is not None:
+                await cast(
+                    Awaitable[Any],
+                    self._redis.xread({self._stream: f"0-{self.last_seq}"}, block=_FOLLOW_BLOCK_MS),
+                )
+                if self._changed is None:
+                    break
+                await self.refresh()
+        except (RedisError, OSError) as exc:
+            _log.warning("journal_follow_failed", session=self.session_id, error=str(exc))
+            self.wake()

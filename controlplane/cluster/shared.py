@@ -1,0 +1,91 @@
+"""What one process shares through Redis, per session: its journal and its counters.
+
+`SharedState` (one per process, made when the store gets its `Cluster`) owns the
+journal writer and the admin writes waiting to run; `SharedSession` is a session's
+handle, `SessionState.shared` (None in memory mode, the mock handler's one test).
+
+Admin writes (a journal cleared, a scenario set, a route replaced) change this
+process's session at once and queue their Redis side as ops; the admin API runs them
+in one pipeline when the handler returns (`flush`, from
+`controlplane.admin.shared_reads`). They run only in the process that took the admin
+call (`originates`): a write replayed in other processes must not reset Redis again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+from controlplane.cluster import Cluster
+from controlplane.cluster.counters import Counters, Op
+from controlplane.cluster.journal_stream import CLEAR, REMOVE, SharedJournal, StreamWriter
+from controlplane.logs import get_logger
+
+__all__ = ["SharedSession", "SharedState", "originates"]
+
+_log = get_logger("cluster")
+
+
+def originates() -> bool:
+    """Whether this process took the admin call being applied (its one-shot Redis side
+    effects run here). Until admin writes are replicated, every write is local."""
+    return True
+
+
+async def _done() -> None:
+    return None
+
+
+class SharedSession:
+    """One session's shared journal and counters."""
+
+    def __init__(self, state: SharedState, session_id: str, journal: SharedJournal) -> None:
+        self.id = session_id
+        self.journal = journal
+        self.counters = Counters(session_id, state.cluster.redis, state.queue)
+        self.claim = self.counters.claim
+        self._writer = state.writer
+
+    def committed(self) -> Awaitable[None]:
+        """Resolves once the entries recorded so far are in Redis (or in the backlog)."""
+        pending = self._writer.pending()
+        return pending if pending is not None else _done()
+
+    async def refresh(self, routes: Any, scenarios: Any) -> None:
+        """Bring this process's view of the session up to Redis (before an admin read)."""
+        await self.journal.refresh()
+        await self.counters.refresh(routes, scenarios)
+
+
+class SharedState:
+    """This process's side of the shared state: the journal writer and pending ops."""
+
+    def __init__(self, cluster: Cluster, journal_size: int) -> None:
+        self.cluster = cluster
+        self.writer = StreamWriter(cluster.redis, journal_size)
+        self._ops: list[Op] = []
+        cluster.on_close.append(self.writer.close)
+
+    def session(self, session_id: str, journal_size: int, body_limit: int) -> SharedSession:
+        journal = SharedJournal(
+            session_id, journal_size, body_limit, self.cluster.redis, self.writer, self.queue
+        )
+        return SharedSession(self, session_id, journal)
+
+    def queue(self, op: Op) -> None:
+        """Run `op` (it adds commands to a pipeline) at the next `flush`, if this process
+        took the admin call."""
+        if originates():
+            self._ops.append(op)
+
+    async def flush(self) -> None:
+        """Run the queued ops, in order, in one pipeline."""
+        if not self._ops:
+            return
+        ops, self._ops = self._ops, []
+        async with self.cluster.redis.pipeline(transaction=False) as pipe:
+            for script in (CLEAR, REMOVE):  # in case this Redis lacks them
+                pipe.script_load(script.source)
+            for op in ops:
+                op(pipe)
+            await pipe.execute()

@@ -1,0 +1,79 @@
+"""`serve --state`: journals shared through Redis (one stream per session, group commit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from tests.redis_support import redis_server, redis_url
+from tests.shared_support import fire, prepare, serve_many
+
+__all__ = ["redis_server", "redis_url"]
+
+ROUTES = [
+    {
+        "id": "r-hello",
+        "method": "GET",
+        "path": "/hello/{n}",
+        "handler": "hello",
+        "response": {"type": "raw", "body": "hi"},
+    }
+]
+
+
+def test_journal_read_through_any_process_lists_every_process_in_one_order(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with serve_many(tmp_path, redis_url, 3) as servers:
+        urls = prepare(servers, "s1", ROUTES)
+        answers = fire(urls, [f"/hello/{i}" for i in range(90)], concurrency=30)
+        assert {status for status, _ in answers} == {200}
+        missing = requests.get(f"{urls[1]}/nothing", timeout=10)
+        assert missing.status_code == 404
+        listings = []
+        for server in servers:
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests",
+                params={"limit": 1000},
+                timeout=10,
+            ).json()
+            listings.append([(r["id"], r["seq"], r["path"]) for r in listed["requests"]])
+            assert listed["evicted"] == 0
+        assert listings[0] == listings[1] == listings[2]
+        seqs = [seq for _, seq, _ in listings[0]]
+        assert seqs == list(range(1, 92))
+        paths = sorted(path for _, _, path in listings[0])
+        assert paths == sorted([f"/hello/{i}" for i in range(90)] + ["/nothing"])
+        assert listings[0][-1][2] == "/nothing"  # answered last, journaled last
+        for server in servers:
+            verified = requests.post(
+                f"{server.admin_url}/api/sessions/s1/handlers/hello/verify",
+                json={"times": 90},
+                timeout=10,
+            ).json()
+            assert verified == {"ok": True, "count": 90, "evicted": 0}
+            unmatched = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests/unmatched", timeout=10
+            ).json()
+            assert [r["path"] for r in unmatched["requests"]] == ["/nothing"]
+            session = requests.get(f"{server.admin_url}/api/sessions/s1", timeout=10).json()
+            assert session["counts"]["requests"] == 91
+            assert session["counts"]["unmatched"] == 1
+
+
+def test_clearing_the_journal_through_one_process_clears_it_for_all(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with serve_many(tmp_path, redis_url, 2) as servers:
+        urls = prepare(servers, "s1", ROUTES)
+        fire(urls, [f"/hello/{i}" for i in range(4)])
+        cleared = requests.delete(f"{servers[0].admin_url}/api/sessions/s1/requests", timeout=10)
+        assert cleared.status_code == 204
+        assert requests.get(f"{urls[1]}/hello/after", timeout=10).status_code == 200
+        for server in servers:
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests", timeout=10
+            ).json()
+            assert [(r["seq"], r["path"]) for r in listed["requests"]] == [(5, "/hello/after")]
+            assert listed["evicted"] == 0

@@ -72,8 +72,6 @@ def test_clearing_the_journal_through_one_process_clears_it_for_all(
         assert cleared.status_code == 204
         assert requests.get(f"{urls[1]}/hello/after", timeout=10).status_code == 200
         for server in servers:
-            listed = requests.get(
-                f"{server.admin_url}/api/sessions/s1/requests", timeout=10
-            ).json()
+            listed = requests.get(f"{server.admin_url}/api/sessions/s1/requests", timeout=10).json()
             assert [(r["seq"], r["path"]) for r in listed["requests"]] == [(5, "/hello/after")]
             assert listed["evicted"] == 0

@@ -7,17 +7,23 @@ and routes (same ids) on each process itself (`prepare`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+import redis
 import requests
 
 from tests.process import ServerProcess, serve_process
 
-__all__ = ["fire", "prepare", "serve_many"]
+__all__ = ["OwnRedis", "fire", "prepare", "serve_many", "wait_until"]
 
 
 @contextmanager
@@ -84,3 +90,68 @@ def fire(
     """Request every path of `paths` at once (at most `concurrency` in flight), the i-th
     through `urls[i % len(urls)]`; (status, body) of each, in order."""
     return asyncio.run(_fire(urls, paths, concurrency, method))
+
+
+class OwnRedis:
+    """A redis-server of one test's own, which the test may stop and start again on the
+    same port; its data survives a restart (append-only file in `directory`)."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed: `apt-get install redis-server`")
+        self._binary = binary
+        self._directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [
+                self._binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self._directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:  # a bounded wait for the first answer
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Wait (bounded) until `condition()` holds: for what another process does in its
+    own time (a backlog written once Redis is back)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)

@@ -29,6 +29,8 @@ Keys: `cp:{sid}:used` (route id -> times used), `cp:{sid}:scenarios` (name -> st
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +52,10 @@ _log = get_logger("cluster")
 
 #: Matches tried per request when Redis refuses the winner (spent, scenario moved).
 MAX_CLAIMS = 8
+#: Seconds a claim may take before Redis counts as lost (this process's view decides).
+CLAIM_TIMEOUT_S = 1.0
+#: Seconds claims skip Redis after it was lost, before they try it again.
+RETRY_S = 0.5
 
 # KEYS: used, scenarios, sequences. ARGV: route id, times limit or '', scenario name or
 # '', required state or '', new state or '', sequence handler or ''.
@@ -93,6 +99,7 @@ class Counters:
         self._sequences = Cluster.key(session_id, "sequences")
         self._keys = [self._used, self._scenarios, self._sequences]
         self._failing = False
+        self._lost_until = 0.0
 
     async def claim(
         self,
@@ -104,47 +111,13 @@ class Counters:
     ) -> _Found:
         """The route that wins `view` once Redis granted its side effects (None: none
         does). Redis lost: this process's view decides, as in memory mode."""
+        if self._lost_until and time.monotonic() < self._lost_until:
+            return found  # Redis lost a moment ago: this process's view decides
         try:
-            if scenarios:
-                await self._pull_scenarios(scenarios)
-                found = routes.find(view)
-            for _ in range(MAX_CLAIMS):
-                if found is None:
-                    return None
-                route = found[0]
-                scenario = route.scenario
-                responder = responses.get(route.handler)
-                sequence = responder if isinstance(responder, SequenceResponder) else None
-                if route.spec.times is None and scenario is None and sequence is None:
-                    return found
-                spec = route.spec.scenario
-                required = getattr(spec, "required_state", None)
-                code, used, state, turn = await CLAIM.run(
-                    self._redis,
-                    self._keys,
-                    [
-                        route.id,
-                        "" if route.spec.times is None else route.spec.times,
-                        "" if scenario is None else scenario.name,
-                        required or "",
-                        route.new_state or "",
-                        "" if sequence is None else route.handler,
-                    ],
-                )
-                if scenario is not None:
-                    scenario.state = state.decode()
-                if route.spec.times is not None:
-                    # Granted: one above what is left, for `took()` to spend.
-                    left = route.spec.times - used
-                    route.remaining = left + 1 if code == 0 else max(left, 0)
-                if code == 0:
-                    if sequence is not None:
-                        sequence.seek(turn - 1)
-                    self._recovered()
-                    return found
-                found = routes.find(view)
-            return found
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(CLAIM_TIMEOUT_S):
+                return await self._claim(view, found, routes, scenarios, responses)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._lost_until = time.monotonic() + RETRY_S
             if not self._failing:
                 self._failing = True
                 _log.warning(
@@ -155,6 +128,54 @@ class Counters:
                     "in this process until it does",
                 )
             return found
+
+    async def _claim(
+        self,
+        view: RequestView,
+        found: _Found,
+        routes: RouteTable,
+        scenarios: Scenarios,
+        responses: Mapping[str, Responder],
+    ) -> _Found:
+        if scenarios:
+            await self._pull_scenarios(scenarios)
+            found = routes.find(view)
+        for _ in range(MAX_CLAIMS):
+            if found is None:
+                return None
+            route = found[0]
+            scenario = route.scenario
+            responder = responses.get(route.handler)
+            sequence = responder if isinstance(responder, SequenceResponder) else None
+            if route.spec.times is None and scenario is None and sequence is None:
+                return found
+            spec = route.spec.scenario
+            required = getattr(spec, "required_state", None)
+            code, used, state, turn = await CLAIM.run(
+                self._redis,
+                self._keys,
+                [
+                    route.id,
+                    "" if route.spec.times is None else route.spec.times,
+                    "" if scenario is None else scenario.name,
+                    required or "",
+                    route.new_state or "",
+                    "" if sequence is None else route.handler,
+                ],
+            )
+            if scenario is not None:
+                scenario.state = state.decode()
+            if route.spec.times is not None:
+                # Granted: one above what is left, for `took()` to spend.
+                left = route.spec.times - used
+                route.remaining = left + 1 if code == 0 else max(left, 0)
+            if code == 0:
+                if sequence is not None:
+                    sequence.seek(turn - 1)
+                self._recovered()
+                return found
+            found = routes.find(view)
+        return found
 
     def _recovered(self) -> None:
         if self._failing:

@@ -238,6 +238,7 @@ class StreamWriter:
         self._backlog: deque[tuple[str, bytes]] = deque()
         self._lost = 0
         self._retry_at = 0.0
+        self._flusher: asyncio.Task[None] | None = None
         self._closing = False
 
     def add(self, session_id: str, payload: bytes) -> asyncio.Future[None]:
@@ -276,19 +277,18 @@ class StreamWriter:
         batch, done = self._batch, self._done
         self._batch, self._done = [], None
         try:
-            if not self._backlog:
-                if batch:
-                    try:
-                        await self._write(batch)
-                    except (RedisError, OSError, TimeoutError) as exc:
-                        self._keep(batch, exc)
-                return
-            self._keep(batch, None)
-            if done is not None:  # answer those requests now: their entries are kept
-                done.set_result(None)
-            if time.monotonic() >= self._retry_at:
-                self._retry_at = time.monotonic() + RETRY_S
-                await self._flush_backlog()
+            if self._backlog:
+                # Redis lost: keep the batch (its requests are answered now) and try the
+                # backlog again now and then, in a task of its own.
+                self._keep(batch, None)
+                flusher = self._flusher
+                if (flusher is None or flusher.done()) and time.monotonic() >= self._retry_at:
+                    self._flusher = asyncio.get_running_loop().create_task(self._flush_backlog())
+            elif batch:
+                try:
+                    await self._write(batch)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    self._keep(batch, exc)
         finally:
             if done is not None and not done.done():
                 done.set_result(None)
@@ -338,6 +338,7 @@ class StreamWriter:
 
     async def _flush_backlog(self) -> None:
         """Write the backlog, oldest first; what Redis refuses stays for the next try."""
+        self._retry_at = time.monotonic() + RETRY_S
         entries = len(self._backlog)
         while self._backlog:
             chunk = [self._backlog[i] for i in range(min(len(self._backlog), 1000))]
@@ -351,21 +352,36 @@ class StreamWriter:
         self._lost = 0
 
     async def close(self) -> None:
-        """Write what is pending (bounded by the write timeout), then stop."""
+        """Write what is pending, the backlog first (each step bounded by the write
+        timeout), then stop; say what could not be written."""
         self._closing = True
-        if self._task is not None:
-            self._wake.set()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._batch:
-            batch, done = self._batch, self._done
-            self._batch, self._done = [], None
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+        self._wake.set()
+        for task in (self._task, self._flusher):
+            if task is not None and not task.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(task), 2 * WRITE_TIMEOUT_S)
+                task.cancel()
+        batch, done = self._batch, self._done
+        self._batch, self._done = [], None
+        if batch and not self._backlog:
+            try:
                 await self._write(batch)
-            if done is not None and not done.done():
-                done.set_result(None)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._keep(batch, exc)
+        else:
+            self._keep(batch, None)
+        if self._backlog:
+            self._retry_at = 0.0
+            await self._flush_backlog()
+        if done is not None and not done.done():
+            done.set_result(None)
+        if self._backlog or self._lost:
+            _log.warning(
+                "journal_backlog_lost",
+                entries=len(self._backlog),
+                lost=self._lost,
+                message="stopped while Redis did not answer: these entries are in no journal",
+            )
 
 
 # ---------------------------------------------------------------- the journal

@@ -1,0 +1,115 @@
+"""`serve --state` when things fail: a worker killed mid-load, Redis lost and back."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import requests
+
+from tests.redis_support import redis_server, redis_url
+from tests.shared_support import OwnRedis, prepare, serve_many, wait_until
+
+__all__ = ["redis_server", "redis_url"]
+
+ROUTES = [
+    {
+        "id": "r",
+        "method": "GET",
+        "path": "/r/{n}",
+        "handler": "r",
+        "response": {"type": "raw", "body": "ok"},
+    }
+]
+
+
+async def _load_until_killed(url: str, kill: asyncio.Event, total: int) -> list[str]:
+    """Send `total` requests (/r/0, /r/1...), 50 at a time; set `kill` after 200
+    answers; the paths that got an answer."""
+    answered: list[str] = []
+    limit = asyncio.Semaphore(50)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as client:
+
+        async def one(index: int) -> None:
+            async with limit:
+                path = f"/r/{index}"
+                try:
+                    async with client.get(url + path) as answer:
+                        await answer.read()
+                        if answer.status == 200:
+                            answered.append(path)
+                except aiohttp.ClientError:
+                    return
+                if len(answered) == 200:
+                    kill.set()
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+    return answered
+
+
+def test_a_worker_killed_mid_load_loses_no_answered_entry(tmp_path: Path, redis_url: str) -> None:
+    with serve_many(tmp_path, redis_url, 2) as (survivor, victim):
+        urls = prepare([survivor, victim], "s1", ROUTES)
+
+        async def run() -> list[str]:
+            kill = asyncio.Event()
+            load = asyncio.create_task(_load_until_killed(urls[1], kill, 3000))
+            await kill.wait()
+            victim.proc.send_signal(signal.SIGKILL)
+            return await load
+
+        answered = asyncio.run(run())
+        assert victim.proc.wait(10) == -signal.SIGKILL
+        assert 200 <= len(answered) < 3000
+        listed = requests.get(
+            f"{survivor.admin_url}/api/sessions/s1/requests", params={"limit": 5000}, timeout=10
+        ).json()
+        journaled = {entry["path"] for entry in listed["requests"]}
+        assert set(answered) <= journaled
+
+
+def test_redis_lost_mock_traffic_answered_backlog_lands_when_back(tmp_path: Path) -> None:
+    own = OwnRedis(tmp_path)
+    own.start()
+    try:
+        with serve_many(tmp_path, own.url, 1, "--log-format", "json") as [server]:
+            [url] = prepare([server], "s1", ROUTES)
+            assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+            own.stop()
+            started = time.monotonic()
+            during = [requests.get(f"{url}/r/during-{i}", timeout=10) for i in range(20)]
+            assert [answer.status_code for answer in during] == [200] * 20
+            # The first write waits for its timeout (2 s); the rest are answered at once.
+            assert time.monotonic() - started < 8
+            refused = requests.get(f"{server.admin_url}/api/sessions/s1/requests", timeout=10)
+            assert refused.status_code == 503
+            error = refused.json()["error"]
+            assert error["code"] == "state_unavailable"
+            assert error["message"].startswith("the shared state (Redis) does not answer: ")
+            backlog = [e for e in server.events() if e["event"] == "journal_backlog"]
+            assert len(backlog) == 1 and backlog[0]["level"] == "warning"
+            own.start()
+
+            def landed() -> bool:
+                answer = requests.get(
+                    f"{server.admin_url}/api/sessions/s1/requests",
+                    params={"limit": 100},
+                    timeout=10,
+                )
+                return answer.status_code == 200 and len(answer.json()["requests"]) == 21
+
+            wait_until(landed, what="the backlog written to Redis")
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests", params={"limit": 100}, timeout=10
+            ).json()
+            assert [r["path"] for r in listed["requests"]] == ["/r/before"] + [
+                f"/r/during-{i}" for i in range(20)
+            ]
+            assert [r["seq"] for r in listed["requests"]] == list(range(1, 22))
+            flushed = [e for e in server.events() if e["event"] == "journal_backlog_flushed"]
+            assert [(e["entries"], e["lost"]) for e in flushed] == [(20, 0)]
+    finally:
+        own.stop()

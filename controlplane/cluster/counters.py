@@ -86,6 +86,15 @@ _Found = tuple[CompiledRoute, dict[str, str]] | None
 Op = Callable[[Any], None]
 
 
+def _claims(route: CompiledRoute, responses: Mapping[str, Responder]) -> bool:
+    """Whether winning `route` has a side effect other processes share."""
+    return (
+        route.spec.times is not None
+        or route.scenario is not None
+        or isinstance(responses.get(route.handler), SequenceResponder)
+    )
+
+
 class Counters:
     """One session's shared side effects: claims on the mock port, views and resets for
     the admin API."""
@@ -111,6 +120,8 @@ class Counters:
     ) -> _Found:
         """The route that wins `view` once Redis granted its side effects (None: none
         does). Redis lost: this process's view decides, as in memory mode."""
+        if not scenarios and (found is None or not _claims(found[0], responses)):
+            return found  # nothing shared to claim: no Redis, no timer
         if self._lost_until and time.monotonic() < self._lost_until:
             return found  # Redis lost a moment ago: this process's view decides
         try:
@@ -144,11 +155,11 @@ class Counters:
             if found is None:
                 return None
             route = found[0]
+            if not _claims(route, responses):
+                return found
             scenario = route.scenario
             responder = responses.get(route.handler)
             sequence = responder if isinstance(responder, SequenceResponder) else None
-            if route.spec.times is None and scenario is None and sequence is None:
-                return found
             spec = route.spec.scenario
             required = getattr(spec, "required_state", None)
             code, used, state, turn = await CLAIM.run(

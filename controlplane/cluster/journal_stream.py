@@ -143,25 +143,14 @@ _decoder = msgspec.msgpack.Decoder(_Stored)
 
 
 def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
-    """`entry` as the bytes the stream keeps (`time_us`: when it was recorded)."""
+    """`entry` as the bytes the stream keeps (`time_us`: when it was recorded): the
+    fields of `_Stored`, in order, as one msgpack array."""
+    fields = msgspec.structs.astuple(entry.request)  # method ... origin, as `_Stored`
     origin = entry.origin
     return _encoder.encode(
-        _Stored(
+        (
             time_us,
-            entry.method,
-            entry.path,
-            entry.query_string,
-            cast(list[tuple[bytes, bytes]], entry.raw_headers),
-            entry.body,
-            entry.body_size,
-            entry.route_id,
-            entry.handler,
-            entry.path_params,
-            entry.status,
-            entry.response_type,
-            entry.delay_ms,
-            entry.error,
-            entry.near_misses,
+            *fields[:-1],
             None
             if origin is None
             else (
@@ -270,6 +259,8 @@ class StreamWriter:
                     pass
             else:
                 await self._wake.wait()
+                # One more turn of the loop: requests read in this round join the batch.
+                await asyncio.sleep(0)
             self._wake.clear()
             await self._write_batch()
 
@@ -298,19 +289,22 @@ class StreamWriter:
         for session_id, payload in batch:
             by_session.setdefault(session_id, []).append(payload)
         async with asyncio.timeout(WRITE_TIMEOUT_S):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for session_id, payloads in by_session.items():
-                    APPEND.queue(pipe, list(journal_keys(session_id)), [self._maxlen, *payloads])
-                results = await pipe.execute(raise_on_error=False)
-            if any(isinstance(r, NoScriptError) for r in results):
-                # A new or restarted Redis: nothing was written; load the script, again.
-                await cast(Awaitable[str], self._redis.script_load(APPEND.source))
+            if len(by_session) == 1:  # the usual batch: one command, no pipeline
+                [(session_id, payloads)] = by_session.items()
+                await APPEND.run(
+                    self._redis, list(journal_keys(session_id)), [self._maxlen, *payloads]
+                )
+                return
+            for _ in range(2):  # a new or restarted Redis lacks the script: load it, again
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for session_id, payloads in by_session.items():
                         APPEND.queue(
                             pipe, list(journal_keys(session_id)), [self._maxlen, *payloads]
                         )
-                    results = await pipe.execute()
+                    results = await pipe.execute(raise_on_error=False)
+                if not any(isinstance(r, NoScriptError) for r in results):
+                    break
+                await cast(Awaitable[str], self._redis.script_load(APPEND.source))
         for result in results:
             if isinstance(result, Exception):
                 raise result

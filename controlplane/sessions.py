@@ -432,6 +432,8 @@ class SessionStore:
             )
         state = self.require(session_id)
         del self._sessions[session_id]
+        if state.shared is not None:
+            state.shared.deleted()
         state.streams.close_all(reason="session deleted")
         state.journal.wake()  # its live journal feeds see the session gone and end
 

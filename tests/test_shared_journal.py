@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
 import requests
+from multidict import CIMultiDict
 
+from controlplane import wire
+from controlplane.cluster.journal_stream import decode_entry, encode_entry
+from controlplane.journal import JournalEntry, OriginAnswer
 from tests.redis_support import redis_server, redis_url
 from tests.shared_support import fire, prepare, serve_many
 
@@ -75,3 +80,79 @@ def test_clearing_the_journal_through_one_process_clears_it_for_all(
             listed = requests.get(f"{server.admin_url}/api/sessions/s1/requests", timeout=10).json()
             assert [(r["seq"], r["path"]) for r in listed["requests"]] == [(5, "/hello/after")]
             assert listed["evicted"] == 0
+
+
+def test_a_deleted_session_takes_its_journal_and_counters_out_of_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    limited = {**ROUTES[0], "id": "r-once", "path": "/once", "handler": "once", "times": 1}
+    with serve_many(tmp_path, redis_url, 1) as [server]:
+        [url] = prepare([server], "s1", [*ROUTES, limited])
+        assert requests.get(f"{url}/once", timeout=10).status_code == 200
+        client = redis.Redis.from_url(redis_url)
+        assert sorted(client.keys("cp:{s1}:*")) == [
+            b"cp:{s1}:journal",
+            b"cp:{s1}:journal:meta",
+            b"cp:{s1}:used",
+        ]
+        deleted = requests.delete(f"{server.admin_url}/api/sessions/s1", timeout=10)
+        assert deleted.status_code == 204
+        assert client.keys("cp:{s1}:*") == []
+        [url] = prepare([server], "s1", [*ROUTES, limited])
+        assert requests.get(f"{url}/once", timeout=10).status_code == 200
+        listed = requests.get(f"{server.admin_url}/api/sessions/s1/requests", timeout=10).json()
+        assert [(r["seq"], r["path"]) for r in listed["requests"]] == [(1, "/once")]
+
+
+def test_an_entry_round_trips_through_its_stored_bytes() -> None:
+    origin = OriginAnswer(201, "Made", CIMultiDict([("X-A", "1"), ("X-A", "2")]))
+    origin.add(b"origin body")
+    origin.complete = True
+    near = [wire.NearMiss(route_id="r", handler="h", distance=0.5, diffs=[])]
+    entry = JournalEntry.record(
+        -1,
+        1_700_000_000_123_456,
+        "POST",
+        "/p",
+        "a=1&a=2",
+        ((b"Host", b"x"), (b"X-B", b"\xff")),
+        b"body",
+        10,
+        None,
+        None,
+        {"id": "7"},
+        201,
+        "proxy",
+        12.5,
+        None,
+        near,
+        origin,
+    )
+    back = decode_entry(42, encode_entry(1_700_000_000_123_456, entry))
+    assert back.seq == 42
+    assert back.time == entry.time
+    for field in (
+        "method",
+        "path",
+        "query_string",
+        "raw_headers",
+        "body",
+        "body_size",
+        "route_id",
+        "handler",
+        "path_params",
+        "status",
+        "response_type",
+        "delay_ms",
+        "error",
+        "near_misses",
+    ):
+        assert getattr(back, field) == getattr(entry, field), field
+    assert back.origin is not None
+    assert (back.origin.status, back.origin.reason) == (201, "Made")
+    assert list(back.origin.headers.items()) == [("X-A", "1"), ("X-A", "2")]
+    assert (bytes(back.origin.body), back.origin.body_size, back.origin.complete) == (
+        b"origin body",
+        11,
+        True,
+    )

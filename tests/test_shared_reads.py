@@ -9,6 +9,7 @@ from pathlib import Path
 
 import requests
 
+from tests.origins import Origin
 from tests.redis_support import redis_server, redis_url
 from tests.shared_support import prepare, serve_many
 
@@ -101,3 +102,36 @@ def test_the_live_journal_stream_shows_requests_served_by_another_process(
             assert requests.get(f"{urls[1]}/live/{index}", timeout=10).status_code == 200
         follower.join(20)
         assert seen == ["/live/0", "/live/1", "/live/2"]
+
+
+def test_a_proxied_entry_and_its_snapshot_read_through_another_process(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with Origin() as origin, serve_many(tmp_path, redis_url, 2) as servers:
+        routes = [
+            {
+                "id": "p",
+                "method": "GET",
+                "path_regex": "^/json/.*",
+                "handler": "p",
+                "response": {"type": "proxy", "url": origin.url},
+            }
+        ]
+        urls = prepare(servers, "s1", routes)
+        proxied = requests.get(f"{urls[0]}/json/first", timeout=10)
+        assert proxied.status_code == 200
+        listed = requests.get(
+            f"{servers[1].admin_url}/api/sessions/s1/requests", timeout=10
+        ).json()["requests"]
+        assert [(r["path"], r["proxied"], r["response"]["status"]) for r in listed] == [
+            ("/json/first", True, 200)
+        ]
+        snapshot = requests.post(
+            f"{servers[1].admin_url}/api/sessions/s1/recordings/snapshot",
+            json={"add_routes": False},
+            timeout=10,
+        )
+        assert snapshot.status_code == 200, snapshot.text
+        [recorded] = snapshot.json()["routes"]
+        assert recorded["path"] == "/json/first"
+        assert recorded["response"]["body"] == proxied.json()

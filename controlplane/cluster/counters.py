@@ -191,7 +191,7 @@ class Counters:
     def _recovered(self) -> None:
         if self._failing:
             self._failing = False
-            _log.warning("counters_shared", session=self.session_id)
+            _log.info("counters_shared", session=self.session_id)
 
     async def _pull_scenarios(self, scenarios: Scenarios) -> None:
         states: dict[bytes, bytes] = await self._redis.hgetall(self._scenarios)  # type: ignore[misc]

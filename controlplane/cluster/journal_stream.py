@@ -156,7 +156,7 @@ def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
             else (
                 origin.status,
                 origin.reason,
-                list(origin.headers.items()),
+                [(str(name), value) for name, value in origin.headers.items()],
                 bytes(origin.body),
                 origin.body_size,
                 origin.complete,
@@ -497,6 +497,11 @@ class SharedJournal(Journal):
     def clear(self) -> None:
         super().clear()
         self._queue_op(lambda pipe: CLEAR.queue(pipe, [self._meta, self._stream], []))
+
+    def deleted(self) -> None:
+        """The session is gone: drop its stream and meta hash (a new session of the same
+        id starts at seq 1)."""
+        self._queue_op(lambda pipe: pipe.delete(self._meta, self._stream))
 
     def remove_where(self, predicate: Callable[[JournalEntry], bool]) -> list[JournalEntry]:
         removed = super().remove_where(predicate)

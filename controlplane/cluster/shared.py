@@ -51,6 +51,11 @@ class SharedSession:
         pending = self._writer.pending()
         return pending if pending is not None else _done()
 
+    def deleted(self) -> None:
+        """The session is gone: so are its journal and counters in Redis."""
+        self.counters.cleared()
+        self.journal.deleted()
+
     async def refresh(self, routes: Any, scenarios: Any) -> None:
         """Bring this process's view of the session up to Redis (before an admin read)."""
         await self.journal.refresh()

@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any
 
+import redis
 from harness import (
     LOAD_CORE,
     Proc,
@@ -88,6 +89,16 @@ def _redis(procs: Procs) -> tuple[str, int]:
     return f"redis://127.0.0.1:{port}/0", popen.pid
 
 
+def _batches(url: str) -> int:
+    """EVALSHA calls Redis has served: journal batches, and claims of `times` routes."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -107,14 +118,18 @@ def main() -> None:
             ("--state, times", shared, "/limited"),
         ]
         results: dict[str, list[tuple[WrkResult, float]]] = {label: [] for label, _, _ in targets}
+        sizes: list[float] = []
         for server in (memory, shared):  # warm-up
             run_wrk(server.mock_url + "/hello", 2, server=server)
         for round_ in range(args.rounds):
             shift = round_ % len(targets)
             for label, server, path in targets[shift:] + targets[:shift]:
                 redis_before = cpu_seconds(redis_pid)
+                batches_before = _batches(url)
                 result = run_wrk(server.mock_url + path, args.seconds, server=server)
                 results[label].append((result, cpu_seconds(redis_pid) - redis_before))
+                if label == "--state, plain":
+                    sizes.append(result.requests / max(_batches(url) - batches_before, 1))
         load = os.getloadavg()
         print(f"load average before the report: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         print(
@@ -132,6 +147,7 @@ def main() -> None:
                 f"{median([r.p99_ms for r, _ in runs]):>7.2f} {redis_us:>13.1f} "
                 f"{sum(r.non_2xx + r.errors for r, _ in runs):>8}"
             )
+        print(f"--state, plain: {median(sizes):.1f} entries per journal batch (median)")
         for kind in ("plain", "times"):
             ratio = per_cpu[f"--state, {kind}"] / per_cpu[f"memory, {kind}"]
             print(f"--state / memory, {kind} route (req per server CPU-s): {ratio:.2f}x")

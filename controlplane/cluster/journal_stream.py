@@ -5,11 +5,13 @@ process's entries back from it, in the stream's order.
 
 Writing (`StreamWriter`, one per process): `SharedJournal.record` encodes the entry
 once (msgpack: the request's method, path, query, raw headers, kept body, the time and
-what was answered) and adds it to the batch being filled. One task writes batches, one
-pipeline each: while a batch is in flight, new entries wait in the next one. The mock
+what was answered) and adds it to the batch being filled. One task writes batches (one
+EVALSHA per session in it; a pipeline when several sessions share a batch): while a
+batch is in flight, new entries wait in the next one. The mock
 handler writes its answer only once the batch holding its entry is acknowledged
 (`committed()`), so an answered request is in Redis: a worker killed by SIGKILL loses no
-answered request's entry, and a journal read after an answer sees it.
+answered request's entry, and a journal read after an answer sees it. (Requests the
+mock handler answers elsewhere, recorded or forward-proxied ones, do not wait.)
 
 An `append` script per session and batch takes the next seqs from the session's meta
 hash (`cp:{sid}:journal:meta`, field `seq`) and adds each entry under the stream ID

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -210,3 +211,31 @@ def test_a_sequence_hands_out_each_step_once_across_processes(
             ).raise_for_status()
         bodies = [requests.get(f"{urls[i % 3]}/next", timeout=10).text for i in range(5)]
         assert bodies == ["step-0", "step-1", "step-0", "step-1", "step-0"]
+
+
+def test_times_of_a_route_file_are_reset_at_start_not_at_the_first_admin_call(
+    tmp_path: Path, redis_url: str
+) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "routes.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": "twice",
+                    "method": "GET",
+                    "path": "/twice",
+                    "handler": "twice",
+                    "times": 2,
+                    "response": raw("twice"),
+                }
+            ]
+        )
+    )
+    with serve_many(tmp_path, redis_url, 1, "--mappings", str(mappings)) as [server]:
+        url = server.mock_url
+        answers = [requests.get(f"{url}/twice", timeout=10).status_code for _ in range(3)]
+        assert answers == [200, 200, 404]
+        for _ in range(2):  # the second reads what the first wrote
+            assert requests.get(f"{server.admin_url}/api/routes", timeout=10).status_code == 200
+        assert requests.get(f"{url}/twice", timeout=10).status_code == 404

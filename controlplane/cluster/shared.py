@@ -13,8 +13,11 @@ call (`originates`): a write replayed in other processes must not reset Redis ag
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from controlplane.cluster import Cluster
 from controlplane.cluster.counters import Counters, Op
@@ -69,7 +72,9 @@ class SharedState:
         self.cluster = cluster
         self.writer = StreamWriter(cluster.redis, journal_size)
         self._ops: list[Op] = []
-        cluster.on_close.append(self.writer.close)
+        self._lock = asyncio.Lock()
+        self._soon: asyncio.Task[None] | None = None
+        cluster.on_close.append(self.close)
 
     def session(self, session_id: str, journal_size: int, body_limit: int) -> SharedSession:
         journal = SharedJournal(
@@ -78,19 +83,37 @@ class SharedState:
         return SharedSession(self, session_id, journal)
 
     def queue(self, op: Op) -> None:
-        """Run `op` (it adds commands to a pipeline) at the next `flush`, if this process
-        took the admin call."""
-        if originates():
-            self._ops.append(op)
+        """Run `op` (it adds commands to a pipeline) soon, if this process took the admin
+        call; the admin API's `flush` waits for it. A change made outside an admin call
+        (route files read at start) is written by a task of its own."""
+        if not originates():
+            return
+        self._ops.append(op)
+        if self._soon is None or self._soon.done():
+            self._soon = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        try:
+            await self.flush()
+        except (RedisError, OSError) as exc:
+            _log.warning("state_write_failed", error=str(exc) or type(exc).__name__)
 
     async def flush(self) -> None:
-        """Run the queued ops, in order, in one pipeline."""
-        if not self._ops:
-            return
-        ops, self._ops = self._ops, []
-        async with self.cluster.redis.pipeline(transaction=False) as pipe:
-            for script in (CLEAR, REMOVE):  # in case this Redis lacks them
-                pipe.script_load(script.source)
-            for op in ops:
-                op(pipe)
-            await pipe.execute()
+        """Run the queued ops, in order, in one pipeline; return once every op queued
+        before the call is in Redis."""
+        async with self._lock:
+            if not self._ops:
+                return
+            ops, self._ops = self._ops, []
+            async with self.cluster.redis.pipeline(transaction=False) as pipe:
+                for script in (CLEAR, REMOVE):  # in case this Redis lacks them
+                    pipe.script_load(script.source)
+                for op in ops:
+                    op(pipe)
+                await pipe.execute()
+
+    async def close(self) -> None:
+        """Write the queued ops, then the journal's pending entries."""
+        if self._soon is not None:
+            await self._soon
+        await self.writer.close()

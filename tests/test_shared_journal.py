@@ -156,3 +156,23 @@ def test_an_entry_round_trips_through_its_stored_bytes() -> None:
         11,
         True,
     )
+
+
+def test_entries_of_several_sessions_batched_together_land_in_their_own_journals(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with serve_many(tmp_path, redis_url, 1) as [server]:
+        [first] = prepare([server], "s1", ROUTES)
+        [second] = prepare([server], "s2", ROUTES)
+        answers = fire([first, second], [f"/hello/{i}" for i in range(200)], concurrency=50)
+        assert {status for status, _ in answers} == {200}
+        for session, parity in (("s1", 0), ("s2", 1)):
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/{session}/requests",
+                params={"limit": 1000},
+                timeout=10,
+            ).json()["requests"]
+            assert [r["seq"] for r in listed] == list(range(1, 101))
+            assert sorted(r["path"] for r in listed) == sorted(
+                f"/hello/{i}" for i in range(parity, 200, 2)
+            )

@@ -64,11 +64,13 @@ class Scenarios:
         for found in self._slots.values():
             found.state = STARTED
 
-    def keep_only(self, names: Iterable[str]) -> None:
-        """Forget the scenarios no route names any more."""
+    def keep_only(self, names: Iterable[str]) -> list[str]:
+        """Forget the scenarios no route names any more; the names forgotten."""
         wanted = set(names)
-        for name in [n for n in self._slots if n not in wanted]:
+        forgotten = [n for n in self._slots if n not in wanted]
+        for name in forgotten:
             del self._slots[name]
+        return forgotten
 
     def describe(self, routes: Iterable[tuple[str, wire.Scenario]]) -> list[wire.ScenarioInfo]:
         """Each scenario with its possible states and routes, given (route id, scenario)."""

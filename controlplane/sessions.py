@@ -241,7 +241,10 @@ class SessionState:
         Called only when a route with a scenario goes, and before scenarios are read
         (a batch that failed to compile may have left a slot behind).
         """
-        self.scenarios.keep_only(scenario.name for _, scenario in self._scenario_routes())
+        names = (scenario.name for _, scenario in self._scenario_routes())
+        forgotten = self.scenarios.keep_only(names)
+        if forgotten and self.shared is not None:  # a scenario named again starts over
+            self.shared.counters.scenarios_forgotten(forgotten)
 
     def _scenario_routes(self) -> list[tuple[str, wire.Scenario]]:
         return [

@@ -239,3 +239,24 @@ def test_times_of_a_route_file_are_reset_at_start_not_at_the_first_admin_call(
         for _ in range(2):  # the second reads what the first wrote
             assert requests.get(f"{server.admin_url}/api/routes", timeout=10).status_code == 200
         assert requests.get(f"{url}/twice", timeout=10).status_code == 404
+
+
+def test_a_scenario_named_again_after_its_last_route_went_starts_over(
+    tmp_path: Path, redis_url: str
+) -> None:
+    route = {
+        "id": "go",
+        "method": "POST",
+        "path": "/go",
+        "handler": "go",
+        "scenario": {"name": "s", "required_state": "Started", "new_state": "gone"},
+        "response": raw("went"),
+    }
+    with serve_many(tmp_path, redis_url, 1) as [server]:
+        [url] = prepare([server], "s1", [route])
+        assert requests.post(f"{url}/go", timeout=10).text == "went"
+        assert requests.post(f"{url}/go", timeout=10).status_code == 404
+        api = f"{server.admin_url}/api/sessions/s1"
+        assert requests.delete(f"{api}/routes/go", timeout=10).status_code == 204
+        assert requests.post(f"{api}/routes", json=route, timeout=10).status_code == 201
+        assert requests.post(f"{url}/go", timeout=10).text == "went"

@@ -233,6 +233,10 @@ class Counters:
         else:
             self._queue_op(lambda pipe: pipe.hset(self._scenarios, name, state))
 
+    def scenarios_forgotten(self, names: list[str]) -> None:
+        """No route names these scenarios any more: their states go."""
+        self._queue_op(lambda pipe: pipe.hdel(self._scenarios, *names))
+
     def scenarios_reset(self) -> None:
         self._queue_op(lambda pipe: pipe.delete(self._scenarios))
 

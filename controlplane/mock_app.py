@@ -221,6 +221,8 @@ class MockHandler:
         entry = self.record(session, view, request.raw_headers, outcome)
         if outcome.origin is not None:
             recording.captured.append(entry)
+        if session.shared is not None:
+            await session.shared.committed()  # answered only once its entry is in Redis
         _log.info(
             "mock_recorded",
             session=session.id,

@@ -11,7 +11,7 @@ batch is in flight, new entries wait in the next one. The mock
 handler writes its answer only once the batch holding its entry is acknowledged
 (`committed()`), so an answered request is in Redis: a worker killed by SIGKILL loses no
 answered request's entry, and a journal read after an answer sees it. (Requests the
-mock handler answers elsewhere, recorded or forward-proxied ones, do not wait.)
+forward proxy answers, `CONNECT` tunnels and absolute-form ones, do not wait.)
 
 An `append` script per session and batch takes the next seqs from the session's meta
 hash (`cp:{sid}:journal:meta`, field `seq`) and adds each entry under the stream ID

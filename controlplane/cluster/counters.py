@@ -37,6 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from controlplane import wire
 from controlplane.cluster import Cluster
 from controlplane.cluster.journal_stream import Script
 from controlplane.logs import get_logger
@@ -161,7 +162,7 @@ class Counters:
             responder = responses.get(route.handler)
             sequence = responder if isinstance(responder, SequenceResponder) else None
             spec = route.spec.scenario
-            required = getattr(spec, "required_state", None)
+            required = spec.required_state if isinstance(spec, wire.Scenario) else None
             code, used, state, turn = await CLAIM.run(
                 self._redis,
                 self._keys,

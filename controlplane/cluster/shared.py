@@ -5,8 +5,8 @@ journal writer and the admin writes waiting to run; `SharedSession` is a session
 handle, `SessionState.shared` (None in memory mode, the mock handler's one test).
 
 Admin writes (a journal cleared, a scenario set, a route replaced) change this
-process's session at once and queue their Redis side as ops; the admin API runs them
-in one pipeline when the handler returns (`flush`, from
+process's session at once and queue their Redis side as ops, which a task writes in
+one pipeline; the admin API waits for them before it answers (`flush`, from
 `controlplane.admin.shared_reads`). They run only in the process that took the admin
 call (`originates`): a write replayed in other processes must not reset Redis again.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -23,6 +22,8 @@ from controlplane.cluster import Cluster
 from controlplane.cluster.counters import Counters, Op
 from controlplane.cluster.journal_stream import CLEAR, REMOVE, SharedJournal, StreamWriter
 from controlplane.logs import get_logger
+from controlplane.matching import RouteTable
+from controlplane.scenarios import Scenarios
 
 __all__ = ["SharedSession", "SharedState", "originates"]
 
@@ -59,7 +60,7 @@ class SharedSession:
         self.counters.cleared()
         self.journal.deleted()
 
-    async def refresh(self, routes: Any, scenarios: Any) -> None:
+    async def refresh(self, routes: RouteTable, scenarios: Scenarios) -> None:
         """Bring this process's view of the session up to Redis (before an admin read)."""
         await self.journal.refresh()
         await self.counters.refresh(routes, scenarios)

@@ -293,7 +293,10 @@ class ControlplaneServer:
                 self._load_mappings(config.mappings)
             else:
                 # Every process loads the same files: the same ids make the same routes.
-                with ids.applying("mappings", originator=True):
+                # None of them owns them (originator=False): a process starting while
+                # traffic runs must not reset in Redis the `times`, scenarios and
+                # sequences spent already; a missing count is a fresh one.
+                with ids.applying("mappings", originator=False):
                     self._load_mappings(config.mappings)
         ssl_context = self._ssl_context()
 

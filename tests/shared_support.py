@@ -1,7 +1,7 @@
 """Several `controlplane serve --state` processes on one Redis, for the shared-state tests.
 
-Until admin writes are replicated between processes, a test sets up the same session
-and routes (same ids) on each process itself (`prepare`).
+A test sets up its session and routes through one process (`prepare`): admin writes
+reach every process through the op log.
 """
 
 from __future__ import annotations
@@ -50,19 +50,18 @@ def serve_many(
 def prepare(
     servers: Sequence[ServerProcess], session_id: str, routes: list[dict[str, Any]]
 ) -> list[str]:
-    """Create session `session_id` with `routes` (each with its `id`) on every process;
-    the mock URL of the session on each."""
+    """Create session `session_id` with `routes` (each with its `id`) through the first
+    process (admin writes reach every process); the mock URL of the session on each."""
+    first = servers[0].admin_url
+    created = requests.post(f"{first}/api/sessions", json={"id": session_id}, timeout=10)
+    assert created.status_code == 201, created.text
+    added = requests.post(f"{first}/api/sessions/{session_id}/routes", json=routes, timeout=10)
+    assert added.status_code == 201, added.text
     urls = []
     for server in servers:
-        created = requests.post(
-            f"{server.admin_url}/api/sessions", json={"id": session_id}, timeout=10
-        )
-        assert created.status_code == 201, created.text
-        added = requests.post(
-            f"{server.admin_url}/api/sessions/{session_id}/routes", json=routes, timeout=10
-        )
-        assert added.status_code == 201, added.text
-        urls.append(created.json()["mock_url"])
+        shown = requests.get(f"{server.admin_url}/api/sessions/{session_id}", timeout=10)
+        assert shown.status_code == 200, shown.text
+        urls.append(shown.json()["mock_url"])
     return urls
 
 

@@ -88,7 +88,9 @@ def test_redis_lost_mock_traffic_answered_backlog_lands_when_back(tmp_path: Path
             assert refused.status_code == 503
             error = refused.json()["error"]
             assert error["code"] == "state_unavailable"
-            assert error["message"].startswith("the shared state (Redis) does not answer: ")
+            assert error["message"].startswith(
+                f"admin calls are refused while the shared state at {own.url} does not answer ("
+            )
             backlog = [e for e in server.events() if e["event"] == "journal_backlog"]
             assert len(backlog) == 1 and backlog[0]["level"] == "warning"
             own.start()

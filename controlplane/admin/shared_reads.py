@@ -9,8 +9,13 @@ One middleware, so that every reader and writer of a session keeps working uncha
 - after it, the Redis side of what it changed runs, once (`SharedState.flush`: a
   journal cleared, scenarios set or reset, counters of replaced routes dropped).
 
-Redis not answering: the admin call answers 503 `state_unavailable`, saying so. In
-memory mode the middleware is one test.
+Redis not answering: the admin call answers 503 `state_unavailable`, saying so (a
+read too: this process's copy lacks what the others served meanwhile). In memory
+mode the middleware is one test.
+
+Inside `controlplane.cluster.replica`'s middleware: an admin write runs here when
+each process applies it from the op log; its Redis side is queued only where its
+client sent it (`controlplane.cluster.shared.originates`).
 """
 
 from __future__ import annotations
@@ -21,19 +26,11 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from controlplane import dashboard
-from controlplane.errors import ControlplaneError
 from controlplane.sessions import SessionState, SessionStore
 
-__all__ = ["StateUnavailable", "mount"]
+__all__ = ["mount"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class StateUnavailable(ControlplaneError):
-    """The shared state (Redis) does not answer while the server runs."""
-
-    status = 503
-    code = "state_unavailable"
 
 
 def _sessions(request: web.Request, store: SessionStore) -> list[SessionState]:
@@ -59,20 +56,13 @@ def mount(app: web.Application, store: SessionStore) -> None:
                 if session.shared is not None:
                     await session.shared.refresh(session.routes, session.scenarios)
         except (RedisError, OSError) as exc:
-            raise _unavailable(exc) from None
+            raise shared.cluster.unavailable(str(exc) or type(exc).__name__) from None
         try:
             return await handler(request)
         finally:
             try:
                 await shared.flush()
             except (RedisError, OSError) as exc:
-                raise _unavailable(exc) from None
+                raise shared.cluster.unavailable(str(exc) or type(exc).__name__) from None
 
     app.middlewares.append(shared_state)
-
-
-def _unavailable(exc: BaseException) -> StateUnavailable:
-    return StateUnavailable(
-        f"the shared state (Redis) does not answer: {exc or type(exc).__name__}; mock "
-        "requests are still served, admin calls work again once Redis is back"
-    )

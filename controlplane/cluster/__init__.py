@@ -109,6 +109,15 @@ class Cluster:
         """The URL without its password, for messages and logs."""
         return _safe(self.url)
 
+    def unavailable(self, reason: str) -> StateUnavailable:
+        """The 503 of an admin call made while Redis does not answer, saying `reason`."""
+        return StateUnavailable(
+            f"admin calls are refused while the shared state at {self.safe_url} does not "
+            f"answer ({reason}): journals, verify and counters need every process's part. "
+            "Mock traffic is served from each process's copy meanwhile. Retry once Redis "
+            "is back"
+        )
+
     async def close(self) -> None:
         for closing in self.on_close:
             await closing()

@@ -100,7 +100,9 @@ class Counters:
     """One session's shared side effects: claims on the mock port, views and resets for
     the admin API."""
 
-    def __init__(self, session_id: str, client: aioredis.Redis, ops: Callable[[Op], None]) -> None:
+    def __init__(
+        self, session_id: str, client: aioredis.Redis, ops: Callable[[Op], object]
+    ) -> None:
         self.session_id = session_id
         self._redis = client
         self._queue_op = ops

@@ -398,7 +398,7 @@ class SharedJournal(Journal):
         body_limit: int,
         client: aioredis.Redis,
         writer: StreamWriter,
-        ops: Callable[[Callable[[Any], None]], None],
+        ops: Callable[[Callable[[Any], None]], bool],
     ) -> None:
         super().__init__(session_id, max_entries, body_limit)
         self._redis = client
@@ -408,6 +408,9 @@ class SharedJournal(Journal):
         # Ids are the same through every process: derived from the session and the seq.
         self._id_base = uuid.uuid5(uuid.NAMESPACE_URL, f"controlplane:journal:{session_id}").int
         self._gen: bytes | None = None
+        #: The cache was changed by a clear or removal another process writes to Redis:
+        #: the next `refresh` reads the stream again, whatever the generation says.
+        self._stale = False
         self._follower: asyncio.Task[None] | None = None
         self._local_seq = 0
 
@@ -467,7 +470,7 @@ class SharedJournal(Journal):
                 pipe.hmget(self._meta, ["gen", "seq", "base", "removed"])
                 pipe.xrange(self._stream, min=f"(0-{self.last_seq}", count=_READ_COUNT)
                 (gen, seq, base, removed), added = await pipe.execute()
-            if gen != self._gen:
+            if gen != self._gen or self._stale:
                 self._reset(gen)
                 continue
             self._add(added)
@@ -483,6 +486,7 @@ class SharedJournal(Journal):
 
     def _reset(self, gen: bytes | None) -> None:
         self._gen = gen
+        self._stale = False
         self._entries.clear()
         self._unanswered.clear()
         self._appended = 0
@@ -498,7 +502,10 @@ class SharedJournal(Journal):
 
     def clear(self) -> None:
         super().clear()
-        self._queue_op(lambda pipe: CLEAR.queue(pipe, [self._meta, self._stream], []))
+        if not self._queue_op(lambda pipe: CLEAR.queue(pipe, [self._meta, self._stream], [])):
+            # Applied here from the op log, perhaps long after it was made (a process
+            # replaying the log at start): entries journaled since are still in Redis.
+            self._stale = True
 
     def deleted(self) -> None:
         """The session is gone: drop its stream and meta hash (a new session of the same
@@ -509,7 +516,8 @@ class SharedJournal(Journal):
         removed = super().remove_where(predicate)
         if removed:
             ids = [f"0-{entry.seq}" for entry in removed]
-            self._queue_op(lambda pipe: REMOVE.queue(pipe, [self._meta, self._stream], ids))
+            if not self._queue_op(lambda pipe: REMOVE.queue(pipe, [self._meta, self._stream], ids)):
+                self._stale = True  # as in `clear`
         return removed
 
     def changed(self) -> asyncio.Event:

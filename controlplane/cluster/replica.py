@@ -12,10 +12,10 @@ once every live member (`controlplane.cluster.members`) has applied it too.
 
 A process starting later replays the whole log before it joins and serves.
 
-Redis lost while running: writes answer 503 `state_unavailable` (reads and mock
-traffic are served from this process's copy); the follower retries with a bounded
-backoff and catches up when Redis is back (`state_lost`, `state_recovered`, logged
-once each per outage).
+Redis lost while running: writes answer 503 `state_unavailable` (so do reads, see
+`controlplane.admin.shared_reads`; mock traffic is served from this process's copy);
+the follower retries with a bounded backoff and catches up when Redis is back
+(`state_lost`, `state_recovered`, logged once each per outage).
 """
 
 from __future__ import annotations
@@ -242,8 +242,8 @@ class Replica:
             state=self.cluster.safe_url,
             error=str(exc),
             applied=self.applied,
-            effect="admin writes answer 503 state_unavailable; reads and mock traffic are "
-            "served from this process's copy; retrying",
+            effect="admin calls answer 503 state_unavailable; mock traffic is served from "
+            "this process's copy; retrying",
         )
 
     async def _state_recovered(self) -> None:
@@ -346,11 +346,7 @@ class Replica:
             del self._waiting[op.nonce]
 
     def _unavailable(self, reason: str) -> StateUnavailable:
-        return StateUnavailable(
-            f"admin changes are refused while the shared state at {self.cluster.safe_url} "
-            f"does not answer ({reason}); mock traffic and reads are served from each "
-            "process's copy meanwhile. Retry once Redis is back"
-        )
+        return self.cluster.unavailable(reason)
 
 
 def _is_local(request: web.Request) -> bool:

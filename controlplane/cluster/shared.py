@@ -8,7 +8,9 @@ Admin writes (a journal cleared, a scenario set, a route replaced) change this
 process's session at once and queue their Redis side as ops, which a task writes in
 one pipeline; the admin API waits for them before it answers (`flush`, from
 `controlplane.admin.shared_reads`). They run only in the process that took the admin
-call (`originates`): a write replayed in other processes must not reset Redis again.
+call (`originates`): the same write applied from the op log by the other processes,
+or replayed by one started later, must not reset Redis again (a late reset would
+give back `times` that traffic spent, or delete entries journaled since).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Awaitable
 
 from redis.exceptions import RedisError
 
+from controlplane import ids
 from controlplane.cluster import Cluster
 from controlplane.cluster.counters import Counters, Op
 from controlplane.cluster.journal_stream import CLEAR, REMOVE, SharedJournal, StreamWriter
@@ -31,9 +34,11 @@ _log = get_logger("cluster")
 
 
 def originates() -> bool:
-    """Whether this process took the admin call being applied (its one-shot Redis side
-    effects run here). Until admin writes are replicated, every write is local."""
-    return True
+    """Whether this process took the admin call being applied, so that its one-shot
+    Redis side effects run here: every process applies every admin write from the op
+    log (`controlplane.cluster.replica`), only the one whose client sent it writes
+    Redis. Route files loaded at start belong to no process (`Server.start`)."""
+    return ids.is_originator()
 
 
 async def _done() -> None:
@@ -83,15 +88,17 @@ class SharedState:
         )
         return SharedSession(self, session_id, journal)
 
-    def queue(self, op: Op) -> None:
+    def queue(self, op: Op) -> bool:
         """Run `op` (it adds commands to a pipeline) soon, if this process took the admin
-        call; the admin API's `flush` waits for it. A change made outside an admin call
-        (route files read at start) is written by a task of its own."""
+        call (True); the admin API's `flush` waits for it. A change made outside an admin
+        call (a server embedded in Python) is written by a task of its own. False: the
+        process that took the call runs it, and this one's view follows Redis."""
         if not originates():
-            return
+            return False
         self._ops.append(op)
         if self._soon is None or self._soon.done():
             self._soon = asyncio.get_running_loop().create_task(self._flush_soon())
+        return True
 
     async def _flush_soon(self) -> None:
         try:

@@ -147,6 +147,7 @@ class ForwardProxy:
         assert outcome.render is not None
         outcome = await outcome.render(request, {})
         self._handler.record(session, view, request.raw_headers, outcome)
+        await _committed(session)
         _log.debug(
             "proxy_passed_through",
             session=session.id,
@@ -181,6 +182,7 @@ class ForwardProxy:
             response.force_close()  # the client may already be sending tunnel bytes
         outcome = Outcome(response, 407, "proxy_auth", 0.0, "proxy_auth_required")
         self._handler.record(session, view, request.raw_headers, outcome)
+        await _committed(session)
         _log.info(
             "proxy_auth_refused",
             session=session.id,
@@ -200,15 +202,18 @@ class ForwardProxy:
                 reader, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             message = f"{host}:{port} did not accept within {_CONNECT_TIMEOUT:g} s"
-            return self._tunnel_failed(request, session, view, 504, "proxy_timeout", message)
+            return await self._tunnel_failed(request, session, view, 504, "proxy_timeout", message)
         except OSError as exc:
             message = f"cannot reach {host}:{port}: {exc.strerror or exc}"
-            return self._tunnel_failed(request, session, view, 502, "proxy_unreachable", message)
+            return await self._tunnel_failed(
+                request, session, view, 502, "proxy_unreachable", message
+            )
         response = web.StreamResponse(status=200, reason="Connection established")
         response.force_close()  # the connection ends with the tunnel
         self._tunnels.add(writer)
         self._handler.record(session, view, request.raw_headers, Outcome(response, 200, "tunnel"))
         try:
+            await _committed(session)
             # aiohttp sends a 2xx answer to CONNECT without a body's framing.
             await response.prepare(request)
             inbound = StreamReader(request.protocol, _CHUNK, loop=asyncio.get_running_loop())
@@ -228,7 +233,7 @@ class ForwardProxy:
         )
         return response
 
-    def _tunnel_failed(
+    async def _tunnel_failed(
         self,
         request: web.BaseRequest,
         session: SessionState,
@@ -243,7 +248,15 @@ class ForwardProxy:
         self._handler.record(
             session, view, request.raw_headers, Outcome(response, status, "tunnel", 0.0, code)
         )
+        await _committed(session)
         return response
+
+
+async def _committed(session: SessionState) -> None:
+    """Return once the session's journal entries so far are in Redis (`--state`): an
+    answered request is a journaled one, as on the mock handler's path."""
+    if session.shared is not None:
+        await session.shared.committed()
 
 
 def _view(request: web.BaseRequest, body: bytes) -> RequestView:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
+import socket
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 import requests
@@ -176,3 +181,40 @@ def test_entries_of_several_sessions_batched_together_land_in_their_own_journals
             assert sorted(r["path"] for r in listed) == sorted(
                 f"/hello/{i}" for i in range(parity, 200, 2)
             )
+
+
+def test_forward_proxy_answers_wait_for_their_journal_entry(tmp_path: Path, redis_url: str) -> None:
+    with serve_many(tmp_path, redis_url, 1) as [server]:
+        settings = requests.put(
+            f"{server.admin_url}/api/settings", json={"proxy_auth": "user:pw"}, timeout=10
+        )
+        assert settings.status_code == 200, settings.text
+        proxy = {"http": server.mock_url}
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))  # bound, never listening: a CONNECT is refused
+            target = f"127.0.0.1:{closed.getsockname()[1]}"
+            client = redis.Redis.from_url(redis_url)
+            # Redis holds writes for 1.5 s: an answer that waits for its entry waits too.
+            client.execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+            started = time.monotonic()
+            refused = requests.get("http://elsewhere.test/x", proxies=proxy, timeout=10)
+            refused_after = time.monotonic() - started
+            client.execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+            started = time.monotonic()
+            tunnel = http.client.HTTPConnection(urlsplit(server.mock_url).netloc, timeout=10)
+            credentials = base64.b64encode(b"user:pw").decode()
+            tunnel.request(
+                "CONNECT", target, headers={"Proxy-Authorization": f"Basic {credentials}"}
+            )
+            failed = tunnel.getresponse()
+            failed_after = time.monotonic() - started
+            tunnel.close()
+            client.close()
+        assert (refused.status_code, failed.status) == (407, 502)
+        assert refused_after > 1.0
+        assert failed_after > 1.0
+        listed = requests.get(f"{server.admin_url}/api/requests", timeout=10).json()
+        assert [(r["method"], r["response"]["status"]) for r in listed["requests"]] == [
+            ("GET", 407),
+            ("CONNECT", 502),
+        ]

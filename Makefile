@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/dev.lock
 LATEST := .venv-latest
 
-.PHONY: serve test lint check bench dist generate lock test-latest clean screenshots
+.PHONY: serve test test-deployment lint check bench dist generate lock test-latest clean screenshots
 
 $(STAMP): $(LOCK) pyproject.toml clients/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "controlplane needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 (or newer)")'
@@ -23,6 +23,9 @@ serve: $(STAMP)  ## start on 127.0.0.1:8080 (mock) and :8081 (admin)
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+test-deployment: $(STAMP)  ## the tests of the shared server once more, against `serve --workers 2 --state redis://` (needs redis-server)
+	CONTROLPLANE_TEST_DEPLOYMENT=workers $(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)  ## ruff, mypy (strict) and the import contracts (pyproject's [tool.importlinter])
 	$(BIN)/ruff check controlplane clients/python tests benchmarks tools

@@ -4,12 +4,22 @@
 its own event loop, so sync clients (`requests`, `http.client`) and async ones can both
 drive it without blocking the loop that serves them. Each test that uses `cp` gets its
 own session on it: isolation is the product's promise, so the suite relies on it too.
+
+`make test-deployment` runs the tests that use `cp_server` (directly, or through `cp`
+and `wm`) once more against a deployment: `controlplane serve --workers 2 --state
+redis://...` in a subprocess, so that every admin call and mock request may land on
+either worker (`CONTROLPLANE_TEST_DEPLOYMENT=workers`). The other tests are deselected
+then: they start their own servers and ran already. A test whose promise cannot hold
+across processes says so with `@pytest.mark.single_process("why")` and is skipped,
+with its reason, in that run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +27,54 @@ import requests
 
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
+from tests.process import serve_process
+from tests.redis_support import flushed_database, redis_server
 
-__all__ = ["SessionHandle", "ThreadedServer"]
+__all__ = ["SessionHandle", "ThreadedServer", "redis_server"]
+
+#: `workers`: the contract run against `serve --workers 2 --state redis://...`.
+DEPLOYMENT = os.environ.get("CONTROLPLANE_TEST_DEPLOYMENT", "")
+#: Workers of that deployment.
+DEPLOYMENT_WORKERS = 2
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "single_process(reason): the test's promise holds within one process only; "
+        "skipped in the deployment run (make test-deployment)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if DEPLOYMENT != "workers":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (kept if "cp_server" in getattr(item, "fixturenames", ()) else dropped).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+    for item in kept:
+        marker = item.get_closest_marker("single_process")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "holds within one process only"
+            item.add_marker(pytest.mark.skip(reason=f"single process: {reason}"))
 
 
 @pytest.fixture(scope="session")
-def cp_server() -> Iterator[ThreadedServer]:
+def cp_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadedServer]:
+    """The server most tests share; in the deployment run, `--workers 2` on Redis (it
+    offers the same `admin_url` and `mock_url`, all these tests use of it)."""
+    if DEPLOYMENT == "workers":
+        redis_base: str = request.getfixturevalue("redis_server")
+        with flushed_database(redis_base) as url:
+            folder: Path = tmp_path_factory.mktemp("deployment")
+            workers = ("--workers", str(DEPLOYMENT_WORKERS), "--state", url)
+            with serve_process(folder, *workers) as deployed:
+                yield deployed  # type: ignore[misc]  # the two URLs, as ThreadedServer's
+        return
     server = ThreadedServer(ServerConfig(port=0, admin_port=0)).start()
     yield server
     server.stop()

@@ -18,11 +18,12 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
 
-__all__ = ["RedisProcess", "redis_server", "redis_url"]
+__all__ = ["RedisProcess", "flushed_database", "redis_server", "redis_url"]
 
 _MISSING = (
     "redis-server is not installed: `apt-get install redis-server` (Debian's package; "
@@ -109,10 +110,10 @@ def redis_server() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture
-def redis_url(redis_server: str) -> Iterator[str]:
-    """`redis://127.0.0.1:PORT/DB`, an empty database for this test (emptied after it too)."""
-    url = f"{redis_server}/{_worker_db()}"
+@contextmanager
+def flushed_database(server: str) -> Iterator[str]:
+    """`redis://127.0.0.1:PORT/DB`: this xdist worker's database, emptied before and after."""
+    url = f"{server}/{_worker_db()}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
@@ -120,3 +121,10 @@ def redis_url(redis_server: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    """An empty database for this test (emptied after it too)."""
+    with flushed_database(redis_server) as url:
+        yield url

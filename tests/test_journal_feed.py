@@ -190,6 +190,7 @@ async def test_the_admin_token_is_required(client: aiohttp.ClientSession) -> Non
             assert (await entries(stream, 1))[0]["path"] == "/x"
 
 
+@pytest.mark.single_process("counts the feed tasks of the server's own event loop")
 async def test_many_listeners_each_get_every_entry(
     cp: SessionHandle, cp_server: ThreadedServer, client: aiohttp.ClientSession
 ) -> None:
@@ -207,6 +208,7 @@ async def test_many_listeners_each_get_every_entry(
             stream.close()
 
 
+@pytest.mark.single_process("counts the feed tasks of the server's own event loop")
 async def test_a_listener_that_leaves_leaves_no_task_behind(
     cp: SessionHandle, cp_server: ThreadedServer, client: aiohttp.ClientSession
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import requests
 
 from tests.conftest import SessionHandle
@@ -81,6 +82,7 @@ def test_remove_requests_by_pattern_and_by_id(cp: SessionHandle) -> None:
     assert requests.get(f"{admin}/requests/{one}", timeout=5).status_code == 404
 
 
+@pytest.mark.single_process("a served process has someone to stop it: shutdown stops it, not 409")
 def test_reset_health_version_and_shutdown_in_process(cp: SessionHandle) -> None:
     admin = cp.api + "/__admin"
     requests.post(f"{admin}/mappings", json=mapping("/a", "a"), timeout=5)

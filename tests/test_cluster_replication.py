@@ -58,6 +58,16 @@ def _mock(server: ServerProcess, path: str, session: str | None = None) -> reque
     return requests.get(f"{server.mock_url}{path}", headers=headers, timeout=10)
 
 
+def test_a_write_whose_body_is_past_128_kib_is_applied_everywhere(
+    tmp_path: Path, redis_url: str
+) -> None:
+    big = "x" * 300_000  # past the op request's reader high-water mark (128 KiB)
+    with processes(tmp_path, redis_url, 2) as (a, b):
+        added = requests.post(f"{a.admin_url}/api/routes", json=_route("/big", big), timeout=10)
+        assert added.status_code == 201, added.text
+        assert [_mock(server, "/big").json() for server in (a, b)] == [big, big]
+
+
 def test_three_processes_serve_what_any_of_them_was_told(tmp_path: Path, redis_url: str) -> None:
     with processes(tmp_path, redis_url, 3) as (a, b, c):
         created = requests.post(f"{a.admin_url}/api/sessions", json={"name": "shared"}, timeout=10)

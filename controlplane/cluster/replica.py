@@ -96,6 +96,14 @@ class _NoConnection(BaseProtocol):
     peername = None
     sockname = None
 
+    # The whole body is in memory already: a body past the reader's high-water mark
+    # (128 KiB) has no socket to hold back.
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
 
 def _request(op: Op, loop: asyncio.AbstractEventLoop, max_size: int) -> web.Request:
     """`op` as the `web.Request` its client had sent, body included.

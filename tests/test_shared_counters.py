@@ -139,6 +139,31 @@ def test_a_scenario_moves_exactly_once_per_transition_across_processes(
         assert requests.post(f"{urls[0]}/flip", timeout=10).text == "one"
 
 
+def test_a_long_scenario_chain_under_contention_serves_each_state_once(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # 40 requests race along 20 transitions: one may lose many races in a row, and is
+    # never served with a transition Redis did not grant.
+    states = ["Started", *(f"s{i}" for i in range(1, 20)), "done"]
+    routes = [
+        {
+            "id": f"step-{index}",
+            "method": "GET",
+            "path": "/step",
+            "handler": f"step-{index}",
+            "scenario": {"name": "chain", "required_state": old, "new_state": new},
+            "response": raw(old),
+        }
+        for index, (old, new) in enumerate(itertools.pairwise(states))
+    ]
+    with serve_many(tmp_path, redis_url, 2) as servers:
+        urls = prepare(servers, "s1", routes)
+        answers = fire(urls, ["/step"] * 40, concurrency=40)
+        served = Counter(body for status, body in answers if status == 200)
+        assert served == dict.fromkeys(states[:-1], 1)
+        assert [status for status, _ in answers].count(404) == 20
+
+
 def test_a_required_state_set_elsewhere_is_seen_before_matching(
     tmp_path: Path, redis_url: str
 ) -> None:

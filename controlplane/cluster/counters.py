@@ -13,7 +13,8 @@ atomically:
 - hands out the sequence's next turn (`HINCRBY`).
 
 A refusal updates this process's view (the route is spent, the scenario is elsewhere)
-and the request is matched again, at most `MAX_CLAIMS` times. A granted claim leaves the
+and the request is matched again, at most `MAX_CLAIMS` times (then it is unmatched,
+never served with a side effect Redis did not grant: `claim_contended`). A granted claim leaves the
 local view one step before the request (`remaining` one above what Redis says is left,
 the scenario in the state it was in, the sequence at its turn), so the mock handler's
 usual `route.took()` and `responder.answer()` make that step as in memory mode.
@@ -52,7 +53,9 @@ __all__ = ["CLAIM", "MAX_CLAIMS", "Counters"]
 _log = get_logger("cluster")
 
 #: Matches tried per request when Redis refuses the winner (spent, scenario moved).
-MAX_CLAIMS = 8
+#: Each refusal means another request won meanwhile, so this many lost races in a
+#: row take a pile of concurrent requests on one scenario or `times` route.
+MAX_CLAIMS = 64
 #: Seconds a claim may take before Redis counts as lost (this process's view decides).
 CLAIM_TIMEOUT_S = 1.0
 #: Seconds claims skip Redis after it was lost, before they try it again.
@@ -189,7 +192,13 @@ class Counters:
                 self._recovered()
                 return found
             found = routes.find(view)
-        return found
+        if found is None or not _claims(found[0], responses):
+            return found
+        # Never serve a side effect Redis did not grant: answer as if no route matched.
+        _log.warning(
+            "claim_contended", session=self.session_id, route=found[0].id, tries=MAX_CLAIMS
+        )
+        return None
 
     def _recovered(self) -> None:
         if self._failing:

@@ -98,6 +98,10 @@ class Recording:
         #: The journal entries of the exchanges recorded, oldest first (at most `capacity`,
         #: the session's journal size: the oldest go first).
         self.captured: deque[JournalEntry] = deque(maxlen=capacity)
+        #: With shared state (`--state`): the journal's last seq when recording started.
+        #: `stop` then takes the exchanges from the journal, every process's, instead of
+        #: this process's `captured`, so every process builds the same routes.
+        self.since: int | None = None
         self._responder = ProxyResponder(wire.ProxyResponse(url=target), upstreams)
 
     def wants(self, view: RequestView) -> bool:
@@ -387,6 +391,8 @@ def start(
         add_routes=add_routes,
         capacity=session.journal.max_entries,
     )
+    if session.shared is not None:
+        recording.since = session.journal.last_seq
     session.recording = recording
     _log.info("recording_started", session=session.id, target=target)
     return recording
@@ -401,6 +407,12 @@ def stop(session: SessionState) -> Recording:
             '{"target": "http://origin"}'
         )
     recording.active = False
+    since = recording.since
+    if since is not None:  # proxied and unmatched since the start: what recordings capture
+        recording.captured = deque(
+            (e for e in session.journal if e.seq > since and e.proxied and not e.matched),
+            maxlen=recording.captured.maxlen,
+        )
     _log.info("recording_stopped", session=session.id, captured=len(recording.captured))
     return recording
 

@@ -249,6 +249,7 @@ def test_an_origin_breaking_off_a_streamed_body_breaks_the_clients_answer(
     connection.close()
 
 
+@pytest.mark.single_process("each worker keeps its own connection pool to the origin")
 def test_one_connection_pool_serves_every_request(cp: SessionHandle, origin: Origin) -> None:
     proxy(cp, f"{origin.url}/echo")
     ports = {

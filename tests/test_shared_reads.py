@@ -134,3 +134,24 @@ def test_a_proxied_entry_and_its_snapshot_read_through_another_process(
         [recorded] = snapshot.json()["routes"]
         assert recorded["path"] == "/json/first"
         assert recorded["response"]["body"] == proxied.json()
+
+
+def test_a_recording_stopped_through_one_process_makes_the_same_routes_everywhere(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with Origin() as origin, serve_many(tmp_path, redis_url, 2) as servers:
+        urls = prepare(servers, "s1", [])
+        api = f"{servers[0].admin_url}/api/sessions/s1/recordings"
+        assert requests.post(api, json={"target": origin.url}, timeout=10).status_code == 201
+        for index, url in enumerate(urls):  # one exchange recorded by each process
+            assert requests.get(f"{url}/json/by-{index}", timeout=10).status_code == 200
+        stopped = requests.post(
+            f"{servers[1].admin_url}/api/sessions/s1/recordings/stop", timeout=10
+        )
+        assert stopped.status_code == 200, stopped.text
+        assert sorted(r["path"] for r in stopped.json()["routes"]) == ["/json/by-0", "/json/by-1"]
+        listed = [
+            requests.get(f"{s.admin_url}/api/sessions/s1/routes", timeout=10).json()["routes"]
+            for s in servers
+        ]
+        assert listed[0] == listed[1] and len(listed[0]) == 2

@@ -112,6 +112,16 @@ class Recording:
         """The proxy's outcome (awaited through `Outcome.render`, as every proxy's is)."""
         return self._responder.answer(view)
 
+    def take_from(self, journal: Iterable[JournalEntry]) -> None:
+        """With shared state, `captured` becomes the journal's proxied, unmatched entries
+        since the start: every process's (in memory, `captured` stays as recorded)."""
+        since = self.since
+        if since is not None:
+            self.captured = deque(
+                (e for e in journal if e.seq > since and e.proxied and not e.matched),
+                maxlen=self.captured.maxlen,
+            )
+
     def describe(self) -> wire.RecordingStatus:
         return wire.RecordingStatus(
             status="recording" if self.active else "stopped",
@@ -407,12 +417,7 @@ def stop(session: SessionState) -> Recording:
             '{"target": "http://origin"}'
         )
     recording.active = False
-    since = recording.since
-    if since is not None:  # proxied and unmatched since the start: what recordings capture
-        recording.captured = deque(
-            (e for e in session.journal if e.seq > since and e.proxied and not e.matched),
-            maxlen=recording.captured.maxlen,
-        )
+    recording.take_from(session.journal)
     _log.info("recording_stopped", session=session.id, captured=len(recording.captured))
     return recording
 

@@ -244,6 +244,7 @@ def test_reset_of_default_leaves_other_sessions_alone(cp: SessionHandle, default
     assert mock_get(cp, "/a").status_code == 200
 
 
+@pytest.mark.single_process("GET /health names the worker that answered, not the test's process")
 def test_health_answers_ok_and_version(cp_server: ThreadedServer) -> None:
     assert get(f"{cp_server.admin_url}/health") == {
         "status": "ok",

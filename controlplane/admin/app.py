@@ -537,9 +537,11 @@ async def start_recording(request: web.Request) -> web.Response:
 
 
 async def recording_status(request: web.Request) -> web.Response:
-    current = _session(request).recording
+    session = _session(request)
+    current = session.recording
     if current is None:
         return json_response(wire.RecordingStatus(status="stopped"))
+    current.take_from(session.journal)
     return json_response(current.describe())
 
 

@@ -399,6 +399,7 @@ async def test_frames_without_a_pending_id_or_not_json_are_refused(session: Clie
     assert neither["error"]["message"] == "give exactly one of `response` and `error`"
 
 
+@CALLBACK_HELD_BY_ONE_WORKER
 async def test_a_response_that_does_not_compile_is_refused_with_its_location(
     session: Client,
 ) -> None:

@@ -540,7 +540,8 @@ def test_a_recording_is_started_and_stopped_from_the_page(
                 text(browser, "#recording-result") == "Stopped: 1 route made, 0 exchanges skipped."
             ),
         )
-        assert text(browser, "#recording-status") == "Not recording."
+        # The page shows the result first, then reads the session again.
+        wait_for(browser, lambda: text(browser, "#recording-status") == "Not recording.")
     # The origin is gone: the route made from its answer answers.
     (route,) = requests.get(f"{cp.api}/routes", timeout=10).json()["routes"]
     assert (route["method"], route["path"]) == ("GET", "/json/cat")

@@ -78,6 +78,14 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
     "1_route": ("cp", lambda url: register(url, [one_route()]), lambda i: _get("/hello")),
     "conditions": ("cp", lambda url: register(url, condition_routes()), lambda i: _post()),
     "10k_template": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/42")),
+    # A new id each request (as lua/template_ids.lua): no kept lookup helps.
+    "10k_template_ids": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/{i}")),
+    # One template route, a new id each request: what varied paths cost beyond the walk.
+    "1_template_ids": (
+        "cp",
+        lambda url: register(url, template_routes(1)),
+        lambda i: _get(f"/svc0/items/{i}"),
+    ),
     "100_sessions": ("cp", _setup_sessions, lambda i: _get(f"/_s/bench{i % SESSIONS + 1}/hello")),
 }
 

@@ -35,7 +35,7 @@ lint: $(STAMP)  ## ruff, mypy (strict) and the import contracts (pyproject's [to
 
 check: test lint
 
-bench: $(STAMP)  ## the benchmark suite (wrk, ~12 min on 2 cores): writes benchmarks/RESULTS.md
+bench: $(STAMP)  ## the benchmark suite (wrk, ~16 min on 2 cores): writes benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 dist: $(STAMP)  ## wheels of the server (which ships the client) and of the client alone, into dist/

@@ -115,7 +115,8 @@ class MockHandler:
             request.headers,
             body,
             target_host,
-            request.url.scheme if target_host is not None else request.scheme,
+            # A proxy request's target scheme; else the connection's, read when asked.
+            request.url.scheme if target_host is not None else None,
             request,
         )
         found = session.routes.find(view)

@@ -97,8 +97,8 @@ class RequestView:
         "method",
         "path",
         "peer",
+        "_scheme",
         "query_string",
-        "scheme",
     )
 
     def __init__(
@@ -109,14 +109,15 @@ class RequestView:
         headers: CIMultiDictProxy[str] | CIMultiDict[str],
         body: bytes,
         host: str | None = None,
-        scheme: str = "http",
+        scheme: str | None = "http",
         peer: Peer | None = None,
     ) -> None:
         self.method = method
         #: The connection's other end; None where nobody connected (the journal's
         #: rebuilt requests, documents matched as bodies).
         self.peer = peer
-        self.scheme = scheme
+        #: None: the peer's (aiohttp's request knows it), read only when a condition asks.
+        self._scheme = scheme
         self.path = path
         self.query_string = query_string
         self.headers = headers
@@ -141,6 +142,14 @@ class RequestView:
             return found
         value = self._derived[key] = compute(self)
         return value
+
+    @property
+    def scheme(self) -> str:
+        """`http` or `https`: as given, else the peer's (aiohttp's request), else `http`."""
+        scheme = self._scheme
+        if scheme is None:
+            scheme = self._scheme = getattr(self.peer, "scheme", None) or "http"
+        return scheme
 
     @property
     def port(self) -> int | None:

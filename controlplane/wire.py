@@ -411,6 +411,11 @@ class Match(Struct, **_STRICT):
             _check_base64(self.body_base64)
 
 
+def _given_fields(struct: object, *names: str) -> list[str]:
+    """Which of the fields `names` of `struct` were given (neither None nor unset)."""
+    return [name for name in names if getattr(struct, name) not in (None, UNSET)]
+
+
 def _check_base64(text: str, name: str = "body_base64") -> None:
     try:
         base64.b64decode(text, validate=True)
@@ -621,9 +626,7 @@ class RawResponse(_HttpResponse, tag="raw"):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        given = [
-            n for n in ("body", "body_base64", "body_file") if getattr(self, n) not in (None, UNSET)
-        ]
+        given = _given_fields(self, "body", "body_base64", "body_file")
         if len(given) > 1:
             named = " and ".join(f"`{n}`" for n in given)
             raise ValueError(f"give {named}, not both: a raw response has one body")
@@ -854,9 +857,7 @@ class WsMessage(Struct, **_STRICT):
     delay_ms: DelayMs = 0
 
     def __post_init__(self) -> None:
-        given = [
-            n for n in ("text", "json", "binary_base64") if getattr(self, n) not in (None, UNSET)
-        ]
+        given = _given_fields(self, "text", "json", "binary_base64")
         if len(given) != 1:
             found = ", ".join(given) or "none"
             raise ValueError(
@@ -1055,9 +1056,7 @@ class Webhook(Struct, **_STRICT):
             raise ValueError("`url` must not be empty")
         if "{{" not in self.url:
             check_webhook_url(self.url, "url")
-        given = [
-            n for n in ("body", "json", "body_base64") if getattr(self, n) not in (None, UNSET)
-        ]
+        given = _given_fields(self, "body", "json", "body_base64")
         if len(given) > 1:
             named = " and ".join(f"`{n}`" for n in given)
             raise ValueError(f"give {named}, not both: a webhook sends one body")

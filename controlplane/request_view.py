@@ -91,13 +91,13 @@ class RequestView:
         "_json",
         "_json_large",
         "_query",
+        "_scheme",
         "_text",
         "body",
         "headers",
         "method",
         "path",
         "peer",
-        "_scheme",
         "query_string",
     )
 

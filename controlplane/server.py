@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
@@ -36,8 +36,6 @@ from aiohttp.web_protocol import RequestHandler
 from controlplane import ids, wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
-from controlplane.cluster import Cluster, check_state_url
-from controlplane.cluster.replica import Replica
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -50,6 +48,10 @@ from controlplane.wiremock.files import (
     reserved_folders,
     stub_among_routes,
 )
+
+if TYPE_CHECKING:
+    from controlplane.cluster import Cluster
+    from controlplane.cluster.replica import Replica
 from controlplane.wiremock.state import DialectOptions, configure, load_root
 
 __all__ = ["ControlplaneServer", "ServerConfig", "StartupError"]
@@ -131,6 +133,8 @@ class ServerConfig:
                 "worker would have its own routes and journal"
             )
         if self.state is not None:
+            from controlplane.cluster import check_state_url  # redis only with `--state`
+
             check_state_url(self.state)
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
@@ -285,6 +289,9 @@ class ControlplaneServer:
     async def start(self) -> None:
         config = self.config
         if config.state is not None:
+            from controlplane.cluster import Cluster  # redis only with `--state`
+            from controlplane.cluster.replica import Replica
+
             self.cluster = await Cluster.connect(config.state)
             self.store.cluster = self.cluster
             self._replica = Replica(self.cluster, MAX_BODY)

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from controlplane import ids, wire
-from controlplane.cluster import Cluster
-from controlplane.cluster.shared import SharedSession, SharedState
 from controlplane.errors import Conflict, InvalidInput, NotFound
 from controlplane.journal import DEFAULT_BODY_LIMIT, Journal
 from controlplane.matching import CompiledRoute, RouteTable, compile_route
@@ -39,6 +37,8 @@ from controlplane.scenarios import STARTED, Scenarios
 from controlplane.webhooks import Hooks, WebhookLog, Webhooks, WebhookSpecError, compile_webhooks
 
 if TYPE_CHECKING:
+    from controlplane.cluster import Cluster
+    from controlplane.cluster.shared import SharedSession, SharedState
     from controlplane.recording import Recording
 
 __all__ = [
@@ -378,7 +378,12 @@ class SessionStore:
     def cluster(self, cluster: Cluster | None) -> None:
         """Share every session's journal and counters through `cluster` (at start)."""
         self._cluster = cluster
-        self.shared = None if cluster is None else SharedState(cluster, self.journal_size)
+        if cluster is None:
+            self.shared = None
+        else:  # imported here: redis is loaded only by a server with `--state`
+            from controlplane.cluster.shared import SharedState
+
+            self.shared = SharedState(cluster, self.journal_size)
         for state in self._sessions.values():
             self._share(state)
 

@@ -201,6 +201,39 @@ def test_global_templating_flag_templates_wiremock_stubs_only(tmp_path: Path, fl
         assert requests.get(f"{running.mock_url}/hello", timeout=10).text == "{{request.path}}"
 
 
+def test_start_up_does_not_load_the_template_engine_until_a_template_is_compiled() -> None:
+    """pydantic-handlebars (with pydantic) costs about 65 ms of every start; only a
+    response holding `{{` needs it, and a body without one does not load it."""
+    probe = (
+        "import sys, controlplane.cli; "
+        "from controlplane.responses.templating import compile_value; "
+        "before = 'pydantic_handlebars' in sys.modules; "
+        "compile_value({'plain': ['text', 1]}); "
+        "plain = 'pydantic_handlebars' in sys.modules; "
+        "compile_value({'path': '{{request.path}}'}); "
+        "print(before, plain, 'pydantic_handlebars' in sys.modules)"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert answer.stdout.split() == ["False", "False", "True"]
+
+
+def test_start_up_does_not_import_redis_without_state() -> None:
+    """redis-py costs about 33 ms of every start; only `--state` needs it."""
+    probe = (
+        "import sys, controlplane.cli; "
+        "from controlplane.server import ServerConfig; "
+        "before = 'redis' in sys.modules; "
+        "ServerConfig(state='redis://127.0.0.1:6379/0'); "
+        "print(before, 'redis' in sys.modules)"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert answer.stdout.split() == ["False", "True"]
+
+
 def test_start_up_does_not_import_xpath_until_a_route_uses_it() -> None:
     """elementpath costs about 55 ms of every start; only an XPath matcher needs it."""
     probe = (

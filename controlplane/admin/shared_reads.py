@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from controlplane import dashboard
 from controlplane.sessions import SessionState, SessionStore
@@ -51,6 +50,8 @@ def mount(app: web.Application, store: SessionStore) -> None:
         shared = store.shared
         if shared is None or request.path == "/health" or dashboard.is_page(request.path):
             return await handler(request)
+        from redis.exceptions import RedisError  # loaded only by a server with `--state`
+
         try:
             for session in _sessions(request, store):
                 if session.shared is not None:

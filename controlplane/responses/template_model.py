@@ -19,6 +19,12 @@ from pydantic_handlebars._compiler import HelperOptions, _noop_block
 from pydantic_handlebars._utils import to_string
 
 from controlplane.request_view import RequestView
+from controlplane.responses.templating import (
+    MAX_BLOCKS,
+    MAX_OUTPUT,
+    TemplateFailure,
+    TemplateLimit,
+)
 
 __all__ = [
     "MAX_BLOCKS",
@@ -40,28 +46,6 @@ __all__ = [
     "to_text",
     "wrap_json",
 ]
-
-#: Characters one rendered template may produce.
-MAX_OUTPUT: Final = 1_048_576
-#: Block bodies one render may run (each `#each` turn is one); also `range`'s length.
-MAX_BLOCKS: Final = 10_000
-
-
-class TemplateFailure(Exception):
-    """A template that cannot be rendered for this request (a 500 `template_error`)."""
-
-    code = "template_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class TemplateLimit(TemplateFailure):
-    """A render that went past a bound (a 500 `template_limit`)."""
-
-    code = "template_limit"
-
 
 # --- values -------------------------------------------------------------------------
 

@@ -56,8 +56,11 @@ _log = get_logger("cluster")
 #: Each refusal means another request won meanwhile, so this many lost races in a
 #: row take a pile of concurrent requests on one scenario or `times` route.
 MAX_CLAIMS = 64
-#: Seconds a claim may take before Redis counts as lost (this process's view decides).
-CLAIM_TIMEOUT_S = 1.0
+#: Seconds a claim may take before Redis counts as lost (this process's view decides,
+#: and may spend a `times` another process spent: so only a Redis that is gone, not one
+#: slowed by a loaded machine or a queue for the connection pool, should reach it; 1 s
+#: was reached with 150 concurrent requests on a 2-core machine at load 8).
+CLAIM_TIMEOUT_S = 5.0
 #: Seconds claims skip Redis after it was lost, before they try it again.
 RETRY_S = 0.5
 

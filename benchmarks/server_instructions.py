@@ -3,7 +3,8 @@
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
 [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`: the bare server's
 GET and POST, 1 route, the conditions POST, 10,000 templates, 100 sessions round-robin)
-runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same way;
+runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same way
+(`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside valgrind);
 one run then serves N requests (4 keep-alive connections, each sending the next request
 once the answer is in), the other none, and both stop. The difference of their
 instruction counts over N is what one request costs the server in user space: the load
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, VENV_BIN, expect
+from harness import HERE, VENV_BIN, Procs, bare_argv, expect
 from setups import (
     COND_BODY,
     COND_HEADERS,
@@ -71,6 +72,29 @@ def _setup_sessions(admin_url: str) -> None:
         register(admin_url, [one_route()], session=f"bench{i}")
 
 
+class _Origin:
+    """The `proxy` scenario's origin: the bare server, started on first use, not under
+    valgrind (only the proxy's instructions are counted)."""
+
+    def __init__(self) -> None:
+        self.procs = Procs()
+        self._url: str | None = None
+
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self.procs.start("origin", bare_argv()).mock_url
+        return self._url
+
+
+_ORIGIN = _Origin()
+
+
+def _setup_proxy(admin_url: str) -> None:
+    response = {"type": "proxy", "url": _ORIGIN.url()}
+    route = {"method": "GET", "path": "/hello", "handler": "origin", "response": response}
+    register(admin_url, [route])
+
+
 #: name -> (controlplane or bare, setup given the admin url, request i's bytes)
 SCENARIOS: dict[str, tuple[str, Any, Any]] = {
     "bare_get": ("bare", None, lambda i: _get("/hello")),
@@ -87,6 +111,7 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
         lambda i: _get(f"/svc0/items/{i}"),
     ),
     "100_sessions": ("cp", _setup_sessions, lambda i: _get(f"/_s/bench{i % SESSIONS + 1}/hello")),
+    "proxy": ("cp", _setup_proxy, lambda i: _get("/hello")),
 }
 
 
@@ -163,12 +188,16 @@ def main() -> None:
     for tree in args.baseline:
         base = os.path.abspath(tree)
         runs += [(name, base) for name in args.scenarios if SCENARIOS[name][0] == "cp"]
-    with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
-        for name, pythonpath in runs:
-            idle = _instructions(name, 0, pythonpath, Path(tmp))
-            loaded = _instructions(name, args.requests, pythonpath, Path(tmp))
-            label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
-            print(f"{label:<24} {(loaded - idle) / args.requests:10,.0f} instructions/request")
+    try:
+        with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
+            for name, pythonpath in runs:
+                idle = _instructions(name, 0, pythonpath, Path(tmp))
+                loaded = _instructions(name, args.requests, pythonpath, Path(tmp))
+                label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
+                per = (loaded - idle) / args.requests
+                print(f"{label:<24} {per:10,.0f} instructions/request", flush=True)
+    finally:
+        _ORIGIN.procs.stop_all()
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from yarl import URL
 from controlplane import wire
 from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
+from controlplane.responses.hop import split_url
 from controlplane.responses.outcome import Outcome, error_body
 from controlplane.responses.proxy import ProxyResponder
 from controlplane.sessions import SESSION_HEADER, SessionState
@@ -83,8 +84,8 @@ def _credentials(header: str | None) -> _Credentials | None:
 class _PassThrough(ProxyResponder):
     """A `proxy` response whose origin is the request's own absolute target."""
 
-    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> str:
-        return str(request.url)
+    def destination(self, request: web.BaseRequest, view: RequestView) -> tuple[str, str]:
+        return split_url(str(request.url))
 
 
 class _Feed:

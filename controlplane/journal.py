@@ -75,21 +75,48 @@ class OriginAnswer:
 
     The relay adds body chunks as it forwards them to the client; the entry keeps at
     most `limit` bytes (the journal's body limit, set when the entry is journaled) and
-    counts the rest. `complete` turns true once the whole body has been relayed.
+    counts the rest. `complete` turns true once the whole body has been relayed. The
+    headers are given decoded, or as the header lines relayed (`Name: value\\r\\n` each,
+    `lines`), decoded when first read: most entries are never read.
     """
 
-    __slots__ = ("_limit", "body", "body_size", "complete", "headers", "reason", "status")
+    __slots__ = ("_headers", "_limit", "_lines", "body", "body_size", "complete", "reason",
+                 "status")  # fmt: skip
 
-    def __init__(self, status: int, reason: str | None, headers: CIMultiDict[str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str | None,
+        headers: CIMultiDict[str] | None = None,
+        lines: bytes = b"",
+    ) -> None:
         self.status = status
         self.reason = reason
-        #: The origin's headers as relayed (hop-by-hop ones already dropped), in order,
-        #: repeats kept; read-only.
-        self.headers = headers
-        self.body = bytearray()
+        self._headers = headers
+        self._lines = lines
+        #: bytes when the whole body was given at once (`whole`), else grown chunk by chunk.
+        self.body: bytearray | bytes = bytearray()
         self.body_size = 0
         self.complete = False
         self._limit = DEFAULT_BODY_LIMIT
+
+    def whole(self, body: bytes) -> None:
+        """The whole body, given at once (kept as it is, cut when journaled): complete."""
+        self.body = body[: self._limit]
+        self.body_size = len(body)
+        self.complete = True
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The origin's headers as relayed (hop-by-hop ones already dropped), in order,
+        repeats kept; read-only."""
+        if self._headers is None:
+            pairs = (line.partition(b": ") for line in self._lines.split(b"\r\n")[:-1])
+            self._headers = CIMultiDict(
+                (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+                for name, _, value in pairs
+            )
+        return self._headers
 
     @property
     def limit(self) -> int:
@@ -100,7 +127,8 @@ class OriginAnswer:
     @limit.setter
     def limit(self, value: int) -> None:
         self._limit = value
-        del self.body[value:]
+        if len(self.body) > value:
+            self.body = self.body[:value]
 
     def add(self, chunk: bytes) -> None:
         room = self._limit - len(self.body)

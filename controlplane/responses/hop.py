@@ -44,7 +44,6 @@ from collections import deque
 from typing import cast
 
 import httptools
-from multidict import CIMultiDict
 from yarl import URL
 
 __all__ = [
@@ -77,7 +76,6 @@ HOP_BY_HOP = frozenset(
         "Upgrade",
     )
 )
-_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
 #: Idle keep-alive connections kept per pool; more are closed when released.
 MAX_IDLE = 100
 #: An idle connection is closed after this long unused.
@@ -117,63 +115,59 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:slash], url[slash:]
 
 
-#: Header names and values as text, shared: each journaled answer keeps its headers, and
-#: an origin sends the same few names and most values again and again. Emptied when full.
-_TEXT: dict[bytes, str] = {}
-_TEXT_LIMIT = 4096
+#: Header names as they arrive -> their lower-case text, shared: an origin sends the
+#: same few names again and again. Emptied when full.
+_NAMES: dict[bytes, str] = {}
+_NAMES_LIMIT = 4096
 
 
-def _text(raw: bytes) -> str:
-    text = _TEXT.get(raw)
-    if text is None:
-        if len(_TEXT) >= _TEXT_LIMIT:
-            _TEXT.clear()
-        text = _TEXT[raw] = raw.decode("utf-8", "surrogateescape")
-    return text
+def _lower(raw: bytes) -> str:
+    name = _NAMES.get(raw)
+    if name is None:
+        if len(_NAMES) >= _NAMES_LIMIT:
+            _NAMES.clear()
+        name = _NAMES[raw] = raw.decode("latin-1").lower()
+    return name
 
 
-def _relayable(raw: list[tuple[bytes, bytes]]) -> tuple[CIMultiDict[str], bytes]:
-    """The answer's headers less hop-by-hop ones and those `Connection` names, in order:
-    decoded, and as the header lines the origin sent (relayed as they came)."""
-    skip: frozenset[bytes] | set[bytes] = _HOP_BY_HOP_BYTES
-    for name, value in raw:
-        if name.lower() == b"connection":
-            skip = skip | {n.strip().lower() for n in value.split(b",")}
-    pairs: list[tuple[str, str]] = []
-    lines: list[bytes] = []
-    for name, value in raw:
-        if name.lower() not in skip:
-            pairs.append((_text(name), _text(value)))
-            lines += (name, b": ", value, b"\r\n")
-    return CIMultiDict(pairs), b"".join(lines)
+def _relayable(lines: list[bytes], names: list[str]) -> tuple[list[bytes], list[str]]:
+    """The answer's header lines (`name, b": ", value, b"\r\n"` each) and lower-case
+    names less hop-by-hop headers and those `Connection` names, in order."""
+    skip = set(HOP_BY_HOP)
+    for index, name in enumerate(names):
+        if name == "connection":
+            skip.update(_lower(n.strip()) for n in lines[4 * index + 2].split(b","))
+    kept = [index for index, name in enumerate(names) if name not in skip]
+    return [part for i in kept for part in lines[4 * i : 4 * i + 4]], [names[i] for i in kept]
 
 
 class Answer:
-    """The origin's answer: status, reason and relayable headers, then the body."""
+    """The origin's answer: status, reason and relayable header lines, then the body."""
 
-    __slots__ = ("_conn", "_done", "_error", "_queue", "_queued", "_waiter", "body", "headers",
-                 "length", "lines", "reason", "status")  # fmt: skip
+    __slots__ = ("_conn", "_done", "_error", "_queue", "_queued", "_waiter", "body", "length",
+                 "lines", "names", "reason", "status")  # fmt: skip
 
     def __init__(
         self,
         conn: _Connection,
         status: int,
         reason: str,
-        headers: CIMultiDict[str],
-        lines: bytes = b"",
+        lines: bytes,
+        names: list[str],
+        length: int | None,
     ) -> None:
         self.status = status
         self.reason = reason
-        self.headers = headers
-        #: `headers` as the header lines the origin sent them (`Name: value\r\n`...).
+        #: The relayable headers (hop-by-hop ones dropped) as the lines the origin sent
+        #: them, in order (`Name: value\r\n`...); `names` are their names, lower-case.
         self.lines = lines
-        length = headers.get("Content-Length")
+        self.names = names
         #: The declared body length (None when chunked or until close).
-        self.length = int(length) if length is not None and length.isdigit() else None
+        self.length = length
         #: The whole body when it was read before the answer was handed over.
         self.body: bytes | None = None
         self._conn: _Connection | None = conn
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] | None = None
         self._queued = 0
         self._done = False
         self._error: HopError | None = None
@@ -203,6 +197,8 @@ class Answer:
             self._conn.abort()
 
     def _feed(self, chunk: bytes) -> None:
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(chunk)
         self._queued += len(chunk)
         if self._queued >= _HIGH_WATER and self._conn is not None:
@@ -213,7 +209,8 @@ class Answer:
         self._conn = None
         self._done = True
         self._error = error
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -242,7 +239,8 @@ class _Connection(asyncio.Protocol):
         self._interim = False
         self._until_close = False
         self._reason = b""
-        self._raw: list[tuple[bytes, bytes]] = []
+        #: The answer's header lines as they arrive: name, b": ", value, b"\r\n", ...
+        self._lines: list[bytes] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._timeout = 0.0
@@ -375,13 +373,13 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reason = b""
-        self._raw = []
+        self._lines = []
 
     def on_status(self, status: bytes) -> None:
         self._reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw.append((name, value))
+        self._lines += (name, b": ", value, b"\r\n")
 
     def on_headers_complete(self) -> None:
         assert self._parser is not None and self._waiter is not None
@@ -389,8 +387,17 @@ class _Connection(asyncio.Protocol):
         if status < 200:
             self._interim = True  # 100 Continue, 103 Early Hints: the final answer follows
             return
-        headers, lines = _relayable(self._raw)
-        answer = Answer(self, status, self._reason.decode("latin-1"), headers, lines)
+        lines = self._lines
+        get = _NAMES.get
+        names = [get(name) or _lower(name) for name in lines[::4]]
+        if not HOP_BY_HOP.isdisjoint(names):  # rare: most answers are relayed as they came
+            lines, names = _relayable(lines, names)
+        length = None
+        if "content-length" in names:
+            value = lines[4 * names.index("content-length") + 2]
+            length = int(value) if value.isdigit() else None
+        reason = self._reason.decode("latin-1")
+        answer = Answer(self, status, reason, b"".join(lines), names, length)
         self._answer = answer
         self._whole = []
         if self._head_only:
@@ -399,10 +406,10 @@ class _Connection(asyncio.Protocol):
             return
         if status in (204, 304):
             return  # no body: llhttp completes the message now
-        length = answer.length
         if length is None:
             self._until_close = not any(
-                n.lower() == b"transfer-encoding" and b"chunked" in v.lower() for n, v in self._raw
+                name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
+                for name, value in zip(self._lines[::4], self._lines[2::4], strict=True)
             )
         if length is None or length > self._whole_limit:
             self._whole = None
@@ -443,6 +450,8 @@ class Pool:
 
     def __init__(self, origin: str, tls: ssl.SSLContext | None) -> None:
         url = URL(origin)
+        #: `scheme://authority`, as given.
+        self.origin = origin
         self.loop = asyncio.get_running_loop()
         self._host = url.raw_host or ""
         self._port = url.port or _DEFAULT_PORTS[url.scheme]
@@ -455,6 +464,11 @@ class Pool:
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called: its `Upstreams` closed it (the server stopped)."""
+        return self._closed
 
     async def send(
         self, request: bytes, head_only: bool, retry: bool, timeout: float, whole_limit: int

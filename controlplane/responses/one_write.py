@@ -154,7 +154,7 @@ class _Head:
         self.lines = lines
         self.body = body
         #: The names of the headers the answer gives, for `in` with a lower-case name (a
-        #: set of lower-case names, or the headers' own case-insensitive multidict).
+        #: collection of lower-case names, or the headers' own case-insensitive multidict).
         self.names = names
         #: The answer says `Connection` itself (the wire lets only `close` by): aiohttp
         #: adds none, and the connection closes after it.
@@ -358,7 +358,12 @@ class Relayed(OneWriteResponse):
     """
 
     def __init__(
-        self, head: _Head, status: int, reason: str, variant: int, given: CIMultiDict[str]
+        self,
+        head: _Head,
+        status: int,
+        reason: str,
+        variant: int,
+        given: Callable[[], CIMultiDict[str]],
     ) -> None:
         super().__init__(status, reason, not variant & 2)
         self._parts = head
@@ -372,32 +377,34 @@ class Relayed(OneWriteResponse):
         status: int,
         reason: str,
         lines: bytes,
-        headers: CIMultiDict[str],
+        names: Container[str],
+        length: int | None,
         body: bytes,
+        given: Callable[[], CIMultiDict[str]],
     ) -> Relayed | None:
         """The one-write answer to `request` (not HEAD: `body` is sent), or None when
-        aiohttp must send it. `lines` are the header lines as sent, `headers` the same
-        decoded (what a `web.Response` would have been given)."""
+        aiohttp must send it. `lines` are the header lines as sent, `names` their names
+        in lower case, `length` their Content-Length; `given` decodes them (what a
+        `web.Response` would have been given), called only if a header is set on the
+        response before it is sent."""
         variant = _variant(request)
         if variant is None or variant & 1 or not _sendable(status, reason):
             return None
-        if "Transfer-Encoding" in headers:
+        if "transfer-encoding" in names:
             return None
-        length = headers.get("Content-Length")
-        if length is not None and length != str(len(body)):
+        if length != len(body) and "content-length" in names:
             return None  # a length that is not the body's: aiohttp's writer cuts to it
-        # The multidict is its own lower-case-name container: its `in` ignores case.
-        return cls(_Head(status, reason, lines, body, headers), status, reason, variant, headers)
+        return cls(_Head(status, reason, lines, body, names), status, reason, variant, given)
 
     def encode(self, request: web.BaseRequest) -> bytes:
         head = self._parts
         added = self.headers
-        if added and not any(name in head.names for name in added):
+        if added and not any(name.lower() in head.names for name in added):
             extra = encode_header_lines(added.items())
             if extra is not None:
                 return head.encode(self._version_10, self._keep, False, extra, DATE.line())
         elif added:  # a given header replaced, in its place: aiohttp's order
-            merged = self._given.copy()
+            merged = self._given().copy()
             for name, value in added.items():
                 merged[name] = value
             lines = encode_header_lines(merged.items())

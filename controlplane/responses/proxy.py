@@ -24,7 +24,7 @@ origin and TLS configuration (`Upstreams`), closed when the server stops.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import msgspec
@@ -93,6 +93,12 @@ def _encode_headers(headers: Mapping[str, str]) -> bytes:
     return b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
 
 
+def _split_base(base: str) -> tuple[str, str]:
+    """`http://h:1/a` -> (`http://h:1`, `/a`); `http://h:1` -> (`http://h:1`, "")."""
+    slash = base.find("/", base.index("://") + 3)
+    return (base, "") if slash < 0 else (base[:slash], base[slash:])
+
+
 def _named_by_connection(raw_headers: tuple[tuple[bytes, bytes], ...]) -> frozenset[bytes]:
     """The lower-case header names the request's `Connection` headers list."""
     return frozenset(
@@ -113,6 +119,10 @@ class ProxyResponder:
         self._tls_key = _tls_key(spec)
         self._tls = _ssl_for(spec)
         self._base = spec.url.rstrip("/")
+        #: The static url split once: its origin (`scheme://authority`) and path ("" or
+        #: "/a/b"), and that origin's pool, looked up on first use.
+        self._origin, self._prefix = _split_base(self._base)
+        self._pool: hop.Pool | None = None
         self._strip = spec.strip_prefix.rstrip("/") if spec.strip_prefix else ""
         self._timeout = spec.timeout_ms / 1000
         self._set = _encode_headers(spec.headers)
@@ -144,12 +154,12 @@ class ProxyResponder:
     def answer(self, view: RequestView) -> Outcome:
         outcome = Outcome(self._placeholder, 502, "proxy", self._delay())
 
-        async def render(request: web.BaseRequest, params: Mapping[str, str]) -> Outcome:
+        def render(request: web.BaseRequest, params: Mapping[str, str]) -> Awaitable[Outcome]:
             # Unlinked first: the outcome and this closure would otherwise be a cycle
             # (holding the request) that only the garbage collector frees.
             outcome.render = None
             # Read when rendered: an enclosing sequence adds its own delay after `answer`.
-            return await self._forward(request, view, params, outcome.delay_ms)
+            return self._forward(request, view, params, outcome.delay_ms)
 
         outcome.render = render
         return outcome
@@ -165,8 +175,17 @@ class ProxyResponder:
             raise TemplateFailure(f"the templated proxy url rendered to {url!r}: {exc}") from None
         return url.rstrip("/")
 
-    def target(self, request: web.BaseRequest, view: RequestView, base: str | None = None) -> str:
-        """The origin URL for this request: raw path less prefixes, raw query kept."""
+    def destination(self, request: web.BaseRequest, view: RequestView) -> tuple[str, str]:
+        """Where this request goes without templates: the origin (`scheme://authority`)
+        and the target (the url's path, then the raw path less prefixes, raw query kept)."""
+        return self._origin, self._prefix + self._target_path(request, view)
+
+    def _target(self, request: web.BaseRequest, view: RequestView, base: str) -> str:
+        """The origin URL for this request under a rendered base url."""
+        return base + self._target_path(request, view)
+
+    def _target_path(self, request: web.BaseRequest, view: RequestView) -> str:
+        """The request's raw path less the session prefix and `strip_prefix`, raw query kept."""
         raw = request.raw_path
         if raw[0] != "/":  # a forward-proxy request (absolute-form): its target's path
             raw = request.rel_url.raw_path_qs
@@ -176,10 +195,7 @@ class ProxyResponder:
             raw_path = raw_path[len(prefix) :] or "/"
         if self._strip and (raw_path == self._strip or raw_path.startswith(self._strip + "/")):
             raw_path = raw_path[len(self._strip) :]
-        url = (self._base if base is None else base) + raw_path
-        if raw_query:
-            url += "?" + raw_query
-        return url
+        return raw_path + "?" + raw_query if raw_query else raw_path
 
     def _request(
         self, request: web.BaseRequest, body: bytes, path: str, host: bytes, extra: bytes
@@ -221,11 +237,15 @@ class ProxyResponder:
         delay_ms: float,
     ) -> Outcome:
         if self._url_template is None and not self._header_templates:
-            url, extra = self.target(request, view), self._set
+            origin_url, path = self.destination(request, view)
+            extra = self._set
+            pool = self._pool
+            if pool is None or pool.origin != origin_url or pool.closed:
+                pool = self._pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
         else:
             rendering = Rendering(view, params)
             try:
-                url = self.target(request, view, self._base_for(rendering))
+                url = self._target(request, view, self._base_for(rendering))
                 extra = (
                     _encode_headers(render_headers(self._header_templates, rendering))
                     if self._header_templates
@@ -233,8 +253,8 @@ class ProxyResponder:
                 )
             except TemplateFailure as exc:
                 return template_failed(exc, "proxy", delay_ms)
-        origin_url, path = hop.split_url(url)
-        pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
+            origin_url, path = hop.split_url(url)
+            pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
         head_only = request.method == "HEAD"
         try:
             answer = await pool.send(
@@ -245,6 +265,7 @@ class ProxyResponder:
                 _SEND_WHOLE,
             )
         except hop.TimedOut:
+            url = origin_url + path
             return self._failed(
                 504,
                 "proxy_timeout",
@@ -252,27 +273,34 @@ class ProxyResponder:
                 delay_ms,
             )
         except hop.Unreachable as exc:
-            return self._failed(502, "proxy_unreachable", f"cannot reach {url}: {exc}", delay_ms)
+            message = f"cannot reach {origin_url + path}: {exc}"
+            return self._failed(502, "proxy_unreachable", message, delay_ms)
         except hop.Broken as exc:
-            message = f"{url} broke off its answer: {exc}"
+            message = f"{origin_url + path} broke off its answer: {exc}"
             return self._failed(502, "proxy_broken", message, delay_ms)
-        # The journal's copy shares `headers`: aiohttp's response copies what it is given.
-        origin = OriginAnswer(answer.status, answer.reason, answer.headers)
+        # The journal's copy keeps the header lines as relayed, decoded if ever read.
+        origin = OriginAnswer(answer.status, answer.reason, lines=answer.lines)
         body = answer.body
         if body is not None and not head_only and answer.status not in (204, 304):
             # A small body of known length goes out with the head, built as bytes from
             # the origin's header lines, in one write.
-            origin.add(body)
-            origin.complete = True
+            origin.whole(body)
             whole: web.StreamResponse | None = Relayed.build(
-                request, answer.status, answer.reason, answer.lines, answer.headers, body
+                request,
+                answer.status,
+                answer.reason,
+                answer.lines,
+                answer.names,
+                answer.length,
+                body,
+                lambda: origin.headers,
             )
             if whole is None:
                 whole = web.Response(
-                    body=body, status=answer.status, reason=answer.reason, headers=answer.headers
+                    body=body, status=answer.status, reason=answer.reason, headers=origin.headers
                 )
             return Outcome(whole, answer.status, "proxy", delay_ms, origin=origin)
-        relay = _Relay(answer, url, origin)
+        relay = _Relay(answer, origin_url + path, origin)
         return Outcome(relay, answer.status, "proxy", delay_ms, origin=origin)
 
     def _failed(self, status: int, code: str, message: str, delay_ms: float) -> Outcome:
@@ -289,7 +317,7 @@ class _Relay(web.StreamResponse):
     """
 
     def __init__(self, answer: hop.Answer, url: str, origin: OriginAnswer) -> None:
-        super().__init__(status=answer.status, reason=answer.reason, headers=answer.headers)
+        super().__init__(status=answer.status, reason=answer.reason, headers=origin.headers)
         self._answer = answer
         self._url = url
         self._origin = origin

@@ -314,6 +314,8 @@ class _Connection(asyncio.Protocol):
         self._head_only = head_only
         self._whole_limit = whole_limit
         self._received = False
+        self._reason = b""
+        self._lines = []
         self._waiter = waiter = self._loop.create_future()
         self._timeout = timeout
         self._last = now = self._loop.time()
@@ -360,7 +362,8 @@ class _Connection(asyncio.Protocol):
             answer._end(Broken(message))
 
     def _finish(self, answer: Answer | None) -> None:
-        self.resume()  # what the client has yet to read is the answer's, not the connection's
+        if self._paused:  # what the client has yet to read is the answer's, not the connection's
+            self.resume()
         self._busy = False
         self._answer = None
         self._whole = None
@@ -371,10 +374,6 @@ class _Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ httptools callbacks
 
-    def on_message_begin(self) -> None:
-        self._reason = b""
-        self._lines = []
-
     def on_status(self, status: bytes) -> None:
         self._reason += status
 
@@ -384,10 +383,12 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         assert self._parser is not None and self._waiter is not None
         status = self._parser.get_status_code()
+        lines, reason = self._lines, self._reason
+        self._lines, self._reason = [], b""  # for the next head (after an interim one)
         if status < 200:
             self._interim = True  # 100 Continue, 103 Early Hints: the final answer follows
             return
-        lines = self._lines
+        head = lines
         get = _NAMES.get
         names = [get(name) or _lower(name) for name in lines[::4]]
         if not HOP_BY_HOP.isdisjoint(names):  # rare: most answers are relayed as they came
@@ -396,8 +397,7 @@ class _Connection(asyncio.Protocol):
         if "content-length" in names:
             value = lines[4 * names.index("content-length") + 2]
             length = int(value) if value.isdigit() else None
-        reason = self._reason.decode("latin-1")
-        answer = Answer(self, status, reason, b"".join(lines), names, length)
+        answer = Answer(self, status, reason.decode("latin-1"), b"".join(lines), names, length)
         self._answer = answer
         self._whole = []
         if self._head_only:
@@ -409,7 +409,7 @@ class _Connection(asyncio.Protocol):
         if length is None:
             self._until_close = not any(
                 name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
-                for name, value in zip(self._lines[::4], self._lines[2::4], strict=True)
+                for name, value in zip(head[::4], head[2::4], strict=True)
             )
         if length is None or length > self._whole_limit:
             self._whole = None
@@ -460,15 +460,11 @@ class Pool:
         default = self._port == _DEFAULT_PORTS[url.scheme]
         #: The `Host` header's value for this origin.
         self.host = (host if default else f"{host}:{self._port}").encode("ascii")
-        self._closed = False
+        #: Set by `close()`: its `Upstreams` closed it (the server stopped).
+        self.closed = False
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
-
-    @property
-    def closed(self) -> bool:
-        """Whether `close()` was called: its `Upstreams` closed it (the server stopped)."""
-        return self._closed
 
     async def send(
         self, request: bytes, head_only: bool, retry: bool, timeout: float, whole_limit: int
@@ -515,7 +511,7 @@ class Pool:
 
     def release(self, conn: _Connection) -> None:
         """An exchange ended with the connection reusable: keep it idle, if room."""
-        if len(self._idle) >= MAX_IDLE or self._closed:
+        if len(self._idle) >= MAX_IDLE or self.closed:
             conn.abort()
             return
         conn.reused = True
@@ -545,7 +541,7 @@ class Pool:
             self._sweeper = self.loop.call_later(max(wait, 0.0), self._sweep)
 
     def close(self) -> None:
-        self._closed = True
+        self.closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

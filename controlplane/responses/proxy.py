@@ -158,8 +158,7 @@ class ProxyResponder:
             # Unlinked first: the outcome and this closure would otherwise be a cycle
             # (holding the request) that only the garbage collector frees.
             outcome.render = None
-            # Read when rendered: an enclosing sequence adds its own delay after `answer`.
-            return self._forward(request, view, params, outcome.delay_ms)
+            return self._forward(request, view, params, outcome)
 
         outcome.render = render
         return outcome
@@ -198,14 +197,20 @@ class ProxyResponder:
         return raw_path + "?" + raw_query if raw_query else raw_path
 
     def _request(
-        self, request: web.BaseRequest, body: bytes, path: str, host: bytes, extra: bytes
+        self,
+        request: web.BaseRequest,
+        method: str,
+        body: bytes,
+        path: str,
+        host: bytes,
+        extra: bytes,
     ) -> bytes:
         """The request as the origin receives it, head and body in one buffer."""
         raw = request.raw_headers
         drop = self._drop
         if self.spec.preserve_host:
             host = next((v for n, v in raw if n.lower() == b"host"), host)
-        parts = [f"{request.method} {path} HTTP/1.1\r\nHost: ".encode("utf-8", "surrogateescape")]
+        parts = [f"{method} {path} HTTP/1.1\r\nHost: ".encode("utf-8", "surrogateescape")]
         parts.append(host)
         parts.append(b"\r\n")
         named = False
@@ -222,7 +227,7 @@ class ProxyResponder:
                 if name.lower() not in drop:
                     parts += (name, b": ", value, b"\r\n")
         parts.append(extra)
-        if body or request.body_exists or request.method in _BODY_METHODS:
+        if body or method in _BODY_METHODS or request.body_exists:
             parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
             parts.append(body)
         else:
@@ -234,13 +239,16 @@ class ProxyResponder:
         request: web.BaseRequest,
         view: RequestView,
         params: Mapping[str, str],
-        delay_ms: float,
+        outcome: Outcome,
     ) -> Outcome:
+        """The origin's answer as `outcome` (the one `answer` made, filled in), or an error."""
+        # Read when rendered: an enclosing sequence adds its own delay after `answer`.
+        delay_ms = outcome.delay_ms
         if self._url_template is None and not self._header_templates:
             origin_url, path = self.destination(request, view)
             extra = self._set
             pool = self._pool
-            if pool is None or pool.origin != origin_url or pool.closed:
+            if pool is None or pool.closed or pool.origin != origin_url:
                 pool = self._pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
         else:
             rendering = Rendering(view, params)
@@ -255,12 +263,13 @@ class ProxyResponder:
                 return template_failed(exc, "proxy", delay_ms)
             origin_url, path = hop.split_url(url)
             pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
-        head_only = request.method == "HEAD"
+        method = request.method
+        head_only = method == "HEAD"
         try:
             answer = await pool.send(
-                self._request(request, view.body, path, pool.host, extra),
+                self._request(request, method, view.body, path, pool.host, extra),
                 head_only,
-                request.method in _IDEMPOTENT,
+                method in _IDEMPOTENT,
                 self._timeout,
                 _SEND_WHOLE,
             )
@@ -279,15 +288,16 @@ class ProxyResponder:
             message = f"{origin_url + path} broke off its answer: {exc}"
             return self._failed(502, "proxy_broken", message, delay_ms)
         # The journal's copy keeps the header lines as relayed, decoded if ever read.
-        origin = OriginAnswer(answer.status, answer.reason, lines=answer.lines)
+        outcome.origin = origin = OriginAnswer(answer.status, answer.reason, lines=answer.lines)
+        outcome.status = status = answer.status
         body = answer.body
-        if body is not None and not head_only and answer.status not in (204, 304):
+        if body is not None and not head_only and status not in (204, 304):
             # A small body of known length goes out with the head, built as bytes from
             # the origin's header lines, in one write.
             origin.whole(body)
             whole: web.StreamResponse | None = Relayed.build(
                 request,
-                answer.status,
+                status,
                 answer.reason,
                 answer.lines,
                 answer.names,
@@ -297,11 +307,12 @@ class ProxyResponder:
             )
             if whole is None:
                 whole = web.Response(
-                    body=body, status=answer.status, reason=answer.reason, headers=origin.headers
+                    body=body, status=status, reason=answer.reason, headers=origin.headers
                 )
-            return Outcome(whole, answer.status, "proxy", delay_ms, origin=origin)
-        relay = _Relay(answer, origin_url + path, origin)
-        return Outcome(relay, answer.status, "proxy", delay_ms, origin=origin)
+            outcome.response = whole
+        else:
+            outcome.response = _Relay(answer, origin_url + path, origin)
+        return outcome
 
     def _failed(self, status: int, code: str, message: str, delay_ms: float) -> Outcome:
         _log.info(code, url=self.spec.url, message=message)

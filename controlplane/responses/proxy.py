@@ -188,8 +188,11 @@ class ProxyResponder:
         raw = request.raw_path
         if raw[0] != "/":  # a forward-proxy request (absolute-form): its target's path
             raw = request.rel_url.raw_path_qs
+        cut = len(request.path) - len(view.path)  # the session prefix's length, if any
+        if not cut and not self._strip:
+            return raw  # the common case: the raw path and query as they came
         raw_path, _, raw_query = raw.partition("?")
-        prefix = request.path[: len(request.path) - len(view.path)]  # the session's, if any
+        prefix = request.path[:cut]
         if prefix and raw_path.startswith(prefix):
             raw_path = raw_path[len(prefix) :] or "/"
         if self._strip and (raw_path == self._strip or raw_path.startswith(self._strip + "/")):

@@ -153,7 +153,7 @@ class Answer:
         status: int,
         reason: str,
         lines: bytes,
-        names: list[str],
+        names: frozenset[str],
         length: int | None,
     ) -> None:
         self.status = status
@@ -393,11 +393,12 @@ class _Connection(asyncio.Protocol):
         names = [get(name) or _lower(name) for name in lines[::4]]
         if not HOP_BY_HOP.isdisjoint(names):  # rare: most answers are relayed as they came
             lines, names = _relayable(lines, names)
+        given = frozenset(names)
         length = None
-        if "content-length" in names:
+        if "content-length" in given:
             value = lines[4 * names.index("content-length") + 2]
             length = int(value) if value.isdigit() else None
-        answer = Answer(self, status, reason.decode("latin-1"), b"".join(lines), names, length)
+        answer = Answer(self, status, reason.decode("latin-1"), b"".join(lines), given, length)
         self._answer = answer
         self._whole = []
         if self._head_only:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from controlplane.journal import OriginAnswer
 from controlplane.server import ServerConfig
 from controlplane.testing import ThreadedServer
 
@@ -80,6 +81,11 @@ class _RawOrigin(socketserver.ThreadingTCPServer):
             return (
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 b"Connection: Upgrade\r\n\r\n"
+            )
+        if path == "/odd":
+            return (
+                b"HTTP/1.1 200 Fine\r\nX-Colon: a: b\r\nX-Empty:\r\nX-Rep: 1\r\nx-rep: 2\r\n"
+                b"X-Bytes: \xff\r\nKeep-Alive: timeout=5\r\n" + _OK.split(b"\r\n", 1)[1]
             )
         if path == "/unframed":
             return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the close"
@@ -276,3 +282,36 @@ def test_an_origin_that_is_not_http_is_a_502(server: ThreadedServer) -> None:
     assert error["message"].startswith(
         f"cannot reach http://127.0.0.1:{port}/garbled: the answer is not valid HTTP/1.1: "
     )
+
+
+def test_header_lines_are_relayed_as_the_origin_sent_them(mock_url: str) -> None:
+    port = int(mock_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"GET /odd HTTP/1.1\r\nHost: mock\r\n\r\n")
+        received = b""
+        while not received.endswith(b"\r\n\r\nok"):
+            chunk = client.recv(65536)
+            assert chunk, received
+            received += chunk
+    head = received.split(b"\r\n\r\n")[0]
+    assert head.startswith(
+        b"HTTP/1.1 200 Fine\r\nX-Colon: a: b\r\nX-Empty: \r\nX-Rep: 1\r\nx-rep: 2\r\n"
+        b"X-Bytes: \xff\r\nContent-Length: 2\r\n"
+    )
+    assert b"keep-alive" not in head.lower()  # hop-by-hop: dropped
+
+
+def test_a_journaled_answer_decodes_its_header_lines_when_read() -> None:
+    lines = (
+        b"X-Colon: a: b\r\nX-Empty: \r\nX-Trail: t  \r\nX-Rep: 1\r\nx-rep: 2\r\nX-Bytes: \xff\r\n"
+    )
+    origin = OriginAnswer(200, "OK", lines=lines)
+    assert list(origin.headers.items()) == [
+        ("X-Colon", "a: b"),
+        ("X-Empty", ""),
+        ("X-Trail", "t  "),
+        ("X-Rep", "1"),
+        ("x-rep", "2"),
+        ("X-Bytes", "\udcff"),
+    ]
+    assert origin.headers.getall("X-REP") == ["1", "2"]

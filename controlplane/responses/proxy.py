@@ -119,10 +119,6 @@ class ProxyResponder:
         self._tls_key = _tls_key(spec)
         self._tls = _ssl_for(spec)
         self._base = spec.url.rstrip("/")
-        #: The static url split once: its origin (`scheme://authority`) and path ("" or
-        #: "/a/b"), and that origin's pool, looked up on first use.
-        self._origin, self._prefix = _split_base(self._base)
-        self._pool: hop.Pool | None = None
         self._strip = spec.strip_prefix.rstrip("/") if spec.strip_prefix else ""
         self._timeout = spec.timeout_ms / 1000
         self._set = _encode_headers(spec.headers)
@@ -131,6 +127,10 @@ class ProxyResponder:
         self._header_templates: tuple[tuple[str, Any], ...] = ()
         if spec.template is True:
             self._compile_templates(spec)
+        #: A static url split once: its origin (`scheme://authority`) and path ("" or
+        #: "/a/b"), and that origin's pool, looked up on first use.
+        self._origin, self._prefix = ("", "") if self._url_template else _split_base(self._base)
+        self._pool: hop.Pool | None = None
         remove = (*spec.remove_headers, *spec.headers, *HOP_BY_HOP, *_REQUEST_ONLY)
         #: Request headers not forwarded (lower-case bytes, as `raw_headers` names them).
         self._drop = frozenset(name.lower().encode() for name in remove)

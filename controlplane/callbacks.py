@@ -16,6 +16,17 @@ response, or nothing). A response registered while a callback is connected repla
 (the last write wins); the socket stays open but is no longer asked. A reset or the
 deletion of the session closes its callbacks (`Callbacks.close`).
 
+With shared state (`serve --state`) the socket is held by the process it connected
+to, and every process answers mock requests for it: the registration goes through
+the op log (an internal op, `callback-opened`), so that every process stacks it at
+the same point of the handler's history; in the others it is a `Remote`, which
+forwards each request to the holder (`controlplane.cluster.forward`, service
+`callback`) and renders the answer it gets back. The holder asks its socket exactly
+as for its own requests, so timeouts and errors are the same. When the socket has
+closed, the holder says so, and the `Remote` steps aside at once (the handler answers
+with what it displaced), as it does when the holder is gone; a `callback-closed` op
+then removes it everywhere.
+
 What the mock caller gets when the callback does not deliver (the journal entry's
 `response.type` is `callback`, its `error` the code):
 
@@ -32,21 +43,30 @@ import asyncio
 import base64
 import contextlib
 import itertools
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Collection, Mapping
 from functools import partial
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 from aiohttp import WSMsgType, web
 
-from controlplane import wire
+from controlplane import ids, wire
 from controlplane.admin.decoding import depth_problem, malformed_json, validation_error
+from controlplane.cluster import StateUnavailable
+from controlplane.cluster.forward import ProcessGone, Relay
+from controlplane.cluster.replica import Replica
 from controlplane.errors import ControlplaneError, InvalidInput, InvalidJson, NotFound
 from controlplane.logs import get_logger
 from controlplane.request_view import NOT_JSON, RequestView
 from controlplane.responses import ResponseSpecError, compile_response
-from controlplane.responses.outcome import Outcome, Responder, error_body, error_outcome
-from controlplane.sessions import SessionState
+from controlplane.responses.outcome import (
+    Outcome,
+    Responder,
+    error_body,
+    error_outcome,
+    no_response_outcome,
+)
+from controlplane.sessions import SessionState, SessionStore
 
 __all__ = [
     "CALLBACKS",
@@ -54,6 +74,7 @@ __all__ = [
     "MAX_TIMEOUT_MS",
     "Callbacks",
     "Registration",
+    "Remote",
     "decode_answer",
     "serve",
 ]
@@ -71,6 +92,51 @@ _log = get_logger("callbacks")
 _encode = msgspec.json.encode
 _answer_decoder = msgspec.json.Decoder(wire.CallbackAnswer)
 _PLACEHOLDER = web.Response(status=502)
+#: Seconds a forwarded request waits past its `timeout_ms` for the holder's answer
+#: (which says `callback_timeout` itself when the client is late).
+FORWARD_MARGIN_S: Final = 2.0
+_OPENED, _CLOSED, _SERVICE = "callback-opened", "callback-closed", "callback"
+
+
+class _Failure(NamedTuple):
+    """A callback that did not deliver: what the mock caller is answered."""
+
+    status: int
+    code: str
+    message: str
+
+
+class _Opened(msgspec.Struct, array_like=True, frozen=True):
+    """The op `callback-opened`: a socket `holder` holds is `handler`'s responder."""
+
+    key: str
+    holder: str
+    session: str
+    handler: str
+    timeout_ms: int
+
+
+class _Ask(msgspec.Struct, frozen=True):
+    """A request forwarded to the holder of the callback `key`."""
+
+    key: str
+    request: wire.CallbackRequest
+
+
+class _Told(msgspec.Struct, frozen=True):
+    """The holder's reply: the client's answer (JSON), a failure, or `closed` (the
+    socket is gone, or was never held here: the handler answers without it)."""
+
+    answer: bytes = b""
+    status: int = 0
+    code: str = ""
+    message: str = ""
+    closed: bool = False
+
+
+_ask_decoder = msgspec.json.Decoder(_Ask)
+_told_decoder = msgspec.json.Decoder(_Told)
+_opened_decoder = msgspec.msgpack.Decoder(_Opened)
 
 
 class UpgradeRequired(ControlplaneError):
@@ -124,26 +190,30 @@ def _request(
     )
 
 
-class Registration:
-    """One callback WebSocket, installed as its handler's responder while it is open."""
+def _failed(session: str, handler: str, status: int, code: str, message: str) -> _Failure:
+    _log.info(code, session=session, handler=handler, message=message)
+    return _Failure(status, code, message)
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        session: SessionState,
-        handler: str,
-        timeout_ms: int,
-        displaced: Responder | None,
-    ) -> None:
+
+def _outcome(failure: _Failure) -> Outcome:
+    """The mock caller's answer to a callback that did not deliver."""
+    body = error_body(failure.code, failure.message)
+    return error_outcome(failure.code, body, type="callback", status=failure.status)
+
+
+class _Callback:
+    """A callback installed as its handler's responder: in the process that holds its
+    socket (`Registration`) or in another one (`Remote`)."""
+
+    def __init__(self, session: SessionState, handler: str, timeout_ms: int, key: str) -> None:
         self.spec = wire.CallbackResponse(timeout_ms=timeout_ms)
-        self.ws = ws
         self.session = session
         self.handler = handler
+        #: The same in every process (with shared state): which registration an op names.
+        self.key = key
         #: What answered before this registration, and answers again once it closes.
-        self.displaced = displaced
+        self.displaced: Responder | None = None
         self._timeout = timeout_ms / 1000
-        self._pending: dict[str, asyncio.Future[wire.CallbackAnswer | Outcome]] = {}
-        self._ids = itertools.count(1)
         self.open = True
 
     def answer(self, view: RequestView) -> Outcome:
@@ -153,52 +223,131 @@ class Registration:
     async def _forward(
         self, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
     ) -> Outcome:
+        raise NotImplementedError
+
+    def install(self) -> None:
+        """Answer for the handler from now on (NotFound: the session no longer has it)."""
+        self.displaced = self.session.responses.get(self.handler)
+        self.session.install_responder(self.handler, self)
+
+    def close(self) -> None:
+        """Give the handler back what this registration displaced (once)."""
+        if not self.open:
+            return
+        self.open = False
+        responses = self.session.responses
+        current = responses.get(self.handler)
+        if current is self:
+            if self.displaced is None:
+                del responses[self.handler]
+            else:
+                responses[self.handler] = self.displaced
+        else:
+            # Deeper in the stack (a newer callback displaced this one): unlink it.
+            while isinstance(current, _Callback):
+                if current.displaced is self:
+                    current.displaced = self.displaced
+                    break
+                current = current.displaced
+
+    def _failure(self, status: int, code: str, message: str) -> _Failure:
+        return _failed(self.session.id, self.handler, status, code, message)
+
+    def _gone(self) -> _Failure:
+        message = f"the callback for handler {self.handler!r} disconnected before answering"
+        return self._failure(502, "callback_gone", message)
+
+    def _timed_out(self) -> _Failure:
+        message = (
+            f"the callback for handler {self.handler!r} did not answer within "
+            f"{self.spec.timeout_ms} ms (its `timeout_ms`)"
+        )
+        return self._failure(504, "callback_timeout", message)
+
+    def _invalid_message(self, error: ControlplaneError) -> str:
+        where = f" at {error.location}" if error.location else ""
+        return (
+            f"the callback for handler {self.handler!r} answered with something that is "
+            f"not a valid answer{where}: {error.message}"
+        )
+
+    def _compile(self, response: wire.AnyResponse) -> Responder:
+        """The client's response, compiled as if it had been registered
+        (ResponseSpecError when it does not compile)."""
+        session = self.session
+        return compile_response(
+            response, session.files, session.upstreams, session.streams.channel(self.handler)
+        )
+
+
+async def _rendered(
+    responder: Responder, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
+) -> Outcome:
+    outcome = responder.answer(view)
+    if outcome.render is not None:
+        outcome = await outcome.render(request, params)
+    return outcome
+
+
+class Registration(_Callback):
+    """One callback WebSocket, held by this process."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        session: SessionState,
+        handler: str,
+        timeout_ms: int,
+        key: str = "",
+    ) -> None:
+        super().__init__(session, handler, timeout_ms, key)
+        self.ws = ws
+        self._pending: dict[str, asyncio.Future[wire.CallbackAnswer | _Failure]] = {}
+        self._ids = itertools.count(1)
+
+    async def _forward(
+        self, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
+    ) -> Outcome:
+        asked = await self.ask(_request(view, self.session.id, self.handler, params))
+        if isinstance(asked, _Failure):
+            return _outcome(asked)
+        outcome = await _rendered(asked[1], view, request, params)
+        outcome.type = "callback"
+        return outcome
+
+    async def ask(
+        self, call_request: wire.CallbackRequest
+    ) -> tuple[wire.CallbackAnswer, Responder] | _Failure:
+        """Send the request to the client; its answer, compiled, or why there is none."""
         if not self.open:
             return self._gone()
         call_id = str(next(self._ids))
-        waiter: asyncio.Future[wire.CallbackAnswer | Outcome] = (
+        waiter: asyncio.Future[wire.CallbackAnswer | _Failure] = (
             asyncio.get_running_loop().create_future()
         )
         self._pending[call_id] = waiter
-        call = wire.CallbackCall(
-            id=call_id,
-            request=_request(view, self.session.id, self.handler, params),
-        )
+        call = wire.CallbackCall(id=call_id, request=call_request)
         try:
             async with asyncio.timeout(self._timeout):
                 await self.ws.send_frame(_encode(call), WSMsgType.TEXT)
                 answer = await waiter
         except TimeoutError:
-            message = (
-                f"the callback for handler {self.handler!r} did not answer within "
-                f"{self.spec.timeout_ms} ms (its `timeout_ms`)"
-            )
-            return self._failed(504, "callback_timeout", message)
+            return self._timed_out()
         except ConnectionError:
             return self._gone()
         finally:
             self._pending.pop(call_id, None)
-        if isinstance(answer, Outcome):
+        if isinstance(answer, _Failure):
             return answer
         if answer.response is None:
             message = f"the callback for handler {self.handler!r} failed: {answer.error}"
-            return self._failed(500, "callback_error", message)
-        session = self.session
+            return self._failure(500, "callback_error", message)
         try:
-            responder = compile_response(
-                answer.response,
-                session.files,
-                session.upstreams,
-                session.streams.channel(self.handler),
-            )
+            responder = self._compile(answer.response)
         except ResponseSpecError as exc:
             error = InvalidInput(exc.message, location="$.response" + exc.at)
             return await self._invalid(call_id, error)
-        outcome = responder.answer(view)
-        if outcome.render is not None:
-            outcome = await outcome.render(request, params)
-        outcome.type = "callback"
-        return outcome
+        return answer, responder
 
     async def received(self, data: bytes) -> None:
         """A frame from the client: an answer to a pending call, or a mistake."""
@@ -206,10 +355,10 @@ class Registration:
             answer = decode_answer(data)
         except ControlplaneError as error:
             call_id = _id_of(data)
-            outcome = await self._invalid(call_id, error)
+            failure = await self._invalid(call_id, error)
             waiter = self._pending.get(call_id) if call_id is not None else None
             if waiter is not None and not waiter.done():
-                waiter.set_result(outcome)
+                waiter.set_result(failure)
             return
         waiter = self._pending.get(answer.id)
         if waiter is None or waiter.done():
@@ -228,15 +377,10 @@ class Registration:
             return
         waiter.set_result(answer)
 
-    async def _invalid(self, call_id: str | None, error: ControlplaneError) -> Outcome:
+    async def _invalid(self, call_id: str | None, error: ControlplaneError) -> _Failure:
         """Tell the client what was wrong with its frame; the mock caller's 502."""
         await self._refuse(call_id, "callback_invalid", error.message, error.location)
-        where = f" at {error.location}" if error.location else ""
-        message = (
-            f"the callback for handler {self.handler!r} answered with something that is "
-            f"not a valid answer{where}: {error.message}"
-        )
-        return self._failed(502, "callback_invalid", message)
+        return self._failure(502, "callback_invalid", self._invalid_message(error))
 
     async def _refuse(
         self, call_id: str | None, code: str, message: str, location: str | None
@@ -248,51 +392,180 @@ class Registration:
         with contextlib.suppress(ConnectionError):
             await self.ws.send_frame(_encode(refusal), WSMsgType.TEXT)
 
-    def _gone(self) -> Outcome:
-        message = f"the callback for handler {self.handler!r} disconnected before answering"
-        return self._failed(502, "callback_gone", message)
-
-    def _failed(self, status: int, code: str, message: str) -> Outcome:
-        _log.info(code, session=self.session.id, handler=self.handler, message=message)
-        return error_outcome(code, error_body(code, message), type="callback", status=status)
-
     def close(self) -> None:
         """The socket closes: give the handler back, answer the pending calls `gone`
         (once; the registry and the socket's end may both call it)."""
         if not self.open:
             return
-        self.open = False
-        responses = self.session.responses
-        current = responses.get(self.handler)
-        if current is self:
-            if self.displaced is None:
-                del responses[self.handler]
-            else:
-                responses[self.handler] = self.displaced
-        else:
-            # Deeper in the stack (a newer callback displaced this one): unlink it.
-            while isinstance(current, Registration):
-                if current.displaced is self:
-                    current.displaced = self.displaced
-                    break
-                current = current.displaced
+        super().close()
         for waiter in self._pending.values():
             if not waiter.done():
                 waiter.set_result(self._gone())
 
 
+class Remote(_Callback):
+    """A callback whose socket another process holds (`holder`): each request is
+    forwarded there."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        holder: str,
+        session: SessionState,
+        handler: str,
+        timeout_ms: int,
+        key: str,
+    ) -> None:
+        super().__init__(session, handler, timeout_ms, key)
+        self.holder = holder
+        self._relay = relay
+
+    async def _forward(
+        self, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
+    ) -> Outcome:
+        ask = _Ask(self.key, _request(view, self.session.id, self.handler, params))
+        try:
+            raw = await self._relay.call(
+                self.holder, _SERVICE, _encode(ask), self._timeout + FORWARD_MARGIN_S
+            )
+        except ProcessGone:
+            told = _Told(closed=True)
+        except TimeoutError:
+            return _outcome(self._timed_out())
+        except StateUnavailable as exc:
+            message = (
+                f"the callback for handler {self.handler!r} is held by another process, "
+                f"which this one cannot reach: {exc.message}"
+            )
+            return _outcome(self._failure(502, "callback_gone", message))
+        else:
+            told = _told_decoder.decode(raw)
+        if told.closed:  # the socket closed there: answer as the handler does without it
+            self.close()
+            current = self.session.responses.get(self.handler)
+            if current is None:
+                return no_response_outcome(self.handler, session=self.session.id)
+            return await _rendered(current, view, request, params)
+        if told.code:  # logged by the holder
+            return _outcome(_Failure(told.status, told.code, told.message))
+        answer = _answer_decoder.decode(told.answer)
+        assert answer.response is not None  # the holder sends answers with a response only
+        try:
+            responder = self._compile(answer.response)
+        except ResponseSpecError as exc:  # compiled at the holder: this process differs
+            error = InvalidInput(exc.message, location="$.response" + exc.at)
+            return _outcome(self._failure(502, "callback_invalid", self._invalid_message(error)))
+        outcome = await _rendered(responder, view, request, params)
+        outcome.type = "callback"
+        return outcome
+
+
 class Callbacks:
-    """Every open callback socket of one admin application."""
+    """Every callback of one admin application: the sockets it holds, and (with shared
+    state) the ones other processes hold."""
 
     def __init__(self) -> None:
-        self._open: set[Registration] = set()
-        self._closing: set[asyncio.Task[bool]] = set()
+        self._open: set[_Callback] = set()
+        self._closing: set[asyncio.Task[object]] = set()
+        #: With shared state: the op log and the relay to the holders, and the sockets
+        #: held here by their keys (installed once their `callback-opened` is applied).
+        self._replica: Replica | None = None
+        self._store: SessionStore | None = None
+        self._held: dict[str, Registration] = {}
 
-    def opened(self, registration: Registration) -> None:
+    def share(self, replica: Replica, store: SessionStore) -> None:
+        """Make every process's callbacks answer in this one too (`serve --state`)."""
+        self._replica = replica
+        self._store = store
+        replica.internal(_OPENED, self._apply_opened)
+        replica.internal(_CLOSED, self._apply_closed)
+        replica.relay.serve(_SERVICE, self._serve_call)
+
+    async def register(self, registration: Registration) -> str | None:
+        """Install `registration` (in every process, with shared state); None, or why
+        it could not be (the handler is gone, the shared state does not answer)."""
+        replica = self._replica
+        if replica is None:
+            try:
+                registration.install()
+            except NotFound as gone:  # its last route went while the socket opened
+                return gone.message
+            self.opened(registration)
+            return None
+        registration.key = key = ids.new_token(16)
+        self._held[key] = registration
+        opened = _Opened(
+            key,
+            replica.cluster.process_id,
+            registration.session.id,
+            registration.handler,
+            registration.spec.timeout_ms,
+        )
+        try:
+            refused = await replica.submit_internal(_OPENED, msgspec.msgpack.encode(opened))
+        except StateUnavailable as exc:
+            return exc.message
+        finally:
+            if key in self._held and registration not in self._open:
+                del self._held[key]
+        return refused if isinstance(refused, str) else None
+
+    def opened(self, registration: _Callback) -> None:
         self._open.add(registration)
 
     def closed(self, registration: Registration) -> None:
+        """Its socket ended (`Registration.close` ran): with shared state, the other
+        processes drop it (in the background: they step aside already when they ask)."""
         self._open.discard(registration)
+        if self._held.pop(registration.key, None) is None or self._replica is None:
+            return
+        if self._replica.following:  # not while this process stops: its holder is gone
+            self._background(self._replica.submit_internal(_CLOSED, registration.key.encode()))
+
+    async def _apply_opened(self, body: bytes) -> str | None:
+        opened = _opened_decoder.decode(body)
+        assert self._store is not None and self._replica is not None  # `share` set them
+        session = self._store.get(opened.session)
+        if session is None:
+            return f"session {opened.session!r} was deleted"
+        callback: _Callback
+        if opened.holder == self._replica.cluster.process_id:
+            held = self._held.get(opened.key)
+            if held is None or not held.open:  # its socket closed while it was being opened
+                return None
+            callback = held
+        else:
+            callback = Remote(
+                self._replica.relay,
+                opened.holder,
+                session,
+                opened.handler,
+                opened.timeout_ms,
+                opened.key,
+            )
+        try:
+            callback.install()
+        except NotFound as gone:
+            return gone.message
+        self.opened(callback)
+        return None
+
+    async def _apply_closed(self, body: bytes) -> None:
+        key = body.decode()
+        for callback in [c for c in self._open if c.key == key and isinstance(c, Remote)]:
+            callback.close()
+            self._open.discard(callback)
+
+    async def _serve_call(self, payload: bytes) -> bytes:
+        """Another process forwards a request to a socket held here."""
+        ask = _ask_decoder.decode(payload)
+        held = self._held.get(ask.key)
+        if held is None or not held.open:
+            return _encode(_Told(closed=True))
+        asked = await held.ask(ask.request)
+        if isinstance(asked, _Failure):
+            return _encode(_Told(status=asked.status, code=asked.code, message=asked.message))
+        return _encode(_Told(answer=_encode(asked[0])))
 
     def close(
         self,
@@ -301,24 +574,37 @@ class Callbacks:
         handlers: Collection[str] | None = None,
     ) -> None:
         """Start closing the sockets of `session` (None: of every session), code 1001;
-        with `handlers`, only those registered for one of them."""
-        for registration in [
-            r
-            for r in self._open
-            if session in (None, r.session.id) and (handlers is None or r.handler in handlers)
+        with `handlers`, only those registered for one of them. (With shared state, each
+        process closes what it holds and drops what others hold.)"""
+        for callback in [
+            c
+            for c in self._open
+            if session in (None, c.session.id) and (handlers is None or c.handler in handlers)
         ]:
-            registration.close()
-            task = asyncio.get_running_loop().create_task(
-                registration.ws.close(code=1001, message=reason.encode())
-            )
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            callback.close()
+            if isinstance(callback, Registration):
+                self._background(callback.ws.close(code=1001, message=reason.encode()))
+            else:
+                self._open.discard(callback)
+
+    def _background(self, work: Awaitable[object]) -> None:
+        task = asyncio.get_running_loop().create_task(_quietly(work))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self, app: web.Application | None = None) -> None:
         """Close every socket and wait (the admin application shuts down)."""
         self.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def _quietly(work: Awaitable[object]) -> object:
+    try:
+        return await work
+    except StateUnavailable as exc:  # the others drop it when they next ask
+        _log.info("callback_close_unshared", message=exc.message)
+        return None
 
 
 CALLBACKS: Final = web.AppKey("callbacks", Callbacks)
@@ -342,15 +628,12 @@ async def serve(
             "are described in docs/reference/admin-api.md, Callbacks)"
         )
     await ws.prepare(request)
-    try:
-        displaced = session.responses.get(handler)
-        registration = Registration(ws, session, handler, timeout_ms, displaced)
-        session.install_responder(handler, registration)
-    except NotFound as gone:  # its last route went while the socket opened
-        await ws.close(code=1008, message=gone.message.encode()[:120])
-        return ws
     registry = request.app[CALLBACKS]
-    registry.opened(registration)
+    registration = Registration(ws, session, handler, timeout_ms)
+    refused = await registry.register(registration)
+    if refused is not None:
+        await ws.close(code=1008, message=refused.encode()[:120])
+        return ws
     _log.info("callback_registered", session=session.id, handler=handler, timeout_ms=timeout_ms)
     hello = wire.CallbackHello(
         registered=wire.CallbackRegistered(

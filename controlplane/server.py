@@ -36,6 +36,7 @@ from aiohttp.web_protocol import RequestHandler
 from controlplane import ids, wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
+from controlplane.callbacks import CALLBACKS
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -315,6 +316,8 @@ class ControlplaneServer:
             dialects=(wiremock.DIALECT,),
             middlewares=() if self._replica is None else (self._replica.middleware,),
         )
+        if self._replica is not None:  # a callback held here answers in every process
+            admin_app[CALLBACKS].share(self._replica, self.store)
         on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None
         self._mock = MockHandler(self.store, on_mock_port)
         mock_runner = web.ServerRunner(

@@ -72,13 +72,6 @@ def _error(answer: requests.Response) -> tuple[int, str, str]:
 # ---------------------------------------------------------------- the Python client
 
 
-CALLBACK_HELD_BY_ONE_WORKER = pytest.mark.single_process(
-    "a callback's WebSocket is held by one worker: a mock request the other worker "
-    "takes finds no callback there"
-)
-
-
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_sync_function_answers_with_what_it_computed_from_the_request(session: Client) -> None:
     seen: list[CallbackRequest] = []
 
@@ -104,14 +97,12 @@ def test_sync_function_answers_with_what_it_computed_from_the_request(session: C
     assert _journaled(session) == {"status": 201, "type": "callback", "error": None}
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_binary_bodies_reach_the_callback_as_bytes(session: Client) -> None:
     session.on_request("quote", lambda r: RawResponse(body_base64=r.body_base64))
     answer = _post(session, data=b"\xff\x00\xfe")
     assert answer.content == b"\xff\x00\xfe"
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_async_function_with_the_async_client_as_context_manager(
     cp_server: ThreadedServer,
 ) -> None:
@@ -138,7 +129,6 @@ async def test_async_function_with_the_async_client_as_context_manager(
         await client.delete_session()
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_awaited_registration_is_closed_by_the_clients_aclose(
     cp_server: ThreadedServer,
 ) -> None:
@@ -154,7 +144,6 @@ async def test_awaited_registration_is_closed_by_the_clients_aclose(
     await admin.aclose()
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_a_raising_function_answers_500_with_its_exception(session: Client) -> None:
     def broken(request: CallbackRequest) -> JsonResponse:
         raise ValueError("no price for 7")
@@ -168,7 +157,6 @@ def test_a_raising_function_answers_500_with_its_exception(session: Client) -> N
     assert _journaled(session) == {"status": 500, "type": "callback", "error": "callback_error"}
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_returning_something_that_is_not_a_response_is_the_callbacks_error(
     session: Client,
 ) -> None:
@@ -180,7 +168,6 @@ def test_returning_something_that_is_not_a_response_is_the_callbacks_error(
     )
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_no_answer_within_timeout_ms_is_a_504_journaled_callback_timeout(session: Client) -> None:
     release = threading.Event()
     session.on_request("quote", lambda r: release.wait(30) and JsonResponse("late"), timeout_ms=150)
@@ -196,7 +183,6 @@ def test_no_answer_within_timeout_ms_is_a_504_journaled_callback_timeout(session
     assert _journaled(session) == {"status": 504, "type": "callback", "error": "callback_timeout"}
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_closing_gives_the_handler_back_its_registered_response(session: Client) -> None:
     session.register("quote", JsonResponse("canned"))
     first = session.on_request("quote", lambda r: JsonResponse("first"))
@@ -210,7 +196,6 @@ def test_closing_gives_the_handler_back_its_registered_response(session: Client)
     assert _post(session).json() == "canned"
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_closing_an_older_callback_keeps_the_newer_one_answering(session: Client) -> None:
     older = session.on_request("quote", lambda r: JsonResponse("older"))
     newer = session.on_request("quote", lambda r: JsonResponse("newer"))
@@ -246,7 +231,6 @@ def test_a_plain_get_is_told_the_endpoint_is_a_websocket(session: Client) -> Non
     assert answer.json()["error"]["code"] == "upgrade_required"
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_reset_and_session_deletion_close_the_callbacks(cp_server: ThreadedServer) -> None:
     client = Client(cp_server.admin_url).create_session()
     client.add_route(Route(method="GET", path="/a", handler="a"))
@@ -308,7 +292,6 @@ def test_a_server_in_another_process_calls_back_into_this_one(tmp_path: Path) ->
 
 
 @needs_node
-@CALLBACK_HELD_BY_ONE_WORKER
 def test_a_callback_written_in_node_answers(cp_server: ThreadedServer) -> None:
     done = run_node_test(NODE_CALLBACK, cp_server.admin_url)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -330,7 +313,6 @@ async def _raw(
     return ws
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_a_socket_closed_mid_request_answers_502_callback_gone(session: Client) -> None:
     async with aiohttp.ClientSession() as http:
         ws = await _raw(session, http)
@@ -347,7 +329,6 @@ async def test_a_socket_closed_mid_request_answers_502_callback_gone(session: Cl
     assert _journaled(session) == {"status": 502, "type": "callback", "error": "callback_gone"}
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_a_bad_answer_is_a_502_and_the_client_is_told_where(session: Client) -> None:
     async with aiohttp.ClientSession() as http:
         ws = await _raw(session, http)
@@ -399,7 +380,6 @@ async def test_frames_without_a_pending_id_or_not_json_are_refused(session: Clie
     assert neither["error"]["message"] == "give exactly one of `response` and `error`"
 
 
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_a_response_that_does_not_compile_is_refused_with_its_location(
     session: Client,
 ) -> None:

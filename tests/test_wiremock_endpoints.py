@@ -269,13 +269,6 @@ async def _callback_closed_by(
         return closing, handlers.get(f"native-{stub}")
 
 
-CALLBACK_HELD_BY_ONE_WORKER = pytest.mark.single_process(
-    "a callback's WebSocket is held by one worker: a mock request the other worker "
-    "takes finds no callback there"
-)
-
-
-@CALLBACK_HELD_BY_ONE_WORKER
 async def test_dialect_resets_close_the_sessions_callbacks(cp: SessionHandle) -> None:
     closing, native = await _callback_closed_by(cp, "/reset", "cb-reset")
     assert (closing.type, closing.data, closing.extra) == (

@@ -9,13 +9,16 @@ After applying ops, a member records the id of the last one in the hash
 `cp:{*}:applied` and publishes it on `cp:{*}:acks`, which wakes the processes waiting
 for that op (`Members.wait_applied`). A waiter also looks again every
 `RECHECK_S`, so a member that stops beating is dropped from the wait within that.
+
+The same subscription carries the member's inbox, `cp:{*}:inbox:{process id}`: calls
+from other processes and their replies (`controlplane.cluster.forward`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 from redis.exceptions import RedisError
@@ -83,6 +86,9 @@ class Members:
             Cluster.shared_key("labels"),
         ]
         self._channel = Cluster.shared_key("acks")
+        self._inbox = Cluster.shared_key("inbox", cluster.process_id)
+        #: Given each message on this member's inbox (`controlplane.cluster.forward`).
+        self.inbox: Callable[[bytes], None] | None = None
         self._beat_script = self._redis.register_script(_BEAT)
         self._live_script = self._redis.register_script(_LIVE)
         self._tasks: list[asyncio.Task[None]] = []
@@ -192,13 +198,19 @@ class Members:
             self._wake()
 
     async def _listening(self) -> None:
-        """Wake waiters on every acknowledgement another process publishes."""
+        """Wake waiters on every acknowledgement another process publishes; hand the
+        messages of this member's inbox on."""
+        inbox = self._inbox.encode()
         while True:  # ends when `leave` cancels it
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._channel)
-                    async for _ in pubsub.listen():
-                        self._wake()
+                    await pubsub.subscribe(self._channel, self._inbox)
+                    async for message in pubsub.listen():
+                        if message["channel"] == inbox:
+                            if self.inbox is not None:
+                                self.inbox(message["data"])
+                        else:
+                            self._wake()
             except (RedisError, OSError):
                 # Redis is gone for now: waiters still look every RECHECK_S.
                 await asyncio.sleep(HEARTBEAT_S)

@@ -12,6 +12,11 @@ once every live member (`controlplane.cluster.members`) has applied it too.
 
 A process starting later replays the whole log before it joins and serves.
 
+Some changes are not admin requests: a callback's WebSocket opening in one process
+(`controlplane.callbacks`) must be known by all. They go through the same log as
+internal ops (`submit_internal`), named by a method starting with `@`, each applied
+by the function registered under its name (`internal`).
+
 Redis lost while running: writes answer 503 `state_unavailable` (so do reads, see
 `controlplane.admin.shared_reads`; mock traffic is served from this process's copy);
 the follower retries with a bounded backoff and catches up when Redis is back
@@ -40,6 +45,7 @@ from yarl import URL
 
 from controlplane import ids
 from controlplane.cluster import Cluster, StateUnavailable, StateUnreachable
+from controlplane.cluster.forward import Relay
 from controlplane.cluster.members import MEMBER_TTL_MS, Members, stream_id
 from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
@@ -72,6 +78,9 @@ _BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
 _log = get_logger("cluster")
 
 Handle = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: How an internal op is applied: from its body, its answer to the process that sent it.
+Apply = Callable[[bytes], Awaitable[object]]
+_INTERNAL = "@"
 
 
 class Op(msgspec.Struct, array_like=True, frozen=True):
@@ -143,12 +152,14 @@ class Replica:
     def __init__(self, cluster: Cluster, max_body: int) -> None:
         self.cluster = cluster
         self.members = Members(cluster)
+        self.relay = Relay(cluster, self.members)
         self.applied = "0-0"
         self._redis = cluster.redis
         self._log_key = Cluster.shared_key("oplog")
         self._max_body = max_body
         self._handle: Handle | None = None
-        self._waiting: dict[str, asyncio.Future[web.StreamResponse]] = {}
+        self._internal: dict[str, Apply] = {}
+        self._waiting: dict[str, asyncio.Future[object]] = {}
         self._follower: asyncio.Task[None] | None = None
         #: Since when (monotonic) and why Redis does not answer the follower.
         self._lost_since: float | None = None
@@ -192,7 +203,18 @@ class Replica:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
             self._follower = None
+        await self.relay.close()
         await self.members.leave()
+
+    @property
+    def following(self) -> bool:
+        """Whether this process follows the log (started, not stopped): a change it
+        submits now is applied."""
+        return self._follower is not None
+
+    def internal(self, name: str, apply: Apply) -> None:
+        """Apply the internal ops `name` with `apply` (before `start`, which replays)."""
+        self._internal[name] = apply
 
     async def _catch_up(self) -> int:
         """Apply every op up to the end of the log as it is now; how many."""
@@ -284,11 +306,15 @@ class Replica:
             return
         mine = op.origin == self.cluster.process_id
         loop = asyncio.get_running_loop()
-        answer: web.StreamResponse | BaseException
+        answer: object
         assert self._handle is not None  # `start` set it before reading the log
         with ids.applying(op_id, originator=mine):
             try:
-                answer = await self._handle(_request(op, loop, self._max_body))
+                if op.method.startswith(_INTERNAL):
+                    apply = self._internal.get(op.method.removeprefix(_INTERNAL))
+                    answer = None if apply is None else await apply(op.body)
+                else:
+                    answer = await self._handle(_request(op, loop, self._max_body))
             except Exception as exc:  # the error middleware renders ours; this is a bug
                 _log.exception("op_failed", op=op_id, method=op.method, path=op.path)
                 answer = exc
@@ -318,12 +344,6 @@ class Replica:
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
         """Append `request` to the log; its answer once every live process applied it."""
-        loop = asyncio.get_running_loop()
-        if self._lost_since is not None:
-            raise self._unavailable(self._lost_because)
-        if (settling := self._settled_at - loop.time()) > 0:
-            await asyncio.sleep(settling)
-        deadline = loop.time() + ACK_TIMEOUT_S
         op = Op(
             method=request.method,
             path=request.rel_url.raw_path_qs,
@@ -332,7 +352,22 @@ class Replica:
             origin=self.cluster.process_id,
             nonce=secrets.token_hex(8),
         )
-        answered: asyncio.Future[web.StreamResponse] = loop.create_future()
+        return cast(web.StreamResponse, await self._submit(op))
+
+    async def submit_internal(self, name: str, body: bytes) -> object:
+        """Append the internal op `name`; what its `apply` answered here, once every live
+        process applied it."""
+        op = Op(_INTERNAL + name, "", [], body, self.cluster.process_id, secrets.token_hex(8))
+        return await self._submit(op)
+
+    async def _submit(self, op: Op) -> object:
+        loop = asyncio.get_running_loop()
+        if self._lost_since is not None:
+            raise self._unavailable(self._lost_because)
+        if (settling := self._settled_at - loop.time()) > 0:
+            await asyncio.sleep(settling)
+        deadline = loop.time() + ACK_TIMEOUT_S
+        answered: asyncio.Future[object] = loop.create_future()
         self._waiting[op.nonce] = answered
         try:
             try:

@@ -11,6 +11,10 @@ are random, as `uuid.uuid4()` and `secrets.token_hex` are.
 process whose client sent the change (and whenever no op is being applied), so a
 side effect outside this process's memory (a Redis key deleted on reset, a file
 written) runs once, not once per process.
+
+And how much of it happened here: a change whose answer counts what each process did
+(a push's `delivered`, a close's `closed`) reports its part with `tally`; the op log
+sums the parts of every process into the answer (`controlplane.cluster.replica`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["applying", "current_op", "is_originator", "new_token", "new_uuid"]
+__all__ = [
+    "applying",
+    "current_op",
+    "is_originator",
+    "new_token",
+    "new_uuid",
+    "tallies",
+    "tally",
+]
 
 
 @dataclass
@@ -34,6 +46,7 @@ class _Op:
     op_id: str
     originator: bool
     drawn: int = field(default=0)
+    tallies: dict[str, int] = field(default_factory=dict)
 
     def draw(self) -> bytes:
         self.drawn += 1
@@ -63,6 +76,20 @@ def is_originator() -> bool:
     """False only while applying an op another process's client sent."""
     op = _current.get()
     return op is None or op.originator
+
+
+def tally(name: str, count: int) -> None:
+    """Add `count` to this process's part of the answer's field `name` (nothing
+    outside an op: one process's count is the whole)."""
+    op = _current.get()
+    if op is not None:
+        op.tallies[name] = op.tallies.get(name, 0) + count
+
+
+def tallies() -> dict[str, int]:
+    """What the op being applied counted here, by field (empty outside one)."""
+    op = _current.get()
+    return {} if op is None else op.tallies
 
 
 def new_uuid() -> str:

@@ -41,6 +41,7 @@ from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
 from controlplane.mock_app import ADMIN_PREFIX, AdminHandler, MockHandler
+from controlplane.responses.streams import Streams
 from controlplane.route_files import load_route_files
 from controlplane.sessions import SessionStore
 from controlplane.wiremock.files import (
@@ -291,6 +292,7 @@ class ControlplaneServer:
         config = self.config
         if config.state is not None:
             from controlplane.cluster import Cluster  # redis only with `--state`
+            from controlplane.cluster.frames import SharedFrames
             from controlplane.cluster.replica import Replica
 
             self.cluster = await Cluster.connect(config.state)
@@ -318,6 +320,7 @@ class ControlplaneServer:
         )
         if self._replica is not None:  # a callback held here answers in every process
             admin_app[CALLBACKS].share(self._replica, self.store)
+            self._share_frames(self._replica)
         on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None
         self._mock = MockHandler(self.store, on_mock_port)
         mock_runner = web.ServerRunner(
@@ -404,6 +407,17 @@ class ControlplaneServer:
         if self.cluster is not None:
             await self.cluster.close()
             self.cluster = None
+
+    def _share_frames(self, replica: Replica) -> None:
+        """Listings of frames gather those of every process's connections."""
+        store = self.store
+        assert store.shared is not None  # set with the cluster
+
+        def streams_of(session_id: str) -> Streams | None:
+            session = store.get(session_id)
+            return None if session is None else session.streams
+
+        store.shared.frames = SharedFrames(replica.relay, replica.members, streams_of)
 
     def _load_mappings(self, directory: Path) -> None:
         loaded = load_route_files(

@@ -392,6 +392,8 @@ class SessionStore:
             state.shared = None
             return
         shared = self.shared.session(state.id, self.journal_size, self.journal_body_limit)
+        process = self.shared.cluster.process_id
+        state.streams.share(process[:6], int(process[:2], 16))
         state.shared = shared
         state.journal = shared.journal
 

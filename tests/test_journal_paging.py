@@ -178,12 +178,6 @@ def five_frames(cp: SessionHandle) -> Iterator[SessionHandle]:
             stream.close()
 
 
-FRAMES_PER_WORKER = pytest.mark.single_process(
-    "the frames of an open stream or WebSocket are logged by the worker that holds it"
-)
-
-
-@FRAMES_PER_WORKER
 def test_a_handlers_frames_come_in_pages_like_the_journal(five_frames: SessionHandle) -> None:
     api, where = five_frames.api, "handlers/s/messages"
     check_pages(api, where, "messages")

@@ -104,16 +104,6 @@ async def test_events_wait_their_delay_after_the_previous_one(
     assert third >= 0.59
 
 
-DELIVERED_PER_WORKER = pytest.mark.single_process(
-    "a push reaches every worker's open streams, but delivered counts those of the "
-    "worker that answered the push"
-)
-FRAMES_PER_WORKER = pytest.mark.single_process(
-    "the frames of an open stream or WebSocket are logged by the worker that holds it"
-)
-
-
-@DELIVERED_PER_WORKER
 async def test_a_pushed_event_reaches_every_open_stream_of_the_handler_in_the_session(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -133,7 +123,6 @@ async def test_a_pushed_event_reaches_every_open_stream_of_the_handler_in_the_se
         assert await next_event(two) == b'event: tick\nid: 7\ndata: {"n":1}\n\n'
 
 
-@DELIVERED_PER_WORKER
 async def test_a_push_reaches_a_stream_as_soon_as_its_call_is_journaled(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -146,7 +135,6 @@ async def test_a_push_reaches_a_stream_as_soon_as_its_call_is_journaled(
         assert await next_event(stream) == b"data: 1\n\n"
 
 
-@DELIVERED_PER_WORKER
 async def test_a_push_reaches_no_stream_of_another_session(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -246,7 +234,6 @@ async def test_drop_after_counts_pushed_events(
         assert first + await received_until_broken(chunks) == b"data: 1\n\ndata: 2\n\n"
 
 
-@FRAMES_PER_WORKER
 async def test_a_push_that_reaches_drop_after_breaks_the_stream_and_is_recorded(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -270,7 +257,6 @@ async def test_a_push_that_reaches_drop_after_breaks_the_stream_and_is_recorded(
     assert pushed == {"delivered": 0}
 
 
-@DELIVERED_PER_WORKER
 async def test_a_client_that_reads_nothing_holds_up_no_other_stream(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -341,7 +327,6 @@ async def closes(client: aiohttp.ClientSession, cp: SessionHandle) -> list[dict[
     return [frame for frame in listed["messages"] if frame["kind"] == "close"]
 
 
-@FRAMES_PER_WORKER
 async def test_a_client_that_leaves_an_idle_stream_is_forgotten_at_once(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -361,7 +346,6 @@ async def test_a_client_that_leaves_an_idle_stream_is_forgotten_at_once(
     assert pushed == {"delivered": 0}
 
 
-@FRAMES_PER_WORKER
 async def test_the_end_of_a_stream_is_recorded_with_its_cause(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:
@@ -443,7 +427,6 @@ async def test_server_shutdown_ends_open_streams_without_waiting_for_the_grace(
     assert took < 20
 
 
-@FRAMES_PER_WORKER
 async def test_messages_lists_the_events_each_stream_was_sent(
     cp: SessionHandle, client: aiohttp.ClientSession
 ) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ThreadedServer
 from tests.process import needs_node, run_node_test
 
@@ -13,10 +11,6 @@ SCRIPT = Path(__file__).resolve().parent / "polyglot" / "streams.test.mjs"
 
 
 @needs_node
-@pytest.mark.single_process(
-    "a push reaches every worker's open streams, but delivered counts those of the worker "
-    "that answered the push"
-)
 def test_node_reads_sse_and_talks_websocket(cp_server: ThreadedServer) -> None:
     done = run_node_test(SCRIPT, cp_server.admin_url)
     assert done.returncode == 0, done.stdout + done.stderr

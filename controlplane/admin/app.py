@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from controlplane import callbacks, dashboard, ids, recording, wire
+from controlplane import callbacks, dashboard, ids, paging, recording, wire
 from controlplane._version import __version__
 from controlplane.admin import journal_feed, shared_reads
 from controlplane.admin.decoding import (
@@ -360,6 +360,7 @@ async def _push(
     item = await decode_body(request, shape)
     _no_delay(item)
     delivered = session.streams.push(name, kind, item)
+    ids.tally("delivered", delivered)  # with --state, the answer sums every process's
     _log.info(event, session=session.id, handler=name, delivered=delivered)
     return json_response(wire.Delivered(delivered=delivered))
 
@@ -367,6 +368,14 @@ async def _push(
 async def list_messages(request: web.Request) -> web.StreamResponse:
     session, name = _handler(request)
     streams = session.streams
+    shared = request.app[STORE].shared
+    if shared is not None and shared.frames is not None:
+        # `--state`: the frames of every process's connections, as one log
+        after, limit = int_query(request, "after"), int_query(request, "limit")
+        recorded, evicted = await shared.frames.gather(session.id, name)
+        gathered = paging.page(recorded, after=after, limit=limit)
+        envelope = wire.StreamFrameList(messages=[], evicted=evicted, next=gathered.next)
+        return await stream_json(request, envelope, "messages", iter(gathered.entries))
     page = _page(request, streams, lambda frame: frame.handler == name)
     frames = (frame.to_wire() for frame in page.entries)
     envelope = wire.StreamFrameList(messages=[], evicted=streams.evicted, next=page.next)
@@ -383,6 +392,7 @@ async def close_connections(request: web.Request) -> web.Response:
         where = "?code" if str(exc).startswith("`code`") else "?reason"
         raise InvalidInput(str(exc), location=where) from None
     closed = await session.streams.close(name, close.code, close.reason)
+    ids.tally("closed", closed)  # with --state, the answer sums every process's
     _log.info("connections_closed", session=session.id, handler=name, closed=closed)
     return json_response(wire.ConnectionsClosed(closed=closed))
 

@@ -169,6 +169,15 @@ class Members:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(changed), min(remaining, RECHECK_S))
 
+    async def others(self) -> list[str]:
+        """The process ids of the other live members."""
+        flat = await cast(
+            Awaitable[list[bytes]],
+            self._live_script(keys=self._keys, args=[MEMBER_TTL_MS]),
+        )
+        me = self.cluster.process_id
+        return [p for p in (raw.decode() for raw in flat[::3]) if p != me]
+
     async def _lagging(self, wanted: tuple[int, int]) -> list[str]:
         """Who among the live members has not applied `wanted`, as a person reads it."""
         flat = await cast(

@@ -17,6 +17,11 @@ Some changes are not admin requests: a callback's WebSocket opening in one proce
 internal ops (`submit_internal`), named by a method starting with `@`, each applied
 by the function registered under its name (`internal`).
 
+An answer that counts what each process did (a push's `delivered`, a close's
+`closed`: `controlplane.ids.tally`) is the sum of every process's part: the others
+add theirs to the hash `cp:{*}:tally:{op id}` before they acknowledge the op, and
+the process that answers adds them to its own once every live process has applied it.
+
 Redis lost while running: writes answer 503 `state_unavailable` (so do reads, see
 `controlplane.admin.shared_reads`; mock traffic is served from this process's copy);
 the follower retries with a bounded backoff and catches up when Redis is back
@@ -75,6 +80,8 @@ _READS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 _BATCH = 200
 _BLOCK_MS = 1000
 _BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: Seconds an op's tallies stay in Redis (long past the answer that sums them).
+_TALLY_TTL_S = 60
 _log = get_logger("cluster")
 
 Handle = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -159,7 +166,7 @@ class Replica:
         self._max_body = max_body
         self._handle: Handle | None = None
         self._internal: dict[str, Apply] = {}
-        self._waiting: dict[str, asyncio.Future[object]] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[object, dict[str, int]]]] = {}
         self._follower: asyncio.Task[None] | None = None
         #: Since when (monotonic) and why Redis does not answer the follower.
         self._lost_since: float | None = None
@@ -318,7 +325,10 @@ class Replica:
             except Exception as exc:  # the error middleware renders ours; this is a bug
                 _log.exception("op_failed", op=op_id, method=op.method, path=op.path)
                 answer = exc
+            counted = dict(ids.tallies())
         self.applied = op_id
+        if not mine and any(counted.values()):
+            await self._report(op_id, counted)
         waiting = self._waiting.get(op.nonce) if mine else None
         if waiting is not None and not waiting.done():
             if isinstance(answer, BaseException):
@@ -326,7 +336,47 @@ class Replica:
                     ControlplaneError("internal error in controlplane (a bug): see the log")
                 )
             else:
-                waiting.set_result(answer)
+                waiting.set_result((answer, counted))
+
+    async def _report(self, op_id: str, counted: dict[str, int]) -> None:
+        """Add this process's part of the op's answer for its sender to sum."""
+        key = Cluster.shared_key("tally", op_id)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, count in counted.items():
+                    if count:
+                        pipe.hincrby(key, name, count)
+                pipe.expire(key, _TALLY_TTL_S)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:  # the sum lacks this part; the op is applied
+            _log.warning("tally_lost", op=op_id, error=str(exc) or type(exc).__name__)
+
+    async def _summed(self, op_id: str, answer: object, counted: dict[str, int]) -> object:
+        """`answer` with every other process's part of its `counted` fields added."""
+        body = answer.body if isinstance(answer, web.Response) else None
+        if not isinstance(body, bytes):
+            return answer
+        key = Cluster.shared_key("tally", op_id)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(key)
+                pipe.delete(key)
+                others, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(
+                f"the change was made (op {op_id}) but what the other processes counted "
+                f"cannot be read: the shared state at {self.cluster.safe_url} does not "
+                f"answer ({exc})"
+            ) from None
+        if not others:
+            return answer
+        document = msgspec.json.decode(body)
+        for name in counted:
+            if isinstance(document.get(name), int):
+                document[name] += int(others.get(name.encode(), 0))
+        assert isinstance(answer, web.Response)
+        answer.body = msgspec.json.encode(document)
+        return answer
 
     # ------------------------------------------------------------ the admin side
 
@@ -367,7 +417,7 @@ class Replica:
         if (settling := self._settled_at - loop.time()) > 0:
             await asyncio.sleep(settling)
         deadline = loop.time() + ACK_TIMEOUT_S
-        answered: asyncio.Future[object] = loop.create_future()
+        answered: asyncio.Future[tuple[object, dict[str, int]]] = loop.create_future()
         self._waiting[op.nonce] = answered
         try:
             try:
@@ -376,7 +426,7 @@ class Replica:
                 raise self._unavailable(str(exc)) from None
             try:
                 async with asyncio.timeout_at(deadline):
-                    answer = await answered
+                    answer, counted = await answered
             except TimeoutError:
                 raise StateUnavailable(
                     f"the change was logged (op {op_id}) but this process "
@@ -384,7 +434,7 @@ class Replica:
                     "it is catching up with the shared state"
                 ) from None
             await self.members.wait_applied(op_id, deadline)
-            return answer
+            return await self._summed(op_id, answer, counted) if counted else answer
         finally:
             del self._waiting[op.nonce]
 

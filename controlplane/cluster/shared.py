@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from controlplane import ids
 from controlplane.cluster import Cluster
 from controlplane.cluster.counters import Counters, Op
+from controlplane.cluster.frames import SharedFrames
 from controlplane.cluster.journal_stream import CLEAR, REMOVE, SharedJournal, StreamWriter
 from controlplane.logs import get_logger
 from controlplane.matching import RouteTable
@@ -80,6 +81,8 @@ class SharedState:
         self._ops: list[Op] = []
         self._lock = asyncio.Lock()
         self._soon: asyncio.Task[None] | None = None
+        #: Every process's frames of open streams, for listings (set at start).
+        self.frames: SharedFrames | None = None
         cluster.on_close.append(self.close)
 
     def session(self, session_id: str, journal_size: int, body_limit: int) -> SharedSession:

@@ -21,6 +21,11 @@ The frame log keeps the newest `limit` frames of the session and counts the rest
 records a thousand frames, so a frame is small: an untracked struct naming its
 connection, and the `Payload` (the message or event) that every frame of the push
 shares. Its wire shape is built only when someone lists it.
+
+With shared state (`serve --state`) each process logs the frames of the connections
+it holds, and a listing gathers every process's (`controlplane.cluster.frames`). So
+that they merge into one log, `Streams.share` makes connection ids name their process
+and seqs follow the clock (`ClockSeq`): in one process they number from 1.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import contextlib
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -41,7 +46,7 @@ from controlplane.journal import iso_utc
 from controlplane.logs import get_logger
 from controlplane.paging import Page, page
 
-__all__ = ["Channel", "Connection", "Frame", "FrameKind", "Payload", "Streams"]
+__all__ = ["Channel", "ClockSeq", "Connection", "Frame", "FrameKind", "Payload", "Streams"]
 
 _log = get_logger("streams")
 
@@ -123,6 +128,27 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
         return frame
 
 
+class ClockSeq:
+    """Seqs of frames that merge with other processes' in time order: tens of
+    microseconds since the epoch, times 8, plus this process's `salt` (0-7), so that two
+    processes' frames of one instant differ; increasing within the process. Below 2**53
+    (JavaScript's exact integers) until the year 2300."""
+
+    __slots__ = ("_last", "_salt")
+
+    def __init__(self, salt: int) -> None:
+        self._salt = salt % 8
+        self._last = 0
+
+    def __iter__(self) -> ClockSeq:
+        return self
+
+    def __next__(self) -> int:
+        seq = max(self._last + 8, int(time.time() * 100_000) * 8 + self._salt)
+        self._last = seq
+        return seq
+
+
 class Channel:
     """One handler's view of its session's `Streams`, held by the handler's responder."""
 
@@ -174,10 +200,20 @@ class Streams:
         self.limit = limit
         self._frames: deque[Frame] = deque(maxlen=limit)
         self._appended = 0
-        self._seq = itertools.count(1)
-        self._ids = itertools.count(1)
+        self._seq: Iterator[int] = itertools.count(1)
+        self._ids: Iterator[int | str] = itertools.count(1)
         self._open: dict[str, dict[str, Connection]] = {}
         self._ending: set[asyncio.Task[None]] = set()
+
+    def share(self, process: str, salt: int) -> None:
+        """Number frames and connections so that they merge with other processes'
+        (`serve --state`): connection ids `{process}-{n}`, seqs from the clock."""
+        self._seq = ClockSeq(salt)
+        self._ids = (f"{process}-{n}" for n in itertools.count(1))
+
+    def recorded(self, handler: str) -> list[Frame]:
+        """Every frame of `handler` in the log, oldest first."""
+        return [frame for frame in self._frames if frame.handler == handler]
 
     def channel(self, handler: str) -> Channel:
         return Channel(self, handler)

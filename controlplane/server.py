@@ -37,6 +37,9 @@ from controlplane import ids, wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.callbacks import CALLBACKS
+from controlplane.cluster import Cluster, check_state_url
+from controlplane.cluster.frames import SharedFrames
+from controlplane.cluster.replica import REPLICA, Replica
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
@@ -320,6 +323,7 @@ class ControlplaneServer:
         )
         if self._replica is not None:  # a callback held here answers in every process
             admin_app[CALLBACKS].share(self._replica, self.store)
+            admin_app[REPLICA] = self._replica
             self._share_frames(self._replica)
         on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None
         self._mock = MockHandler(self.store, on_mock_port)

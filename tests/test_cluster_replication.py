@@ -19,6 +19,7 @@ import pytest
 import redis
 import requests
 
+from controlplane.wiremock.diff_report import NO_STUBS
 from tests.process import ServerProcess, serve_process
 from tests.redis_support import RedisProcess, redis_server, redis_url
 
@@ -343,3 +344,17 @@ def test_concurrent_writes_through_two_processes_end_alike(tmp_path: Path, redis
         assert listings[1] == listings[0]
         for route_id in ids:  # both processes answer with the same winner's body
             assert _mock(a, f"/{route_id}").json() == _mock(b, f"/{route_id}").json()
+
+
+def test_a_dialect_read_in_one_process_makes_every_process_answer_as_wiremock(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with processes(tmp_path, redis_url, 2) as (a, b):
+        native = _mock(b, "/x")
+        assert (native.status_code, native.headers["Content-Type"]) == (404, "application/json")
+        listed = requests.get(f"{a.admin_url}/__admin/mappings", timeout=10)  # a read
+        assert listed.json()["meta"]["total"] == 0
+        unmatched = _mock(b, "/x")
+        assert unmatched.status_code == 404
+        assert unmatched.headers["Content-Type"].startswith("text/plain")
+        assert unmatched.text == NO_STUBS

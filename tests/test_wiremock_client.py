@@ -442,10 +442,6 @@ def test_removing_a_persisted_stub_rewrites_a_shared_file(rooted: RootedServer) 
     assert not shared.exists()
 
 
-@pytest.mark.single_process(
-    "a session answers as WireMock from its first dialect call on, in the worker that call "
-    "reached: a read (this test's first call) is not replicated"
-)
 def test_unmatched_requests_get_wiremocks_plain_text_diff(wm: WireMockSession) -> None:
     assert Mappings.retrieve_all_mappings().meta.total == 0  # the dialect names the session
     nothing = requests.get(f"{wm.mock}/x", timeout=5)

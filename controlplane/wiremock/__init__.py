@@ -59,6 +59,7 @@ def mount(
 ) -> None:
     """Serve the dialect under every prefix of `PREFIXES`."""
     admin = WireMockAdmin(store, root, shutdown, app.get(CALLBACKS))
+    admin.share(app)
     for method, path, handler in _routes(admin):
         for prefix in PREFIXES:
             app.router.add_route(method, prefix + path, handler)

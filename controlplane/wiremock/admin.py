@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from controlplane import ids
 from controlplane._version import __version__
 from controlplane.admin.decoding import (
     decode_body,
@@ -26,6 +27,7 @@ from controlplane.admin.decoding import (
     json_response,
 )
 from controlplane.callbacks import Callbacks
+from controlplane.cluster.replica import REPLICA
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
 from controlplane.matching import compile_document_match
@@ -41,6 +43,11 @@ _log = get_logger("wiremock")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Where the dialect is mounted: the default (or header-chosen) session, and any session.
 PREFIXES = ("/__admin", "/api/sessions/{sid}/__admin")
+#: The internal op (`controlplane.cluster.replica`) that marks a dialect session in
+#: every process, when a read (which the op log does not carry) marked it in one.
+_MARKED_OP = "wiremock-session-marked"
+#: Where `WireMockAdmin.session` notes, on the request, the session a read marked.
+_MARKED = web.RequestKey("controlplane.wiremock.marked", str)
 
 
 def _empty(status: int = 200) -> web.Response:
@@ -76,8 +83,35 @@ class WireMockAdmin:
         (unmatched requests get WireMock's diff report: `diff_report`)."""
         sid = request.match_info.get("sid") or request.headers.get(SESSION_HEADER)
         session = self.store.require(sid or DEFAULT_SESSION)
-        mark_dialect_session(session)
+        if mark_dialect_session(session) and ids.current_op() is None:
+            request[_MARKED] = session.id  # a read's: `_share_mark` makes it everyone's
         return session
+
+    def share(self, app: web.Application) -> None:
+        """With shared state, a session a read marks is marked in every process."""
+        app.on_startup.append(self._join)
+        app.middlewares.append(self._share_mark)
+
+    async def _join(self, app: web.Application) -> None:
+        replica = app.get(REPLICA)
+        if replica is not None:
+            replica.internal(_MARKED_OP, self._marked_elsewhere)
+
+    async def _marked_elsewhere(self, body: bytes) -> None:
+        session = self.store.get(body.decode())
+        if session is not None:
+            mark_dialect_session(session)
+
+    @web.middleware
+    async def _share_mark(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        response = await handler(request)
+        marked = request.get(_MARKED)
+        if marked is not None and (replica := request.app.get(REPLICA)) is not None:
+            # The answer waits, as a write's does: then every process answers as WireMock.
+            await replica.submit_internal(_MARKED_OP, marked.encode())
+        return response
 
     # ------------------------------------------------------------------ mappings
 

@@ -170,9 +170,12 @@ def unmatched_answer(
     return web.Response(status=404, text=body, content_type="text/plain")
 
 
-def mark_dialect_session(session: SessionState) -> None:
-    """From now on (until a reset), `session` answers unmatched requests as WireMock."""
+def mark_dialect_session(session: SessionState) -> bool:
+    """From now on (until a reset), `session` answers unmatched requests as WireMock;
+    whether it did not already."""
     dialect = state.dialect(session)
-    if not dialect.marked:
-        dialect.marked = True
-        session.unmatched_answer = unmatched_answer
+    if dialect.marked:
+        return False
+    dialect.marked = True
+    session.unmatched_answer = unmatched_answer
+    return True

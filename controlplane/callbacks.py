@@ -632,6 +632,9 @@ async def serve(
     registration = Registration(ws, session, handler, timeout_ms)
     refused = await registry.register(registration)
     if refused is not None:
+        # Installed all the same when the shared state only failed to confirm it.
+        registration.close()
+        registry.closed(registration)
         await ws.close(code=1008, message=refused.encode()[:120])
         return ws
     _log.info("callback_registered", session=session.id, handler=handler, timeout_ms=timeout_ms)

@@ -17,15 +17,9 @@ response, or nothing). A response registered while a callback is connected repla
 deletion of the session closes its callbacks (`Callbacks.close`).
 
 With shared state (`serve --state`) the socket is held by the process it connected
-to, and every process answers mock requests for it: the registration goes through
-the op log (an internal op, `callback-opened`), so that every process stacks it at
-the same point of the handler's history; in the others it is a `Remote`, which
-forwards each request to the holder (`controlplane.cluster.forward`, service
-`callback`) and renders the answer it gets back. The holder asks its socket exactly
-as for its own requests, so timeouts and errors are the same. When the socket has
-closed, the holder says so, and the `Remote` steps aside at once (the handler answers
-with what it displaced), as it does when the holder is gone; a `callback-closed` op
-then removes it everywhere.
+to, and every process answers mock requests for it: `controlplane.remote_callbacks`
+plugs into `Callbacks.shared`, and its `Remote` (a `Callback` too) forwards requests
+to the holder, whose `Registration.ask` asks the socket as for its own requests.
 
 What the mock caller gets when the callback does not deliver (the journal entry's
 `response.type` is `callback`, its `error` the code):
@@ -43,39 +37,35 @@ import asyncio
 import base64
 import contextlib
 import itertools
-from collections.abc import Awaitable, Collection, Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from functools import partial
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
 from aiohttp import WSMsgType, web
 
-from controlplane import ids, wire
+from controlplane import wire
 from controlplane.admin.decoding import depth_problem, malformed_json, validation_error
-from controlplane.cluster import StateUnavailable
-from controlplane.cluster.forward import ProcessGone, Relay
-from controlplane.cluster.replica import Replica
 from controlplane.errors import ControlplaneError, InvalidInput, InvalidJson, NotFound
 from controlplane.logs import get_logger
 from controlplane.request_view import NOT_JSON, RequestView
 from controlplane.responses import ResponseSpecError, compile_response
-from controlplane.responses.outcome import (
-    Outcome,
-    Responder,
-    error_body,
-    error_outcome,
-    no_response_outcome,
-)
-from controlplane.sessions import SessionState, SessionStore
+from controlplane.responses.outcome import Outcome, Responder, error_body, error_outcome
+from controlplane.sessions import SessionState
 
 __all__ = [
     "CALLBACKS",
     "DEFAULT_TIMEOUT_MS",
     "MAX_TIMEOUT_MS",
+    "Callback",
     "Callbacks",
+    "Failure",
     "Registration",
-    "Remote",
+    "Sharing",
+    "callback_request",
     "decode_answer",
+    "failure_outcome",
+    "rendered",
     "serve",
 ]
 
@@ -92,51 +82,14 @@ _log = get_logger("callbacks")
 _encode = msgspec.json.encode
 _answer_decoder = msgspec.json.Decoder(wire.CallbackAnswer)
 _PLACEHOLDER = web.Response(status=502)
-#: Seconds a forwarded request waits past its `timeout_ms` for the holder's answer
-#: (which says `callback_timeout` itself when the client is late).
-FORWARD_MARGIN_S: Final = 2.0
-_OPENED, _CLOSED, _SERVICE = "callback-opened", "callback-closed", "callback"
 
 
-class _Failure(NamedTuple):
+class Failure(NamedTuple):
     """A callback that did not deliver: what the mock caller is answered."""
 
     status: int
     code: str
     message: str
-
-
-class _Opened(msgspec.Struct, array_like=True, frozen=True):
-    """The op `callback-opened`: a socket `holder` holds is `handler`'s responder."""
-
-    key: str
-    holder: str
-    session: str
-    handler: str
-    timeout_ms: int
-
-
-class _Ask(msgspec.Struct, frozen=True):
-    """A request forwarded to the holder of the callback `key`."""
-
-    key: str
-    request: wire.CallbackRequest
-
-
-class _Told(msgspec.Struct, frozen=True):
-    """The holder's reply: the client's answer (JSON), a failure, or `closed` (the
-    socket is gone, or was never held here: the handler answers without it)."""
-
-    answer: bytes = b""
-    status: int = 0
-    code: str = ""
-    message: str = ""
-    closed: bool = False
-
-
-_ask_decoder = msgspec.json.Decoder(_Ask)
-_told_decoder = msgspec.json.Decoder(_Told)
-_opened_decoder = msgspec.msgpack.Decoder(_Opened)
 
 
 class UpgradeRequired(ControlplaneError):
@@ -169,7 +122,7 @@ def _id_of(data: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _request(
+def callback_request(
     view: RequestView, session: str, handler: str, params: Mapping[str, str]
 ) -> wire.CallbackRequest:
     query: dict[str, list[str]] = {}
@@ -190,18 +143,18 @@ def _request(
     )
 
 
-def _failed(session: str, handler: str, status: int, code: str, message: str) -> _Failure:
+def _failed(session: str, handler: str, status: int, code: str, message: str) -> Failure:
     _log.info(code, session=session, handler=handler, message=message)
-    return _Failure(status, code, message)
+    return Failure(status, code, message)
 
 
-def _outcome(failure: _Failure) -> Outcome:
+def failure_outcome(failure: Failure) -> Outcome:
     """The mock caller's answer to a callback that did not deliver."""
     body = error_body(failure.code, failure.message)
     return error_outcome(failure.code, body, type="callback", status=failure.status)
 
 
-class _Callback:
+class Callback:
     """A callback installed as its handler's responder: in the process that holds its
     socket (`Registration`) or in another one (`Remote`)."""
 
@@ -215,6 +168,7 @@ class _Callback:
         self.displaced: Responder | None = None
         self._timeout = timeout_ms / 1000
         self.open = True
+        self.installed = False
 
     def answer(self, view: RequestView) -> Outcome:
         # The answer needs an await: the mock handler renders it after the side effects.
@@ -229,6 +183,7 @@ class _Callback:
         """Answer for the handler from now on (NotFound: the session no longer has it)."""
         self.displaced = self.session.responses.get(self.handler)
         self.session.install_responder(self.handler, self)
+        self.installed = True
 
     def close(self) -> None:
         """Give the handler back what this registration displaced (once)."""
@@ -244,20 +199,20 @@ class _Callback:
                 responses[self.handler] = self.displaced
         else:
             # Deeper in the stack (a newer callback displaced this one): unlink it.
-            while isinstance(current, _Callback):
+            while isinstance(current, Callback):
                 if current.displaced is self:
                     current.displaced = self.displaced
                     break
                 current = current.displaced
 
-    def _failure(self, status: int, code: str, message: str) -> _Failure:
+    def _failure(self, status: int, code: str, message: str) -> Failure:
         return _failed(self.session.id, self.handler, status, code, message)
 
-    def _gone(self) -> _Failure:
+    def _gone(self) -> Failure:
         message = f"the callback for handler {self.handler!r} disconnected before answering"
         return self._failure(502, "callback_gone", message)
 
-    def _timed_out(self) -> _Failure:
+    def _timed_out(self) -> Failure:
         message = (
             f"the callback for handler {self.handler!r} did not answer within "
             f"{self.spec.timeout_ms} ms (its `timeout_ms`)"
@@ -280,7 +235,7 @@ class _Callback:
         )
 
 
-async def _rendered(
+async def rendered(
     responder: Responder, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
 ) -> Outcome:
     outcome = responder.answer(view)
@@ -289,7 +244,7 @@ async def _rendered(
     return outcome
 
 
-class Registration(_Callback):
+class Registration(Callback):
     """One callback WebSocket, held by this process."""
 
     def __init__(
@@ -302,27 +257,27 @@ class Registration(_Callback):
     ) -> None:
         super().__init__(session, handler, timeout_ms, key)
         self.ws = ws
-        self._pending: dict[str, asyncio.Future[wire.CallbackAnswer | _Failure]] = {}
+        self._pending: dict[str, asyncio.Future[wire.CallbackAnswer | Failure]] = {}
         self._ids = itertools.count(1)
 
     async def _forward(
         self, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
     ) -> Outcome:
-        asked = await self.ask(_request(view, self.session.id, self.handler, params))
-        if isinstance(asked, _Failure):
-            return _outcome(asked)
-        outcome = await _rendered(asked[1], view, request, params)
+        asked = await self.ask(callback_request(view, self.session.id, self.handler, params))
+        if isinstance(asked, Failure):
+            return failure_outcome(asked)
+        outcome = await rendered(asked[1], view, request, params)
         outcome.type = "callback"
         return outcome
 
     async def ask(
         self, call_request: wire.CallbackRequest
-    ) -> tuple[wire.CallbackAnswer, Responder] | _Failure:
+    ) -> tuple[wire.CallbackAnswer, Responder] | Failure:
         """Send the request to the client; its answer, compiled, or why there is none."""
         if not self.open:
             return self._gone()
         call_id = str(next(self._ids))
-        waiter: asyncio.Future[wire.CallbackAnswer | _Failure] = (
+        waiter: asyncio.Future[wire.CallbackAnswer | Failure] = (
             asyncio.get_running_loop().create_future()
         )
         self._pending[call_id] = waiter
@@ -337,7 +292,7 @@ class Registration(_Callback):
             return self._gone()
         finally:
             self._pending.pop(call_id, None)
-        if isinstance(answer, _Failure):
+        if isinstance(answer, Failure):
             return answer
         if answer.response is None:
             message = f"the callback for handler {self.handler!r} failed: {answer.error}"
@@ -377,7 +332,7 @@ class Registration(_Callback):
             return
         waiter.set_result(answer)
 
-    async def _invalid(self, call_id: str | None, error: ControlplaneError) -> _Failure:
+    async def _invalid(self, call_id: str | None, error: ControlplaneError) -> Failure:
         """Tell the client what was wrong with its frame; the mock caller's 502."""
         await self._refuse(call_id, "callback_invalid", error.message, error.location)
         return self._failure(502, "callback_invalid", self._invalid_message(error))
@@ -403,61 +358,16 @@ class Registration(_Callback):
                 waiter.set_result(self._gone())
 
 
-class Remote(_Callback):
-    """A callback whose socket another process holds (`holder`): each request is
-    forwarded there."""
+class Sharing(Protocol):
+    """How a process's callbacks reach the others (`controlplane.remote_callbacks`)."""
 
-    def __init__(
-        self,
-        relay: Relay,
-        holder: str,
-        session: SessionState,
-        handler: str,
-        timeout_ms: int,
-        key: str,
-    ) -> None:
-        super().__init__(session, handler, timeout_ms, key)
-        self.holder = holder
-        self._relay = relay
+    async def register(self, registration: Registration) -> str | None:
+        """Install `registration` in every process; None, or why it could not be."""
+        ...
 
-    async def _forward(
-        self, view: RequestView, request: web.BaseRequest, params: Mapping[str, str]
-    ) -> Outcome:
-        ask = _Ask(self.key, _request(view, self.session.id, self.handler, params))
-        try:
-            raw = await self._relay.call(
-                self.holder, _SERVICE, _encode(ask), self._timeout + FORWARD_MARGIN_S
-            )
-        except ProcessGone:
-            told = _Told(closed=True)
-        except TimeoutError:
-            return _outcome(self._timed_out())
-        except StateUnavailable as exc:
-            message = (
-                f"the callback for handler {self.handler!r} is held by another process, "
-                f"which this one cannot reach: {exc.message}"
-            )
-            return _outcome(self._failure(502, "callback_gone", message))
-        else:
-            told = _told_decoder.decode(raw)
-        if told.closed:  # the socket closed there: answer as the handler does without it
-            self.close()
-            current = self.session.responses.get(self.handler)
-            if current is None:
-                return no_response_outcome(self.handler, session=self.session.id)
-            return await _rendered(current, view, request, params)
-        if told.code:  # logged by the holder
-            return _outcome(_Failure(told.status, told.code, told.message))
-        answer = _answer_decoder.decode(told.answer)
-        assert answer.response is not None  # the holder sends answers with a response only
-        try:
-            responder = self._compile(answer.response)
-        except ResponseSpecError as exc:  # compiled at the holder: this process differs
-            error = InvalidInput(exc.message, location="$.response" + exc.at)
-            return _outcome(self._failure(502, "callback_invalid", self._invalid_message(error)))
-        outcome = await _rendered(responder, view, request, params)
-        outcome.type = "callback"
-        return outcome
+    def closed(self, registration: Registration) -> None:
+        """Its socket ended here: the other processes drop it."""
+        ...
 
 
 class Callbacks:
@@ -465,107 +375,34 @@ class Callbacks:
     state) the ones other processes hold."""
 
     def __init__(self) -> None:
-        self._open: set[_Callback] = set()
+        self._open: set[Callback] = set()
         self._closing: set[asyncio.Task[object]] = set()
-        #: With shared state: the op log and the relay to the holders, and the sockets
-        #: held here by their keys (installed once their `callback-opened` is applied).
-        self._replica: Replica | None = None
-        self._store: SessionStore | None = None
-        self._held: dict[str, Registration] = {}
-
-    def share(self, replica: Replica, store: SessionStore) -> None:
-        """Make every process's callbacks answer in this one too (`serve --state`)."""
-        self._replica = replica
-        self._store = store
-        replica.internal(_OPENED, self._apply_opened)
-        replica.internal(_CLOSED, self._apply_closed)
-        replica.relay.serve(_SERVICE, self._serve_call)
+        #: With shared state (`serve --state`): how callbacks reach other processes.
+        self.shared: Sharing | None = None
 
     async def register(self, registration: Registration) -> str | None:
-        """Install `registration` (in every process, with shared state); None, or why
-        it could not be (the handler is gone, the shared state does not answer)."""
-        replica = self._replica
-        if replica is None:
-            try:
-                registration.install()
-            except NotFound as gone:  # its last route went while the socket opened
-                return gone.message
-            self.opened(registration)
-            return None
-        registration.key = key = ids.new_token(16)
-        self._held[key] = registration
-        opened = _Opened(
-            key,
-            replica.cluster.process_id,
-            registration.session.id,
-            registration.handler,
-            registration.spec.timeout_ms,
-        )
+        """Install `registration`; None, or why it could not be (the handler is gone,
+        the shared state does not answer)."""
+        if self.shared is not None:
+            return await self.shared.register(registration)
         try:
-            refused = await replica.submit_internal(_OPENED, msgspec.msgpack.encode(opened))
-        except StateUnavailable as exc:
-            return exc.message
-        finally:
-            if key in self._held and registration not in self._open:
-                del self._held[key]
-        return refused if isinstance(refused, str) else None
-
-    def opened(self, registration: _Callback) -> None:
-        self._open.add(registration)
-
-    def closed(self, registration: Registration) -> None:
-        """Its socket ended (`Registration.close` ran): with shared state, the other
-        processes drop it (in the background: they step aside already when they ask)."""
-        self._open.discard(registration)
-        if self._held.pop(registration.key, None) is None or self._replica is None:
-            return
-        if self._replica.following:  # not while this process stops: its holder is gone
-            self._background(self._replica.submit_internal(_CLOSED, registration.key.encode()))
-
-    async def _apply_opened(self, body: bytes) -> str | None:
-        opened = _opened_decoder.decode(body)
-        assert self._store is not None and self._replica is not None  # `share` set them
-        session = self._store.get(opened.session)
-        if session is None:
-            return f"session {opened.session!r} was deleted"
-        callback: _Callback
-        if opened.holder == self._replica.cluster.process_id:
-            held = self._held.get(opened.key)
-            if held is None or not held.open:  # its socket closed while it was being opened
-                return None
-            callback = held
-        else:
-            callback = Remote(
-                self._replica.relay,
-                opened.holder,
-                session,
-                opened.handler,
-                opened.timeout_ms,
-                opened.key,
-            )
-        try:
-            callback.install()
-        except NotFound as gone:
+            registration.install()
+        except NotFound as gone:  # its last route went while the socket opened
             return gone.message
-        self.opened(callback)
+        self.opened(registration)
         return None
 
-    async def _apply_closed(self, body: bytes) -> None:
-        key = body.decode()
-        for callback in [c for c in self._open if c.key == key and isinstance(c, Remote)]:
-            callback.close()
-            self._open.discard(callback)
+    def opened(self, callback: Callback) -> None:
+        self._open.add(callback)
 
-    async def _serve_call(self, payload: bytes) -> bytes:
-        """Another process forwards a request to a socket held here."""
-        ask = _ask_decoder.decode(payload)
-        held = self._held.get(ask.key)
-        if held is None or not held.open:
-            return _encode(_Told(closed=True))
-        asked = await held.ask(ask.request)
-        if isinstance(asked, _Failure):
-            return _encode(_Told(status=asked.status, code=asked.code, message=asked.message))
-        return _encode(_Told(answer=_encode(asked[0])))
+    def dropped(self, callback: Callback) -> None:
+        self._open.discard(callback)
+
+    def closed(self, registration: Registration) -> None:
+        """Its socket ended (`Registration.close` ran)."""
+        self._open.discard(registration)
+        if self.shared is not None:
+            self.shared.closed(registration)
 
     def close(
         self,
@@ -583,12 +420,13 @@ class Callbacks:
         ]:
             callback.close()
             if isinstance(callback, Registration):
-                self._background(callback.ws.close(code=1001, message=reason.encode()))
+                self.background(callback.ws.close(code=1001, message=reason.encode()))
             else:
                 self._open.discard(callback)
 
-    def _background(self, work: Awaitable[object]) -> None:
-        task = asyncio.get_running_loop().create_task(_quietly(work))
+    def background(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` in a task that `aclose` waits for."""
+        task = asyncio.get_running_loop().create_task(work)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -597,14 +435,6 @@ class Callbacks:
         self.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
-
-
-async def _quietly(work: Awaitable[object]) -> object:
-    try:
-        return await work
-    except StateUnavailable as exc:  # the others drop it when they next ask
-        _log.info("callback_close_unshared", message=exc.message)
-        return None
 
 
 CALLBACKS: Final = web.AppKey("callbacks", Callbacks)

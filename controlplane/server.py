@@ -44,6 +44,7 @@ from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
 from controlplane.mock_app import ADMIN_PREFIX, AdminHandler, MockHandler
+from controlplane.remote_callbacks import SharedCallbacks
 from controlplane.responses.streams import Streams
 from controlplane.route_files import load_route_files
 from controlplane.sessions import SessionStore
@@ -322,7 +323,7 @@ class ControlplaneServer:
             middlewares=() if self._replica is None else (self._replica.middleware,),
         )
         if self._replica is not None:  # a callback held here answers in every process
-            admin_app[CALLBACKS].share(self._replica, self.store)
+            SharedCallbacks(admin_app[CALLBACKS], self._replica, self.store)
             admin_app[REPLICA] = self._replica
             self._share_frames(self._replica)
         on_mock_port = _admin_on_mock_port(admin_app) if config.admin_on_mock_port else None

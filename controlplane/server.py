@@ -37,14 +37,11 @@ from controlplane import ids, wiremock
 from controlplane.admin.app import MAX_BODY, build_admin_app
 from controlplane.atomic import remove_stale_temporaries, write_atomically
 from controlplane.callbacks import CALLBACKS
-from controlplane.cluster import Cluster, check_state_url
-from controlplane.cluster.frames import SharedFrames
-from controlplane.cluster.replica import REPLICA, Replica
+from controlplane.cluster import REPLICA, Cluster, check_state_url
 from controlplane.errors import ControlplaneError
 from controlplane.journal import DEFAULT_BODY_LIMIT
 from controlplane.logs import get_logger
 from controlplane.mock_app import ADMIN_PREFIX, AdminHandler, MockHandler
-from controlplane.remote_callbacks import SharedCallbacks
 from controlplane.responses.streams import Streams
 from controlplane.route_files import load_route_files
 from controlplane.sessions import SessionStore
@@ -56,7 +53,6 @@ from controlplane.wiremock.files import (
 )
 
 if TYPE_CHECKING:
-    from controlplane.cluster import Cluster
     from controlplane.cluster.replica import Replica
 from controlplane.wiremock.state import DialectOptions, configure, load_root
 
@@ -139,8 +135,6 @@ class ServerConfig:
                 "worker would have its own routes and journal"
             )
         if self.state is not None:
-            from controlplane.cluster import check_state_url  # redis only with `--state`
-
             check_state_url(self.state)
         if self.shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")
@@ -295,8 +289,7 @@ class ControlplaneServer:
     async def start(self) -> None:
         config = self.config
         if config.state is not None:
-            from controlplane.cluster import Cluster  # redis only with `--state`
-            from controlplane.cluster.frames import SharedFrames
+            # Imported here: a server without `--state` never loads redis-py.
             from controlplane.cluster.replica import Replica
 
             self.cluster = await Cluster.connect(config.state)
@@ -323,6 +316,8 @@ class ControlplaneServer:
             middlewares=() if self._replica is None else (self._replica.middleware,),
         )
         if self._replica is not None:  # a callback held here answers in every process
+            from controlplane.remote_callbacks import SharedCallbacks
+
             SharedCallbacks(admin_app[CALLBACKS], self._replica, self.store)
             admin_app[REPLICA] = self._replica
             self._share_frames(self._replica)
@@ -415,6 +410,8 @@ class ControlplaneServer:
 
     def _share_frames(self, replica: Replica) -> None:
         """Listings of frames gather those of every process's connections."""
+        from controlplane.cluster.frames import SharedFrames
+
         store = self.store
         assert store.shared is not None  # set with the cluster
 

@@ -8,6 +8,9 @@ Redis Cluster and one Lua script may touch them all.
 
 The client is redis-py's `redis.asyncio` over a `BlockingConnectionPool`: under
 concurrency the default pool raises "Too many connections" where this one waits.
+This module imports redis-py only in `Cluster.connect`, so that a server without
+`--state` (which imports `StateUnavailable` and `REPLICA` from here) never loads it;
+the other modules of the package import it freely, and only `--state` loads them.
 """
 
 from __future__ import annotations
@@ -16,15 +19,26 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from aiohttp import web
 
 from controlplane.errors import ControlplaneError
 
-__all__ = ["SCHEMES", "Cluster", "StateUnavailable", "StateUnreachable", "check_state_url"]
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from controlplane.cluster.replica import Replica
+
+__all__ = [
+    "REPLICA",
+    "SCHEMES",
+    "Cluster",
+    "StateUnavailable",
+    "StateUnreachable",
+    "check_state_url",
+]
 
 #: What `--state` takes.
 SCHEMES = ("redis", "rediss", "unix")
@@ -46,6 +60,10 @@ class StateUnavailable(ControlplaneError):
 
     status = 503
     code = "state_unavailable"
+
+
+#: The admin application's replica (`serve --state`); absent in memory.
+REPLICA: web.AppKey[Replica] = web.AppKey("replica")
 
 
 def check_state_url(url: str) -> None:
@@ -74,6 +92,9 @@ class Cluster:
     @classmethod
     async def connect(cls, url: str) -> Cluster:
         """Connect and check that Redis answers; `StateUnreachable` says why not."""
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
         check_state_url(url)
         pool = aioredis.BlockingConnectionPool.from_url(
             url,

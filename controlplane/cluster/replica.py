@@ -55,7 +55,7 @@ from controlplane.cluster.members import MEMBER_TTL_MS, Members, stream_id
 from controlplane.errors import ControlplaneError
 from controlplane.logs import get_logger
 
-__all__ = ["ACK_TIMEOUT_S", "LOCAL", "REPLICA", "Op", "Replica"]
+__all__ = ["ACK_TIMEOUT_S", "LOCAL", "Op", "Replica"]
 
 #: Seconds an admin write waits for every live process to apply it (then 503).
 ACK_TIMEOUT_S = 5.0
@@ -440,10 +440,6 @@ class Replica:
 
     def _unavailable(self, reason: str) -> StateUnavailable:
         return self.cluster.unavailable(reason)
-
-
-#: The admin application's replica (`serve --state`); absent in memory.
-REPLICA = web.AppKey("replica", Replica)
 
 
 def _is_local(request: web.Request) -> bool:

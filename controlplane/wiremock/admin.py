@@ -27,7 +27,7 @@ from controlplane.admin.decoding import (
     json_response,
 )
 from controlplane.callbacks import Callbacks
-from controlplane.cluster.replica import REPLICA
+from controlplane.cluster import REPLICA
 from controlplane.errors import Conflict, InvalidInput
 from controlplane.logs import get_logger
 from controlplane.matching import compile_document_match

@@ -266,6 +266,9 @@ class JournalEntry(msgspec.Struct, gc=False):
         """Seconds since the epoch, to the microsecond."""
         return (self.stamp & _TIME_MASK) / 1_000_000
 
+    # The record's fields, one plain property each: a generic descriptor (`__get__` in
+    # Python) reads one about 3x slower and `property(attrgetter(...))` no faster, and
+    # a journal listing reads every field of up to 10,000 entries.
     @property
     def method(self) -> str:
         return self.request.method

@@ -13,8 +13,8 @@ The contract (DESIGN.md, "Talking to real services"):
   `sequence` (its last answer repeating) when the origin answered the same request
   differently over time;
 - a compressed body (gzip, deflate) is decoded for the stored copy and its
-  `Content-Encoding` dropped, only when decoding happened; framing headers go (the
-  server sets them for the body it sends);
+  `Content-Encoding` dropped, only when decoding happened; framing headers and `Date`
+  go (the server sets them for what it sends);
 - a request some route other than a proxy answers now is not recorded again;
   exchanges the journal could not keep whole (a body over `--journal-body-limit`, an
   answer still streaming or broken off) are skipped, each with its reason.
@@ -67,7 +67,10 @@ _log = get_logger("recording")
 #: Methods whose requests carry a body: their recorded routes match the body, even an empty one.
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 #: Headers never kept in a recorded answer: the server frames the body it sends itself.
-_FRAMING = frozenset(("content-length", "transfer-encoding"))
+#: Headers the stored answer leaves out: the server sets them for what it sends (the
+#: framing of its body, the `Date` of its answer; a recorded `Date` would also make two
+#: answers a second apart differ).
+_NOT_STORED = frozenset(("content-length", "transfer-encoding", "date"))
 #: The most bytes a decoded body may grow to; past it the body stays encoded.
 _MAX_DECODED = 64 * 1024 * 1024
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -264,7 +267,7 @@ def _unservable(method: str, answer: Answer) -> str | None:
 def _stored(status: int, headers: CIMultiDict[str], body: bytes) -> Answer:
     """The answer as stored: decoded when it was compressed, framing headers dropped."""
     encoding = headers.get("Content-Encoding")
-    drop = set(_FRAMING)
+    drop = set(_NOT_STORED)
     if encoding is not None and (decoded := _decode(encoding, body)) is not None:
         body = decoded
         drop.add("content-encoding")

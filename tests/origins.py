@@ -5,7 +5,8 @@ it got (method, raw path and query, headers in order, body), `/gzip` sends a gzi
 as it is, `/redirect` a 302, `/events` an SSE stream whose second event waits for the
 test (`release()`), `/stall` never answers, `/broken` declares more body than it sends
 (`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers.
-For recording: `/json/{name}` answers JSON naming the request (its query and body),
+For recording: `/json/{name}` answers JSON naming the request (its query and body;
+its `Date` is the request's `X-Answer-Date` when given),
 `/count` counts its calls, `/bytes` sends bytes that are not UTF-8, `/brotli` a body
 labelled with an encoding nobody decodes, `/odd` a status beyond 599.
 """
@@ -178,7 +179,7 @@ class Origin:
                 "accept": request.headers.get("Accept"),
                 "body": body.decode("utf-8", "replace"),
             },
-            headers={"X-Origin": "yes"},
+            headers={"X-Origin": "yes", **_answer_date(request)},
         )
 
     async def _counter(self, request: web.Request) -> web.Response:
@@ -195,3 +196,9 @@ class Origin:
 
     async def _odd(self, request: web.Request) -> web.Response:
         return web.Response(status=600, text="odd")
+
+
+def _answer_date(request: web.Request) -> dict[str, str]:
+    """The `Date` a test asked the origin to answer with (`X-Answer-Date`), if any."""
+    asked = request.headers.get("X-Answer-Date")
+    return {} if asked is None else {"Date": asked}

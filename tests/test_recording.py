@@ -161,6 +161,29 @@ def test_the_same_answer_twice_is_one_response(cp: SessionHandle, origin: Origin
     assert route["response"]["type"] == "json"
 
 
+def test_answers_that_differ_only_in_their_date_are_one_response(
+    cp: SessionHandle, origin: Origin
+) -> None:
+    """An origin dates every answer; two a second apart are still the same answer, and
+    the route plays back with the server's own `Date`, not the recorded one."""
+    start(cp, origin.url)
+    for second in ("00", "01"):
+        date = f"Mon, 07 Dec 2026 10:00:{second} GMT"
+        relayed = requests.get(
+            f"{cp.mock_url}/json/dated", headers={"X-Answer-Date": date}, timeout=10
+        )
+        assert relayed.headers["Date"] == date  # the client being recorded gets it as it came
+    [route] = stop(cp)["routes"]
+    assert route["response"]["type"] == "json"
+    assert {name.lower() for name in route["response"]["headers"]} == {
+        "content-type",
+        "x-origin",
+        "server",
+    }
+    played = requests.get(f"{cp.mock_url}/json/dated", timeout=10)
+    assert played.headers["Date"] != "Mon, 07 Dec 2026 10:00:01 GMT"
+
+
 def test_gzip_is_decoded_for_the_stored_copy_and_its_encoding_dropped(
     cp: SessionHandle, origin: Origin
 ) -> None:

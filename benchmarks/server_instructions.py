@@ -1,16 +1,22 @@
 """Instructions per request of the whole server (aiohttp included), under cachegrind.
 
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
-[SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`: the bare server's
-GET and POST, 1 route, the conditions POST, 10,000 templates, 100 sessions round-robin)
-runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same way
-(`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside valgrind);
-one run then serves N requests (4 keep-alive connections, each sending the next request
-once the answer is in), the other none, and both stop. The difference of their
+[--connections N] [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`:
+the bare server's GET and POST, 1 route, the conditions POST, 10,000 templates, 100
+sessions round-robin; `1_route_state`: 1 route with `--state` on a redis-server started
+here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same
+way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
+valgrind); one run then serves N requests (4 keep-alive connections, each sending the next
+request once the answer is in), the other none, and both stop. The difference of their
 instruction counts over N is what one request costs the server in user space: the load
 of a shared machine, which moves every wall-clock and CPU-time figure, does not change
 it. Kernel time (the socket calls) is not counted; wrk's batching under 32 connections
 is not reproduced. Ratios between scenarios are the figures to read.
+
+With `--state` (`1_route_state`) Redis's own instructions are not counted, and the
+entries per journal batch are printed beside the figure: a batch holds at most one
+request per connection (`--connections 32` is wrk's), so the per-batch costs weigh
+more with fewer connections.
 
 With `--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C
 DIR`; repeatable) each controlplane scenario also runs from that tree (`PYTHONPATH=DIR`).
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import HERE, VENV_BIN, Procs, bare_argv, expect
+from redis_server import RedisServer, start_redis
 from setups import (
     COND_BODY,
     COND_HEADERS,
@@ -43,6 +50,7 @@ from setups import (
     template_routes,
 )
 
+#: Keep-alive connections the requests are spread over (`--connections`).
 CONNECTIONS = 4
 _HOST = "127.0.0.1"
 
@@ -100,7 +108,14 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
     "bare_get": ("bare", None, lambda i: _get("/hello")),
     "bare_post": ("bare", None, lambda i: _post()),
     "1_route": ("cp", lambda url: register(url, [one_route()]), lambda i: _get("/hello")),
+    # The same with `--state`: journal entries go to Redis, each answer waits for its batch.
+    "1_route_state": (
+        "state",
+        lambda url: register(url, [one_route()]),
+        lambda i: _get("/hello"),
+    ),
     "conditions": ("cp", lambda url: register(url, condition_routes()), lambda i: _post()),
+    "proxy": ("cp", _setup_proxy, lambda i: _get("/hello")),
     "10k_template": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/42")),
     # A new id each request (as lua/template_ids.lua): no kept lookup helps.
     "10k_template_ids": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/{i}")),
@@ -111,12 +126,11 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
         lambda i: _get(f"/svc0/items/{i}"),
     ),
     "100_sessions": ("cp", _setup_sessions, lambda i: _get(f"/_s/bench{i % SESSIONS + 1}/hello")),
-    "proxy": ("cp", _setup_proxy, lambda i: _get("/hello")),
 }
 
 
-async def _load(port: int, requests: list[bytes]) -> None:
-    """Send `requests` over CONNECTIONS keep-alive connections, one at a time on each."""
+async def _load(port: int, requests: list[bytes], connections: int) -> None:
+    """Send `requests` over `connections` keep-alive connections, one at a time on each."""
 
     async def connection(share: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection(_HOST, port)
@@ -128,10 +142,17 @@ async def _load(port: int, requests: list[bytes]) -> None:
             await reader.readexactly(int(length.group(1)))
         writer.close()
 
-    await asyncio.gather(*(connection(requests[k::CONNECTIONS]) for k in range(CONNECTIONS)))
+    await asyncio.gather(*(connection(requests[k::connections]) for k in range(connections)))
 
 
-def _instructions(name: str, requests: int, pythonpath: str | None, tmp: Path) -> int:
+def _instructions(
+    name: str,
+    requests: int,
+    pythonpath: str | None,
+    tmp: Path,
+    connections: int,
+    state: RedisServer | None,
+) -> int:
     kind, setup, request = SCENARIOS[name]
     ready = tmp / f"ready-{name}-{requests}-{os.getpid()}-{time.monotonic_ns()}.json"
     if kind == "bare":
@@ -140,6 +161,10 @@ def _instructions(name: str, requests: int, pythonpath: str | None, tmp: Path) -
     else:
         argv = [str(VENV_BIN / "controlplane"), "serve", "--port", "0", "--admin-port", "0"]
         argv += ["--log-level", "warning", "--ready-file", str(ready)]
+    if kind == "state":
+        assert state is not None
+        state.flush()  # every run starts from an empty Redis
+        argv += ["--state", f"{state.url}/0"]
     env = dict(os.environ, PYTHONHASHSEED="0")
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
@@ -163,7 +188,7 @@ def _instructions(name: str, requests: int, pythonpath: str | None, tmp: Path) -
         if setup is not None:
             setup(info["admin_url"])
         port = int(info["mock_url"].rsplit(":", 1)[1]) if "mock_url" in info else info["port"]
-        asyncio.run(_load(port, [request(i) for i in range(requests)]))
+        asyncio.run(_load(port, [request(i) for i in range(requests)], connections))
     finally:
         server.terminate()
     out = server.communicate(timeout=600)[0]
@@ -177,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument(
         "--baseline", action="append", default=[], help="a package tree to run too (repeatable)"
     )
@@ -187,16 +213,30 @@ def main() -> None:
         runs += [(name, None) for name in args.scenarios]
     for tree in args.baseline:
         base = os.path.abspath(tree)
-        runs += [(name, base) for name in args.scenarios if SCENARIOS[name][0] == "cp"]
+        runs += [(name, base) for name in args.scenarios if SCENARIOS[name][0] != "bare"]
+    procs = Procs()
     try:
+        state = None
+        if any(SCENARIOS[name][0] == "state" for name, _ in runs):
+            state = start_redis(procs)
         with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
             for name, pythonpath in runs:
-                idle = _instructions(name, 0, pythonpath, Path(tmp))
-                loaded = _instructions(name, args.requests, pythonpath, Path(tmp))
+                idle = _instructions(name, 0, pythonpath, Path(tmp), args.connections, state)
+                before = state.calls("evalsha", "xadd") if state is not None else [0, 0]
+                loaded = _instructions(
+                    name, args.requests, pythonpath, Path(tmp), args.connections, state
+                )
                 label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
-                per = (loaded - idle) / args.requests
-                print(f"{label:<24} {per:10,.0f} instructions/request", flush=True)
+                line = f"{label:<24} {(loaded - idle) / args.requests:10,.0f} instructions/request"
+                if SCENARIOS[name][0] == "state" and state is not None:
+                    batches, entries = (
+                        after - was
+                        for after, was in zip(state.calls("evalsha", "xadd"), before, strict=True)
+                    )
+                    line += f"  ({entries / max(batches, 1):.1f} entries per journal batch)"
+                print(line, flush=True)
     finally:
+        procs.stop_all()
         _ORIGIN.procs.stop_all()
 
 

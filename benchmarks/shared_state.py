@@ -16,14 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from typing import Any
 
-import redis
 from harness import (
     LOAD_CORE,
     Proc,
@@ -32,13 +26,11 @@ from harness import (
     controlplane_argv,
     cpu_seconds,
     median,
-    pinned,
     run_wrk,
 )
+from redis_server import start_redis
 from setups import JSON_OK, register
 
-#: Persistence off: what is measured is controlplane, not the disk.
-REDIS_FLAGS = ("--save", "", "--appendonly", "no")
 LIMITED: dict[str, Any] = {
     "method": "GET",
     "path": "/limited",
@@ -54,51 +46,6 @@ PLAIN: dict[str, Any] = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _redis(procs: Procs) -> tuple[str, int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed: apt-get install redis-server")
-    port = _free_port()
-    popen = procs.spawn(
-        pinned(
-            LOAD_CORE,
-            [binary, "--bind", "127.0.0.1", "--port", str(port), *REDIS_FLAGS],
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            sys.exit("redis-server did not start")
-        time.sleep(0.05)
-    return f"redis://127.0.0.1:{port}/0", popen.pid
-
-
-def _batches(url: str) -> int:
-    """EVALSHA calls Redis has served: journal batches, and claims of `times` routes."""
-    client = redis.Redis.from_url(url)
-    try:
-        stats = client.info("commandstats")
-        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
-    finally:
-        client.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -106,7 +53,8 @@ def main() -> None:
     args = parser.parse_args()
     procs = Procs()
     try:
-        url, redis_pid = _redis(procs)
+        own = start_redis(procs, LOAD_CORE)
+        url, redis_pid = f"{own.url}/0", own.pid
         memory = procs.start("memory", controlplane_argv())
         shared = procs.start("shared", controlplane_argv("--state", url))
         for server in (memory, shared):
@@ -125,11 +73,12 @@ def main() -> None:
             shift = round_ % len(targets)
             for label, server, path in targets[shift:] + targets[:shift]:
                 redis_before = cpu_seconds(redis_pid)
-                batches_before = _batches(url)
+                [batches_before] = own.calls("evalsha")
                 result = run_wrk(server.mock_url + path, args.seconds, server=server)
                 results[label].append((result, cpu_seconds(redis_pid) - redis_before))
                 if label == "--state, plain":
-                    sizes.append(result.requests / max(_batches(url) - batches_before, 1))
+                    [batches] = own.calls("evalsha")
+                    sizes.append(result.requests / max(batches - batches_before, 1))
         load = os.getloadavg()
         print(f"load average before the report: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         print(

@@ -1,6 +1,10 @@
 """`serve --workers N` and `serve --state`: what more processes buy, what the state costs.
 
-    .venv/bin/python benchmarks/workers.py [--rounds 5] [--seconds 5]
+    .venv/bin/python benchmarks/workers.py [--rounds 5] [--seconds 5] [--only SECTION]
+
+`--only hot` runs section 2 alone (`scaling`, `writes`: sections 1 and 3). With
+`--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C DIR`)
+section 2 also runs a `--state` process from that tree, side by side with this one.
 
 Two comparisons, each taken side by side in one run (rounds interleave the servers,
 figures are medians), against a redis-server this script starts on a free loopback
@@ -15,7 +19,9 @@ port (persistence off):
    whether a worker costs more per request than a lone process (they should match).
 2. **The hot path with shared state**: the same route on one process in memory and on
    one process with `--state`, each pinned to core 0 with wrk on core 1; requests per
-   second of server CPU time (see README.md, "How it measures") and wall clock.
+   second of server CPU time (see README.md, "How it measures") and wall clock; beside
+   them Redis's own CPU per request of the `--state` process (not in its figure) and
+   the entries per journal batch (Redis's XADD calls over its EVALSHA calls).
 
 3. **An admin write's latency**: 300 `POST /api/routes` one after another (a new
    connection each), to the in-memory process and to `--workers 2` (which returns
@@ -30,11 +36,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness import (
     VENV_BIN,
@@ -48,43 +54,16 @@ from harness import (
     median,
     run_wrk,
 )
+from redis_server import RedisServer, start_redis
 
+#: Sections that `--only` picks: 1, 2 and 3 of the docstring.
+SECTIONS = ("scaling", "hot", "writes")
 ROUTE = {
     "method": "GET",
     "path": "/hello",
     "handler": "hello",
     "response": {"type": "json", "body": {"ok": True}},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _redis(procs: Procs) -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is missing: apt-get install redis-server")
-    port = _free_port()
-    procs.spawn(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=open(os.devnull, "wb"),  # noqa: SIM115
-    )
-    deadline = time.monotonic() + 10
-    while True:  # a bounded wait for its first answer
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return f"redis://127.0.0.1:{port}"
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            sys.exit(f"redis-server on port {port} did not start")
-        time.sleep(0.02)
 
 
 def _unpinned(*extra: str) -> list[str]:
@@ -108,10 +87,25 @@ class _Workers(Proc):
         return sum(cpu_seconds(pid) for pid in self.children)
 
 
+@dataclass
+class _Run:
+    wrk: WrkResult
+    #: Redis's CPU seconds during the run, and the journal batches and entries it wrote.
+    redis_s: float
+    batches: int
+    entries: int
+
+
 def _measure(
-    servers: dict[str, Proc], rounds: int, seconds: float, *, cpu: bool, connections: int
-) -> dict[str, list[WrkResult]]:
-    results: dict[str, list[WrkResult]] = {name: [] for name in servers}
+    servers: dict[str, Proc],
+    rounds: int,
+    seconds: float,
+    *,
+    cpu: bool,
+    connections: int,
+    state: RedisServer,
+) -> dict[str, list[_Run]]:
+    results: dict[str, list[_Run]] = {name: [] for name in servers}
     names = list(servers)
     for name in names:  # warm-up
         run_wrk(f"{servers[name].mock_url}/hello", 2, connections=connections)
@@ -119,15 +113,19 @@ def _measure(
         order = names[index % len(names) :] + names[: index % len(names)]
         for name in order:
             server = servers[name]
+            before = (state.cpu_s(), *state.calls("evalsha", "xadd"))
             result = run_wrk(
                 f"{server.mock_url}/hello",
                 seconds,
                 server=server if cpu else None,
                 connections=connections,
             )
+            after = (state.cpu_s(), *state.calls("evalsha", "xadd"))
             if result.non_2xx or result.errors:
                 raise RuntimeError(f"{name}: {result.non_2xx} non-2xx, {result.errors} errors")
-            results[name].append(result)
+            results[name].append(
+                _Run(result, after[0] - before[0], after[1] - before[1], after[2] - before[2])
+            )
     return results
 
 
@@ -147,47 +145,71 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append", help="run this section (repeatable)"
+    )
+    parser.add_argument("--baseline", help="a package tree: section 2 runs its --state too")
     args = parser.parse_args()
+    sections = args.only or list(SECTIONS)
     if ensure_wrk() is None:
         sys.exit(1)
     procs = Procs()
+    summary: dict[str, Any] = {"rounds": args.rounds, "seconds": args.seconds}
     try:
-        state = _redis(procs)
-        scaling: dict[str, Proc] = {
-            "workers 1": procs.start("w1", _unpinned("--state", f"{state}/1", "--workers", "1")),
-            "workers 2": _Workers(
-                procs.start("w2", _unpinned("--state", f"{state}/2", "--workers", "2"))
-            ),
-        }
+        state = start_redis(procs)
+        scaling: dict[str, Proc] = {}
+        if "scaling" in sections or "writes" in sections:
+            scaling["workers 1"] = procs.start(
+                "w1", _unpinned("--state", f"{state.url}/1", "--workers", "1")
+            )
+            scaling["workers 2"] = _Workers(
+                procs.start("w2", _unpinned("--state", f"{state.url}/2", "--workers", "2"))
+            )
         hot = {
             "in memory": procs.start("memory", controlplane_argv()),
-            "--state": procs.start("state", controlplane_argv("--state", f"{state}/3")),
+            "--state": procs.start("state", controlplane_argv("--state", f"{state.url}/3")),
         }
+        if args.baseline is not None:
+            argv = controlplane_argv("--state", f"{state.url}/4")
+            at = argv.index(str(VENV_BIN / "controlplane"))
+            tree = os.path.abspath(args.baseline)
+            argv[at:at] = ["env", f"PYTHONPATH={tree}"]  # its package before the working tree's
+            hot["--state baseline"] = procs.start("baseline", argv)
         for server in (*scaling.values(), *hot.values()):
             expect(201, "POST", f"{server.admin_url}/api/routes", ROUTE)
-        load_before = _loadavg()
-        scaled = _measure(scaling, args.rounds, args.seconds, cpu=True, connections=64)
-        paths = _measure(hot, args.rounds, args.seconds, cpu=True, connections=32)
-        writes_memory = _write_latency(hot["in memory"])
-        writes_shared = _write_latency(scaling["workers 2"])
-        load_after = _loadavg()
+        summary["loadavg_before"] = _loadavg()
+        if "scaling" in sections:
+            summary.update(
+                _scaling(
+                    _measure(
+                        scaling, args.rounds, args.seconds, cpu=True, connections=64, state=state
+                    )
+                )
+            )
+        if "hot" in sections:
+            summary.update(
+                _hot(
+                    _measure(hot, args.rounds, args.seconds, cpu=True, connections=32, state=state)
+                )
+            )
+        if "writes" in sections:
+            writes_memory = _write_latency(hot["in memory"])
+            writes_shared = _write_latency(scaling["workers 2"])
+            summary["write_ms_in_memory_p50_p90"] = [round(x, 2) for x in writes_memory]
+            summary["write_ms_workers_2_p50_p90"] = [round(x, 2) for x in writes_shared]
+        summary["loadavg_after"] = _loadavg()
     finally:
         procs.stop_all()
+    print(json.dumps(summary, indent=2))
 
-    w1 = median([r.rps for r in scaled["workers 1"]])
-    w2 = median([r.rps for r in scaled["workers 2"]])
-    w1_cpu = median([r.per_cpu_s for r in scaled["workers 1"]])
-    w2_cpu = median([r.per_cpu_s for r in scaled["workers 2"]])
-    w2_cores = median([r.cpu_s / r.seconds for r in scaled["workers 2"]])
-    memory_cpu = median([r.per_cpu_s for r in paths["in memory"]])
-    state_cpu = median([r.per_cpu_s for r in paths["--state"]])
-    memory_wall = median([r.rps for r in paths["in memory"]])
-    state_wall = median([r.rps for r in paths["--state"]])
-    summary = {
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
+
+def _scaling(scaled: dict[str, list[_Run]]) -> dict[str, Any]:
+    w1 = median([r.wrk.rps for r in scaled["workers 1"]])
+    w2 = median([r.wrk.rps for r in scaled["workers 2"]])
+    w1_cpu = median([r.wrk.per_cpu_s for r in scaled["workers 1"]])
+    w2_cpu = median([r.wrk.per_cpu_s for r in scaled["workers 2"]])
+    w2_cores = median([r.wrk.cpu_s / r.wrk.seconds for r in scaled["workers 2"]])
+    return {
         "workers_1_rps": round(w1),
         "workers_2_rps": round(w2),
         "scaling_factor": round(w2 / w1, 2),
@@ -195,16 +217,45 @@ def main() -> None:
         "workers_1_per_cpu_s": round(w1_cpu),
         "workers_2_per_cpu_s": round(w2_cpu),
         "worker_vs_lone_cpu": round(w2_cpu / w1_cpu, 3),
+    }
+
+
+def _hot(paths: dict[str, list[_Run]]) -> dict[str, Any]:
+    memory, shared = paths["in memory"], paths["--state"]
+    memory_cpu = median([r.wrk.per_cpu_s for r in memory])
+    state_cpu = median([r.wrk.per_cpu_s for r in shared])
+    memory_wall = median([r.wrk.rps for r in memory])
+    state_wall = median([r.wrk.rps for r in shared])
+    figures: dict[str, Any] = {
         "in_memory_per_cpu_s": round(memory_cpu),
         "state_per_cpu_s": round(state_cpu),
         "state_vs_memory_cpu": round(state_cpu / memory_cpu, 3),
         "in_memory_rps": round(memory_wall),
         "state_rps": round(state_wall),
         "state_vs_memory_wall": round(state_wall / memory_wall, 3),
-        "write_ms_in_memory_p50_p90": [round(x, 2) for x in writes_memory],
-        "write_ms_workers_2_p50_p90": [round(x, 2) for x in writes_shared],
+        "server_us_per_request_in_memory_state": [
+            round(1e6 / memory_cpu, 1),
+            round(1e6 / state_cpu, 1),
+        ],
+        "redis_us_per_request_state": round(
+            median([r.redis_s / r.wrk.requests * 1e6 for r in shared]), 1
+        ),
+        "entries_per_batch_state": round(
+            median([r.entries / max(r.batches, 1) for r in shared]), 1
+        ),
     }
-    print(json.dumps(summary, indent=2))
+    base = paths.get("--state baseline")
+    if base is not None:
+        base_cpu = median([r.wrk.per_cpu_s for r in base])
+        figures["baseline_state_per_cpu_s"] = round(base_cpu)
+        figures["baseline_state_vs_memory_cpu"] = round(base_cpu / memory_cpu, 3)
+        figures["redis_us_per_request_baseline"] = round(
+            median([r.redis_s / r.wrk.requests * 1e6 for r in base]), 1
+        )
+        figures["entries_per_batch_baseline"] = round(
+            median([r.entries / max(r.batches, 1) for r in base]), 1
+        )
+    return figures
 
 
 if __name__ == "__main__":

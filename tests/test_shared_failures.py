@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import redis
 import requests
 
 from tests.redis_support import redis_server, redis_url
@@ -113,5 +114,67 @@ def test_redis_lost_mock_traffic_answered_backlog_lands_when_back(tmp_path: Path
             assert [r["seq"] for r in listed["requests"]] == list(range(1, 22))
             flushed = [e for e in server.events() if e["event"] == "journal_backlog_flushed"]
             assert [(e["entries"], e["lost"]) for e in flushed] == [(20, 0)]
+    finally:
+        own.stop()
+
+
+def test_redis_holding_a_batch_past_the_write_timeout_answers_and_writes_it_later(
+    tmp_path: Path,
+) -> None:
+    own = OwnRedis(tmp_path)
+    own.start()
+    try:
+        with serve_many(tmp_path, own.url, 1, "--log-format", "json") as [server]:
+            [url] = prepare([server], "s1", ROUTES)
+            assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+            client = redis.Redis.from_url(own.url)
+            # Writes wait 6 s in Redis: the batch's write times out (2 s) and is kept.
+            client.execute_command("CLIENT", "PAUSE", 6000, "WRITE")
+            answer = requests.get(f"{url}/r/held", timeout=30)
+            assert answer.status_code == 200
+            backlog = server.wait_for_event(lambda e: e["event"] == "journal_backlog")
+            assert backlog["entries"] == 1
+            assert backlog["error"] == "Redis did not answer within 2 s"
+            client.close()
+            flushed = server.wait_for_event(lambda e: e["event"] == "journal_backlog_flushed")
+            assert (flushed["entries"], flushed["lost"]) == (1, 0)
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests", params={"limit": 100}, timeout=10
+            ).json()
+            # The write given up on is not run once Redis goes on: the entry is there once.
+            assert [(r["seq"], r["path"]) for r in listed["requests"]] == [
+                (1, "/r/before"),
+                (2, "/r/held"),
+            ]
+    finally:
+        own.stop()
+
+
+def test_a_redis_that_lost_the_append_script_gets_it_again(tmp_path: Path) -> None:
+    own = OwnRedis(tmp_path)
+    own.start()
+    try:
+        with serve_many(tmp_path, own.url, 1) as [server]:
+            [url] = prepare([server], "s1", ROUTES)
+            assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+            client = redis.Redis.from_url(own.url)
+
+            def loads() -> int:
+                stats = client.info("commandstats").get("cmdstat_script|load", {})
+                return int(stats.get("calls", 0))
+
+            before = loads()
+            client.script_flush()
+            assert requests.get(f"{url}/r/after", timeout=10).status_code == 200
+            loaded = loads() - before
+            client.close()
+            listed = requests.get(
+                f"{server.admin_url}/api/sessions/s1/requests", params={"limit": 100}, timeout=10
+            ).json()
+            assert [(r["seq"], r["path"]) for r in listed["requests"]] == [
+                (1, "/r/before"),
+                (2, "/r/after"),
+            ]
+            assert loaded == 1
     finally:
         own.stop()

@@ -4,14 +4,16 @@ Every process appends the entries it records to `cp:{sid}:journal` and reads eve
 process's entries back from it, in the stream's order.
 
 Writing (`StreamWriter`, one per process): `SharedJournal.record` encodes the entry
-once (msgpack: the request's method, path, query, raw headers, kept body, the time and
-what was answered) and adds it to the batch being filled. One task writes batches (one
-EVALSHA per session in it; a pipeline when several sessions share a batch): while a
-batch is in flight, new entries wait in the next one. The mock
-handler writes its answer only once the batch holding its entry is acknowledged
-(`committed()`), so an answered request is in Redis: a worker killed by SIGKILL loses no
-answered request's entry, and a journal read after an answer sees it. (Requests the
-forward proxy answers, `CONNECT` tunnels and absolute-form ones, do not wait.)
+(msgpack: the request's method, path, query, raw headers, kept body, the time and what
+was answered; the fields of a record identical requests share are encoded once, only
+the time per entry) and adds it to the batch being filled. One task writes batches:
+one EVALSHA per session in it, packed here into one write on the writer's own
+connection (not through redis-py's client and pool, which cost 5 times as much per
+batch); while a batch is in flight, new entries wait in the next one. Every answer
+waits for the batch holding its entry to be acknowledged (`committed()`; the mock
+handler's `record` step waits for it, the matched path inlines that wait), so an
+answered request is in Redis: a worker killed by SIGKILL loses no answered request's
+entry, and a journal read after an answer sees it.
 
 An `append` script per session and batch takes the next seqs from the session's meta
 hash (`cp:{sid}:journal:meta`, field `seq`) and adds each entry under the stream ID
@@ -45,7 +47,8 @@ from typing import Any, cast
 import msgspec
 import redis.asyncio as aioredis
 from multidict import CIMultiDict
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from controlplane import wire
 from controlplane.journal import Journal, JournalEntry, OriginAnswer, RawHeaders
@@ -63,6 +66,10 @@ WRITE_TIMEOUT_S = 2.0
 RETRY_S = 0.5
 #: Entries read per XRANGE call when a journal catches up.
 _READ_COUNT = 5_000
+#: Sessions whose `APPEND` command head the writer keeps encoded.
+_HEADS_LIMIT = 10_000
+#: Arguments of an `APPEND` before its payloads: EVALSHA sha 2 meta stream maxlen.
+_APPEND_ARGS = 6
 #: Milliseconds a live feed's follower blocks in XREAD.
 _FOLLOW_BLOCK_MS = 1_000
 
@@ -144,14 +151,44 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Stored)
 
 
+#: msgpack's head of an array of 16 (`_Stored`'s fields), then of a uint64 (the time).
+_HEAD = b"\xdc\x00\x10\xcf"
+#: The encoded fields after the time, of records identical requests share
+#: (`JournalEntry.record`), by the record's id: (the record, its bytes). Cleared when full.
+_TAILS: dict[int, tuple[object, bytes]] = {}
+_TAILS_LIMIT = 4096
+#: Records with bodies up to this long have their bytes kept in `_TAILS`.
+_TAIL_BODY = 256
+
+
 def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
     """`entry` as the bytes the stream keeps (`time_us`: when it was recorded): the
-    fields of `_Stored`, in order, as one msgpack array."""
+    fields of `_Stored`, in order, as one msgpack array. Identical requests share one
+    record: its fields are encoded once, only the time per entry."""
+    request = entry.request
+    kept = _TAILS.get(id(request))
+    if kept is not None and kept[0] is request:
+        tail = kept[1]
+    else:
+        tail = _encode_tail(entry)
+        if (
+            not request.path_params
+            and request.near_misses is None
+            and request.origin is None
+            and request.body_size <= _TAIL_BODY
+        ):
+            if len(_TAILS) >= _TAILS_LIMIT:
+                _TAILS.clear()
+            _TAILS[id(request)] = (request, tail)  # the record is kept: its id stays its own
+    return _HEAD + time_us.to_bytes(8, "big") + tail
+
+
+def _encode_tail(entry: JournalEntry) -> bytes:
+    """The fields of `_Stored` after the time, each encoded, one after another."""
     fields = msgspec.structs.astuple(entry.request)  # method ... origin, as `_Stored`
     origin = entry.origin
-    return _encoder.encode(
+    encoded = _encoder.encode(
         (
-            time_us,
             *fields[:-1],
             None
             if origin is None
@@ -165,6 +202,7 @@ def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
             ),
         )
     )
+    return encoded[1:]  # less the head of an array of 15 (one byte)
 
 
 def decode_entry(seq: int, payload: bytes) -> JournalEntry:
@@ -198,6 +236,11 @@ def decode_entry(seq: int, payload: bytes) -> JournalEntry:
     )
 
 
+def _bulk(arg: bytes) -> bytes:
+    """`arg` as a RESP bulk string."""
+    return b"$%d\r\n%b\r\n" % (len(arg), arg)
+
+
 def _seq(stream_id: bytes | str) -> int:
     """The seq of stream ID `0-<seq>`."""
     text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
@@ -220,6 +263,11 @@ class StreamWriter:
     def __init__(self, client: aioredis.Redis, journal_size: int) -> None:
         self._redis = client
         self._maxlen = journal_size
+        #: The writer's own connection (made on first use): a batch is one write of
+        #: commands packed here, not a trip through the client's layers.
+        self._conn: AbstractConnection | None = None
+        #: session id -> its `APPEND` command's head, encoded (`_pack`).
+        self._heads: dict[str, bytes] = {}
         #: The batch being filled: (session id, payload), and the future it resolves.
         self._batch: list[tuple[str, bytes]] = []
         self._done: asyncio.Future[None] | None = None
@@ -290,26 +338,88 @@ class StreamWriter:
         by_session: dict[str, list[bytes]] = {}
         for session_id, payload in batch:
             by_session.setdefault(session_id, []).append(payload)
-        async with asyncio.timeout(WRITE_TIMEOUT_S):
-            if len(by_session) == 1:  # the usual batch: one command, no pipeline
-                [(session_id, payloads)] = by_session.items()
-                await APPEND.run(
-                    self._redis, list(journal_keys(session_id)), [self._maxlen, *payloads]
-                )
+        sessions = list(by_session.items())
+        for _ in range(2):  # a new or restarted Redis lacks the script: load it, again
+            replies = await self._execute(self._pack(sessions), len(sessions))
+            failed = [
+                (session, reply)
+                for session, reply in zip(sessions, replies, strict=True)
+                if isinstance(reply, Exception)
+            ]
+            if not failed:
                 return
-            for _ in range(2):  # a new or restarted Redis lacks the script: load it, again
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for session_id, payloads in by_session.items():
-                        APPEND.queue(
-                            pipe, list(journal_keys(session_id)), [self._maxlen, *payloads]
-                        )
-                    results = await pipe.execute(raise_on_error=False)
-                if not any(isinstance(r, NoScriptError) for r in results):
-                    break
+            if not all(isinstance(reply, NoScriptError) for _, reply in failed):
+                raise next(reply for _, reply in failed if not isinstance(reply, NoScriptError))
+            sessions = [session for session, _ in failed]  # those written stay written
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
                 await cast(Awaitable[str], self._redis.script_load(APPEND.source))
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
+        raise failed[0][1]
+
+    def _pack(self, sessions: list[tuple[str, list[bytes]]]) -> bytes:
+        """One `APPEND` per session, as the bytes Redis reads (RESP): the command's head
+        is kept per session, each payload is one bulk string."""
+        parts = []
+        for session_id, payloads in sessions:
+            head = self._heads.get(session_id)
+            if head is None:
+                if len(self._heads) >= _HEADS_LIMIT:
+                    self._heads.clear()
+                meta, stream = journal_keys(session_id)
+                head = self._heads[session_id] = b"".join(
+                    _bulk(arg)
+                    for arg in (
+                        b"EVALSHA",
+                        APPEND.sha.encode(),
+                        b"2",
+                        meta.encode(),
+                        stream.encode(),
+                        b"%d" % self._maxlen,
+                    )
+                )
+            parts.append(b"*%d\r\n" % (_APPEND_ARGS + len(payloads)))
+            parts.append(head)
+            parts += [b"$%d\r\n%b\r\n" % (len(payload), payload) for payload in payloads]
+        return b"".join(parts)
+
+    async def _execute(self, packed: bytes, replies: int) -> list[Any]:
+        """Send `packed` on the writer's own connection and read its `replies` (an error
+        reply is returned, not raised); `TimeoutError` past `WRITE_TIMEOUT_S`.
+
+        One caller at a time: the batch task, else the backlog's flusher (while there is
+        a backlog the batch task writes nothing), else `close` once both stopped."""
+        conn = self._conn
+        if conn is None:
+            pool = self._redis.connection_pool
+            conn = self._conn = pool.make_connection()  # type: ignore[no-untyped-call]
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        # One timer per batch (not `asyncio.timeout`, which costs twice as much).
+        timer = asyncio.get_running_loop().call_later(WRITE_TIMEOUT_S, expire)
+        try:
+            await conn.send_packed_command(packed, check_health=False)
+            answers: list[Any] = []
+            for _ in range(replies):
+                try:
+                    answers.append(await conn.read_response())
+                except ResponseError as exc:  # the connection is still in step
+                    answers.append(exc)
+            return answers
+        except BaseException as exc:
+            # A reply may still be on its way: the next write starts a new connection.
+            await conn.disconnect(nowait=True)
+            if expired and isinstance(exc, asyncio.CancelledError):
+                task.uncancel()
+                raise TimeoutError(f"Redis did not answer within {WRITE_TIMEOUT_S:g} s") from None
+            raise
+        finally:
+            timer.cancel()
 
     def _keep(self, batch: list[tuple[str, bytes]], error: BaseException | None) -> None:
         """Keep `batch` for later; the first time, say so."""
@@ -371,6 +481,8 @@ class StreamWriter:
             await self._flush_backlog()
         if done is not None and not done.done():
             done.set_result(None)
+        if self._conn is not None:
+            await self._conn.disconnect()
         if self._backlog or self._lost:
             _log.warning(
                 "journal_backlog_lost",

@@ -147,8 +147,7 @@ class ForwardProxy:
         outcome = self._pass_through.answer(view)
         assert outcome.render is not None
         outcome = await outcome.render(request, {})
-        self._handler.record(session, view, request.raw_headers, outcome)
-        await _committed(session)
+        await self._handler.record(session, view, request.raw_headers, outcome)
         _log.debug(
             "proxy_passed_through",
             session=session.id,
@@ -182,8 +181,7 @@ class ForwardProxy:
         if request.method == "CONNECT":
             response.force_close()  # the client may already be sending tunnel bytes
         outcome = Outcome(response, 407, "proxy_auth", 0.0, "proxy_auth_required")
-        self._handler.record(session, view, request.raw_headers, outcome)
-        await _committed(session)
+        await self._handler.record(session, view, request.raw_headers, outcome)
         _log.info(
             "proxy_auth_refused",
             session=session.id,
@@ -212,9 +210,9 @@ class ForwardProxy:
         response = web.StreamResponse(status=200, reason="Connection established")
         response.force_close()  # the connection ends with the tunnel
         self._tunnels.add(writer)
-        self._handler.record(session, view, request.raw_headers, Outcome(response, 200, "tunnel"))
         try:
-            await _committed(session)
+            outcome = Outcome(response, 200, "tunnel")
+            await self._handler.record(session, view, request.raw_headers, outcome)
             # aiohttp sends a 2xx answer to CONNECT without a body's framing.
             await response.prepare(request)
             inbound = StreamReader(request.protocol, _CHUNK, loop=asyncio.get_running_loop())
@@ -246,18 +244,10 @@ class ForwardProxy:
         _log.info(code, session=session.id, target=view.path, message=message)
         response = web.Response(status=status, body=error_body(code, message), headers=_JSON)
         response.force_close()
-        self._handler.record(
+        await self._handler.record(
             session, view, request.raw_headers, Outcome(response, status, "tunnel", 0.0, code)
         )
-        await _committed(session)
         return response
-
-
-async def _committed(session: SessionState) -> None:
-    """Return once the session's journal entries so far are in Redis (`--state`): an
-    answered request is a journaled one, as on the mock handler's path."""
-    if session.shared is not None:
-        await session.shared.committed()
 
 
 def _view(request: web.BaseRequest, body: bytes) -> RequestView:

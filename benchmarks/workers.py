@@ -5,6 +5,8 @@
 `--only hot` runs section 2 alone (`scaling`, `writes`: sections 1 and 3). With
 `--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C DIR`)
 section 2 also runs a `--state` process from that tree, side by side with this one.
+`--connections N` is wrk's in section 2 (32): with fewer, journal batches are smaller
+(a batch holds at most one request per connection), so their cost weighs more.
 
 Two comparisons, each taken side by side in one run (rounds interleave the servers,
 figures are medians), against a redis-server this script starts on a free loopback
@@ -149,6 +151,9 @@ def main() -> None:
         "--only", choices=SECTIONS, action="append", help="run this section (repeatable)"
     )
     parser.add_argument("--baseline", help="a package tree: section 2 runs its --state too")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="wrk's connections in section 2"
+    )
     args = parser.parse_args()
     sections = args.only or list(SECTIONS)
     if ensure_wrk() is None:
@@ -189,7 +194,14 @@ def main() -> None:
         if "hot" in sections:
             summary.update(
                 _hot(
-                    _measure(hot, args.rounds, args.seconds, cpu=True, connections=32, state=state)
+                    _measure(
+                        hot,
+                        args.rounds,
+                        args.seconds,
+                        cpu=True,
+                        connections=args.connections,
+                        state=state,
+                    )
                 )
             )
         if "writes" in sections:

@@ -393,6 +393,7 @@ class StreamWriter:
             conn = self._conn = pool.make_connection()  # type: ignore[no-untyped-call]
         task = asyncio.current_task()
         assert task is not None
+        cancelling = task.cancelling()  # cancellations not ours (as `asyncio.timeout` does)
         expired = False
 
         def expire() -> None:
@@ -414,8 +415,11 @@ class StreamWriter:
         except BaseException as exc:
             # A reply may still be on its way: the next write starts a new connection.
             await conn.disconnect(nowait=True)
-            if expired and isinstance(exc, asyncio.CancelledError):
-                task.uncancel()
+            if (
+                expired
+                and isinstance(exc, asyncio.CancelledError)
+                and task.uncancel() <= cancelling  # ours alone: the write timed out
+            ):
                 raise TimeoutError(f"Redis did not answer within {WRITE_TIMEOUT_S:g} s") from None
             raise
         finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import msgspec
 from aiohttp import hdrs, web
@@ -102,12 +103,11 @@ class MockHandler:
         a forward-proxy request's destination (None for every other request)."""
         started = time.monotonic() if self._debug else 0.0
         # Most mock requests carry no body: skip the read machinery for them.
-        if request.body_exists:
+        body = _received(request) if request.body_exists else b""
+        if body is None:
             if request.headers.get(hdrs.EXPECT) is not None:
                 await _continue(request)
             body = await request.read()
-        else:
-            body = b""
         view = RequestView(
             request.method,
             path,
@@ -356,6 +356,28 @@ async def _send(request: web.BaseRequest, response: web.StreamResponse) -> None:
         # The client is gone, or a fault broke the connection on purpose: aiohttp learns
         # it when it prepares the response again, and stops quietly.
         pass
+
+
+def _received(request: web.BaseRequest) -> bytes | None:
+    """The body when it has all arrived as one chunk (a small body nearly always
+    does), else None: then `request.read()` waits for it and applies the size limit.
+
+    `request.read()` costs about 16,000 instructions on a body already complete (a
+    coroutine per chunk, a `bytearray`, and a parser re-entry to resume reading);
+    this costs a few attribute reads. It peeks at aiohttp's buffer without taking from
+    it, so `request.read()` still answers in-process code the same bytes. A body
+    complete before the handler ran was sent without waiting for `100 Continue`.
+    """
+    payload: Any = request.content  # aiohttp's private buffer, read where it exists
+    chunks = getattr(payload, "_buffer", None)
+    taken: int = getattr(payload, "_buffer_offset", 1)  # of the first chunk, already read
+    if chunks is None or len(chunks) != 1 or taken or not payload.is_eof():
+        return None
+    body = chunks[0]
+    limit = request.client_max_size
+    if type(body) is not bytes or (limit and len(body) > limit):
+        return None  # read() raises the 413
+    return body
 
 
 async def _continue(request: web.BaseRequest) -> None:

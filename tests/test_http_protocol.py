@@ -108,6 +108,61 @@ def test_curl_upload_with_expect_is_not_held_back(cp: SessionHandle, tmp_path: P
     assert cp.calls("upload")[0]["body_size"] == UPLOAD
 
 
+def _json_route(cp: SessionHandle) -> None:
+    cp.add_route(
+        method="POST",
+        path="/orders",
+        handler="orders",
+        match={"json_subset": {"tier": "gold"}, "headers": {"X-Tenant": "acme"}},
+        response={"type": "json", "status": 201, "body": {"ok": True}},
+    )
+
+
+def _post_head(prefix: str, framing: str) -> bytes:
+    return (
+        f"POST {prefix}/orders HTTP/1.1\r\nHost: mock\r\nX-Tenant: acme\r\n{framing}\r\n\r\n"
+    ).encode()
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One answer's status line; its body is read and dropped."""
+    head = _read_head(sock)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    sock.recv(length, socket.MSG_WAITALL)
+    return head.split(b"\r\n")[0]
+
+
+def test_a_body_sent_in_pieces_is_matched_whole(cp: SessionHandle) -> None:
+    """A body that arrives in several chunks (here: chunked, each piece its own send)
+    is read to its end before matching, as one that arrives with its headers is."""
+    _json_route(cp)
+    sock, prefix = _connect(cp.mock_url)
+    with sock:
+        sock.sendall(_post_head(prefix, "Transfer-Encoding: chunked"))
+        for piece in (b'{"tier":', b' "gold"', b"}"):
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        first = _read_answer(sock)
+        # Keep-alive: the same connection takes a body that came in one piece.
+        body = b'{"tier": "gold"}'
+        sock.sendall(_post_head(prefix, f"Content-Length: {len(body)}") + body)
+        second = _read_answer(sock)
+    assert (first, second) == (b"HTTP/1.1 201 Created", b"HTTP/1.1 201 Created")
+    assert [call["body"] for call in cp.calls("orders")] == ['{"tier": "gold"}'] * 2
+
+
+def test_pipelined_bodies_are_each_their_own(cp: SessionHandle) -> None:
+    """Requests sent in one write: each handler sees its own body, not the next one's."""
+    _json_route(cp)
+    sock, prefix = _connect(cp.mock_url)
+    bodies = [b'{"tier": "gold", "n": 1}', b'{"tier": "silver"}', b'{"tier": "gold", "n": 3}']
+    with sock:
+        sock.sendall(b"".join(_post_head(prefix, f"Content-Length: {len(b)}") + b for b in bodies))
+        heads = [_read_answer(sock) for _ in bodies]
+    assert heads == [b"HTTP/1.1 201 Created", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 201 Created"]
+    assert [call["body"] for call in cp.calls("orders")] == [bodies[0].decode(), bodies[2].decode()]
+
+
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [

@@ -91,6 +91,7 @@ class RequestView:
         "_json",
         "_json_large",
         "_query",
+        "_query_text",
         "_scheme",
         "_text",
         "body",
@@ -123,6 +124,7 @@ class RequestView:
         self.headers = headers
         self.body = body
         self._query: Any = _UNSET
+        self._query_text: Any = _UNSET
         self._text: Any = _UNSET
         self._json: Any = _UNSET
         self._json_large: bool | None = None
@@ -185,6 +187,18 @@ class RequestView:
         if self._query is _UNSET:
             self._query = MultiDictProxy(MultiDict(parse_query(self.query_string)))
         result: MultiDictProxy[str] = self._query
+        return result
+
+    @property
+    def query_text(self) -> str | None:
+        """`&` + the query string + `&` when nothing in it is encoded (no `%`, no `+`),
+        else None: a parameter `name` with the value `value` is there exactly when
+        `&name=value&` is (as `parse_query` splits it), tested without parsing."""
+        if self._query_text is _UNSET:
+            query = self.query_string
+            plain = "%" not in query and "+" not in query
+            self._query_text = f"&{query}&" if plain else None
+        result: str | None = self._query_text
         return result
 
     @property

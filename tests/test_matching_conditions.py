@@ -73,6 +73,36 @@ def test_query_blank_value_is_present() -> None:
     assert not match(query={"debug": {"absent": True}})(view(query="debug="))
 
 
+_QUERIES = [
+    "", "region=eu", "region=eu&debug=0", "debug=0&region=eu", "&&region=eu&&", "region=eu=x",
+    "region=", "region", "region=EU", "xregion=eu", "region=eux", "region=e%75", "region=e+u",
+    "region=e u", "region=eu;x=1", "region=x&region=eu", "dry_run", "dry_run=", "dry_run=1",
+    "a=b+c&dry_run=1", "a=%26&region=eu", "region=eu&dry_run&", "Region=eu",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", _QUERIES)
+@pytest.mark.parametrize(
+    ("name", "spec"),
+    [
+        ("region", "eu"),
+        ("region", "eu=x"),
+        ("region", "e u"),
+        ("region", ""),
+        ("dry_run", {"absent": True}),
+        ("region", {"absent": True}),
+    ],
+)
+def test_query_equals_and_absent_read_from_the_text_agree_with_the_parsed_query(
+    query: str, name: str, spec: Any
+) -> None:
+    """`equals` and `absent` are answered from the query text when nothing is encoded;
+    the answer is always the parsed query's."""
+    values = view(query=query).query.getall(name, ())
+    expected = not values if isinstance(spec, dict) else spec in values
+    assert match(query={name: spec})(view(query=query)) is expected
+
+
 def test_query_names_are_case_sensitive() -> None:
     assert not match(query={"Debug": "1"})(view(query="debug=1"))
 

@@ -97,14 +97,46 @@ class _HeaderCheck(_ValuesCheck):
         return equals in values if equals is not None else self._any(values)
 
 
+#: Characters that make a query name or value untestable in the raw query text.
+_QUERY_SYNTAX = frozenset("&=%+")
+
+
 class _QueryCheck(_ValuesCheck):
-    __slots__ = ()
+    """`equals` and `absent` on a plain name and value are answered from the query
+    text (`RequestView.query_text`) when nothing in it is encoded: no parsing, no
+    multidict. Every other matcher, and an encoded query, reads `view.query`."""
+
+    __slots__ = ("_needles", "_present")
     kind = "query"
+
+    def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
+        super().__init__(name, spec, cost)
+        #: Segments of the `&`-framed query text that decide it, or () to parse.
+        self._needles: tuple[str, ...] = ()
+        self._present = True
+        if not name or not _QUERY_SYNTAX.isdisjoint(name):
+            return
+        equals = self._equals
+        if equals:  # a parameter without `=` has the value "": not tested here
+            if _QUERY_SYNTAX.isdisjoint(equals.replace("=", "")):
+                self._needles = (f"&{name}={equals}&",)
+        elif isinstance(spec, wire.StringMatcher) and spec.absent is True:
+            self._needles, self._present = (f"&{name}=", f"&{name}&"), False
 
     def values(self, view: RequestView) -> Sequence[str]:
         return view.query.getall(self._name, ())
 
     def __call__(self, view: RequestView) -> bool:
+        needles = self._needles
+        if needles:
+            text = view.query_text
+            if text is not None:
+                if self._present:
+                    return needles[0] in text
+                for needle in needles:  # noqa: SIM110 (hot path: no generator)
+                    if needle in text:
+                        return False
+                return True
         values = view.query.getall(self._name, ())
         equals = self._equals
         return equals in values if equals is not None else self._any(values)

@@ -5,7 +5,9 @@ Run: `.venv/bin/python benchmarks/matching_micro.py` (all scenarios, interleaved
 `hot_path_micro.py` does (prebuilt aiohttp requests, a full journal that evicts one
 entry per request) on the suite's setups (`setups.py`): 1 route, the conditions POST
 (4 routes on `/orders`, the request matching the 4th), 10,000 template routes (the
-last declared hit) and 100 sessions served round-robin through `/_s/{id}`.
+last declared hit), 100 sessions served round-robin through `/_s/{id}`, and an
+unmatched GET at 10,000 exact routes (answered 404 with near misses), on one path and
+on a new path each request.
 
 `--scenario NAME --handled N` builds `--count` requests of one scenario (2,000) and
 handles the first N, untimed: run it under `valgrind --tool=cachegrind --cache-sim=no`
@@ -28,7 +30,15 @@ import msgspec
 from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.test_utils import make_mocked_request
-from setups import COND_BODY, COND_HEADERS, COND_PATH, ROUTES, SESSIONS, condition_routes
+from setups import (
+    COND_BODY,
+    COND_HEADERS,
+    COND_PATH,
+    ROUTES,
+    SESSIONS,
+    condition_routes,
+    exact_routes,
+)
 from setups import one_route as one_route_spec
 from setups import template_routes as template_route_specs
 
@@ -60,6 +70,12 @@ def _conditions(journal: int) -> SessionStore:
 def _templates(journal: int) -> SessionStore:
     store = SessionStore(journal)
     store.default.add_routes(_routes(template_route_specs()))
+    return store
+
+
+def _exact(journal: int) -> SessionStore:
+    store = SessionStore(journal)
+    store.default.add_routes(_routes(exact_routes()))
     return store
 
 
@@ -120,6 +136,10 @@ SCENARIOS: dict[
     "conditions": (_conditions, _post, 201),
     "10k_template": (_templates, _get(f"/svc{ROUTES - 1}/items/42"), 200),
     "100_sessions": (_sessions, _round_robin, 200),
+    # Unmatched at 10,000 exact routes: one path, then a new path each request (more
+    # than the near-miss pools kept), as setups.py's cp_unmatched_10k(_paths).
+    "10k_unmatched": (_exact, _get(f"/items/{ROUTES - 1}x"), 404),
+    "10k_unmatched_paths": (_exact, lambda i: _get(f"/items/{i % ROUTES}x")(i), 404),
 }
 
 
@@ -176,7 +196,7 @@ def main() -> None:
     for name, runs in timings.items():
         us = statistics.median(runs)
         print(
-            f"{name:<14} {us:6.2f} µs/request  (min {min(runs):.2f})  "
+            f"{name:<20} {us:6.2f} µs/request  (min {min(runs):.2f})  "
             f"1 route / this = {base / us:.2f}"
         )
 

@@ -3,7 +3,8 @@
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
 [--connections N] [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`:
 the bare server's GET and POST, 1 route, the conditions POST, 10,000 templates, 100
-sessions round-robin; `1_route_state`: 1 route with `--state` on a redis-server started
+sessions round-robin, an unmatched GET at 10,000 exact routes on one path and on a new
+path each request; `1_route_state`: 1 route with `--state` on a redis-server started
 here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same
 way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
 valgrind); one run then serves N requests (4 keep-alive connections, each sending the next
@@ -45,6 +46,7 @@ from setups import (
     ROUTES,
     SESSIONS,
     condition_routes,
+    exact_routes,
     one_route,
     register,
     template_routes,
@@ -71,6 +73,12 @@ def _post() -> bytes:
 def _setup_templates(admin_url: str) -> None:
     routes = template_routes()
     for start in range(0, len(routes), 1_000):  # under valgrind: each call well within 60 s
+        register(admin_url, routes[start : start + 1_000])
+
+
+def _setup_exact(admin_url: str) -> None:
+    routes = exact_routes()
+    for start in range(0, len(routes), 1_000):
         register(admin_url, routes[start : start + 1_000])
 
 
@@ -126,11 +134,17 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
         lambda i: _get(f"/svc0/items/{i}"),
     ),
     "100_sessions": ("cp", _setup_sessions, lambda i: _get(f"/_s/bench{i % SESSIONS + 1}/hello")),
+    # An unmatched GET at 10,000 exact routes (setups.py's cp_unmatched_10k): a 404 with
+    # near misses, journaled; the same path each request, then a new one each request
+    # (as lua/unmatched_paths.lua: more paths than the near-miss pools kept).
+    "10k_unmatched": ("cp", _setup_exact, lambda i: _get(f"/items/{ROUTES - 1}x")),
+    "10k_unmatched_paths": ("cp", _setup_exact, lambda i: _get(f"/items/{i % ROUTES}x")),
 }
 
 
-async def _load(port: int, requests: list[bytes], connections: int) -> None:
-    """Send `requests` over `connections` keep-alive connections, one at a time on each."""
+async def _load(port: int, requests: list[bytes], connections: int, status: bytes) -> None:
+    """Send `requests` over `connections` keep-alive connections, one at a time on each;
+    each answer's status line starts with `status`."""
 
     async def connection(share: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection(_HOST, port)
@@ -138,7 +152,7 @@ async def _load(port: int, requests: list[bytes], connections: int) -> None:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             length = re.search(rb"(?i)content-length: *(\d+)", head)
-            assert length is not None and head.startswith(b"HTTP/1.1 2"), head
+            assert length is not None and head.startswith(status), head
             await reader.readexactly(int(length.group(1)))
         writer.close()
 
@@ -188,7 +202,8 @@ def _instructions(
         if setup is not None:
             setup(info["admin_url"])
         port = int(info["mock_url"].rsplit(":", 1)[1]) if "mock_url" in info else info["port"]
-        asyncio.run(_load(port, [request(i) for i in range(requests)], connections))
+        status = b"HTTP/1.1 404" if "unmatched" in name else b"HTTP/1.1 2"
+        asyncio.run(_load(port, [request(i) for i in range(requests)], connections, status))
     finally:
         server.terminate()
     out = server.communicate(timeout=600)[0]

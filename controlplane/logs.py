@@ -8,7 +8,7 @@ from typing import Literal
 
 import structlog
 
-__all__ = ["LogFormat", "configure_logging", "debug_enabled", "get_logger"]
+__all__ = ["LogFormat", "configure_logging", "debug_enabled", "get_logger", "info_enabled"]
 
 LogFormat = Literal["console", "json"]
 
@@ -50,3 +50,9 @@ def debug_enabled(logger: structlog.typing.FilteringBoundLogger) -> bool:
     that server's life; `structlog.testing.capture_logs` around the start sees them.
     """
     return bool(logger.bind().is_enabled_for(logging.DEBUG))
+
+
+def info_enabled(logger: structlog.typing.FilteringBoundLogger) -> bool:
+    """Whether `logger` emits info events, asked once as `debug_enabled` is: a hot path
+    whose info event is filtered (`--log-level warning`) skips building it."""
+    return bool(logger.bind().is_enabled_for(logging.INFO))

@@ -32,14 +32,14 @@ from aiohttp.http import HttpVersion11
 from controlplane import wire
 from controlplane.forward_proxy import ForwardProxy
 from controlplane.journal import JournalEntry, RawHeaders
-from controlplane.logs import debug_enabled, get_logger
+from controlplane.logs import debug_enabled, get_logger, info_enabled
 from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
+from controlplane.no_route import NoRouteAnswers
 from controlplane.recording import Recording
 from controlplane.request_view import RequestView
 from controlplane.responses import BodyResponder, Outcome, no_response_outcome
 from controlplane.sessions import (
-    DEFAULT_SESSION,
     SESSION_HEADER,
     SESSION_PREFIX,
     SessionState,
@@ -65,6 +65,9 @@ class MockHandler:
     def __init__(self, store: SessionStore, admin: AdminHandler | None = None) -> None:
         self.store = store
         self._debug = debug_enabled(_log)
+        self._info = info_enabled(_log)
+        #: The native 404s, each near-miss list's encoded once when seen again.
+        self.no_route = NoRouteAnswers()
         #: Absolute-form requests and CONNECT tunnels (a client's HTTP_PROXY).
         self.proxy = ForwardProxy(self)
         #: The admin API on this port, for paths under `/__admin` (`--admin-on-mock-port`).
@@ -131,7 +134,7 @@ class MockHandler:
                 return await self._record(recording, session, request, view)
             if target_host is not None and session.settings.passthrough_unmatched:
                 return await self.proxy.pass_through(request, session, view)
-            return await self._unmatched(session, view, request.raw_headers)
+            return await self._unmatched(request, session, view)
 
         route, params = found
         handler = route.handler
@@ -278,59 +281,24 @@ class MockHandler:
         return entry
 
     async def _unmatched(
-        self, session: SessionState, view: RequestView, raw_headers: RawHeaders
-    ) -> web.Response:
+        self, request: web.BaseRequest, session: SessionState, view: RequestView
+    ) -> web.StreamResponse:
+        # Once: the journal entry and the answer share them.
         near_misses = session.routes.near_misses(view)
-        await self.record(session, view, raw_headers, _NO_ROUTE, near_misses)
-        _log.info(
-            "mock_unmatched",
-            session=session.id,
-            method=view.method,
-            path=view.path,
-            near_miss=near_misses[0].route_id if near_misses else None,
-        )
+        await self.record(session, view, request.raw_headers, _NO_ROUTE, near_misses)
+        if self._info:
+            _log.info(
+                "mock_unmatched",
+                session=session.id,
+                method=view.method,
+                path=view.path,
+                near_miss=near_misses[0].route_id if near_misses else None,
+            )
         if view.path.startswith(ADMIN_PREFIX) and self.admin is None:
-            return _admin_elsewhere(self.store, session, view, near_misses)
+            return self.no_route.admin_elsewhere(self.store, session, view, near_misses)
         if session.unmatched_answer is not None:  # a dialect's session: its own 404
             return session.unmatched_answer(session, view, near_misses)
-        if near_misses:
-            closest = near_misses[0]
-            differed = ", ".join(diff.field for diff in closest.diffs)
-            hint = (
-                f"closest route {closest.route_id} (handler {closest.handler!r}) "
-                f"differed in {differed}"
-            )
-        else:
-            hint = f"session {session.id!r} has no routes near it"
-        return _no_route(session, view, hint, near_misses)
-
-
-def _no_route(
-    session: SessionState, view: RequestView, hint: str, near_misses: list[wire.NearMiss]
-) -> web.Response:
-    """The native 404: `no route matched METHOD PATH: hint`, with the near misses."""
-    body = wire.NoRouteBody(
-        message=f"no route matched {view.method} {view.path}: {hint}",
-        session=session.id,
-        method=view.method,
-        path=view.path,
-        near_misses=near_misses,
-    )
-    return web.Response(status=404, body=_encode(body), headers=_JSON_HEADERS)
-
-
-def _admin_elsewhere(
-    store: SessionStore, session: SessionState, view: RequestView, near_misses: list[wire.NearMiss]
-) -> web.Response:
-    """The 404 for `/__admin/...` on the mock port: the admin API is on its own port."""
-    base = store.admin_base_url
-    if session.id != DEFAULT_SESSION:
-        base += f"/api/sessions/{session.id}"
-    hint = (
-        f"the admin API (WireMock's /__admin too) is on the admin port, {base}{view.path}; "
-        "start the server with --admin-on-mock-port to serve it on this port as well"
-    )
-    return _no_route(session, view, hint, near_misses)
+        return self.no_route.answer(request, session, view, near_misses)
 
 
 async def _render(

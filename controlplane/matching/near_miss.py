@@ -186,9 +186,13 @@ def _floor(
 class Pool:
     """Routes to rank for one request method and path, sorted by floor: what does not
     change while the routes do not (`RouteTable` keeps a few, for requests that miss
-    again). Ranking reads conditions and `times` afresh each time."""
+    again). Ranking reads conditions and `times` afresh each time, unless every route
+    it assessed has neither: then the ranking cannot change (the same routes are
+    assessed again, to the same distances), and the list it gave is given again, the
+    same object, so a caller may keep what it derived from it (`controlplane.no_route`).
+    """
 
-    __slots__ = ("_floors", "_request_path")
+    __slots__ = ("_floors", "_kept", "_request_path")
 
     def __init__(self, method: str, path: str, routes: Iterable[CompiledRoute]) -> None:
         request_path = self._request_path = _RequestPath(path)
@@ -199,20 +203,31 @@ class Pool:
             floors.append((floor, route.key, place, route, matches))
         floors.sort(key=_rank)
         self._floors = floors
+        #: (limit, its ranking) when that ranking read no condition and no `times`.
+        self._kept: tuple[int, list[wire.NearMiss]] | None = None
 
     def rank(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
         """`rank_near_misses` of these routes; `view` has the pool's method and path."""
+        kept = self._kept
+        if kept is not None and kept[0] == limit:
+            return kept[1]
         request_path = self._request_path
         best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         if limit <= 0:
             return []
+        fixed = True
         for floor, key, place, route, matches in self._floors:
             if len(best) == limit and (floor, key, place) > best[-1][:3]:
                 break  # this route, and every one after it, ranks after the limit-th best
             miss = _assess(view, route, matches, request_path)
+            if route.conditions is not None or route.remaining is not None:
+                fixed = False
             insort(best, (miss.distance, key, place, miss), key=_rank)
             del best[limit:]
-        return [miss for *_, miss in best]
+        ranked = [miss for *_, miss in best]
+        if fixed:
+            self._kept = (limit, ranked)
+        return ranked
 
 
 def rank_near_misses(

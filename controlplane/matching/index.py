@@ -329,16 +329,19 @@ class RouteTable:
         if pool is None:
             if len(self._pools) >= _POOLS:
                 del self._pools[next(iter(self._pools))]
-            pool = self._pools[signature] = Pool(view.method, view.path, self._pool(view))
+            hits = self._hits(view.path)
+            matching = {route.id for routes, _, _ in hits for route in routes}
+            pool = Pool(view.method, view.path, self._pool(view, hits), matching)
+            self._pools[signature] = pool
         return pool.rank(view, limit)
 
-    def _pool(self, view: RequestView) -> Iterable[CompiledRoute]:
+    def _pool(self, view: RequestView, hits: list[_Hit]) -> Iterable[CompiledRoute]:
         if len(self._by_id) <= _SMALL_TABLE:
             return self._by_id.values()
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
-        for routes, _, _ in self._hits(view.path):
+        for routes, _, _ in hits:
             for route in routes:
                 same = route.method is None or route.method == view.method
                 (same_method if same else other_method).append(route)

@@ -8,11 +8,16 @@ path each request; `1_route_state`: 1 route with `--state` on a redis-server sta
 here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same
 way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
 valgrind); one run then serves N requests (4 keep-alive connections, each sending the next
-request once the answer is in), the other none, and both stop. The difference of their
-instruction counts over N is what one request costs the server in user space: the load
-of a shared machine, which moves every wall-clock and CPU-time figure, does not change
-it. Kernel time (the socket calls) is not counted; wrk's batching under 32 connections
-is not reproduced. Ratios between scenarios are the figures to read.
+request once the answer is in), the other none, and both stop. Both first serve
+`--warmup` requests (3,000 by default; ids of their own: `request(-1)`, `request(-2)`...),
+so what registration left to the garbage collector is collected before the counted
+part: a full collection over 10,000 routes' objects costs about 60 million instructions
+once, 30,000 per request when it falls among 2,000 counted ones (wrk's warm-up absorbs
+it too). The difference of their instruction counts over N is what one request costs
+the server in user space: the load of a shared machine, which moves every wall-clock
+and CPU-time figure, does not change it. Kernel time (the socket calls) is not
+counted; wrk's batching under 32 connections is not reproduced. Ratios between
+scenarios are the figures to read.
 
 With `--state` (`1_route_state`) Redis's own instructions are not counted, and the
 entries per journal batch are printed beside the figure: a batch holds at most one
@@ -166,6 +171,8 @@ def _instructions(
     tmp: Path,
     connections: int,
     state: RedisServer | None,
+    keep: Path | None = None,
+    warmup: int = 0,
 ) -> int:
     kind, setup, request = SCENARIOS[name]
     ready = tmp / f"ready-{name}-{requests}-{os.getpid()}-{time.monotonic_ns()}.json"
@@ -182,11 +189,15 @@ def _instructions(
     env = dict(os.environ, PYTHONHASHSEED="0")
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
+    out_file = "/dev/null"
+    if keep is not None:
+        tree = "" if pythonpath is None else f"@{Path(pythonpath).name}"
+        out_file = str(keep / f"{name}{tree}-{requests}.cg")
     valgrind = [
         "valgrind",
         "--tool=cachegrind",
         "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
+        f"--cachegrind-out-file={out_file}",
     ]
     server = subprocess.Popen(
         [*valgrind, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -203,6 +214,9 @@ def _instructions(
             setup(info["admin_url"])
         port = int(info["mock_url"].rsplit(":", 1)[1]) if "mock_url" in info else info["port"]
         status = b"HTTP/1.1 404" if "unmatched" in name else b"HTTP/1.1 2"
+        if warmup:
+            warm = [request(-1 - i) for i in range(warmup)]
+            asyncio.run(_load(port, warm, connections, status))
         asyncio.run(_load(port, [request(i) for i in range(requests)], connections, status))
     finally:
         server.terminate()
@@ -219,9 +233,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument(
+        "--warmup", type=int, default=3_000, help="requests served before the counted ones"
+    )
+    parser.add_argument(
         "--baseline", action="append", default=[], help="a package tree to run too (repeatable)"
     )
     parser.add_argument("--only-baselines", action="store_true", help="not the working tree")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write cachegrind's per-function counts here (SCENARIO-N.cg); "
+        "`cg_diff` the idle and loaded runs, then `cg_annotate` the difference",
+    )
     args = parser.parse_args()
     runs: list[tuple[str, str | None]] = []
     if not args.only_baselines:
@@ -236,11 +259,10 @@ def main() -> None:
             state = start_redis(procs)
         with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
             for name, pythonpath in runs:
-                idle = _instructions(name, 0, pythonpath, Path(tmp), args.connections, state)
+                more = (args.connections, state, args.keep, args.warmup)
+                idle = _instructions(name, 0, pythonpath, Path(tmp), *more)
                 before = state.calls("evalsha", "xadd") if state is not None else [0, 0]
-                loaded = _instructions(
-                    name, args.requests, pythonpath, Path(tmp), args.connections, state
-                )
+                loaded = _instructions(name, args.requests, pythonpath, Path(tmp), *more)
                 label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
                 line = f"{label:<24} {(loaded - idle) / args.requests:10,.0f} instructions/request"
                 if SCENARIOS[name][0] == "state" and state is not None:

@@ -282,3 +282,31 @@ def test_many_paths_and_long_paths_are_found_all_the_same() -> None:
     for _ in range(2):
         assert t.find(view("GET", f"/f/{long_name}")) == (t.get("r"), {"name": long_name})
     assert t.find(view("GET", "/f/0")) == (t.get("r"), {"name": "0"})
+
+
+def test_new_ids_under_one_prefix_follow_each_route_change() -> None:
+    t = table(route("wide", 1, path="/users/{id}", priority=9))
+    assert t.find(view("GET", "/users/1")) == (t.get("wide"), {"id": "1"})
+    assert t.find(view("GET", "/users/2")) == (t.get("wide"), {"id": "2"})
+    # A new branch under the same prefix, a new method, a branch gone.
+    t.add(route("tenant", 2, path="/{tenant}/{id}", priority=1))
+    assert t.find(view("GET", "/users/3")) == (t.get("tenant"), {"tenant": "users", "id": "3"})
+    t.add(route("seven", 3, path="/users/{id}", priority=0, method="POST"))
+    assert t.find(view("POST", "/users/4")) == (t.get("seven"), {"id": "4"})
+    t.remove("tenant")
+    assert t.find(view("GET", "/users/5")) == (t.get("wide"), {"id": "5"})
+
+
+def test_a_tail_and_whole_segment_parameters_under_one_prefix() -> None:
+    t = table(
+        route("tail", 1, path="/files/{path:.*}", priority=9),
+        route("one", 2, path="/files/{a}/{b}"),
+        route("under", 3, path="/files/x/{name}"),
+    )
+    assert t.find(view("GET", "/files/a/b")) == (t.get("one"), {"a": "a", "b": "b"})
+    assert t.find(view("GET", "/files/x/c")) == (t.get("one"), {"a": "x", "b": "c"})
+    assert t.find(view("GET", "/files/a/b/c")) == (t.get("tail"), {"path": "a/b/c"})
+    assert t.find(view("GET", "/files/")) == (t.get("tail"), {"path": ""})
+    t.remove("one")
+    assert t.find(view("GET", "/files/x/d")) == (t.get("under"), {"name": "d"})
+    assert t.find(view("GET", "/files/y/d")) == (t.get("tail"), {"path": "y/d"})

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/workers.py [--rounds 5] [--seconds 5] [--only SECTION]
 
-`--only hot` runs section 2 alone (`scaling`, `writes`: sections 1 and 3). With
-`--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C DIR`)
+`--only hot` runs section 2 alone (`scaling`, `scaling_pipelined`, `writes`: sections 1
+and 3). With `--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C DIR`)
 section 2 also runs a `--state` process from that tree, side by side with this one.
 `--connections N` is wrk's in section 2 (32): with fewer, journal batches are smaller
 (a batch holds at most one request per connection), so their cost weighs more.
@@ -24,6 +24,13 @@ port (persistence off):
    second of server CPU time (see README.md, "How it measures") and wall clock; beside
    them Redis's own CPU per request of the `--state` process (not in its figure) and
    the entries per journal batch (Redis's XADD calls over its EVALSHA calls).
+
+   **Pipelined** (section `scaling_pipelined`): the same servers under wrk sending 16
+   requests per write (`lua/pipeline.lua`, the method of TechEmpower's plaintext
+   test). wrk then spends far less CPU per request, so the second worker gets more of
+   the core it shares with wrk: the factor says how far the server itself scales when
+   the load generator is not what limits it (Redis, writing the journals, still runs
+   on the same two cores).
 
 3. **An admin write's latency**: 300 `POST /api/routes` one after another (a new
    connection each), to the in-memory process and to `--workers 2` (which returns
@@ -59,7 +66,7 @@ from harness import (
 from redis_server import RedisServer, start_redis
 
 #: Sections that `--only` picks: 1, 2 and 3 of the docstring.
-SECTIONS = ("scaling", "hot", "writes")
+SECTIONS = ("scaling", "scaling_pipelined", "hot", "writes")
 ROUTE = {
     "method": "GET",
     "path": "/hello",
@@ -106,11 +113,12 @@ def _measure(
     cpu: bool,
     connections: int,
     state: RedisServer,
+    script: str | None = None,
 ) -> dict[str, list[_Run]]:
     results: dict[str, list[_Run]] = {name: [] for name in servers}
     names = list(servers)
     for name in names:  # warm-up
-        run_wrk(f"{servers[name].mock_url}/hello", 2, connections=connections)
+        run_wrk(f"{servers[name].mock_url}/hello", 2, connections=connections, script=script)
     for index in range(rounds):
         order = names[index % len(names) :] + names[: index % len(names)]
         for name in order:
@@ -121,6 +129,7 @@ def _measure(
                 seconds,
                 server=server if cpu else None,
                 connections=connections,
+                script=script,
             )
             after = (state.cpu_s(), *state.calls("evalsha", "xadd"))
             if result.non_2xx or result.errors:
@@ -163,7 +172,7 @@ def main() -> None:
     try:
         state = start_redis(procs)
         scaling: dict[str, Proc] = {}
-        if "scaling" in sections or "writes" in sections:
+        if {"scaling", "scaling_pipelined", "writes"} & set(sections):
             scaling["workers 1"] = procs.start(
                 "w1", _unpinned("--state", f"{state.url}/1", "--workers", "1")
             )
@@ -191,6 +200,17 @@ def main() -> None:
                     )
                 )
             )
+        if "scaling_pipelined" in sections:
+            pipelined = _measure(
+                scaling,
+                args.rounds,
+                args.seconds,
+                cpu=True,
+                connections=64,
+                state=state,
+                script="pipeline.lua",
+            )
+            summary.update({f"pipelined_{k}": v for k, v in _scaling(pipelined).items()})
         if "hot" in sections:
             summary.update(
                 _hot(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import socket
@@ -10,11 +11,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio as aioredis
 import requests
 from multidict import CIMultiDict
 
 from controlplane import wire
-from controlplane.cluster.journal_stream import decode_entry, encode_entry
+from controlplane.cluster.journal_stream import (
+    SharedJournal,
+    StreamWriter,
+    decode_entry,
+    encode_entry,
+    journal_keys,
+)
 from controlplane.journal import JournalEntry, OriginAnswer
 from tests.redis_support import redis_server, redis_url
 from tests.shared_support import fire, prepare, serve_many
@@ -218,3 +226,25 @@ def test_forward_proxy_answers_wait_for_their_journal_entry(tmp_path: Path, redi
             ("GET", 407),
             ("CONNECT", 502),
         ]
+
+
+async def test_refreshes_that_overlap_add_each_entry_once(redis_url: str) -> None:
+    """A live feed's follower and an admin read refresh the same cache at once: both read
+    the stream before either adds what it read, and an entry listed twice was counted
+    twice by the dashboard (a hit too many) in the deployment run."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        journal = SharedJournal(
+            "overlap", 100, 1024, client, StreamWriter(client, 100), lambda op: True
+        )
+        meta, stream = journal_keys("overlap")
+        recorded = JournalEntry.record(
+            1, 5, "GET", "/x", "", (), b"", 0, "r1", "h", {}, 200, "json", 0.0, None, None, None
+        )
+        await client.xadd(stream, {"e": encode_entry(5, recorded)}, id="0-1")
+        await client.hset(meta, mapping={"seq": 1, "gen": 1})
+        await asyncio.gather(journal.refresh(), journal.refresh(), journal.refresh())
+        assert [entry.seq for entry in journal] == [1]
+        assert journal.last_seq == 1
+    finally:
+        await client.aclose()

@@ -611,6 +611,8 @@ class SharedJournal(Journal):
     def _add(self, added: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         for stream_id, fields in added:
             seq = _seq(stream_id)
+            if seq < self._next_seq:
+                continue  # another refresh read it too (a feed's follower beside a read)
             self.append(decode_entry(seq, fields[b"e"]))
             self._next_seq = seq + 1
         if added:

@@ -19,6 +19,24 @@ def raw(body: str) -> dict[str, object]:
     return {"type": "raw", "body": body}
 
 
+def scenario_chain(
+    name: str, method: str, path: str, states: list[str], *, answer_new_state: bool
+) -> list[dict[str, object]]:
+    """One route per step of `states` (`step-0`, ...), each moving scenario `name` from
+    a state to the next and answering the state it moves to, or the one it leaves."""
+    return [
+        {
+            "id": f"step-{index}",
+            "method": method,
+            "path": path,
+            "handler": f"step-{index}",
+            "scenario": {"name": name, "required_state": old, "new_state": new},
+            "response": raw(new if answer_new_state else old),
+        }
+        for index, (old, new) in enumerate(itertools.pairwise(states))
+    ]
+
+
 def test_times_is_spent_exactly_across_processes_under_concurrency(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -90,17 +108,7 @@ def test_a_scenario_moves_exactly_once_per_transition_across_processes(
     tmp_path: Path, redis_url: str
 ) -> None:
     steps = ["Started", "one", "two", "three"]
-    routes = [
-        {
-            "id": f"step-{index}",
-            "method": "POST",
-            "path": "/flip",
-            "handler": f"to-{new}",
-            "scenario": {"name": "flip", "required_state": old, "new_state": new},
-            "response": raw(new),
-        }
-        for index, (old, new) in enumerate(itertools.pairwise(steps))
-    ]
+    routes = scenario_chain("flip", "POST", "/flip", steps, answer_new_state=True)
     routes.append(
         {
             "id": "rest",
@@ -145,17 +153,7 @@ def test_a_long_scenario_chain_under_contention_serves_each_state_once(
     # 40 requests race along 20 transitions: one may lose many races in a row, and is
     # never served with a transition Redis did not grant.
     states = ["Started", *(f"s{i}" for i in range(1, 20)), "done"]
-    routes = [
-        {
-            "id": f"step-{index}",
-            "method": "GET",
-            "path": "/step",
-            "handler": f"step-{index}",
-            "scenario": {"name": "chain", "required_state": old, "new_state": new},
-            "response": raw(old),
-        }
-        for index, (old, new) in enumerate(itertools.pairwise(states))
-    ]
+    routes = scenario_chain("chain", "GET", "/step", states, answer_new_state=False)
     with serve_many(tmp_path, redis_url, 2) as servers:
         urls = prepare(servers, "s1", routes)
         answers = fire(urls, ["/step"] * 40, concurrency=40)

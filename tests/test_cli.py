@@ -201,6 +201,15 @@ def test_global_templating_flag_templates_wiremock_stubs_only(tmp_path: Path, fl
         assert requests.get(f"{running.mock_url}/hello", timeout=10).text == "{{request.path}}"
 
 
+def _printed_by(probe: str) -> list[str]:
+    """The words a fresh Python process running `probe` prints (it fails the test if the
+    probe raises)."""
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return answer.stdout.split()
+
+
 def test_start_up_does_not_load_the_template_engine_until_a_template_is_compiled() -> None:
     """pydantic-handlebars (with pydantic) costs about 65 ms of every start; only a
     response holding `{{` needs it, and a body without one does not load it."""
@@ -213,10 +222,7 @@ def test_start_up_does_not_load_the_template_engine_until_a_template_is_compiled
         "compile_value({'path': '{{request.path}}'}); "
         "print(before, plain, 'pydantic_handlebars' in sys.modules)"
     )
-    answer = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert answer.stdout.split() == ["False", "False", "True"]
+    assert _printed_by(probe) == ["False", "False", "True"]
 
 
 def test_start_up_does_not_import_redis_without_state() -> None:
@@ -235,10 +241,7 @@ except StateUnreachable:
     pass
 print(before, "redis" in sys.modules)
 """
-    answer = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert answer.stdout.split() == ["False", "True"]
+    assert _printed_by(probe) == ["False", "True"]
 
 
 def test_start_up_does_not_import_xpath_until_a_route_uses_it() -> None:
@@ -250,7 +253,4 @@ def test_start_up_does_not_import_xpath_until_a_route_uses_it() -> None:
         "compile_xpath('//a'); "
         "print(before, 'elementpath' in sys.modules)"
     )
-    answer = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert answer.stdout.split() == ["False", "True"]
+    assert _printed_by(probe) == ["False", "True"]

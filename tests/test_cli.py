@@ -201,20 +201,78 @@ def test_global_templating_flag_templates_wiremock_stubs_only(tmp_path: Path, fl
         assert requests.get(f"{running.mock_url}/hello", timeout=10).text == "{{request.path}}"
 
 
-def _printed_by(probe: str) -> list[str]:
+#: What `controlplane serve` imports before it serves (`cli.main` imports the server).
+_START_UP = "import controlplane.cli, controlplane.server"
+
+
+def _printed_by(probe: str, *args: str) -> list[str]:
     """The words a fresh Python process running `probe` prints (it fails the test if the
     probe raises)."""
     answer = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return answer.stdout.split()
+
+
+def test_start_up_runs_no_collection_pass_and_serves_with_the_collector_on(
+    tmp_path: Path,
+) -> None:
+    """Start-up makes a few hundred thousand objects and no garbage: the collector is off
+    until the server is up (no pass before the freeze), then on, with what start-up made
+    frozen out of its passes."""
+    probe = """
+import gc, os, signal, sys, threading, time
+from pathlib import Path
+import controlplane.cli as cli
+ready = Path(sys.argv[1])
+passes = []  # the frozen objects' count at each collection pass: 0 before the freeze
+gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(gc.get_freeze_count()))
+seen = []
+def watch():
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ready.exists() and ready.stat().st_size and gc.isenabled():
+            break
+        time.sleep(0.01)
+    seen.extend((passes.count(0), gc.isenabled(), gc.get_freeze_count() > 10_000))
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=watch, daemon=True).start()
+code = cli.main(["serve", "--port", "0", "--admin-port", "0", "--ready-file", str(ready),
+                 "--log-level", "warning"])
+print(*seen, code, gc.isenabled())
+"""
+    ready = tmp_path / "ready.json"
+    assert _printed_by(probe, str(ready)) == ["0", "True", "True", "0", "True"]
+
+
+def test_main_gives_the_collector_back_as_it_found_it() -> None:
+    """`main` turns the collector off while it starts; a command line it refuses (or
+    `--version`) leaves it as it was, on or off."""
+    probe = """
+import contextlib, gc, io
+import controlplane.cli as cli
+states = []
+for on in (True, False):
+    gc.enable() if on else gc.disable()
+    for argv in (["--version"], ["serve", "--port", "x"]):
+        with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            cli.main(argv)
+        states.append(gc.isenabled())
+print(*states)
+"""
+    assert _printed_by(probe) == ["True", "True", "False", "False"]
 
 
 def test_start_up_does_not_load_the_template_engine_until_a_template_is_compiled() -> None:
     """pydantic-handlebars (with pydantic) costs about 65 ms of every start; only a
     response holding `{{` needs it, and a body without one does not load it."""
     probe = (
-        "import sys, controlplane.cli; "
+        f"import sys; {_START_UP}; "
         "from controlplane.responses.templating import compile_value; "
         "before = 'pydantic_handlebars' in sys.modules; "
         "compile_value({'plain': ['text', 1]}); "
@@ -228,9 +286,9 @@ def test_start_up_does_not_load_the_template_engine_until_a_template_is_compiled
 def test_start_up_does_not_import_redis_without_state() -> None:
     """redis-py costs about 33 ms of every start; only `--state` needs it (loaded when
     the server connects)."""
-    probe = """
+    probe = f"""
 import asyncio, sys
-import controlplane.cli
+{_START_UP}
 from controlplane.cluster import Cluster, StateUnreachable
 from controlplane.server import ServerConfig
 ServerConfig(state="redis://127.0.0.1:1/0")
@@ -247,7 +305,7 @@ print(before, "redis" in sys.modules)
 def test_start_up_does_not_import_xpath_until_a_route_uses_it() -> None:
     """elementpath costs about 55 ms of every start; only an XPath matcher needs it."""
     probe = (
-        "import sys, controlplane.cli; "
+        f"import sys; {_START_UP}; "
         "from controlplane.xmldoc import compile_xpath; "
         "before = 'elementpath' in sys.modules; "
         "compile_xpath('//a'); "

@@ -117,9 +117,9 @@ def controlplane_argv(*extra: str, core: str = SERVER_CORE) -> list[str]:
     return pinned(core, [*argv, *extra])
 
 
-def bare_argv(mode: str = "lowlevel") -> list[str]:
+def bare_argv(mode: str = "lowlevel", *, core: str = SERVER_CORE) -> list[str]:
     script = str(HERE / "bare_server.py")
-    return pinned(SERVER_CORE, [sys.executable, script, "--port", "0", "--mode", mode])
+    return pinned(core, [sys.executable, script, "--port", "0", "--mode", mode])
 
 
 # ---------------------------------------------------------------------- HTTP

@@ -1,15 +1,18 @@
 """The `proxy` response against a local origin: throughput ratio and memory over time.
 
 Run: `.venv/bin/python benchmarks/proxy.py [--rounds 5] [--seconds 5] [--requests 100000]
-[--baseline DIR] [--profile 12]`.
+[--baseline DIR] [--profile 12] [--own-cores]`.
 
 The origin is the bare aiohttp server (`bare_server.py`); controlplane forwards
-`GET /hello` to it with a `proxy` response. Both run on core 0, wrk on core 1. Each
-round loads the origin directly, then through the proxy (the same wrk load), and
-reads both processes' CPU time. Reported, as medians:
+`GET /hello` to it with a `proxy` response. Both run on core 0, wrk on core 1; with
+`--own-cores` the proxy forwards to a second origin on core 1 beside wrk (the layout of
+`make bench`'s budget row: each server on its own core), while the direct load still
+goes to the origin on core 0. Each round loads the origin directly, then through
+the proxy (the same wrk load), and reads both processes' CPU time. Reported, as medians:
 
-- **wall ratio**: proxied req/s over direct req/s (both servers share one core, so this
-  is what a test suite sees when the proxy and its origin compete for a machine);
+- **wall ratio**: proxied req/s over direct req/s (with both servers on one core, what
+  a test suite sees when the proxy and its origin compete for a machine; on their own
+  cores, how the proxy's per-core rate compares with the origin's);
 - **CPU ratio**: the bare origin's CPU per request over the proxy's own CPU per proxied
   request (how much one proxied hop costs next to the cheapest aiohttp answer);
 - **baseline** (with `--baseline DIR`, a directory holding another version's
@@ -39,6 +42,7 @@ from typing import Any
 
 from harness import (
     HERE,
+    LOAD_CORE,
     Procs,
     bare_argv,
     controlplane_argv,
@@ -122,12 +126,17 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--baseline", help="a directory holding another `controlplane` package")
     parser.add_argument("--profile", type=int, default=0, metavar="SECONDS")
+    parser.add_argument(
+        "--own-cores", action="store_true", help="the origin on core 1 (beside wrk), not core 0"
+    )
     args = parser.parse_args()
     if ensure_wrk() is None:
         return 2
     procs = Procs()
     try:
         origin = procs.start("origin", bare_argv())
+        # The origin behind the proxy: the direct one, or one of its own on core 1.
+        behind = procs.start("behind", bare_argv(core=LOAD_CORE)) if args.own_cores else origin
         proxy = procs.start("proxy", controlplane_argv())
         proxies = [proxy]
         if args.baseline:
@@ -137,7 +146,7 @@ def main() -> int:
             "method": "GET",
             "path": "/hello",
             "handler": "origin",
-            "response": {"type": "proxy", "url": origin.mock_url},
+            "response": {"type": "proxy", "url": behind.mock_url},
         }
         run_wrk(origin.mock_url + "/hello", 1)  # warm-up
         for server in proxies:
@@ -159,7 +168,7 @@ def main() -> int:
                 }
                 d_fail += b_fail
             p_rps, p_n, [p_proxy, p_origin], p_fail = _load(
-                proxy.mock_url + "/hello", args.seconds, [proxy, origin]
+                proxy.mock_url + "/hello", args.seconds, [proxy, behind]
             )
             row = {
                 "direct_rps": d_rps,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    LOAD_CORE,
     Procs,
     WrkResult,
     bare_argv,
@@ -250,43 +251,83 @@ def in_process(name: str) -> str:
     return done.stdout + done.stderr
 
 
+def _core_busy(core: str, before: tuple[int, int, float] | None = None) -> tuple[int, int, float]:
+    """(busy jiffies, all jiffies, busy share since `before`) of one core, from /proc/stat."""
+    busy = total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            ticks = [int(field) for field in line.split()[1:]]
+            total = sum(ticks[:8])
+            busy = total - ticks[3] - ticks[4]  # less idle and iowait
+    if before is None:
+        return busy, total, 0.0
+    spent = total - before[1]
+    return busy, total, (busy - before[0]) / spent if spent else 0.0
+
+
 def proxy_ratio(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
     """The `proxy` response against its origin (issue 11), as `proxy.py` measures it
-    without its memory run: the bare server is the origin, controlplane forwards
-    `GET /hello` to it, both on the server core; each round loads the origin directly,
-    then through the proxy. Wall ratio: proxied / direct req/s; CPU ratio: the origin's
-    CPU per request / the proxy's own CPU per proxied request."""
+    without its memory run: the bare server is the origin and controlplane forwards
+    `GET /hello` to it. Each round loads the origin directly (on the server core, wrk on
+    the load core), then through a proxy on the server core in two layouts:
+
+    - **own cores**: the origin on the load core (beside wrk), as a proxy and the
+      service behind it run deployed; the proxy's core is the limit, so the wall ratio
+      is the origin's CPU per request over the proxy's (one hop of the same class);
+    - **shared core**: the origin on the proxy's core, so the wall ratio is what a suite
+      sees when both compete for one core (the proxy must then cost no more than the
+      origin to reach 0.5).
+
+    Wall ratio: proxied / direct req/s; CPU ratio: the origin's CPU per request / the
+    proxy's own CPU per proxied request."""
     from proxy import _load
 
     origin = procs.start("proxy_origin", bare_argv())
-    proxy = procs.start("proxy", controlplane_argv())
-    route = {"type": "proxy", "url": origin.mock_url}
-    register(proxy.admin_url, {"method": "GET", "path": "/hello", "handler": "origin",
-                               "response": route})  # fmt: skip
-    direct, proxied = origin.mock_url + "/hello", proxy.mock_url + "/hello"
-    expect(200, "GET", proxied)
-    run_wrk(direct, 1)
-    run_wrk(proxied, 1)
+    far = procs.start("proxy_origin_far", bare_argv(core=LOAD_CORE))
+    shared = procs.start("proxy", controlplane_argv())
+    own = procs.start("proxy_own", controlplane_argv())
+    for proxy, behind in ((shared, origin), (own, far)):
+        route = {"type": "proxy", "url": behind.mock_url}
+        register(proxy.admin_url, {"method": "GET", "path": "/hello", "handler": "origin",
+                                   "response": route})  # fmt: skip
+        expect(200, "GET", proxy.mock_url + "/hello")
+    direct = origin.mock_url + "/hello"
+    for url in (direct, shared.mock_url + "/hello", own.mock_url + "/hello"):
+        run_wrk(url, 1)
     rows = []
     for index in range(rounds):
         d_rps, d_n, [d_cpu], d_fail = _load(direct, seconds, [origin])
-        p_rps, p_n, [p_cpu], p_fail = _load(proxied, seconds, [proxy])
+        busy = _core_busy(LOAD_CORE)
+        o_rps, o_n, [o_cpu, far_cpu], o_fail = _load(own.mock_url + "/hello", seconds, [own, far])
+        busy = _core_busy(LOAD_CORE, busy)
+        s_rps, s_n, [s_cpu], s_fail = _load(shared.mock_url + "/hello", seconds, [shared])
+        origin_us = d_cpu / d_n * 1e6
         rows.append(
             {
                 "direct_rps": d_rps,
-                "proxied_rps": p_rps,
-                "wall_ratio": p_rps / d_rps,
-                "cpu_ratio": (d_cpu / d_n) / (p_cpu / p_n),
-                "proxy_us": p_cpu / p_n * 1e6,
-                "failures": d_fail + p_fail,
+                "proxied_rps": o_rps,
+                "wall_ratio": o_rps / d_rps,
+                "cpu_ratio": origin_us / (o_cpu / o_n * 1e6),
+                "proxy_us": o_cpu / o_n * 1e6,
+                "origin_us": origin_us,
+                "far_core_origin_share": far_cpu / seconds,
+                "far_core_busy": busy[2],
+                "shared_rps": s_rps,
+                "shared_wall_ratio": s_rps / d_rps,
+                "shared_cpu_ratio": origin_us / (s_cpu / s_n * 1e6),
+                "shared_proxy_us": s_cpu / s_n * 1e6,
+                "failures": d_fail + o_fail + s_fail,
             }
         )
+        row = rows[-1]
         print(
-            f"  round {index + 1}/{rounds} direct {d_rps:.0f}, proxied {p_rps:.0f} req/s "
-            f"(x{rows[-1]['wall_ratio']:.2f}; CPU x{rows[-1]['cpu_ratio']:.2f})",
+            f"  round {index + 1}/{rounds} direct {d_rps:.0f}; own cores {o_rps:.0f} req/s "
+            f"(x{row['wall_ratio']:.2f}; CPU x{row['cpu_ratio']:.2f}); shared core "
+            f"{s_rps:.0f} req/s (x{row['shared_wall_ratio']:.2f}; CPU "
+            f"x{row['shared_cpu_ratio']:.2f})",
             flush=True,
         )
-    procs.stop(proxy.popen)
-    procs.stop(origin.popen)
+    for proc in (own, shared, far, origin):
+        procs.stop(proc.popen)
     out = {key: median([r[key] for r in rows]) for key in rows[0]}
     return {**out, "failures": sum(r["failures"] for r in rows), "rounds": rows}

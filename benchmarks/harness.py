@@ -111,6 +111,33 @@ class Procs:
         return Path(self._tmp.name) / name
 
 
+def _package_dir() -> Path:
+    probe = "import controlplane, os; print(os.path.dirname(controlplane.__file__))"
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", probe], capture_output=True, text=True, check=True
+    )
+    return Path(out.stdout.strip())
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of controlplane's package, as `pip install` does for a wheel.
+
+    An editable install leaves it to the first import, which writes none under
+    `PYTHONDONTWRITEBYTECODE` (set on some machines and in many container images): every
+    start would then compile the package's modules from source, about 0.1 s that no
+    installed copy pays. Quick when the bytecode is up to date."""
+    package = str(_package_dir())
+    subprocess.run([str(VENV_BIN / "python"), "-m", "compileall", "-q", package], check=True)
+
+
+def remove_bytecode() -> dict[str, str]:
+    """Remove controlplane's own bytecode (every other module keeps its own), and return
+    an environment in which Python writes none back: each start compiles the package."""
+    for cache in _package_dir().rglob("__pycache__"):
+        shutil.rmtree(cache)
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def controlplane_argv(*extra: str, core: str = SERVER_CORE) -> list[str]:
     exe = str(VENV_BIN / "controlplane")
     argv = [exe, "serve", "--port", "0", "--admin-port", "0", "--log-level", "warning"]

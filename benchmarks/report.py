@@ -597,6 +597,15 @@ def _bulk_cold(r: dict[str, Any]) -> list[str]:
             f"ready file alone appears after {c['ready_median_s']:.3f} s. The bare aiohttp "
             f"server, exec to first response: {cb['median_s']:.3f} s."
         )
+        nb = r.get("cold_start_no_bytecode")
+        if nb:
+            lines.append(
+                f"- controlplane's bytecode is written before these starts, as `pip install` "
+                f"writes it for an installed package. A start that finds none of the "
+                f"package's and writes none (`PYTHONDONTWRITEBYTECODE`, as on this machine, "
+                f"with an editable install) compiles its modules from source: median "
+                f"{nb['median_s']:.3f} s."
+            )
     return [*lines, ""]
 
 

@@ -25,7 +25,16 @@ import peers
 import profile_hot_path
 import report
 import scenarios
-from harness import HERE, LOAD_CORE, Procs, bare_argv, controlplane_argv, ensure_wrk, machine
+from harness import (
+    HERE,
+    LOAD_CORE,
+    Procs,
+    bare_argv,
+    controlplane_argv,
+    ensure_wrk,
+    machine,
+    remove_bytecode,
+)
 from setups import SESSIONS, TARGETS, start_matrix, with_references
 
 #: The sections after the throughput matrix, in the order they run.
@@ -195,6 +204,9 @@ def _measure(
         results["bulk"] = scenarios.bulk(procs, 5)
     if "cold_start" in sections:
         print("cold start", flush=True)
+        results["cold_start_no_bytecode"] = scenarios.cold_start(
+            procs, 7, controlplane_argv(), True, remove_bytecode()
+        )
         results["cold_start"] = scenarios.cold_start(procs, 7, controlplane_argv(), True)
         results["cold_start_bare"] = scenarios.cold_start(procs, 7, bare_argv(), False)
     if "memory" in sections:

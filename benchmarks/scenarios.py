@@ -15,6 +15,7 @@ from harness import (
     WrkResult,
     bare_argv,
     call,
+    compile_bytecode,
     controlplane_argv,
     expect,
     median,
@@ -165,9 +166,19 @@ def bulk(procs: Procs, runs: int) -> dict[str, Any]:
     return out
 
 
-def cold_start(procs: Procs, runs: int, argv: list[str], register_route: bool) -> dict[str, Any]:
+def cold_start(
+    procs: Procs,
+    runs: int,
+    argv: list[str],
+    register_route: bool,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Process exec to the first mocked response (after registering a route over the admin
-    API when `register_route`); also exec to ready file. Median of `runs`."""
+    API when `register_route`); also exec to ready file. Median of `runs`. controlplane's
+    bytecode is written first, as an installed package has it (`compile_bytecode`),
+    unless `env` is given (`remove_bytecode`'s, to measure a start without it)."""
+    if env is None:
+        compile_bytecode()
     totals, readies = [], []
     for index in range(runs):
         ready = procs.tmp_path(f"cold-{time.monotonic_ns()}-{index}.json")
@@ -176,6 +187,7 @@ def cold_start(procs: Procs, runs: int, argv: list[str], register_route: bool) -
             [*argv, "--ready-file", str(ready)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
         try:
             while not ready.exists():

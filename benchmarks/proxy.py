@@ -119,6 +119,24 @@ def _load(url: str, seconds: float, procs: list[Any]) -> tuple[float, int, list[
     return result.rps, result.requests, used, result.non_2xx + result.errors
 
 
+#: Proxied requests after which the journal (10,000 entries by default) is full, with a
+#: margin: RSS growth after it is what the memory figure reads.
+JOURNAL_FULL = 20_000
+
+
+def rss_over(proxy: Any, requests: int) -> list[tuple[int, int]]:
+    """(proxied requests so far, the proxy's RSS in kB) after each 2 s wrk chunk, up to
+    `requests` requests (or 5 minutes, however slow the machine)."""
+    samples = [(0, proxy.rss_kb())]
+    total = 0
+    deadline = time.monotonic() + 300
+    while total < requests and time.monotonic() < deadline:
+        total += run_wrk(proxy.mock_url + "/hello", 2).requests
+        samples.append((total, proxy.rss_kb()))
+        print(f"  {total:>9,} proxied requests: RSS {samples[-1][1] / 1024:.1f} MB", flush=True)
+    return samples
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -198,29 +216,22 @@ def main() -> int:
                     flush=True,
                 )
         profile = _profile(procs, proxy, args.profile) if args.profile else None
-        samples = [(0, proxy.rss_kb())]
-        total = 0
-        deadline = time.monotonic() + 300  # bounded however slow the machine is
-        while total < args.requests and time.monotonic() < deadline:
-            result = run_wrk(proxy.mock_url + "/hello", 2)
-            total += result.requests
-            samples.append((total, proxy.rss_kb()))
-            print(f"  {total:>9,} proxied requests: RSS {samples[-1][1] / 1024:.1f} MB", flush=True)
+        samples = rss_over(proxy, args.requests)
     finally:
         procs.stop_all()
     summary = {key: median([r[key] for r in rounds]) for key in rounds[0]}
-    after_journal = [kb for n, kb in samples if n >= 20_000]
+    after_journal = [kb for n, kb in samples if n >= JOURNAL_FULL]
     out = {
         "rounds": rounds,
         "median": summary,
         "profile_percent_of_samples": profile,
         "rss_samples_kb": samples,
-        "rss_growth_after_20k_kb": after_journal[-1] - after_journal[0]
+        "rss_growth_after_journal_kb": after_journal[-1] - after_journal[0]
         if len(after_journal) > 1
         else None,
     }
     (HERE / "proxy.json").write_text(json.dumps(out, indent=1) + "\n")
-    shown = {"median": summary, "profile": profile, "growth_kb": out["rss_growth_after_20k_kb"]}
+    shown = {"median": summary, "profile": profile, "growth_kb": out["rss_growth_after_journal_kb"]}
     print(json.dumps(shown, indent=1))
     return 0
 

@@ -145,6 +145,21 @@ def _proxy(r: dict[str, Any]) -> Measured:
     return measured, ratio >= 0.5, f"short by {0.5 - ratio:.3f}"
 
 
+def _proxy_memory(r: dict[str, Any]) -> Measured:
+    p = r["proxy"]
+    growth, samples = p.get("rss_growth_kb"), p.get("rss_samples_kb") or []
+    if growth is None or not samples:
+        return "no samples after the journal filled", False, "not measured"
+    total, last = samples[-1]
+    growth_mb = growth / MB
+    measured = (
+        f"{last / MB:.1f} MB after {total:,} proxied requests; {growth_mb:+.1f} MB after the "
+        "journal filled"
+    )
+    passed = total >= 100_000 and growth_mb < FLAT_MB
+    return measured, passed, f"grew {growth_mb:.1f} MB"
+
+
 #: The Budget table: (figure, issue, target, how it is measured), in report order.
 BUDGET: tuple[tuple[str, int, str, Callable[[dict[str, Any]], Measured]], ...] = (
     ("1 route vs bare aiohttp+uvloop (low-level server)", 15, "≥ 1.00",
@@ -173,6 +188,8 @@ BUDGET: tuple[tuple[str, int, str, Callable[[dict[str, Any]], Measured]], ...] =
      "≤ 150 MB", _journal),
     ("`proxy` response vs its origin, wall-clock req/s (each on its own core)", 11,
      "≥ 0.50", _proxy),
+    ("RSS over 100,000 proxied requests", 11, "flat (< 3 MB after the journal filled)",
+     _proxy_memory),
 )  # fmt: skip
 
 

@@ -291,8 +291,9 @@ def proxy_ratio(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
       origin to reach 0.5).
 
     Wall ratio: proxied / direct req/s; CPU ratio: the origin's CPU per request / the
-    proxy's own CPU per proxied request."""
-    from proxy import _load
+    proxy's own CPU per proxied request. Then the own-cores proxy's RSS over 100,000
+    proxied requests (`proxy.rss_over`)."""
+    from proxy import JOURNAL_FULL, _load, rss_over
 
     origin = procs.start("proxy_origin", bare_argv())
     far = procs.start("proxy_origin_far", bare_argv(core=LOAD_CORE))
@@ -339,7 +340,15 @@ def proxy_ratio(procs: Procs, rounds: int, seconds: float) -> dict[str, Any]:
             f"x{row['shared_cpu_ratio']:.2f})",
             flush=True,
         )
+    samples = rss_over(own, 100_000)
     for proc in (own, shared, far, origin):
         procs.stop(proc.popen)
     out = {key: median([r[key] for r in rows]) for key in rows[0]}
-    return {**out, "failures": sum(r["failures"] for r in rows), "rounds": rows}
+    full = [kb for n, kb in samples if n >= JOURNAL_FULL]
+    return {
+        **out,
+        "failures": sum(r["failures"] for r in rows),
+        "rounds": rows,
+        "rss_samples_kb": samples,
+        "rss_growth_kb": full[-1] - full[0] if len(full) > 1 else None,
+    }

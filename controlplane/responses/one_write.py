@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Container, Iterable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -44,7 +44,15 @@ from multidict import CIMultiDict
 
 from controlplane.responses.outcome import Outcome
 
-__all__ = ["DATE", "Canned", "HttpDate", "OneWriteResponse", "Relayed", "encode_header_lines"]
+__all__ = [
+    "DATE",
+    "Canned",
+    "HeaderSource",
+    "HttpDate",
+    "OneWriteResponse",
+    "Relayed",
+    "encode_header_lines",
+]
 
 #: Headers aiohttp computes itself, or whose presence changes how it frames the body:
 #: an answer carrying any of these is sent by a plain `web.Response` instead.
@@ -96,18 +104,19 @@ def encode_header_lines(headers: Iterable[tuple[str, str]]) -> bytes | None:
     return "".join(lines).encode("utf-8")
 
 
-async def _write(request: web.BaseRequest, data: bytes) -> None:
+def _write(request: web.BaseRequest, data: bytes) -> bool:
     """`data` to the client in one call, counted on the request's writer as aiohttp
-    counts what it writes; waits while the transport's buffer is over its limit."""
-    transport = request.transport
+    counts what it writes; True when the transport's buffer is over its limit (the
+    caller then awaits `request.writer.drain()`). Not a coroutine: most writes need no
+    wait, and an await of a coroutine costs a frame per request."""
+    writer = request.writer
+    transport = writer.transport
     if transport is None or transport.is_closing():
         # What aiohttp's writer raises: its request handler stops quietly on it.
         raise ConnectionResetError("Cannot write to closing transport")
     transport.write(data)
-    writer = request.writer
     writer.output_size += len(data)
-    if transport.get_write_buffer_size():
-        await writer.drain()
+    return bool(transport.get_write_buffer_size())
 
 
 class OneWriteResponse(web.StreamResponse):
@@ -129,7 +138,8 @@ class OneWriteResponse(web.StreamResponse):
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if request.writer.output_size:
             return None  # written already for this request (before a route's webhooks)
-        await _write(request, self.encode(request))
+        if _write(request, self.encode(request)):
+            await request.writer.drain()
         return None
 
     async def write_eof(self, data: bytes = b"") -> None:
@@ -145,7 +155,7 @@ def _reason(status: int, reason: str | None) -> str:
 class _Head:
     """An answer's parts, encoded: all of it but the version and the per-request lines."""
 
-    __slots__ = ("body", "close", "date", "length", "lines", "names", "server", "status", "typed")
+    __slots__ = ("body", "close", "lines", "names", "status")
 
     def __init__(
         self, status: int, reason: str, lines: bytes, body: bytes, names: Container[str]
@@ -159,13 +169,6 @@ class _Head:
         #: The answer says `Connection` itself (the wire lets only `close` by): aiohttp
         #: adds none, and the connection closes after it.
         self.close = "connection" in names
-        #: aiohttp adds Date and Server only when they are not given; a given
-        #: Content-Length (a relayed answer's, equal to its whole body) is kept as given.
-        self.date = "date" not in names
-        self.server = b"" if "server" in names else _SERVER_LINE
-        self.length = "content-length" not in names
-        #: aiohttp labels a body without a Content-Type `application/octet-stream`.
-        self.typed = "content-type" in names
 
     @classmethod
     def build(
@@ -186,27 +189,51 @@ class _Head:
     def encode(
         self, version_10: bool, keep_alive: bool, head_only: bool, extra: bytes, date: bytes
     ) -> bytes:
-        """The answer as aiohttp's `web.Response` orders it: the given headers (then a
-        route's id header), Content-Length, Content-Type (when none is given), Date,
-        Server, Connection; then the body."""
-        body = self.body
-        parts = [b"HTTP/1.0 " if version_10 else b"HTTP/1.1 ", self.status, self.lines, extra]
-        if self.length and (body or not head_only):
-            parts.append(b"Content-Length: %d\r\n" % len(body))
-        if body and not head_only and not self.typed:
-            parts.append(b"Content-Type: application/octet-stream\r\n")
-        if self.date:
-            parts.append(date)
-        parts.append(self.server)
-        if not self.close:
-            if keep_alive:
-                parts.append(b"Connection: keep-alive\r\n" if version_10 else b"")
-            elif not version_10:
-                parts.append(b"Connection: close\r\n")
-        parts.append(b"\r\n")
-        if not head_only:
-            parts.append(body)
-        return b"".join(parts)
+        """The whole answer (see `_encode`)."""
+        return _encode(
+            self.status, self.lines, self.names, self.body,
+            version_10, keep_alive, head_only, extra, date,
+        )  # fmt: skip
+
+
+def _encode(
+    status: bytes,
+    lines: bytes,
+    names: Container[str],
+    body: bytes,
+    version_10: bool,
+    keep_alive: bool,
+    head_only: bool,
+    extra: bytes,
+    date: bytes,
+) -> bytes:
+    """The answer as aiohttp's `web.Response` orders it: the status line (`status`, as
+    `200 OK\r\n`), the given headers (`lines`, named `names` in lower case) then a
+    route's id header (`extra`), Content-Length, Content-Type (when none is given), Date,
+    Server, Connection; then the body.
+
+    aiohttp adds Date and Server only when they are not given; a given Content-Length
+    (a relayed answer's, equal to its whole body) is kept as given; a body without a
+    Content-Type is labelled `application/octet-stream`; a given `Connection` (the wire
+    lets only `close` by) stands alone."""
+    parts = [b"HTTP/1.0 " if version_10 else b"HTTP/1.1 ", status, lines, extra]
+    if "content-length" not in names and (body or not head_only):
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+    if body and not head_only and "content-type" not in names:
+        parts.append(b"Content-Type: application/octet-stream\r\n")
+    if "date" not in names:
+        parts.append(date)
+    if "server" not in names:
+        parts.append(_SERVER_LINE)
+    if "connection" not in names:
+        if keep_alive:
+            parts.append(b"Connection: keep-alive\r\n" if version_10 else b"")
+        elif not version_10:
+            parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    if not head_only:
+        parts.append(body)
+    return b"".join(parts)
 
 
 def _sendable(status: int, reason: str) -> bool:
@@ -347,6 +374,15 @@ class Canned:
         return kept
 
 
+class HeaderSource(Protocol):
+    """Where a relayed answer's headers are decoded, if ever needed."""
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The answer's headers, decoded."""
+        ...
+
+
 class Relayed(OneWriteResponse):
     """An answer built for one request from its parts, head and body written in one call:
     the reverse proxy's relayed answer when its whole body is in hand.
@@ -355,20 +391,43 @@ class Relayed(OneWriteResponse):
     its Content-Length, Date and Server are kept, as aiohttp keeps given ones. Headers
     set on `headers` before it is sent (a route's id header) go out after them, or
     replace a given one of the same name, as on a `web.Response`.
+
+    One is made per proxied request, so it sets only what is read of a response it is
+    given (aiohttp: `prepare`, `write_eof`, `keep_alive`; the mock handler: `headers`,
+    made on first use; `status` and `reason`): `StreamResponse.__init__` would build a
+    state dict and a header multidict that nearly every relayed answer never uses.
     """
+
+    _added: CIMultiDict[str] | None = None
 
     def __init__(
         self,
-        head: _Head,
         status: int,
         reason: str,
+        lines: bytes,
+        names: Container[str],
+        body: bytes,
         variant: int,
-        given: Callable[[], CIMultiDict[str]],
+        given: HeaderSource,
     ) -> None:
-        super().__init__(status, reason, not variant & 2)
-        self._parts = head
+        # Not StreamResponse.__init__ (see the class docstring): these are all it sets
+        # that a sent Relayed reads.
+        self._status = status
+        self._reason = reason
+        self._keep = not variant & 2
         self._version_10 = bool(variant & 4)
+        self._lines = lines
+        self._names = names
+        self._whole = body
         self._given = given
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """Headers set before the answer is sent (a route's id header)."""
+        added = self._added
+        if added is None:
+            added = self._added = self._headers = CIMultiDict()
+        return added
 
     @classmethod
     def build(
@@ -380,12 +439,12 @@ class Relayed(OneWriteResponse):
         names: Container[str],
         length: int | None,
         body: bytes,
-        given: Callable[[], CIMultiDict[str]],
+        given: HeaderSource,
     ) -> Relayed | None:
         """The one-write answer to `request` (not HEAD: `body` is sent), or None when
         aiohttp must send it. `lines` are the header lines as sent, `names` their names
-        in lower case, `length` their Content-Length; `given` decodes them (what a
-        `web.Response` would have been given), called only if a header is set on the
+        in lower case, `length` their Content-Length; `given.headers` decodes them (what
+        a `web.Response` would have been given), read only if a header is set on the
         response before it is sent."""
         variant = _variant(request)
         if variant is None or variant & 1 or not _sendable(status, reason):
@@ -394,20 +453,23 @@ class Relayed(OneWriteResponse):
             return None
         if length != len(body) and "content-length" in names:
             return None  # a length that is not the body's: aiohttp's writer cuts to it
-        return cls(_Head(status, reason, lines, body, names), status, reason, variant, given)
+        return cls(status, reason, lines, names, body, variant, given)
 
     def encode(self, request: web.BaseRequest) -> bytes:
-        head = self._parts
-        added = self.headers
-        if added and not any(name.lower() in head.names for name in added):
-            extra = encode_header_lines(added.items())
-            if extra is not None:
-                return head.encode(self._version_10, self._keep, False, extra, DATE.line())
-        elif added:  # a given header replaced, in its place: aiohttp's order
-            merged = self._given().copy()
-            for name, value in added.items():
-                merged[name] = value
-            lines = encode_header_lines(merged.items())
-            if lines is not None:
-                head = _Head(self.status, self.reason, lines, head.body, merged)
-        return head.encode(self._version_10, self._keep, False, b"", DATE.line())
+        status = f"{self._status} {self._reason}\r\n".encode()
+        lines, names, extra = self._lines, self._names, b""
+        added = self._added
+        if added:
+            if not any(name.lower() in names for name in added):
+                extra = encode_header_lines(added.items()) or b""  # refused: left out
+            else:  # a given header replaced, in its place: aiohttp's order
+                merged = self._given.headers.copy()
+                for name, value in added.items():
+                    merged[name] = value
+                encoded = encode_header_lines(merged.items())
+                if encoded is not None:
+                    lines, names = encoded, merged
+        return _encode(
+            status, lines, names, self._whole,
+            self._version_10, self._keep, False, extra, DATE.line(),
+        )  # fmt: skip

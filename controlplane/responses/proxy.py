@@ -306,7 +306,7 @@ class ProxyResponder:
                 answer.names,
                 answer.length,
                 body,
-                lambda: origin.headers,
+                origin,
             )
             if whole is None:
                 whole = web.Response(

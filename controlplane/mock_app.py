@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -33,7 +33,6 @@ from controlplane import wire
 from controlplane.forward_proxy import ForwardProxy
 from controlplane.journal import JournalEntry, RawHeaders
 from controlplane.logs import debug_enabled, get_logger, info_enabled
-from controlplane.matching import CompiledRoute
 from controlplane.matching.paths import NO_PARAMS
 from controlplane.no_route import NoRouteAnswers
 from controlplane.recording import Recording
@@ -152,8 +151,12 @@ class MockHandler:
             outcome = responder.answer(view)
         else:
             outcome = no_response_outcome(handler, session=session.id)
-        if outcome.render is not None:
-            outcome = await _render(route, outcome, request, params)
+        if outcome.render is not None:  # in-process, proxy: the real outcome awaited
+            if route.effects:
+                route.took()  # before the first await: atomic with the match
+            outcome = await outcome.render(request, params)
+            if route.effects and route.id_header is not None:
+                outcome.response.headers[route.id_header] = route.id
         elif route.effects:
             # `times`, scenario transition: no await since `find`, so this is atomic.
             route.took()
@@ -299,19 +302,6 @@ class MockHandler:
         if session.unmatched_answer is not None:  # a dialect's session: its own 404
             return session.unmatched_answer(session, view, near_misses)
         return self.no_route.answer(request, session, view, near_misses)
-
-
-async def _render(
-    route: CompiledRoute, outcome: Outcome, request: web.BaseRequest, params: Mapping[str, str]
-) -> Outcome:
-    """An in-process response's real outcome, with the route's side effects applied first."""
-    if route.effects:
-        route.took()  # before the first await: atomic with the match, as on the fast path
-    assert outcome.render is not None
-    rendered = await outcome.render(request, params)
-    if route.effects and route.id_header is not None:
-        rendered.response.headers[route.id_header] = route.id
-    return rendered
 
 
 async def _send(request: web.BaseRequest, response: web.StreamResponse) -> None:

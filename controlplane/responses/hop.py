@@ -115,19 +115,21 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:slash], url[slash:]
 
 
-#: Header names as they arrive -> their lower-case text, shared: an origin sends the
-#: same few names again and again. Emptied when full.
-_NAMES: dict[bytes, str] = {}
+class _Names(dict[bytes, str]):
+    """Header names as they arrive -> their lower-case text, shared: an origin sends the
+    same few names again and again. Emptied when full."""
+
+    def __missing__(self, raw: bytes) -> str:
+        if len(self) >= _NAMES_LIMIT:
+            self.clear()
+        name = self[raw] = raw.decode("latin-1").lower()
+        return name
+
+
 _NAMES_LIMIT = 4096
-
-
-def _lower(raw: bytes) -> str:
-    name = _NAMES.get(raw)
-    if name is None:
-        if len(_NAMES) >= _NAMES_LIMIT:
-            _NAMES.clear()
-        name = _NAMES[raw] = raw.decode("latin-1").lower()
-    return name
+_NAMES = _Names()
+#: A header name as it arrives -> its lower-case text (one C call when seen before).
+_lower = _NAMES.__getitem__
 
 
 def _relayable(lines: list[bytes], names: list[str]) -> tuple[list[bytes], list[str]]:
@@ -389,8 +391,7 @@ class _Connection(asyncio.Protocol):
             self._interim = True  # 100 Continue, 103 Early Hints: the final answer follows
             return
         head = lines
-        get = _NAMES.get
-        names = [get(name) or _lower(name) for name in lines[::4]]
+        names = list(map(_lower, lines[::4]))
         if not HOP_BY_HOP.isdisjoint(names):  # rare: most answers are relayed as they came
             lines, names = _relayable(lines, names)
         given = frozenset(names)

@@ -24,7 +24,8 @@ origin and TLS configuration (`Upstreams`), closed when the server stops.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -35,7 +36,7 @@ from controlplane.journal import OriginAnswer
 from controlplane.logs import get_logger
 from controlplane.request_view import RequestView
 from controlplane.responses import hop
-from controlplane.responses.delays import DelaySampler, compile_delay
+from controlplane.responses.delays import DelaySampler, compile_delay, no_delay
 from controlplane.responses.hop import HOP_BY_HOP, TlsKey, Upstreams
 from controlplane.responses.one_write import Relayed
 from controlplane.responses.outcome import Outcome, ResponseSpecError, error_body
@@ -121,6 +122,7 @@ class ProxyResponder:
         self._base = spec.url.rstrip("/")
         self._strip = spec.strip_prefix.rstrip("/") if spec.strip_prefix else ""
         self._timeout = spec.timeout_ms / 1000
+        self._preserve_host = spec.preserve_host
         self._set = _encode_headers(spec.headers)
         # `template: true`: the url and header values rendered per request (None: static).
         self._url_template: Template | None = None
@@ -152,15 +154,12 @@ class ProxyResponder:
             self._header_templates = tuple(templates)
 
     def answer(self, view: RequestView) -> Outcome:
-        outcome = Outcome(self._placeholder, 502, "proxy", self._delay())
-
-        def render(request: web.BaseRequest, params: Mapping[str, str]) -> Awaitable[Outcome]:
-            # Unlinked first: the outcome and this closure would otherwise be a cycle
-            # (holding the request) that only the garbage collector frees.
-            outcome.render = None
-            return self._forward(request, view, params, outcome)
-
-        outcome.render = render
+        delay = self._delay
+        outcome = Outcome(self._placeholder, 502, "proxy", 0.0 if delay is no_delay else delay())
+        # A partial, not a closure: no frame of its own per request. `_forward` unlinks
+        # it first: the outcome and its `render` would otherwise be a cycle (holding the
+        # request) that only the garbage collector frees.
+        outcome.render = partial(self._forward, outcome, view)
         return outcome
 
     def _base_for(self, rendering: Rendering) -> str:
@@ -211,7 +210,7 @@ class ProxyResponder:
         """The request as the origin receives it, head and body in one buffer."""
         raw = request.raw_headers
         drop = self._drop
-        if self.spec.preserve_host:
+        if self._preserve_host:
             host = next((v for n, v in raw if n.lower() == b"host"), host)
         parts = [f"{method} {path} HTTP/1.1\r\nHost: ".encode("utf-8", "surrogateescape")]
         parts.append(host)
@@ -239,12 +238,13 @@ class ProxyResponder:
 
     async def _forward(
         self,
-        request: web.BaseRequest,
-        view: RequestView,
-        params: Mapping[str, str],
         outcome: Outcome,
+        view: RequestView,
+        request: web.BaseRequest,
+        params: Mapping[str, str],
     ) -> Outcome:
         """The origin's answer as `outcome` (the one `answer` made, filled in), or an error."""
+        outcome.render = None  # see `answer`
         # Read when rendered: an enclosing sequence adds its own delay after `answer`.
         delay_ms = outcome.delay_ms
         if self._url_template is None and not self._header_templates:

@@ -104,13 +104,12 @@ def encode_header_lines(headers: Iterable[tuple[str, str]]) -> bytes | None:
     return "".join(lines).encode("utf-8")
 
 
-def _write(request: web.BaseRequest, data: bytes) -> bool:
-    """`data` to the client in one call, counted on the request's writer as aiohttp
+def _write(request: web.BaseRequest, writer: AbstractStreamWriter, data: bytes) -> bool:
+    """`data` to the client in one call, counted on the request's `writer` as aiohttp
     counts what it writes; True when the transport's buffer is over its limit (the
-    caller then awaits `request.writer.drain()`). Not a coroutine: most writes need no
-    wait, and an await of a coroutine costs a frame per request."""
-    writer = request.writer
-    transport = writer.transport
+    caller then awaits `writer.drain()`). Not a coroutine: most writes need no wait,
+    and an await of a coroutine costs a frame per request."""
+    transport = request.transport
     if transport is None or transport.is_closing():
         # What aiohttp's writer raises: its request handler stops quietly on it.
         raise ConnectionResetError("Cannot write to closing transport")
@@ -136,10 +135,11 @@ class OneWriteResponse(web.StreamResponse):
         raise NotImplementedError
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        if request.writer.output_size:
+        writer = request.writer
+        if writer.output_size:
             return None  # written already for this request (before a route's webhooks)
-        if _write(request, self.encode(request)):
-            await request.writer.drain()
+        if _write(request, writer, self.encode(request)):
+            await writer.drain()
         return None
 
     async def write_eof(self, data: bytes = b"") -> None:

@@ -266,7 +266,7 @@ class ProxyResponder:
                 return template_failed(exc, "proxy", delay_ms)
             origin_url, path = hop.split_url(url)
             pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
-        method = request.method
+        method = view.method  # the request's, read once by the handler
         head_only = method == "HEAD"
         try:
             answer = await pool.send(

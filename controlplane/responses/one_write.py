@@ -208,7 +208,7 @@ def _encode(
     date: bytes,
 ) -> bytes:
     """The answer as aiohttp's `web.Response` orders it: the status line (`status`, as
-    `200 OK\r\n`), the given headers (`lines`, named `names` in lower case) then a
+    `200 OK\\r\\n`), the given headers (`lines`, named `names` in lower case) then a
     route's id header (`extra`), Content-Length, Content-Type (when none is given), Date,
     Server, Connection; then the body.
 

@@ -29,9 +29,11 @@ route (conditions, a ratio on at most 256 characters), so callers pass a small p
 (see `RouteTable.near_misses`), never every route of a large table, and the ranking
 assesses that pool cheapest-first: each route first gets a *floor*, a distance it
 cannot beat (its method exactly, whether its path matches, and for a path that does
-not, difflib's ratio bounded by the characters both sides share, which is what
-`SequenceMatcher.quick_ratio` counts; conditions and `times` count 0, so a `Pool`'s
-floors hold for later requests with the same method and path). Routes are
+not, difflib's ratio bounded by the prefix and suffix both sides share and the
+characters of the middles between them, found by one xor of the sides' codes, no
+difflib: where the bounds meet the floor is the path's cost, and no difflib runs for
+it; conditions and `times` count 0, so a `Pool`'s floors hold for later requests with
+the same method and path). Routes are
 assessed in (floor, priority, order) order, and the ranking stops at the first whose
 floor ranks after the `limit`-th best so far: every later one ranks after it too. The
 floor adds the same terms in the same order as `assess`, each no greater, so it is
@@ -46,8 +48,8 @@ from collections.abc import Container, Iterable
 from operator import itemgetter
 
 from controlplane import wire
+from controlplane.matching.paths import CODE, PathPattern
 from controlplane.matching.paths import COMPARED as _COMPARED
-from controlplane.matching.paths import PathPattern
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
 
@@ -116,44 +118,80 @@ def _where(skeleton: str, actual: str) -> float:
 
 
 class _RequestPath:
-    """The request path, compared with many skeletons: its characters are counted once
+    """The request path, compared with many skeletons: its characters are encoded once
     for the floors, each skeleton's cost is kept for a pool asked again."""
 
-    __slots__ = ("_costs", "counts", "path")
+    __slots__ = ("_costs", "code", "path", "size")
 
     def __init__(self, path: str) -> None:
         self.path = path
         compared = path[:_COMPARED]
-        chars = set(compared)
-        self.counts = {char: compared.count(char) for char in chars}
-        #: Skeleton -> its cost, for a pool answering the same request path again.
+        self.size = len(compared)
+        self.code = int.from_bytes(compared.encode(CODE, "surrogatepass"))
+        #: Skeleton -> its cost, for a pool answering the same request path again, and
+        #: for the skeletons whose floor is their cost (`where_floor`).
         self._costs: dict[str, float] = {}
 
     def where(self, skeleton: str) -> float:
         """`_where(skeleton, self.path)`."""
         cost = self._costs.get(skeleton)
         if cost is None:
-            cost = self._costs[skeleton] = self._where(skeleton)
+            cost = self._costs[skeleton] = _where(skeleton, self.path)
         return cost
 
-    def _where(self, skeleton: str) -> float:
-        return _where(skeleton, self.path)
-
     def where_floor(self, pattern: PathPattern) -> float:
-        """A cost `where(pattern.skeleton)` cannot go below, without difflib: its ratio
-        is 2 * matched / (both lengths), and matched characters are pairs of equal
-        characters, so at most the characters both sides share, with repeats."""
-        skeleton = pattern.skeleton
-        bound = 0.0
-        if skeleton and self.path:
-            counts = self.counts
-            shared = 0
-            for char, count in pattern.skeleton_counts().items():
-                other = counts.get(char, 0)
-                shared += count if count < other else other
-            total = min(len(skeleton), _COMPARED) + min(len(self.path), _COMPARED)
-            bound = 2.0 * shared / total
-        return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - bound)
+        """A cost `where(pattern.skeleton)` cannot go below, without difflib; when the
+        bounds below meet, it is that cost, and is kept as it. difflib's ratio is
+        2 * matched / (both lengths), and of the matched characters:
+
+        - at least the common prefix, or the common suffix: difflib's first block is
+          the longest common one, at least as long as either;
+        - at most the longest common subsequence (the blocks are one): the common
+          prefix, the common suffix of the rest, and of the middles between them at
+          most the characters of the shorter that the longer has, and fewer than the
+          shorter's length when the two are equally long (they differ where the prefix
+          ends).
+
+        Prefix and suffix come from one xor of the two sides' codes (32 bits a character)."""
+        size = pattern.skeleton_size
+        length = self.size
+        if not size or not length:
+            return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - 0.0)
+        shorter = size if size < length else length
+        code = pattern.skeleton_code
+        mine = self.code
+        head = (code >> 32 * (size - shorter)) ^ (mine >> 32 * (length - shorter))
+        prefix = shorter - (head.bit_length() + 31) // 32
+        if prefix == shorter:  # one is the other's beginning
+            least = most = shorter
+        else:
+            skeleton = pattern.skeleton
+            path = self.path
+            if skeleton[size - 1] != path[length - 1]:
+                suffix = 0
+            else:
+                tail = (code ^ mine) & ((1 << 32 * shorter) - 1)
+                suffix = ((tail & -tail).bit_length() - 1) // 32 if tail else shorter
+            least = prefix if prefix > suffix else suffix
+            if suffix > shorter - prefix:
+                suffix = shorter - prefix
+            # The subsequence: prefix, suffix of the rest, and of the middles at most
+            # the shorter one's characters that the longer one has, and one less than
+            # the shorter one when they are equally long (they differ where the prefix
+            # ends).
+            ours = skeleton[prefix : size - suffix]
+            theirs = path[prefix : length - suffix]
+            if size < length:
+                found = sum(map(theirs.__contains__, ours))
+                most = prefix + suffix + found
+            else:
+                found = sum(map(ours.__contains__, theirs))
+                middle = shorter - prefix - suffix - (size == length)
+                most = prefix + suffix + (found if found < middle else middle)
+        cost = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - 2.0 * most / (size + length))
+        if least == most:
+            self._costs[pattern.skeleton] = cost
+        return cost
 
 
 def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
@@ -232,14 +270,15 @@ class Pool:
                 matches = route.id in matching
             # The floor, a distance `assess` cannot go below: its terms in its order,
             # each no greater (conditions and `times` count 0, so the floors outlive
-            # calls), so floating point rounds it no higher. Inline: a pool of 120
-            # routes would pay 120 calls more.
+            # calls), so floating point rounds it no higher; at most 0.3 + 0.5, so
+            # `assess`'s cap at 1 cannot lower the distance below it. Inline: a pool of
+            # 120 routes would pay 120 calls more.
             floor = 0.0
             if route.method is not None and route.method != method:
                 floor += _METHOD
             if not matches:
                 floor += request_path.where_floor(route.pattern)
-            floors.append((round(min(floor, 1.0), 4), route.key, place, route, matches))
+            floors.append((round(floor, 4), route.key, place, route, matches))
         floors.sort(key=_rank)
         self._floors = floors
         #: (limit, its ranking) when that ranking read no condition and no `times`.

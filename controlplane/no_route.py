@@ -6,7 +6,8 @@ change (`matching.near_miss.Pool`: a request that misses again, the routes it wa
 near having no conditions and no `times`). The answer to such a list is the same
 bytes every time, so it is encoded once, on the second request that brings it, and
 sent in one write (`responses.one_write.Canned`); a list seen once is only noted, so
-a request with a new path pays a dict lookup for it, not an encoding it will not reuse.
+a request with a new path pays a dict lookup for it, not an encoding it will not reuse,
+and its answer goes out in one write too, from its parts (`one_write.Relayed`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from typing import Final
 
 import msgspec
 from aiohttp import web
+from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.request_view import RequestView
-from controlplane.responses.one_write import Canned
+from controlplane.responses.one_write import Canned, Relayed, encode_header_lines
 from controlplane.sessions import DEFAULT_SESSION, SessionState, SessionStore
 
 __all__ = ["NoRouteAnswers"]
 
 _encode = msgspec.json.encode
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
+#: The same, as the header lines a one-write answer sends (`Relayed`).
+_JSON_LINES: Final = encode_header_lines(_JSON_HEADERS.items()) or b""
+_JSON_NAMES: Final = frozenset(name.lower() for name in _JSON_HEADERS)
 #: Near-miss lists whose answer is kept (or noted, when seen once); emptied when full.
 _KEPT: Final = 256
 
@@ -54,7 +59,11 @@ class NoRouteAnswers:
             if len(kept) >= _KEPT:
                 kept.clear()
             kept[key] = (near_misses, session.id, None)
-            return _response(_body(session, view, _hint(session, near_misses), near_misses))
+            body = _encode(_body(session, view, _hint(session, near_misses), near_misses))
+            fresh = Relayed.build(
+                request, 404, "Not Found", _JSON_LINES, _JSON_NAMES, None, body, _json_headers
+            )
+            return _response(body) if fresh is None else fresh
         canned = seen[2]
         if canned is None:
             body = _encode(_body(session, view, _hint(session, near_misses), near_misses))
@@ -102,6 +111,10 @@ def _body(
         path=view.path,
         near_misses=near_misses,
     )
+
+
+def _json_headers() -> CIMultiDict[str]:
+    return CIMultiDict(_JSON_HEADERS)
 
 
 def _response(body: wire.NoRouteBody | bytes) -> web.Response:

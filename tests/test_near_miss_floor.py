@@ -147,3 +147,22 @@ def test_rankings_of_every_path_kind_are_the_ones_assessing_every_route_gives() 
                 path,
                 limit,
             )
+
+
+def test_a_floor_that_rounds_to_the_limit_th_distance_but_is_above_it_does_not_end_it() -> None:
+    # Floors are sorted unrounded and rounded as distances when reached: "near" and
+    # "twin" cost 0.385454..., "far" 0.385534...; all three round to 0.3855. "twin"
+    # ties "near" with a later key and is skipped, and the ranking goes on: "far",
+    # further unrounded, ties too, with the earliest key, and wins.
+    path = "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
+    near = route("near", 5, path=path[:9] + "012345")
+    twin = route("twin", 6, path=path[:9] + "012345")
+    far = route("far", 1, path=path[:26] + "0123456789" * 9 + "012")
+    request = view("GET", path)
+    assert [assess(request, r).distance for r in (near, twin, far)] == [0.3855] * 3
+    floors = [_RequestPath(path).where_floor(r.pattern) for r in (near, far)]
+    assert floors == [_where(r.pattern.skeleton, path) for r in (near, far)]
+    assert floors[0] < floors[1]
+    for limit in (1, 2, 3):
+        ranked = rank_near_misses(request, [near, twin, far], limit)
+        assert [m.route_id for m in ranked] == ["far", "near", "twin"][:limit]

@@ -34,8 +34,10 @@ characters of the middles between them, found by one xor of the sides' codes, no
 difflib: where the bounds meet the floor is the path's cost, and no difflib runs for
 it; conditions and `times` count 0, so a `Pool`'s floors hold for later requests with
 the same method and path). Routes are
-assessed in (floor, priority, order) order, and the ranking stops at the first whose
-floor ranks after the `limit`-th best so far: every later one ranks after it too. The
+assessed in (floor, priority, order) order; once `limit` are kept, a route whose
+floor, rounded as a distance, ranks after the `limit`-th best is skipped, and the
+ranking stops at the first whose rounded floor is above that distance: every later one
+ranks after it too (rounded only when reached: a pool of 20 would round 20). The
 floor adds the same terms in the same order as `assess`, each no greater, so it is
 never above the distance, rounding included; the result is the one assessing every
 route of the pool gives.
@@ -271,14 +273,15 @@ class Pool:
             # The floor, a distance `assess` cannot go below: its terms in its order,
             # each no greater (conditions and `times` count 0, so the floors outlive
             # calls), so floating point rounds it no higher; at most 0.3 + 0.5, so
-            # `assess`'s cap at 1 cannot lower the distance below it. Inline: a pool of
-            # 120 routes would pay 120 calls more.
+            # `assess`'s cap at 1 cannot lower the distance below it. Rounded as a
+            # distance only when the ranking reaches it. Inline: a pool of 120 routes
+            # would pay 120 calls more.
             floor = 0.0
             if route.method is not None and route.method != method:
                 floor += _METHOD
             if not matches:
                 floor += request_path.where_floor(route.pattern)
-            floors.append((round(floor, 4), route.key, place, route, matches))
+            floors.append((floor, route.key, place, route, matches))
         floors.sort(key=_rank)
         self._floors = floors
         #: (limit, its ranking) when that ranking read no condition and no `times`.
@@ -295,8 +298,13 @@ class Pool:
             return []
         fixed = True
         for floor, key, place, route, matches in self._floors:
-            if len(best) == limit and (floor, key, place) > best[-1][:3]:
-                break  # this route, and every one after it, ranks after the limit-th best
+            if len(best) == limit:
+                least = round(floor, 4)
+                last = best[-1]
+                if least > last[0]:
+                    break  # this route, and every one after it, ranks after the limit-th
+                if (least, key, place) > last[:3]:
+                    continue  # a tie on the distance, with a later key or place
             miss = _assess(view, route, matches, request_path)
             if route.conditions is not None or route.remaining is not None:
                 fixed = False

@@ -61,7 +61,7 @@ class NoRouteAnswers:
             kept[key] = (near_misses, session.id, None)
             body = _encode(_body(session, view, _hint(session, near_misses), near_misses))
             fresh = Relayed.build(
-                request, 404, "Not Found", _JSON_LINES, _JSON_NAMES, None, body, _json_headers
+                request, 404, "Not Found", _JSON_LINES, _JSON_NAMES, None, body, _JSON_GIVEN
             )
             return _response(body) if fresh is None else fresh
         canned = seen[2]
@@ -113,8 +113,15 @@ def _body(
     )
 
 
-def _json_headers() -> CIMultiDict[str]:
-    return CIMultiDict(_JSON_HEADERS)
+class _JsonHeaders:
+    """The 404's given headers, decoded only if a header is set on it before it is sent."""
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return CIMultiDict(_JSON_HEADERS)
+
+
+_JSON_GIVEN: Final = _JsonHeaders()
 
 
 def _response(body: wire.NoRouteBody | bytes) -> web.Response:

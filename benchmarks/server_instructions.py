@@ -2,11 +2,11 @@
 
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
 [--connections N] [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`:
-the bare server's GET and POST, 1 route, the conditions POST, 10,000 templates, 100
-sessions round-robin, an unmatched GET at 10,000 exact routes on one path and on a new
-path each request; `1_route_state`: 1 route with `--state` on a redis-server started
-here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`, set up the same
-way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
+the bare server's GET and POST, 1 route, the conditions POST, 10,000 exact routes,
+10,000 templates, 100 sessions round-robin, an unmatched GET at 10,000 exact routes on
+one path and on a new path each request; `1_route_state`: 1 route with `--state` on a
+redis-server started here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`,
+set up the same way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
 valgrind); one run then serves N requests (4 keep-alive connections, each sending the next
 request once the answer is in), the other none, and both stop. Both first serve
 `--warmup` requests (3,000 by default; ids of their own: `request(-1)`, `request(-2)`...),
@@ -130,6 +130,8 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
     ),
     "conditions": ("cp", lambda url: register(url, condition_routes()), lambda i: _post()),
     "proxy": ("cp", _setup_proxy, lambda i: _get("/hello")),
+    # The last of 10,000 exact routes (setups.py's cp_10k_exact): one dict lookup.
+    "10k_exact": ("cp", _setup_exact, lambda i: _get(f"/items/{ROUTES - 1}")),
     "10k_template": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/42")),
     # A new id each request (as lua/template_ids.lua): no kept lookup helps.
     "10k_template_ids": ("cp", _setup_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/{i}")),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from controlplane import wire
-from controlplane.matching import RouteTable, compile_path, compile_route
+from controlplane.matching import RouteTable, compile_path, compile_route, index
 from tests.matching_support import route, table, view
 
 
@@ -66,9 +66,39 @@ def test_param_regex_groups_do_not_leak_into_params() -> None:
     assert p.match("/d/2024-05") == {"date": "2024-05"}
 
 
-def test_duplicate_param_name_is_rejected() -> None:
-    with pytest.raises(ValueError, match="appears twice"):
-        compile_path("/{a}/{a}", None)
+@pytest.mark.parametrize("source", ["/{a}/{a}", "/x/{a}/v{a}", "/{a}/{a:[0-9]+}"])
+def test_duplicate_param_name_is_rejected_naming_the_whole_path(source: str) -> None:
+    # The second `a` of "/x/{a}/v{a}" is in the tail, whose regex is compiled alone:
+    # the error still quotes the path the user wrote.
+    with pytest.raises(ValueError) as raised:
+        compile_path(source, None)
+    assert str(raised.value) == f"path parameter {{a}} appears twice in {source!r}"
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "params"),
+    [
+        # A parameter regex with a named group, behind a parameter segment (full regex)
+        # and behind static segments only (the tail's match).
+        ("/{a}/{date:(?P<y>[0-9]{4})}", "/1/2024", {"a": "1", "date": "2024"}),
+        ("/d/{date:(?P<y>[0-9]{4})}", "/d/2024", {"date": "2024"}),
+        # Groups without a name: the same params either way.
+        ("/{a}/{x:(?:ab)+}", "/1/abab", {"a": "1", "x": "abab"}),
+        ("/d/{x:(ab)+}", "/d/abab", {"x": "abab"}),
+    ],
+)
+def test_params_are_the_declared_names_whatever_groups_a_param_regex_has(
+    source: str, path: str, params: dict[str, str]
+) -> None:
+    assert compile_path(source, None).match(path) == params
+
+
+def test_a_templates_full_regex_is_compiled_once_when_first_asked_for() -> None:
+    pattern = compile_path("/users/{id}/v{n:[0-9]+}", None)
+    regex = pattern.regex
+    assert regex is not None and pattern.regex is regex
+    assert set(regex.groupindex) == {"id", "n"}
+    assert compile_path("/users/me", None).regex is None
 
 
 # ------------------------------------------------------------------ lookup
@@ -278,3 +308,30 @@ def test_lookups_stay_right_while_routes_are_removed_in_any_order() -> None:
                 )
                 assert winner(t, "GET", path) == naive
         assert len(t) == 0
+    # Trie nodes start with shared empty containers and take their own when first
+    # written: the shared ones never hold anything.
+    assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})
+
+
+def test_a_trie_node_takes_each_kind_of_entry_after_holding_another() -> None:
+    # Each node below first holds one kind (routes, a static child, the wildcard child,
+    # a tail), then the others are added to it.
+    sources = ["/a", "/a/b", "/a/{x}", "/a/v{n}", "/{y}", "/{y}/b", "/{y}/v{n}", "/{y}/{z}"]
+    for first in range(len(sources)):
+        order = sources[first:] + sources[:first]
+        t = table(*(route(f"r{i}", i, path=s) for i, s in enumerate(order)))
+        for path, expected in [
+            ("/a", "/a"),
+            ("/a/b", "/a/b"),
+            ("/a/c", "/a/{x}"),
+            ("/a/v2", "/a/{x}"),
+            ("/q", "/{y}"),
+            ("/q/b", "/{y}/b"),
+            ("/q/c", "/{y}/{z}"),
+        ]:
+            found = t.find(view("GET", path))
+            assert found is not None, path
+            # First declared wins among the routes whose path matches.
+            matching = [s for s in order if compile_path(s, None).match(path) is not None]
+            assert found[0].pattern.source == matching[0] and expected in matching, path
+    assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})

@@ -66,17 +66,50 @@ class _Group:
 
 
 class _Node:
+    """A trie node. Most nodes of a large table hold one kind of thing (a static child,
+    the wildcard child or routes), so the others start as shared empty containers that
+    are never written: a node gets its own on its first entry of that kind. 10,000
+    `/svc{i}/items/{id}` routes hold 20,000 containers instead of 90,000 (fewer objects
+    for the garbage collector to walk, and 0.5 kB a route less)."""
+
     __slots__ = ("routes", "static", "tails", "wild")
 
     def __init__(self) -> None:
-        self.static: dict[str, _Node] = {}
+        self.static: dict[str, _Node] = _NO_STATIC
         self.wild: _Node | None = None
-        self.routes: _Routes = []
+        self.routes: _Routes = _NO_ROUTES
         #: Tail regex source -> its group.
-        self.tails: dict[str, _Group] = {}
+        self.tails: dict[str, _Group] = _NO_TAILS
+
+    def static_child(self, segment: str) -> _Node:
+        """The child under static `segment`, created when missing."""
+        if self.static is _NO_STATIC:
+            self.static = {}
+        child = self.static.get(segment)
+        if child is None:
+            child = self.static[segment] = _Node()
+        return child
+
+    def own_routes(self) -> _Routes:
+        """The node's routes list, its own (created on first use)."""
+        if self.routes is _NO_ROUTES:
+            self.routes = []
+        return self.routes
+
+    def own_tails(self) -> dict[str, _Group]:
+        """The node's tail groups, its own (created on first use)."""
+        if self.tails is _NO_TAILS:
+            self.tails = {}
+        return self.tails
 
     def empty(self) -> bool:
         return not (self.static or self.wild or self.routes or self.tails)
+
+
+#: The shared empty containers of `_Node` (never written).
+_NO_STATIC: dict[str, _Node] = {}
+_NO_ROUTES: _Routes = []
+_NO_TAILS: dict[str, _Group] = {}
 
 
 #: One place the index found the path: its routes (sorted), the path segments where the
@@ -213,10 +246,10 @@ class RouteTable:
                     node.wild = _Node()
                 node = node.wild
             else:
-                node = node.static.setdefault(segment, _Node())
+                node = node.static_child(segment)
         if pattern.tail_source is None:
-            return node.routes
-        return self._group(node.tails, pattern).routes
+            return node.own_routes()
+        return self._group(node.own_tails(), pattern).routes
 
     @staticmethod
     def _group(groups: dict[str, _Group], pattern: PathPattern) -> _Group:

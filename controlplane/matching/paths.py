@@ -59,11 +59,11 @@ class PathPattern:
         "_head",
         "_names",
         "_one_name",
+        "_regex",
         "_tail_names",
         "_wild_names",
         "kind",
         "prefix",
-        "regex",
         "skeleton",
         "skeleton_code",
         "skeleton_size",
@@ -84,10 +84,13 @@ class PathPattern:
     ) -> None:
         self.kind: PathKind = kind
         self.source = source
-        #: The full-match regex (None for an exact path).
-        self.regex = regex
-        # Empty when groupdict() gives exactly the params (the fast, common case).
-        self._names = () if regex is None or set(regex.groupindex) == set(names) else names
+        # A template's full-match regex is compiled on its first use (`regex`): the route
+        # index reads only the prefix and the tail, and compiling it was 80% of what
+        # registering a template route cost.
+        self._regex = regex
+        #: The params' names when the regex has named groups beyond them (a parameter's
+        #: own regex may define some); empty when groupdict() gives exactly the params.
+        self._names = names
         #: Templates only: leading segments, a string (static) or None (any one segment).
         self.prefix = prefix
         #: Templates only: the rest of the template from its first complex segment, if any.
@@ -126,12 +129,22 @@ class PathPattern:
         self.skeleton_code = int.from_bytes(compared.encode(CODE, "surrogatepass"))
         self.skeleton_size = len(compared)
 
+    @property
+    def regex(self) -> Regex | None:
+        """The full-match regex of a template or path_regex (None for an exact path)."""
+        regex = self._regex
+        if regex is None and self.kind == "template":
+            regex = self._regex = _compile_template(self.source)[0]
+        return regex
+
     def match(self, path: str) -> dict[str, str] | None:
         """The path params when `path` matches ({} for an exact path), else None."""
-        if self.regex is None:
+        if self.kind == "exact":
             return NO_PARAMS if path == self.source else None
         if self._head is None:
-            found = self.regex.fullmatch(path)
+            regex = self.regex
+            assert regex is not None  # a template's or a path_regex's
+            found = regex.fullmatch(path)
         elif path.startswith(self._head):
             assert self.tail is not None  # a head is set only with a tail
             found = self.tail.fullmatch(path, len(self._head))
@@ -222,8 +235,6 @@ def _compile_template(template: str) -> tuple[Regex, tuple[str, ...]]:
     custom_regex = False
     for param in PATH_PARAM.finditer(template):
         name, custom = param.group(1), param.group(2)
-        if name in names:
-            raise ValueError(f"path parameter {{{name}}} appears twice in {template!r}")
         names.append(name)
         parts.append(re.escape(template[end : param.start()]))
         parts.append(f"(?P<{name}>[^/]+)" if custom is None else f"(?P<{name}>(?:{custom}))")
@@ -234,12 +245,26 @@ def _compile_template(template: str) -> tuple[Regex, tuple[str, ...]]:
     return (compile_user(source) if custom_regex else re.compile(source)), tuple(names)
 
 
+def _declared_names(params: list[re.Match[str]], template: str) -> tuple[str, ...]:
+    """The names a template's match gives when its full regex has other named groups
+    too (a parameter's own regex may: `{date:(?P<y>[0-9]{4})-..}`), else (); ValueError
+    when a name appears twice."""
+    names: list[str] = []
+    for param in params:
+        name = param.group(1)
+        if name in names:
+            raise ValueError(f"path parameter {{{name}}} appears twice in {template!r}")
+        names.append(name)
+    # `(?` opens every named group (and other groups, which only cost a slower match).
+    grouped = any("(?" in (param.group(2) or "") for param in params)
+    return tuple(names) if grouped else ()
+
+
 def _split_template(
-    template: str,
+    params: list[re.Match[str]], template: str
 ) -> tuple[tuple[str | None, ...], tuple[str, ...], str | None]:
-    """The simple-segment prefix of a template, the names of its parameters (in order)
-    and the source of its tail (or None)."""
-    params = list(PATH_PARAM.finditer(template))
+    """The simple-segment prefix of a template, the names of its prefix's parameters
+    (in order) and the source of its tail (or None)."""
     # Segment boundaries are the slashes outside parameters (a param regex may hold '/').
     inside = {i for p in params for i in range(p.start(), p.end())}
     slashes = [i for i, ch in enumerate(template) if ch == "/" and i not in inside]
@@ -270,8 +295,9 @@ def compile_path(path: str | None, path_regex: str | None) -> PathPattern:
     if path_regex is not None:
         return PathPattern("regex", path_regex, compile_user(path_regex))
     assert path is not None
-    if PATH_PARAM.search(path) is None:
+    params = list(PATH_PARAM.finditer(path))
+    if not params:
         return PathPattern("exact", path)
-    regex, names = _compile_template(path)
-    prefix, wild_names, tail_source = _split_template(path)
-    return PathPattern("template", path, regex, names, prefix, tail_source, wild_names)
+    names = _declared_names(params, path)
+    prefix, wild_names, tail_source = _split_template(params, path)
+    return PathPattern("template", path, None, names, prefix, tail_source, wild_names)

@@ -313,40 +313,6 @@ def test_lookups_stay_right_while_routes_are_removed_in_any_order() -> None:
     assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})
 
 
-def test_a_new_last_segment_under_a_known_parent_finds_what_a_fresh_walk_finds() -> None:
-    # The walk through "/a" (and "/q", "") is kept; each new last segment is one step
-    # from it: static child, parameter, tails of the nodes passed and of the parent's.
-    t = table(
-        route("ax", 1, path="/a/x"),
-        route("a_id", 2, path="/a/{id}"),
-        route("a_tail", 3, path="/a/v{n}"),
-        route("q_id", 4, path="/{q}/{id}"),
-        route("rest", 5, path="/{rest:.*}"),
-    )
-    assert winner(t, "GET", "/a/x") == ("ax", {})
-    assert winner(t, "GET", "/a/1") == ("a_id", {"id": "1"})
-    assert winner(t, "GET", "/a/2") == ("a_id", {"id": "2"})
-    assert winner(t, "GET", "/a/") == ("rest", {"rest": "a/"})  # no empty parameter
-    assert winner(t, "GET", "/b/3") == ("q_id", {"q": "b", "id": "3"})
-    assert winner(t, "GET", "/b/4") == ("q_id", {"q": "b", "id": "4"})
-    assert winner(t, "GET", "/c") == ("rest", {"rest": "c"})
-    assert winner(t, "GET", "/a/v5") == ("a_id", {"id": "v5"})
-    t.remove("a_id")
-    assert winner(t, "GET", "/a/v6") == ("a_tail", {"n": "6"})
-    assert winner(t, "GET", "/a/7") == ("q_id", {"q": "a", "id": "7"})
-
-
-def test_a_new_route_is_found_under_a_parent_walked_before_it() -> None:
-    # "/users" was walked when only "/{a}/{b}" had a node for it; the new route adds a
-    # static node under the root, which the next walk through "/users" must see.
-    t = table(route("any", 2, path="/{a}/{b}"))
-    assert winner(t, "GET", "/users/1") == ("any", {"a": "users", "b": "1"})
-    t.add(route("users", 1, path="/users/{id}"))
-    assert winner(t, "GET", "/users/2") == ("users", {"id": "2"})
-    t.remove("users")
-    assert winner(t, "GET", "/users/3") == ("any", {"a": "users", "b": "3"})
-
-
 def test_a_trie_node_takes_each_kind_of_entry_after_holding_another() -> None:
     # Each node below first holds one kind (routes, a static child, the wildcard child,
     # a tail), then the others are added to it.

@@ -43,9 +43,8 @@ _PATH_POOL = 100
 #: Near-miss pools kept, by (method, path), for requests that miss again; any change to
 #: the routes drops them all, the oldest goes first when full.
 _POOLS = 64
-#: Paths whose index hits a table with templates or regexes keeps (and as many path
-#: parents whose trie walks it keeps), each emptied when full, and the longest path
-#: kept: at most about 200 kB per table.
+#: Paths whose index hits a table with templates or regexes keeps, emptied when full,
+#: and the longest path kept: at most about 150 kB per table.
 _HIT_CACHE = 256
 _CACHED_PATH = 256
 
@@ -123,36 +122,29 @@ def _first_key(hit: tuple[CompiledRoute, object, object]) -> tuple[int, int]:
     return hit[0].key
 
 
-#: A walk of the trie through a path's parent (the path up to its last '/'): the tail
-#: groups of the nodes it passed, each with where its match starts in the path (the '/'
-#: before the node's segment) and the parameter segments read to get there, and the nodes
-#: it ended on, with theirs. A path's hits are its parent's walk plus one step
-#: (`_finish`), and paths that differ only in their last segment (`/users/1`,
-#: `/users/2`) share a parent.
-_Front = tuple[
-    tuple[tuple[dict[str, _Group], int, tuple[str, ...]], ...],
-    tuple[tuple[_Node, tuple[str, ...]], ...],
-]
-
-
-def _front(root: _Node, parent: str) -> _Front:
-    """The walk of the trie through `parent` ('' or a path that starts with '/').
+def _walk(root: _Node, path: str, out: list[_Hit]) -> None:
+    """Add a hit for every trie branch that matches `path` (which starts with '/').
 
     Iterative: the walk follows one branch while it has one way on, and keeps the
-    others (a segment that is both a static child and a parameter) on a stack.
+    others (a segment that is both a static child and a parameter) on a stack. A node
+    with tails matches them against the rest of the path in place, from the '/' before
+    segment `i`, without slicing the path.
     """
-    segments = parent.split("/")
+    segments = path.split("/")
     end = len(segments)
     node, i = root, 1
     wild: tuple[str, ...] = ()
     stack: list[tuple[_Node, int, tuple[str, ...]]] = []
-    tails: list[tuple[dict[str, _Group], int, tuple[str, ...]]] = []
-    ends: list[tuple[_Node, tuple[str, ...]]] = []
     while True:
         if node.tails:
-            tails.append((node.tails, sum(map(len, segments[:i])) + i - 1, wild))
+            pos = sum(map(len, segments[:i])) + i - 1
+            for tail in node.tails.values():
+                found = tail.regex.fullmatch(path, pos)
+                if found is not None:
+                    out.append((tail.routes, wild, found))
         if i == end:
-            ends.append((node, wild))
+            if node.routes:
+                out.append((node.routes, wild, None))
         else:
             segment = segments[i]
             i += 1
@@ -168,30 +160,8 @@ def _front(root: _Node, parent: str) -> _Front:
                 node = child
                 continue
         if not stack:
-            return tuple(tails), tuple(ends)
+            return
         node, i, wild = stack.pop()
-
-
-def _finish(front: _Front, path: str, last: str, out: list[_Hit]) -> None:
-    """Add a hit for every trie branch that matches `path`, given the walk through its
-    parent and its `last` segment. Tails match the rest of the path in place, from
-    their node's '/', without slicing it; none can match after the last segment (each
-    starts with a '/'), so the nodes the last step reaches are asked for routes only."""
-    tails, ends = front
-    for groups, pos, wild in tails:
-        for tail in groups.values():
-            found = tail.regex.fullmatch(path, pos)
-            if found is not None:
-                out.append((tail.routes, wild, found))
-    for node, wild in ends:
-        child = node.static.get(last)
-        if child is not None and child.routes:
-            out.append((child.routes, wild, None))
-        if last:
-            any_segment = node.wild
-            if any_segment is not None and any_segment.routes:
-                # Concatenation: 300 fewer instructions a lookup than unpacking (cachegrind).
-                out.append((any_segment.routes, wild + (last,), None))  # noqa: RUF005
 
 
 class RouteTable:
@@ -214,9 +184,6 @@ class RouteTable:
         #: Path -> its hits, for tables with templates or regexes; any change to the
         #: routes empties it, and so does filling it.
         self._hit_cache: dict[str, list[_Hit]] = {}
-        #: A path's parent -> the trie's walk through it, kept the same way: a new path
-        #: under a known parent (`/users/{id}` asked with a new id) costs one step.
-        self._fronts: dict[str, _Front] = {}
 
     # ------------------------------------------------------------------ mutation
 
@@ -241,14 +208,16 @@ class RouteTable:
         self._place(route)
 
     def _place(self, route: CompiledRoute) -> None:
-        self._forget_lookups()
+        self._pools.clear()
+        self._hit_cache.clear()
         insort(self._bucket(route.pattern), route, key=_KEY)
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
             self._templates += 1
 
     def _unplace(self, route: CompiledRoute) -> None:
-        self._forget_lookups()
+        self._pools.clear()
+        self._hit_cache.clear()
         pattern = route.pattern
         bucket = self._bucket(pattern)
         bucket.remove(route)
@@ -263,12 +232,6 @@ class RouteTable:
             del self._regexes[pattern.source]
         else:
             self._prune(pattern)
-
-    def _forget_lookups(self) -> None:
-        """Drop everything kept from earlier lookups: the routes are changing."""
-        self._pools.clear()
-        self._hit_cache.clear()
-        self._fronts.clear()
 
     def _bucket(self, pattern: PathPattern) -> _Routes:
         """The sorted list that holds routes with this pattern, created when missing."""
@@ -338,15 +301,7 @@ class RouteTable:
         if exact is not None:
             out.append((exact, (), None))
         if self._templates and path.startswith("/"):
-            parent, _, last = path.rpartition("/")
-            front = self._fronts.get(parent)
-            if front is None:
-                front = _front(self._root, parent)
-                if len(parent) <= _CACHED_PATH:
-                    if len(self._fronts) >= _HIT_CACHE:
-                        self._fronts.clear()
-                    self._fronts[parent] = front
-            _finish(front, path, last, out)
+            _walk(self._root, path, out)
         for group in self._regexes.values():
             found = group.regex.fullmatch(path)
             if found is not None:
@@ -360,9 +315,7 @@ class RouteTable:
         (`CompiledRoute.accepts`), and the winner's params come from what the index
         read (`PathPattern.params`), not from matching the path again. What the index
         read for a path is kept for the next request to it (up to `_HIT_CACHE` paths,
-        until a route changes): a trie walk costs five times a dict lookup. A new path
-        whose parent was walked before (`/users/7` after `/users/6`) costs one step
-        from that walk.
+        until a route changes): a trie walk costs five times a dict lookup.
         """
         if not self._templates and not self._regexes:
             # The common all-exact table: one dict lookup.

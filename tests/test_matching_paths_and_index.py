@@ -335,3 +335,127 @@ def test_a_trie_node_takes_each_kind_of_entry_after_holding_another() -> None:
             matching = [s for s in order if compile_path(s, None).match(path) is not None]
             assert found[0].pattern.source == matching[0] and expected in matching, path
     assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})
+
+
+# ------------------------------------------------------------------ narrowing by a header
+
+
+def _tenant(id: str, order: int, tenant: Any, priority: int = 5, **match: Any) -> Any:
+    headers = {"X-Tenant": tenant} if tenant is not None else {}
+    return route(
+        id,
+        order,
+        method="POST",
+        path="/orders",
+        priority=priority,
+        match={"headers": headers, **match},
+    )
+
+
+def test_a_decoy_with_the_same_header_value_but_another_condition_is_passed_over() -> None:
+    t = table(
+        _tenant("globex", 0, "globex"),
+        _tenant("acme-us", 1, "acme", query={"region": "us"}),
+        _tenant("acme", 2, "acme"),
+    )
+    request = view("POST", "/orders", headers=[("X-Tenant", "acme")])
+    found = t.find(request)
+    assert found is not None and found[0].id == "acme"
+
+
+def test_routes_without_the_header_condition_keep_their_place_in_priority_and_order() -> None:
+    t = table(
+        _tenant("acme-late", 3, "acme"),
+        _tenant("any-early", 1, None),
+        _tenant("globex", 0, "globex"),
+        _tenant("acme-urgent", 9, "acme", priority=1),
+        _tenant("any-urgent", 8, None, priority=2),
+    )
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "acme")]) == ("acme-urgent", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "globex")]) == ("any-urgent", {})
+    t.remove("acme-urgent")
+    t.remove("any-urgent")
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "acme")]) == ("any-early", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "globex")]) == ("globex", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "initech")]) == ("any-early", {})
+    assert winner(t, "POST", "/orders") == ("any-early", {})
+    t.remove("any-early")
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "acme")]) == ("acme-late", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "initech")]) is None
+    assert winner(t, "POST", "/orders") is None
+
+
+def test_narrowing_header_names_are_case_insensitive_and_values_are_not() -> None:
+    t = table(
+        route("a", 0, method="POST", path="/orders", match={"headers": {"x-tenant": "acme"}}),
+        route("b", 1, method="POST", path="/orders", match={"headers": {"X-TENANT": "globex"}}),
+        route(
+            "folded",
+            2,
+            method="POST",
+            path="/orders",
+            match={"headers": {"X-Tenant": {"equals": "ACME", "case_insensitive": True}}},
+        ),
+    )
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "globex")]) == ("b", {})
+    assert winner(t, "POST", "/orders", headers=[("x-TENANT", "acme")]) == ("a", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "Acme")]) == ("folded", {})
+
+
+def test_a_repeated_header_matches_a_route_requiring_any_of_its_values() -> None:
+    t = table(
+        _tenant("globex", 0, "globex", query={"region": "us"}),
+        _tenant("acme", 1, "acme"),
+        _tenant("initech", 2, "initech"),
+    )
+    both = [("X-Tenant", "globex"), ("X-Tenant", "acme")]
+    assert winner(t, "POST", "/orders", headers=both) == ("acme", {})
+    t.replace(_tenant("acme", 1, "umbrella"))
+    assert winner(t, "POST", "/orders", headers=both) is None
+    assert winner(t, "POST", "/orders", headers=[*both, ("X-Tenant", "initech")]) == (
+        "initech",
+        {},
+    )
+
+
+def test_narrowed_lookups_agree_with_trying_every_route_in_order() -> None:
+    rng = random.Random(11)
+    tenants = ["acme", "globex", "initech"]
+    for _ in range(30):
+        routes = []
+        for i in range(rng.randrange(2, 9)):
+            headers: dict[str, Any] = {}
+            kind = rng.choice(["equals", "equals", "folded", "prefix", "none"])
+            name = rng.choice(["X-Tenant", "x-tenant", "X-TENANT"])
+            tenant = rng.choice(tenants)
+            if kind == "equals":
+                headers[name] = tenant
+            elif kind == "folded":
+                headers[name] = {"equals": tenant.upper(), "case_insensitive": True}
+            elif kind == "prefix":
+                headers[name] = {"starts_with": tenant[:2]}
+            if rng.random() < 0.3:
+                headers["X-Plan"] = rng.choice(["gold", "free"])
+            routes.append(
+                route(
+                    f"r{i}",
+                    rng.randrange(100),
+                    method="POST",
+                    path="/orders",
+                    priority=rng.choice([1, 5, 5]),
+                    match={"headers": headers},
+                )
+            )
+        t = table(*routes)
+        by_key = sorted(routes, key=lambda r: r.key)
+        for _ in range(40):
+            sent = [("X-Tenant", rng.choice([*tenants, "ACME", "other"]))]
+            sent = sent[: rng.choice([0, 1, 1, 1])] + [
+                ("X-Tenant", rng.choice(tenants)) for _ in range(rng.choice([0, 0, 0, 1]))
+            ]
+            if rng.random() < 0.5:
+                sent.append(("X-Plan", rng.choice(["gold", "free"])))
+            request = view("POST", "/orders", headers=sent)
+            naive = next((r.id for r in by_key if r.accepts(request)), None)
+            found = t.find(request)
+            assert (None if found is None else found[0].id) == naive, (sent, by_key)

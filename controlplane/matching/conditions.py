@@ -50,7 +50,14 @@ from controlplane.matching.strings import CompiledStringMatcher, compile_string_
 from controlplane.matching.xml import XmlEqual, XPath
 from controlplane.request_view import MAX_JSON_SCAN, NOT_JSON, RequestView
 
-__all__ = ["Check", "CompiledMatch", "compile_match", "json_equal", "json_subset"]
+__all__ = [
+    "Check",
+    "CompiledMatch",
+    "compile_match",
+    "json_equal",
+    "json_subset",
+    "required_headers",
+]
 
 
 class _ValuesCheck(Check):
@@ -90,6 +97,11 @@ class _HeaderCheck(_ValuesCheck):
 
     def values(self, view: RequestView) -> Sequence[str]:
         return view.headers.getall(self._name, ())
+
+    @property
+    def required(self) -> tuple[str, str] | None:
+        """(name, value) when a request without this exact header value cannot match."""
+        return None if self._equals is None else (self._name, self._equals)
 
     def __call__(self, view: RequestView) -> bool:
         values = view.headers.getall(self._name, ())
@@ -506,6 +518,20 @@ class CompiledMatch:
 
     def __len__(self) -> int:
         return len(self._declared)
+
+
+def required_headers(match: CompiledMatch | None) -> list[tuple[str, str]]:
+    """The (name, value) pairs of `match`'s `equals` header conditions, in declaration
+    order, each name an `istr` as conditions look it up: a request matches only if, for
+    each, one of its values of that header (names case-insensitive) is exactly that
+    value. What the route table narrows a path's routes by."""
+    found: list[tuple[str, str]] = []
+    for check in () if match is None else match.checks:
+        if isinstance(check, _HeaderCheck):
+            required = check.required
+            if required is not None:
+                found.append(required)
+    return found
 
 
 def compile_match(

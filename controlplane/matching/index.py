@@ -12,7 +12,10 @@ Routes live in one of three places, by path kind:
 
 A lookup gathers the sorted candidate lists whose path matches, merges them by
 (priority, order) only when more than one source answered, and takes the first route
-whose method, remaining `times` and conditions all hold. The walk keeps what it read
+whose method, remaining `times` and conditions all hold. Several routes on one exact
+path that tell requests apart by a header's exact value (`X-Tenant: acme`) are
+narrowed first (`_ByHeader`): the request's value of that header picks, in one dict
+lookup, the routes that can still match, in the same (priority, order). The walk keeps what it read
 (the segments under parameters, the tail's or regex's match), so the winner's path
 params cost no second match of the path. The table never assumes that
 insertion order is `order`: the caller supplies it.
@@ -26,6 +29,7 @@ from itertools import chain
 from operator import attrgetter
 
 from controlplane import wire
+from controlplane.matching.conditions import required_headers
 from controlplane.matching.near_miss import Pool
 from controlplane.matching.paths import NO_PARAMS, Match, PathPattern, Regex
 from controlplane.matching.route import CompiledRoute
@@ -48,7 +52,74 @@ _POOLS = 64
 _HIT_CACHE = 256
 _CACHED_PATH = 256
 
+#: Route-list entries a path's `_ByHeader` may hold, per route on the path: its lists
+#: repeat the routes without the header's condition once per value.
+_NARROWING_BUDGET = 8
+
 _Routes = list[CompiledRoute]
+
+
+class _ByHeader:
+    """The routes on one path that a request can match, by its value of one header.
+
+    Built from the path's routes (sorted) for the header that the most of them require
+    to equal a value: each value maps to the routes requiring it and the routes that do
+    not require the header at all, in their (priority, order). A request without the
+    header can only match the latter; one with the header repeated is given every route
+    (a route requiring `a` matches `X: a, b`). Every candidate still checks all its
+    conditions, that one included: the narrowing only skips routes that would fail it.
+    """
+
+    __slots__ = ("_all", "_by_value", "_name", "_others")
+
+    def __init__(self, routes: _Routes, name: str, keyed: dict[str, str]) -> None:
+        """`keyed`: route id -> the value it requires (one of them, if several)."""
+        self._name = name
+        self._all = routes
+        self._others = [route for route in routes if route.id not in keyed]
+        self._by_value: dict[str, _Routes] = {}
+        for value in dict.fromkeys(keyed.values()):
+            self._by_value[value] = [
+                route for route in routes if keyed.get(route.id, value) == value
+            ]
+
+    @classmethod
+    def build(cls, routes: _Routes) -> _ByHeader | None:
+        """The narrowing for a path's routes, or None when no header would narrow them
+        (fewer than two routes require one) or its lists would outgrow the budget."""
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        required: list[dict[str, str]] = []
+        for route in routes:
+            values: dict[str, str] = {}
+            for name, value in required_headers(route.conditions):
+                if name.isascii():  # folded as multidict folds it: ASCII only
+                    key = name.lower()
+                    names.setdefault(key, name)
+                    values.setdefault(key, value)
+            for key in values:
+                counts[key] = counts.get(key, 0) + 1
+            required.append(values)
+        if not counts:
+            return None
+        best = max(counts, key=counts.__getitem__)  # the first of the most required
+        if counts[best] < 2:
+            return None
+        keyed = {
+            route.id: values[best]
+            for route, values in zip(routes, required, strict=True)
+            if best in values
+        }
+        others = len(routes) - len(keyed)
+        if len(set(keyed.values())) * others > _NARROWING_BUDGET * len(routes):
+            return None
+        return cls(routes, names[best], keyed)
+
+    def __call__(self, view: RequestView) -> _Routes:
+        values = view.headers.getall(self._name, ())
+        if len(values) == 1:
+            return self._by_value.get(values[0], self._others)
+        return self._all if values else self._others
 
 
 class _Group:
@@ -184,6 +255,9 @@ class RouteTable:
         #: Path -> its hits, for tables with templates or regexes; any change to the
         #: routes empties it, and so does filling it.
         self._hit_cache: dict[str, list[_Hit]] = {}
+        #: Exact path with several routes -> its `_ByHeader` (None: nothing narrows them),
+        #: built when the path is first requested; a change to its routes drops it.
+        self._narrowing: dict[str, _ByHeader | None] = {}
 
     # ------------------------------------------------------------------ mutation
 
@@ -210,6 +284,7 @@ class RouteTable:
     def _place(self, route: CompiledRoute) -> None:
         self._pools.clear()
         self._hit_cache.clear()
+        self._narrowing.pop(route.pattern.source, None)
         insort(self._bucket(route.pattern), route, key=_KEY)
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
@@ -218,6 +293,7 @@ class RouteTable:
     def _unplace(self, route: CompiledRoute) -> None:
         self._pools.clear()
         self._hit_cache.clear()
+        self._narrowing.pop(route.pattern.source, None)
         pattern = route.pattern
         bucket = self._bucket(pattern)
         bucket.remove(route)
@@ -319,8 +395,11 @@ class RouteTable:
         """
         if not self._templates and not self._regexes:
             # The common all-exact table: one dict lookup.
-            candidates = self._exact.get(view.path)
+            path = view.path
+            candidates = self._exact.get(path)
             if candidates is not None:
+                if len(candidates) > 1:
+                    candidates = self._narrowed(path, candidates, view)
                 for route in candidates:
                     if route.accepts(view):
                         return route, NO_PARAMS
@@ -347,6 +426,14 @@ class RouteTable:
             if route.accepts(view):
                 return route, route.pattern.params(wild, found)
         return None
+
+    def _narrowed(self, path: str, routes: _Routes, view: RequestView) -> _Routes:
+        """The routes on exact `path` that `view` can match, in order (`_ByHeader`)."""
+        try:
+            narrowing = self._narrowing[path]
+        except KeyError:  # the first request since the path's routes changed
+            narrowing = self._narrowing[path] = _ByHeader.build(routes)
+        return routes if narrowing is None else narrowing(view)
 
     def near_misses(self, view: RequestView, limit: int = 3) -> list[wire.NearMiss]:
         """The routes closest to matching `view`, closest first, at most `limit`.

@@ -223,7 +223,9 @@ class RequestView:
                     parsed = _json_decode(self.body)
                 except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                     parsed = NOT_JSON
-                self._json = parsed if parsed is NOT_JSON or _shallow(self.body) else NOT_JSON
+                body = self.body  # a short one cannot nest too deep: no `_shallow` call
+                shallow = parsed is NOT_JSON or len(body) <= _SHORT_JSON or _shallow(body)
+                self._json = parsed if shallow else NOT_JSON
         return self._json
 
     @property
@@ -282,6 +284,10 @@ def parse_query(query_string: str) -> list[tuple[str, str]]:
     return pairs
 
 
+#: Nesting N deep takes N opening and N closing brackets: no shorter body nests too deep.
+_SHORT_JSON: Final = 2 * MAX_JSON_DEPTH + 1
+
+
 def _shallow(body: bytes) -> bool:
     """Whether JSON `body` (known to be valid) nests at most MAX_JSON_DEPTH deep.
 
@@ -292,8 +298,8 @@ def _shallow(body: bytes) -> bool:
     outside strings. The depth is the running sum of +1 per opening and -1 per
     closing bracket.
     """
-    if len(body) <= 2 * MAX_JSON_DEPTH + 1:
-        return True  # nesting N deep takes N opening and N closing brackets
+    if len(body) <= _SHORT_JSON:
+        return True
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return True  # every array and object opens with a bracket
     if b"\\" in body:

@@ -103,6 +103,40 @@ def test_query_equals_and_absent_read_from_the_text_agree_with_the_parsed_query(
     assert match(query={name: spec})(view(query=query)) is expected
 
 
+@pytest.mark.parametrize("query", _QUERIES)
+@pytest.mark.parametrize(
+    "specs",
+    [
+        {"region": "eu", "dry_run": {"absent": True}},
+        {"dry_run": {"absent": True}, "region": {"absent": True}},
+        {"region": "eu", "debug": "0"},
+        {"region": "eu", "a": "b c", "dry_run": {"absent": True}},
+        {"region": "eu", "debug": {"starts_with": "0"}, "dry_run": {"absent": True}},
+    ],
+)
+def test_query_conditions_read_from_the_text_together_agree_with_the_parsed_query(
+    query: str, specs: dict[str, Any]
+) -> None:
+    """A route's text-answered query conditions run as one check (encoded queries still
+    parse); it holds exactly when each would alone, and `diffs` still lists each."""
+    parsed = view(query=query).query
+    expected = all(
+        (not parsed.getall(name, ()))
+        if spec == {"absent": True}
+        else match(query={name: spec})(view(query=query))
+        for name, spec in specs.items()
+    )
+    m = match(query=specs)
+    assert m(view(query=query)) is expected
+    assert len(m.in_cost_order) < len(m.checks)
+    failing = {d.field for d in m.diffs(view(query=query))}
+    assert failing == {
+        f"query {name}"
+        for name, spec in specs.items()
+        if not match(query={name: spec})(view(query=query))
+    }
+
+
 def test_query_names_are_case_sensitive() -> None:
     assert not match(query={"Debug": "1"})(view(query="debug=1"))
 
@@ -183,6 +217,25 @@ def test_json_subset_ignores_extra_keys_recursively() -> None:
     assert not match(json={"user": {"name": "Whiskers"}})(
         view(json={"user": {"name": "Whiskers", "age": 3}})
     )
+
+
+def test_json_subset_of_nested_strings_and_nulls_reads_each_by_its_key_path() -> None:
+    m = match(json_subset={"a": {"b": {"c": "x", "n": None}, "d": "y"}, "e": None})
+    assert m(view(json={"a": {"b": {"c": "x", "n": None, "z": 1}, "d": "y"}, "e": None}))
+    assert not m(view(json={"a": {"b": {"c": "x"}, "d": "y"}, "e": None}))  # n missing
+    assert not m(view(json={"a": {"b": {"c": "x", "n": None}, "d": "y"}}))  # e missing
+    assert not m(view(json={"a": {"b": {"c": "x", "n": 0}, "d": "y"}, "e": None}))
+    assert not m(view(json={"a": {"b": {"c": "x", "n": False}, "d": "y"}, "e": None}))
+    assert not m(view(json={"a": {"b": ["x"], "d": "y"}, "e": None}))
+    assert not m(view(json={"a": {"b": "x", "d": "y"}, "e": None}))
+    assert not m(view(json={"a": {"b": {"c": "X", "n": None}, "d": "y"}, "e": None}))
+    assert not m(view(json=[{"a": {}}]))
+    assert not m(view(json="a"))
+    assert not m(view(json=None))
+    # An empty object still asks for an object there.
+    empty = match(json_subset={"a": {"b": {}}})
+    assert empty(view(json={"a": {"b": {"c": 1}}}))
+    assert not empty(view(json={"a": {"b": []}}))
 
 
 def test_json_subset_arrays_need_same_length_and_match_element_wise() -> None:

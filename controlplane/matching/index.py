@@ -24,7 +24,7 @@ insertion order is `order`: the caller supplies it.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from operator import attrgetter
 
@@ -114,6 +114,12 @@ class _ByHeader:
         if len(set(keyed.values())) * others > _NARROWING_BUDGET * len(routes):
             return None
         return cls(routes, names[best], keyed)
+
+    @classmethod
+    def picker(cls, routes: _Routes) -> Callable[[RequestView], _Routes]:
+        """What gives a request's candidates among `routes`: a `_ByHeader`, or all."""
+        narrowing = cls.build(routes)
+        return (lambda view: routes) if narrowing is None else narrowing
 
     def __call__(self, view: RequestView) -> _Routes:
         values = view.headers.getall(self._name, ())
@@ -255,9 +261,10 @@ class RouteTable:
         #: Path -> its hits, for tables with templates or regexes; any change to the
         #: routes empties it, and so does filling it.
         self._hit_cache: dict[str, list[_Hit]] = {}
-        #: Exact path with several routes -> its `_ByHeader` (None: nothing narrows them),
-        #: built when the path is first requested; a change to its routes drops it.
-        self._narrowing: dict[str, _ByHeader | None] = {}
+        #: Exact path with several routes -> what picks its candidates for a request
+        #: (`_ByHeader.picker`), made when the path is first requested; a change to its
+        #: routes drops it.
+        self._narrowing: dict[str, Callable[[RequestView], _Routes]] = {}
 
     # ------------------------------------------------------------------ mutation
 
@@ -399,7 +406,10 @@ class RouteTable:
             candidates = self._exact.get(path)
             if candidates is not None:
                 if len(candidates) > 1:
-                    candidates = self._narrowed(path, candidates, view)
+                    narrow = self._narrowing.get(path)
+                    if narrow is None:  # the first request since the path's routes changed
+                        narrow = self._narrowing[path] = _ByHeader.picker(candidates)
+                    candidates = narrow(view)
                 for route in candidates:
                     if route.accepts(view):
                         return route, NO_PARAMS
@@ -426,14 +436,6 @@ class RouteTable:
             if route.accepts(view):
                 return route, route.pattern.params(wild, found)
         return None
-
-    def _narrowed(self, path: str, routes: _Routes, view: RequestView) -> _Routes:
-        """The routes on exact `path` that `view` can match, in order (`_ByHeader`)."""
-        try:
-            narrowing = self._narrowing[path]
-        except KeyError:  # the first request since the path's routes changed
-            narrowing = self._narrowing[path] = _ByHeader.build(routes)
-        return routes if narrowing is None else narrowing(view)
 
     def near_misses(self, view: RequestView, limit: int = 3) -> list[wire.NearMiss]:
         """The routes closest to matching `view`, closest first, at most `limit`.

@@ -63,6 +63,9 @@ def subset_test(expected: Any) -> Callable[[Any], bool]:
     registration into nested tests, so a request pays one call per object or array
     and none per string or null it compares."""
     if isinstance(expected, dict):
+        leaves = _plain_leaves(expected)
+        if leaves is not None and any(len(keys) > 1 for keys, _ in leaves):
+            return _leaves_test(leaves)
         # Strings and nulls equal only themselves (never a boolean or a number): `!=`.
         equal = tuple((k, v) for k, v in expected.items() if _plain(v))
         other = tuple((k, subset_test(v)) for k, v in expected.items() if not _plain(v))
@@ -94,6 +97,44 @@ def subset_test(expected: Any) -> Callable[[Any], bool]:
 
         return holds_array
     return partial(json_equal, expected)
+
+
+_Leaves = list[tuple[tuple[str, ...], Any]]
+
+
+def _plain_leaves(expected: dict[str, Any], keys: tuple[str, ...] = ()) -> _Leaves | None:
+    """Each string or null in an object of those and of non-empty such objects, by its
+    key path (`{"a": {"b": "x"}}` -> `[(("a", "b"), "x")]`); None for anything else."""
+    leaves: _Leaves = []
+    for key, value in expected.items():
+        if _plain(value):
+            leaves.append(((*keys, key), value))
+        elif isinstance(value, dict) and value:
+            inner = _plain_leaves(value, (*keys, key))
+            if inner is None:
+                return None
+            leaves.extend(inner)
+        else:
+            return None
+    return leaves
+
+
+def _leaves_test(leaves: _Leaves) -> Callable[[Any], bool]:
+    """`subset_test` of nested objects of strings and nulls: one call, not one per object."""
+
+    def holds_leaves(actual: Any) -> bool:
+        for keys, value in leaves:
+            node = actual
+            for key in keys:
+                if not isinstance(node, dict):
+                    return False
+                node = node.get(key, _MISSING)
+            # Strings and nulls equal only themselves; _MISSING equals nothing.
+            if node != value:
+                return False
+        return True
+
+    return holds_leaves
 
 
 def json_comparer(

@@ -265,6 +265,8 @@ class RouteTable:
         #: (`_ByHeader.picker`), made when the path is first requested; a change to its
         #: routes drops it.
         self._narrowing: dict[str, Callable[[RequestView], _Routes]] = {}
+        #: Exact paths with more than one route: while none, `find` pays one test.
+        self._crowded = 0
 
     # ------------------------------------------------------------------ mutation
 
@@ -292,7 +294,10 @@ class RouteTable:
         self._pools.clear()
         self._hit_cache.clear()
         self._narrowing.pop(route.pattern.source, None)
-        insort(self._bucket(route.pattern), route, key=_KEY)
+        bucket = self._bucket(route.pattern)
+        insort(bucket, route, key=_KEY)
+        if len(bucket) == 2 and route.pattern.kind == "exact":
+            self._crowded += 1
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
             self._templates += 1
@@ -304,6 +309,8 @@ class RouteTable:
         pattern = route.pattern
         bucket = self._bucket(pattern)
         bucket.remove(route)
+        if len(bucket) == 1 and pattern.kind == "exact":
+            self._crowded -= 1
         if pattern.kind == "template":
             self._templates -= 1
         del self._sources[bisect_left(self._sources, (pattern.source, route.id))]
@@ -402,13 +409,12 @@ class RouteTable:
         """
         if not self._templates and not self._regexes:
             # The common all-exact table: one dict lookup.
-            path = view.path
-            candidates = self._exact.get(path)
+            candidates = self._exact.get(view.path)
             if candidates is not None:
-                if len(candidates) > 1:
-                    narrow = self._narrowing.get(path)
+                if self._crowded and len(candidates) > 1:
+                    narrow = self._narrowing.get(view.path)
                     if narrow is None:  # the first request since the path's routes changed
-                        narrow = self._narrowing[path] = _ByHeader.picker(candidates)
+                        narrow = self._narrowing[view.path] = _ByHeader.picker(candidates)
                     candidates = narrow(view)
                 for route in candidates:
                     if route.accepts(view):

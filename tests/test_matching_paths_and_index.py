@@ -459,3 +459,22 @@ def test_narrowed_lookups_agree_with_trying_every_route_in_order() -> None:
             naive = next((r.id for r in by_key if r.accepts(request)), None)
             found = t.find(request)
             assert (None if found is None else found[0].id) == naive, (sent, by_key)
+
+
+def test_narrowing_follows_a_path_going_from_several_routes_to_one_and_back() -> None:
+    t = table(_tenant("acme", 0, "acme"), _tenant("globex", 1, "globex"))
+    acme = [("X-Tenant", "acme")]
+    assert winner(t, "POST", "/orders", headers=acme) == ("acme", {})
+    t.remove("globex")
+    assert winner(t, "POST", "/orders", headers=acme) == ("acme", {})
+    assert winner(t, "POST", "/orders", headers=[("X-Tenant", "globex")]) is None
+    t.add(_tenant("any", 2, None, priority=1))
+    assert winner(t, "POST", "/orders", headers=acme) == ("any", {})
+    t.remove("acme")
+    t.remove("any")
+    t.add(_tenant("globex", 3, "globex"))
+    t.add(_tenant("acme", 4, "acme"))
+    assert winner(t, "POST", "/orders", headers=acme) == ("acme", {})
+    t.clear()
+    t.add(_tenant("acme", 0, "acme"))
+    assert winner(t, "POST", "/orders", headers=acme) == ("acme", {})

@@ -27,6 +27,7 @@ ROWS = [
         "controlplane, 10,000 template routes, the last declared, a new id each request",
     ),
     ("cp_conditions", "controlplane, POST matched on headers + query + json_subset (4th of 4)"),
+    ("cp_post_plain", "controlplane, the same POST to 1 route without conditions"),
     ("cp_journal_off", "controlplane, 1 route, journal off (`--journal-size 1`)"),
     ("cp_100_sessions", "controlplane, 100 sessions, round-robin over `/_s/{id}`"),
     ("cp_unmatched_10k", "controlplane, unmatched request at 10,000 routes (404 + near misses)"),
@@ -85,6 +86,11 @@ def _vs(key: str, ref: str, minimum: float) -> Callable[[dict[str, Any]], Measur
             detail += (
                 "; the bare server's POST vs its GET: "
                 f"{_rate(m['bare_post']) / _rate(m['bare']):.2f}"
+            )
+        if key == "cp_conditions" and "cp_post_plain" in m:
+            detail += (
+                "; the same POST to 1 route without conditions vs 1 route: "
+                f"{_rate(m['cp_post_plain']) / _rate(m[ref]):.2f}"
             )
         return ratio_figure(_rate(m[key]), _rate(m[ref]), minimum, detail)
 

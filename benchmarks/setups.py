@@ -57,6 +57,13 @@ def condition_routes() -> list[dict[str, Any]]:
     return routes
 
 
+def plain_post_route() -> dict[str, Any]:
+    """The conditions scenario's POST answered by one route that asks nothing of it: the
+    floor the conditions are measured from."""
+    route = condition_routes()[-1]
+    return {**route, "handler": "orders", "match": {}}
+
+
 def one_route(path: str = "/hello") -> dict[str, Any]:
     return {"method": "GET", "path": path, "handler": "hello", "response": JSON_OK}
 
@@ -109,6 +116,7 @@ SERVERS: dict[str, tuple[Callable[[], list[str]], Callable[[str], None] | None]]
     "cp_exact": (controlplane_argv, lambda admin: register(admin, exact_routes())),
     "cp_template": (controlplane_argv, lambda admin: register(admin, template_routes())),
     "cp_cond": (controlplane_argv, lambda admin: register(admin, condition_routes())),
+    "cp_post": (controlplane_argv, lambda admin: register(admin, plain_post_route())),
     "cp_joff": (
         lambda: controlplane_argv("--journal-size", "1"),
         lambda admin: register(admin, one_route()),
@@ -133,6 +141,11 @@ TARGETS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "cp_conditions": (
         "cp_cond",
+        COND_PATH,
+        {"script": "conditions.lua", "probe": _POST, "status": 201},
+    ),
+    "cp_post_plain": (
+        "cp_post",
         COND_PATH,
         {"script": "conditions.lua", "probe": _POST, "status": 201},
     ),

@@ -18,16 +18,8 @@ import pytest
 from controlplane.matching.near_miss import Pool
 from controlplane.server import ControlplaneServer, ServerConfig
 from tests.matching_support import route, table, view
+from tests.raw_http_support import REQUEST_VARIANTS, raw_request
 
-#: Request variants: (method, HTTP version, extra header line).
-REQUESTS = [
-    ("GET", "1.1", ""),
-    ("GET", "1.1", "Connection: close\r\n"),
-    ("GET", "1.0", ""),
-    ("GET", "1.0", "Connection: keep-alive\r\n"),
-    ("HEAD", "1.1", ""),
-    ("HEAD", "1.0", "Connection: keep-alive\r\n"),
-]
 _DATE = re.compile(rb"Date: [^\r]*\r\n")
 
 
@@ -50,7 +42,7 @@ async def _ask(mock_url: str, method: str, path: str, version: str, extra: str =
     host, port = mock_url.split("//")[1].rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(f"{method} {path} HTTP/{version}\r\nHost: mock\r\n{extra}\r\n".encode())
+        writer.write(raw_request(method, path, version, extra))
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         found = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
         length = int(found.group(1)) if found and method != "HEAD" else 0
@@ -66,7 +58,7 @@ async def test_a_miss_again_is_answered_the_same_bytes_for_every_variant(
     cp, http = server
     for i in range(3):
         await _add(http, cp.admin_url, id=f"r{i}", method="GET", path=f"/items/{i}", handler="h")
-    for method, version, extra in REQUESTS:
+    for method, version, extra in REQUEST_VARIANTS:
         answers = [await _ask(cp.mock_url, method, "/items/1x", version, extra) for _ in range(3)]
         # The first is built fresh; the second and third are the kept answer.
         assert answers[1] == answers[0] and answers[2] == answers[0], (method, version, extra)
@@ -80,7 +72,7 @@ async def test_a_miss_again_is_answered_the_same_bytes_for_every_variant(
     assert [miss["route_id"] for miss in message["near_misses"]] == ["r1", "r0", "r2"]
     async with http.get(f"{cp.admin_url}/api/requests/unmatched") as answer:
         journaled = (await answer.json())["requests"]
-    assert len(journaled) == 3 * len(REQUESTS) + 1
+    assert len(journaled) == 3 * len(REQUEST_VARIANTS) + 1
     gets = [entry["near_misses"] for entry in journaled if entry["method"] == "GET"]
     assert len(gets) == 3 * 4 + 1
     assert all(misses == message["near_misses"] for misses in gets)

@@ -27,6 +27,7 @@ from multidict import CIMultiDict
 from controlplane.responses import BodyResponder
 from controlplane.responses.one_write import DATE
 from controlplane.server import ControlplaneServer, ServerConfig
+from tests.raw_http_support import REQUEST_VARIANTS, raw_request
 from tests.responses_support import responder_for
 from tests.webhook_support import Receiver, finished_webhooks
 
@@ -43,16 +44,6 @@ ANSWERS: list[tuple[str, int, str | None, list[tuple[str, str]], str]] = [
         [("Connection", "close"), ("Server", "mine/1"), ("Date", "yesterday")],
         "given",
     ),
-]
-#: Request variants: (method, HTTP version, extra header line).
-REQUESTS = [
-    ("GET", "1.1", ""),
-    ("GET", "1.1", "Connection: close\r\n"),
-    ("GET", "1.0", ""),
-    ("GET", "1.0", "Connection: keep-alive\r\n"),
-    ("HEAD", "1.1", ""),
-    ("HEAD", "1.0", "Connection: keep-alive\r\n"),
-    ("HEAD", "1.1", "Connection: close\r\n"),
 ]
 _DATE = re.compile(rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n")
 
@@ -135,6 +126,22 @@ async def _exchange(address: str, data: bytes, tls: ssl.SSLContext | None = None
         writer.close()
 
 
+async def _as_aiohttp_answers(
+    mock: str, bare: str, method: str, path: str, version: str, extra: str
+) -> tuple[bytes, str]:
+    """The same request sent to `mock` and to a bare aiohttp server at `bare`; asserts
+    both answer the same bytes (Date aside) and gives ours and the request's description.
+    A request that keeps the connection is followed, in the same packet, by one that
+    closes it: both answered (unless the answer closes)."""
+    data = raw_request(method, path, version, extra)
+    if (version, extra) in (("1.1", ""), ("1.0", "Connection: keep-alive\r\n")):
+        data += raw_request("GET", path, "1.1", "Connection: close\r\n")
+    ours, theirs = await asyncio.gather(_exchange(mock, data), _exchange(bare, data))
+    where = f"{method} {path} HTTP/{version} {extra!r}"
+    assert _DATE.sub(b"Date: *\r\n", ours) == _DATE.sub(b"Date: *\r\n", theirs), where
+    return ours, where
+
+
 async def _open(address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     host, port = address.rsplit(":", 1)
     return await asyncio.open_connection(host, int(port))
@@ -147,10 +154,6 @@ async def _answer(reader: asyncio.StreamReader, head_only: bool = False) -> tupl
     length = int(found.group(1)) if found and not head_only else 0
     body = await asyncio.wait_for(reader.readexactly(length), 10) if length else b""
     return head, body
-
-
-def _request(method: str, path: str, version: str, extra: str = "") -> bytes:
-    return f"{method} {path} HTTP/{version}\r\nHost: mock\r\n{extra}\r\n".encode()
 
 
 @pytest.mark.parametrize("id_header", [None, "X-Route"])
@@ -173,17 +176,10 @@ async def test_the_bytes_are_what_aiohttp_sends_for_every_variant(
     bare = f"127.0.0.1:{runner.addresses[0][1]}"
     try:
         for path, status, *_ in ANSWERS:
-            for method, version, extra in REQUESTS:
-                # A request that keeps the connection is followed, in the same packet,
-                # by one that closes it: both answered (unless the answer closes).
-                data = _request(method, path, version, extra)
-                if (version, extra) in (("1.1", ""), ("1.0", "Connection: keep-alive\r\n")):
-                    data += _request("GET", path, "1.1", "Connection: close\r\n")
-                ours, theirs = await asyncio.gather(
-                    _exchange(servers.mock, data), _exchange(bare, data)
+            for method, version, extra in REQUEST_VARIANTS:
+                ours, where = await _as_aiohttp_answers(
+                    servers.mock, bare, method, path, version, extra
                 )
-                where = f"{method} {path} HTTP/{version} {extra!r}"
-                assert _DATE.sub(b"Date: *\r\n", ours) == _DATE.sub(b"Date: *\r\n", theirs), where
                 assert ours.startswith(f"HTTP/{version} {status}".encode()), where
     finally:
         await runner.cleanup()
@@ -217,11 +213,11 @@ async def test_pipelined_requests_are_answered_in_order_chunked_bodies_and_head_
         b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
     )
     packet = (
-        _request("GET", "/a", "1.1")
+        raw_request("GET", "/a", "1.1")
         + chunked
-        + _request("HEAD", "/a", "1.1")
-        + _request("GET", "/b", "1.1")
-        + _request("GET", "/a", "1.1", "Connection: close\r\n")
+        + raw_request("HEAD", "/a", "1.1")
+        + raw_request("GET", "/b", "1.1")
+        + raw_request("GET", "/a", "1.1", "Connection: close\r\n")
     )
     reader, writer = await _open(servers.mock)
     writer.write(packet)
@@ -250,10 +246,10 @@ async def test_pipelined_requests_are_answered_in_order_chunked_bodies_and_head_
 async def test_http_1_0_closes_unless_it_asks_for_keep_alive(servers: Servers) -> None:
     await servers.route(method="GET", path="/a", handler="a", response={"type": "raw", "body": "x"})
     reader, writer = await _open(servers.mock)
-    writer.write(_request("GET", "/a", "1.0", "Connection: keep-alive\r\n"))
+    writer.write(raw_request("GET", "/a", "1.0", "Connection: keep-alive\r\n"))
     head, body = await _answer(reader)
     assert b"\r\nConnection: keep-alive\r\n" in head and body == b"x"
-    writer.write(_request("GET", "/a", "1.0"))  # the same connection, now without
+    writer.write(raw_request("GET", "/a", "1.0"))  # the same connection, now without
     head, body = await _answer(reader)
     assert b"Connection" not in head and body == b"x"
     assert await asyncio.wait_for(reader.read(), 10) == b""
@@ -267,7 +263,7 @@ async def test_an_answer_that_says_connection_close_closes(servers: Servers) -> 
         handler="bye",
         response={"type": "json", "body": {}, "headers": {"Connection": "close"}},
     )
-    data = _request("GET", "/bye", "1.1") + _request("GET", "/bye", "1.1")
+    data = raw_request("GET", "/bye", "1.1") + raw_request("GET", "/bye", "1.1")
     answered = await _exchange(servers.mock, data)
     assert answered.count(b"HTTP/1.1 200 OK") == 1
 
@@ -283,7 +279,7 @@ async def test_times_scenario_and_id_header_hold_on_the_one_write_path(servers: 
         response={"type": "json", "body": {"n": 1}},
     )
     reader, writer = await _open(servers.mock)
-    writer.write(_request("GET", "/twice", "1.1") * 3)
+    writer.write(raw_request("GET", "/twice", "1.1") * 3)
     first, second, third = [await _answer(reader) for _ in range(3)]
     writer.close()
     for head, body in (first, second):
@@ -306,7 +302,7 @@ async def test_a_given_header_named_like_the_id_header_is_replaced_by_the_route_
         id_header="X-Id",
         response={"type": "json", "body": {}, "headers": {"X-Id": "given"}},
     )
-    answered = await _exchange(servers.mock, _request("GET", "/named", "1.0"))
+    answered = await _exchange(servers.mock, raw_request("GET", "/named", "1.0"))
     assert answered.count(b"X-Id:") == 1
     assert f"\r\nX-Id: {route['id']}\r\n".encode() in answered
 
@@ -320,7 +316,7 @@ async def test_a_route_with_webhooks_answers_once_then_calls_them(servers: Serve
             response={"type": "json", "body": {"hooked": True}},
             webhooks=[{"method": "POST", "url": receiver.url + "/called"}],
         )
-        data = _request("GET", "/hook", "1.1") * 2 + _request(
+        data = raw_request("GET", "/hook", "1.1") * 2 + raw_request(
             "GET", "/hook", "1.1", "Connection: close\r\n"
         )
         answered = await _exchange(servers.mock, data)
@@ -397,7 +393,8 @@ async def test_https_on_the_mock_port_answers_pipelined_requests(tmp_path: Any) 
         }
         async with http.post(f"{cp.admin_url}/api/routes", json=route) as added:
             assert added.status == 201
-        data = _request("GET", "/s", "1.1") + _request("GET", "/s", "1.1", "Connection: close\r\n")
+        data = raw_request("GET", "/s", "1.1")
+        data += raw_request("GET", "/s", "1.1", "Connection: close\r\n")
         answered = await _exchange(cp.mock_url.split("//")[1], data, context)
     assert answered.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert answered.endswith(b"\r\n\r\ntls")
@@ -488,15 +485,8 @@ async def test_a_relayed_answer_is_the_bytes_aiohttp_sent_for_it(
     await site.start()
     bare = f"127.0.0.1:{runner.addresses[0][1]}"
     try:
-        for _, version, extra in REQUESTS[:4]:  # the proxy answers HEAD by its own path
-            data = _request("GET", path, version, extra)
-            if (version, extra) in (("1.1", ""), ("1.0", "Connection: keep-alive\r\n")):
-                data += _request("GET", path, "1.1", "Connection: close\r\n")
-            ours, theirs = await asyncio.gather(
-                _exchange(servers.mock, data), _exchange(bare, data)
-            )
-            where = f"HTTP/{version} {extra!r}"
-            assert _DATE.sub(b"Date: *\r\n", ours) == _DATE.sub(b"Date: *\r\n", theirs), where
+        for _, version, extra in REQUEST_VARIANTS[:4]:  # the proxy answers HEAD by its own path
+            ours, _ = await _as_aiohttp_answers(servers.mock, bare, "GET", path, version, extra)
             assert ours.startswith(f"HTTP/{version} 203 Fine Then\r\nX-One: 1\r\n".encode())
     finally:
         await runner.cleanup()
@@ -513,7 +503,7 @@ async def test_a_relayed_header_that_is_not_utf_8_goes_out_as_the_origin_sent_it
     await servers.route(
         method="GET", path="/latin", handler="latin", response={"type": "proxy", "url": origin}
     )
-    answered = await _exchange(servers.mock, _request("GET", "/latin", "1.0"))
+    answered = await _exchange(servers.mock, raw_request("GET", "/latin", "1.0"))
     assert answered.startswith(b"HTTP/1.0 203 Fine Then\r\nX-One: caf\xe9\r\n")
     assert answered.endswith(b"\r\n\r\nhello")
 
@@ -527,12 +517,12 @@ async def test_a_proxied_request_leaves_no_cycle_for_the_garbage_collector(
         method="GET", path="/p", handler="p", response={"type": "proxy", "url": origin}
     )
     reader, writer = await _open(servers.mock)
-    writer.write(_request("GET", "/p", "1.1"))
+    writer.write(raw_request("GET", "/p", "1.1"))
     await _answer(reader)  # the pool's connection made, the journal's first record
     gc.collect()
     gc.disable()
     try:
-        writer.write(_request("GET", "/p", "1.1") * 50)
+        writer.write(raw_request("GET", "/p", "1.1") * 50)
         for _ in range(50):
             await _answer(reader)
         found = gc.collect()

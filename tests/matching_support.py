@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import msgspec
 from multidict import CIMultiDict
 
 from controlplane import wire
-from controlplane.matching import CompiledRoute, RouteTable, compile_route
+from controlplane.matching import CompiledRoute, RouteTable, assess, compile_route
 from controlplane.request_view import RequestView
 
 
@@ -32,3 +33,13 @@ def table(*routes: CompiledRoute) -> RouteTable:
     for r in routes:
         t.add(r)
     return t
+
+
+def every_route_assessed(
+    request: RequestView, routes: list[CompiledRoute], limit: int
+) -> list[wire.NearMiss]:
+    """The near-miss ranking without floors, the reference the pruned one must equal:
+    assess every route, keep the `limit` smallest by (distance, priority and order, place)."""
+    scored = [(assess(request, r), r.key, place) for place, r in enumerate(routes)]
+    best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1], item[2]))
+    return [miss for miss, *_ in best]

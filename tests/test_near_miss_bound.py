@@ -4,22 +4,10 @@ nothing: the result is the one assessing every route gives, ties included."""
 
 from __future__ import annotations
 
-import heapq
 import random
 
-from controlplane import wire
 from controlplane.matching import CompiledRoute, assess, rank_near_misses
-from controlplane.request_view import RequestView
-from tests.matching_support import route, table, view
-
-
-def every_route_assessed(
-    request: RequestView, routes: list[CompiledRoute], limit: int
-) -> list[wire.NearMiss]:
-    """The ranking as it was before the floors: assess all, keep the `limit` smallest."""
-    scored = [(assess(request, r), r.key, place) for place, r in enumerate(routes)]
-    best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1], item[2]))
-    return [miss for miss, *_ in best]
+from tests.matching_support import every_route_assessed, route, table, view
 
 
 def test_a_route_whose_floor_equals_the_limit_th_distance_and_ranks_before_it_is_kept() -> None:

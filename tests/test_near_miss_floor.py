@@ -7,18 +7,15 @@ gives, over many generated paths, limits and ties."""
 
 from __future__ import annotations
 
-import heapq
 import random
 from bisect import bisect_left
 
 import pytest
 
-from controlplane import wire
 from controlplane.matching import CompiledRoute, assess, rank_near_misses
 from controlplane.matching.near_miss import _RequestPath, _where
 from controlplane.matching.paths import compile_path
-from controlplane.request_view import RequestView
-from tests.matching_support import route, table, view
+from tests.matching_support import every_route_assessed, route, table, view
 
 
 def floor_and_cost(skeleton_source: str, path: str) -> tuple[float, float, float]:
@@ -92,14 +89,6 @@ def test_the_floor_is_never_above_the_cost_and_exact_where_kept() -> None:
             assert floor <= cost == kept, (skeleton, path)
             exact += floor == cost
     assert exact > 1000  # the bounds meet often enough to matter
-
-
-def every_route_assessed(
-    request: RequestView, routes: list[CompiledRoute], limit: int
-) -> list[wire.NearMiss]:
-    scored = [(assess(request, r), r.key, place) for place, r in enumerate(routes)]
-    best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1], item[2]))
-    return [miss for miss, *_ in best]
 
 
 def test_rankings_of_neighbours_are_the_ones_assessing_every_route_gives() -> None:

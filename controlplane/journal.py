@@ -70,6 +70,16 @@ _SLICE_SECONDS = 0.005
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 
+def decode_header_lines(lines: bytes) -> CIMultiDict[str]:
+    """Header lines as relayed (`Name: value\\r\\n` each) as headers, in order, repeats
+    kept; bytes that are not UTF-8 kept as surrogate escapes."""
+    pairs = (line.partition(b": ") for line in lines.split(b"\r\n")[:-1])
+    return CIMultiDict(
+        (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+        for name, _, value in pairs
+    )
+
+
 class OriginAnswer:
     """What the origin of a proxied request answered, filled in as the answer streams.
 
@@ -111,11 +121,7 @@ class OriginAnswer:
         """The origin's headers as relayed (hop-by-hop ones already dropped), in order,
         repeats kept; read-only."""
         if self._headers is None:
-            pairs = (line.partition(b": ") for line in self._lines.split(b"\r\n")[:-1])
-            self._headers = CIMultiDict(
-                (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-                for name, _, value in pairs
-            )
+            self._headers = decode_header_lines(self._lines)
         return self._headers
 
     @property

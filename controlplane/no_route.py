@@ -16,7 +16,6 @@ from typing import Final
 
 import msgspec
 from aiohttp import web
-from multidict import CIMultiDict
 
 from controlplane import wire
 from controlplane.request_view import RequestView
@@ -60,9 +59,7 @@ class NoRouteAnswers:
                 kept.clear()
             kept[key] = (near_misses, session.id, None)
             body = _encode(_body(session, view, _hint(session, near_misses), near_misses))
-            fresh = Relayed.build(
-                request, 404, "Not Found", _JSON_LINES, _JSON_NAMES, None, body, _JSON_GIVEN
-            )
+            fresh = Relayed.build(request, 404, "Not Found", _JSON_LINES, _JSON_NAMES, None, body)
             return _response(body) if fresh is None else fresh
         canned = seen[2]
         if canned is None:
@@ -111,17 +108,6 @@ def _body(
         path=view.path,
         near_misses=near_misses,
     )
-
-
-class _JsonHeaders:
-    """The 404's given headers, decoded only if a header is set on it before it is sent."""
-
-    @property
-    def headers(self) -> CIMultiDict[str]:
-        return CIMultiDict(_JSON_HEADERS)
-
-
-_JSON_GIVEN: Final = _JsonHeaders()
 
 
 def _response(body: wire.NoRouteBody | bytes) -> web.Response:

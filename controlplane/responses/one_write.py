@@ -35,19 +35,19 @@ import time
 from collections.abc import Callable, Container, Iterable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Final, Protocol
+from typing import Final
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11
 from multidict import CIMultiDict
 
+from controlplane.journal import decode_header_lines
 from controlplane.responses.outcome import Outcome
 
 __all__ = [
     "DATE",
     "Canned",
-    "HeaderSource",
     "HttpDate",
     "OneWriteResponse",
     "Relayed",
@@ -374,15 +374,6 @@ class Canned:
         return kept
 
 
-class HeaderSource(Protocol):
-    """Where a relayed answer's headers are decoded, if ever needed."""
-
-    @property
-    def headers(self) -> CIMultiDict[str]:
-        """The answer's headers, decoded."""
-        ...
-
-
 class Relayed(OneWriteResponse):
     """An answer built for one request from its parts, head and body written in one call:
     the reverse proxy's relayed answer when its whole body is in hand.
@@ -408,7 +399,6 @@ class Relayed(OneWriteResponse):
         names: Container[str],
         body: bytes,
         variant: int,
-        given: HeaderSource,
     ) -> None:
         # Not StreamResponse.__init__ (see the class docstring): these are all it sets
         # that a sent Relayed reads.
@@ -419,7 +409,6 @@ class Relayed(OneWriteResponse):
         self._lines = lines
         self._names = names
         self._whole = body
-        self._given = given
 
     @property
     def headers(self) -> CIMultiDict[str]:
@@ -439,13 +428,11 @@ class Relayed(OneWriteResponse):
         names: Container[str],
         length: int | None,
         body: bytes,
-        given: HeaderSource,
     ) -> Relayed | None:
         """The one-write answer to `request` (not HEAD: `body` is sent), or None when
-        aiohttp must send it. `lines` are the header lines as sent, `names` their names
-        in lower case, `length` their Content-Length; `given.headers` decodes them (what
-        a `web.Response` would have been given), read only if a header is set on the
-        response before it is sent."""
+        aiohttp must send it. `lines` are the header lines as sent (decoded only if a
+        header set on the response replaces one of them), `names` their names in lower
+        case, `length` their Content-Length."""
         variant = _variant(request)
         if variant is None or variant & 1 or not _sendable(status, reason):
             return None
@@ -453,7 +440,7 @@ class Relayed(OneWriteResponse):
             return None
         if length != len(body) and "content-length" in names:
             return None  # a length that is not the body's: aiohttp's writer cuts to it
-        return cls(status, reason, lines, names, body, variant, given)
+        return cls(status, reason, lines, names, body, variant)
 
     def encode(self, request: web.BaseRequest) -> bytes:
         status = f"{self._status} {self._reason}\r\n".encode()
@@ -463,7 +450,7 @@ class Relayed(OneWriteResponse):
             if not any(name.lower() in names for name in added):
                 extra = encode_header_lines(added.items()) or b""  # refused: left out
             else:  # a given header replaced, in its place: aiohttp's order
-                merged = self._given.headers.copy()
+                merged = decode_header_lines(self._lines)
                 for name, value in added.items():
                     merged[name] = value
                 encoded = encode_header_lines(merged.items())

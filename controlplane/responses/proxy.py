@@ -306,7 +306,6 @@ class ProxyResponder:
                 answer.names,
                 answer.length,
                 body,
-                origin,
             )
             if whole is None:
                 whole = web.Response(

@@ -50,7 +50,6 @@ __all__ = ["FORWARD_MARGIN_S", "Remote", "SharedCallbacks"]
 
 _log = get_logger("callbacks")
 _encode = msgspec.json.encode
-_answer_decoder = msgspec.json.Decoder(wire.CallbackAnswer)
 
 #: Seconds a forwarded request waits past its `timeout_ms` for the holder's answer
 #: (which says `callback_timeout` itself when the client is late).
@@ -76,10 +75,10 @@ class _Ask(msgspec.Struct, frozen=True):
 
 
 class _Told(msgspec.Struct, frozen=True):
-    """The holder's reply: the client's answer (JSON), a failure, or `closed` (the
-    socket is gone, or was never held here: the handler answers without it)."""
+    """The holder's reply: the client's answer, a failure, or `closed` (the socket is
+    gone, or was never held here: the handler answers without it)."""
 
-    answer: bytes = b""
+    answer: wire.CallbackAnswer | None = None
     status: int = 0
     code: str = ""
     message: str = ""
@@ -136,8 +135,9 @@ class Remote(Callback):
             return await rendered(current, view, request, params)
         if told.code:  # logged by the holder
             return failure_outcome(Failure(told.status, told.code, told.message))
-        answer = _answer_decoder.decode(told.answer)
-        assert answer.response is not None  # the holder sends answers with a response only
+        answer = told.answer
+        # The holder sends answers with a response only.
+        assert answer is not None and answer.response is not None
         try:
             responder = self._compile(answer.response)
         except ResponseSpecError as exc:  # compiled at the holder: this process differs
@@ -245,4 +245,4 @@ class SharedCallbacks:
         asked = await held.ask(ask.request)
         if isinstance(asked, Failure):
             return _encode(_Told(status=asked.status, code=asked.code, message=asked.message))
-        return _encode(_Told(answer=_encode(asked[0])))
+        return _encode(_Told(answer=asked[0]))

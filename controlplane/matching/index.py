@@ -24,7 +24,7 @@ insertion order is `order`: the caller supplies it.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from operator import attrgetter
 
@@ -114,12 +114,6 @@ class _ByHeader:
         if len(set(keyed.values())) * others > _NARROWING_BUDGET * len(routes):
             return None
         return cls(routes, names[best], keyed)
-
-    @classmethod
-    def picker(cls, routes: _Routes) -> Callable[[RequestView], _Routes]:
-        """What gives a request's candidates among `routes`: a `_ByHeader`, or all."""
-        narrowing = cls.build(routes)
-        return (lambda view: routes) if narrowing is None else narrowing
 
     def __call__(self, view: RequestView) -> _Routes:
         values = view.headers.getall(self._name, ())
@@ -261,10 +255,10 @@ class RouteTable:
         #: Path -> its hits, for tables with templates or regexes; any change to the
         #: routes empties it, and so does filling it.
         self._hit_cache: dict[str, list[_Hit]] = {}
-        #: Exact path with several routes -> what picks its candidates for a request
-        #: (`_ByHeader.picker`), made when the path is first requested; a change to its
-        #: routes drops it.
-        self._narrowing: dict[str, Callable[[RequestView], _Routes]] = {}
+        #: Exact path with several routes -> its narrowing (None: no header narrows
+        #: them, every route is a candidate), made when the path is first requested; a
+        #: change to its routes drops it.
+        self._narrowing: dict[str, _ByHeader | None] = {}
         #: Exact paths with more than one route: while none, `find` pays one test.
         self._crowded = 0
 
@@ -412,10 +406,12 @@ class RouteTable:
             candidates = self._exact.get(view.path)
             if candidates is not None:
                 if self._crowded and len(candidates) > 1:
-                    narrow = self._narrowing.get(view.path)
-                    if narrow is None:  # the first request since the path's routes changed
-                        narrow = self._narrowing[view.path] = _ByHeader.picker(candidates)
-                    candidates = narrow(view)
+                    try:
+                        narrow = self._narrowing[view.path]
+                    except KeyError:  # the first request since the path's routes changed
+                        narrow = self._narrowing[view.path] = _ByHeader.build(candidates)
+                    if narrow is not None:
+                        candidates = narrow(view)
                 for route in candidates:
                     if route.accepts(view):
                         return route, NO_PARAMS

@@ -298,8 +298,6 @@ def _shallow(body: bytes) -> bool:
     outside strings. The depth is the running sum of +1 per opening and -1 per
     closing bracket.
     """
-    if len(body) <= _SHORT_JSON:
-        return True
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return True  # every array and object opens with a bracket
     if b"\\" in body:

@@ -251,7 +251,7 @@ class ProxyResponder:
             origin_url, path = self.destination(request, view)
             extra = self._set
             pool = self._pool
-            if pool is None or pool.closed or pool.origin != origin_url:
+            if pool is None or pool.closed:  # the static url's one pool
                 pool = self._pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
         else:
             rendering = Rendering(view, params)

@@ -54,10 +54,6 @@ def _seq(frame: wire.StreamFrame) -> int:
     return frame.seq
 
 
-def _own(streams: Streams, handler: str) -> _Frames:
-    return _Frames([frame.to_wire() for frame in streams.recorded(handler)], streams.evicted)
-
-
 class SharedFrames:
     """Every process's frames of a handler, as one log."""
 
@@ -71,10 +67,7 @@ class SharedFrames:
 
     async def _serve(self, payload: bytes) -> bytes:
         ask = _decode_ask(payload)
-        streams = self._streams_of(ask.session)
-        if streams is None:  # deleted meanwhile
-            return _encode(_Frames([], 0))
-        return _encode(_own(streams, ask.handler))
+        return _encode(await self._own(ask.session, ask.handler))
 
     async def gather(self, session: str, handler: str) -> tuple[list[wire.StreamFrame], int]:
         """The frames of `handler` in every live process, by seq; frames evicted."""
@@ -90,8 +83,11 @@ class SharedFrames:
         return merged, sum(frames.evicted for frames in answers)
 
     async def _own(self, session: str, handler: str) -> _Frames:
+        """This process's frames of `handler` (none if the session was deleted meanwhile)."""
         streams = self._streams_of(session)
-        return _Frames([], 0) if streams is None else _own(streams, handler)
+        if streams is None:
+            return _Frames([], 0)
+        return _Frames([frame.to_wire() for frame in streams.recorded(handler)], streams.evicted)
 
     async def _ask(self, process: str, ask: bytes) -> _Frames:
         try:

@@ -103,9 +103,7 @@ class WireMockAdmin:
             mark_dialect_session(session)
 
     @web.middleware
-    async def _share_mark(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def _share_mark(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         marked = request.get(_MARKED)
         if marked is not None and (replica := request.app.get(REPLICA)) is not None:

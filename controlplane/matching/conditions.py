@@ -114,8 +114,9 @@ _QUERY_SYNTAX = frozenset("&=%+")
 
 
 class _QueryCheck(_ValuesCheck):
-    """`equals` and `absent` on a plain name and value are answered from the query
-    text (`RequestView.query_text`) when nothing in it is encoded: no parsing, no
+    """A query condition. `equals` and `absent` on a plain name and value also have
+    needles: `CompiledMatch` asks those through `_QueryTexts`, which answers from the
+    query text (`RequestView.query_text`) when nothing in it is encoded: no parsing, no
     multidict. Every other matcher, and an encoded query, reads `view.query`."""
 
     __slots__ = ("_needles", "_present")
@@ -139,24 +140,15 @@ class _QueryCheck(_ValuesCheck):
         return view.query.getall(self._name, ())
 
     def __call__(self, view: RequestView) -> bool:
-        needles = self._needles
-        if needles:
-            text = view.query_text
-            if text is not None:
-                if self._present:
-                    return needles[0] in text
-                for needle in needles:  # noqa: SIM110 (hot path: no generator)
-                    if needle in text:
-                        return False
-                return True
+        # The parsed query; a check with needles is asked through `_QueryTexts`.
         values = view.query.getall(self._name, ())
         equals = self._equals
         return equals in values if equals is not None else self._any(values)
 
 
 class _QueryTexts(Check):
-    """A route's query conditions that `_QueryCheck` answers from the query text, asked
-    in one call: what `CompiledMatch` runs in their place (it keeps them for `diffs`)."""
+    """A route's query conditions that have needles, answered from the query text in
+    one call: what `CompiledMatch` runs in their place (it keeps them for `diffs`)."""
 
     __slots__ = ("_absent", "_checks", "_present")
     cost = 1
@@ -528,7 +520,7 @@ class CompiledMatch:
         self._declared = tuple(checks)
         fast = sorted(checks, key=lambda c: c.cost)  # stable: ties keep order
         texts = [c for c in fast if isinstance(c, _QueryCheck) and c._needles]
-        if len(texts) > 1:  # one call for them all, where the first was
+        if texts:  # one call for them all, where the first was
             at = fast.index(texts[0])
             fast = [c for c in fast if c not in texts]
             fast.insert(at, _QueryTexts(texts))

@@ -452,6 +452,8 @@ class Pool:
 
     def __init__(self, origin: str, tls: ssl.SSLContext | None) -> None:
         url = URL(origin)
+        #: `scheme://authority`, as given.
+        self.origin = origin
         self.loop = asyncio.get_running_loop()
         self._host = url.raw_host or ""
         self._port = url.port or _DEFAULT_PORTS[url.scheme]

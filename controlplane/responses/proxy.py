@@ -251,7 +251,9 @@ class ProxyResponder:
             origin_url, path = self.destination(request, view)
             extra = self._set
             pool = self._pool
-            if pool is None or pool.closed:  # the static url's one pool
+            # Not always the static url's origin: the forward proxy's pass-through
+            # (`forward_proxy._PassThrough`) gives each request its own destination.
+            if pool is None or pool.closed or pool.origin != origin_url:
                 pool = self._pool = self._upstreams.pool(origin_url, self._tls_key, self._tls)
         else:
             rendering = Rendering(view, params)

@@ -1,17 +1,19 @@
 """The journal: every request that reached the mock port, bounded per session.
 
 Writing an entry is on the hot path and a full journal holds tens of thousands of
-them, so a journal keeps two columns per entry: a stamp (an int packing the `seq` and
-the time in microseconds) and a record of what aiohttp already parsed (method, path,
-query string, the raw header bytes, the body) and what was answered. Records are
-untracked `msgspec.Struct`s (`gc=False`): the garbage collector never walks the
-journal (its pauses grew with it). A record without per-request parts (path
-parameters, near misses, an origin answer, a body over 256 bytes) is shared with every
-equal one recorded lately, so a journal full of the same request costs a stamp and two
-pointers per entry (about 65 bytes; `benchmarks/journal_memory.py`). A `JournalEntry`
-is built only when someone reads the journal, and nothing is decoded twice: the
-`RequestView` that matching used is rebuilt then, and the wire shape
-(`RecordedRequest`) only then too.
+them, so a journal keeps three columns per entry: the `seq` and the time in
+microseconds, in arrays of 64-bit ints, and a record of what aiohttp already parsed
+(method, path, query string, the raw header bytes, the body) and what was answered.
+Once full, the columns are a ring: a new entry overwrites the oldest in place, so
+journaling a request allocates and frees nothing that outlives it, however full the
+journals (`benchmarks/full_journals.py`). Records are untracked `msgspec.Struct`s
+(`gc=False`): the garbage collector never walks the journal (its pauses grew with
+it). A record without per-request parts (path parameters, near misses, an origin
+answer, a body over 256 bytes) is shared with every equal one recorded lately, so a
+journal full of the same request costs 24 bytes per entry (two ints and a pointer;
+`benchmarks/journal_memory.py`). A `JournalEntry` is built only when someone reads
+the journal, and nothing is decoded twice: the `RequestView` that matching used is
+rebuilt then, and the wire shape (`RecordedRequest`) only then too.
 
 An entry keeps at most `--journal-body-limit` bytes of its body (the mock port cuts it
 when it records) and the body's full length, so a journal's memory is bounded by its
@@ -37,9 +39,11 @@ import asyncio
 import base64
 import time
 import uuid
+from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TypeVar, overload
 
 import msgspec
@@ -175,21 +179,18 @@ _SHARED_LIMIT = 4096
 _NO_PARAMS: dict[str, str] = {}
 #: Bodies up to this long are shared with their request; longer ones are kept per entry.
 _SHARED_BODY = 256
-#: `JournalEntry.stamp` is the seq above these bits and the time in µs below them
-#: (2**53 µs after 1970 is in the year 2255).
-_TIME_BITS = 53
-_TIME_MASK = (1 << _TIME_BITS) - 1
 
 
 class JournalEntry(msgspec.Struct, gc=False):
     """One request and what was answered, read through its properties.
 
-    Built when the journal is read, from its two columns: `stamp` packs the seq and the
-    time, and `request` is the record, which equal requests with equal answers share
-    (`record` builds it). Its properties read as the fields did.
+    Built when the journal is read, from its three columns: the `seq`, the time in
+    microseconds since the epoch, and `request`, the record, which equal requests with
+    equal answers share (`record` builds it). Its properties read as the fields did.
     """
 
-    stamp: int
+    seq: int
+    time_us: int
     request: _Request
 
     @classmethod
@@ -218,7 +219,6 @@ class JournalEntry(msgspec.Struct, gc=False):
         Only records without per-request objects are shared: no path parameters, near
         misses or origin answer (mutable), a short body.
         """
-        stamp = seq << _TIME_BITS | time_us
         shareable = not (
             path_params or near_misses is not None or origin is not None or body_size > _SHARED_BODY
         )
@@ -239,7 +239,7 @@ class JournalEntry(msgspec.Struct, gc=False):
             )
             shared = _SHARED.get(key)
             if shared is not None:
-                return cls(stamp, shared)
+                return cls(seq, time_us, shared)
         request = _Request(
             method,
             path,
@@ -261,16 +261,12 @@ class JournalEntry(msgspec.Struct, gc=False):
             if len(_SHARED) >= _SHARED_LIMIT:
                 _SHARED.clear()
             _SHARED[key] = request
-        return cls(stamp, request)
-
-    @property
-    def seq(self) -> int:
-        return self.stamp >> _TIME_BITS
+        return cls(seq, time_us, request)
 
     @property
     def time(self) -> float:
         """Seconds since the epoch, to the microsecond."""
-        return (self.stamp & _TIME_MASK) / 1_000_000
+        return self.time_us / 1_000_000
 
     # The record's fields, one plain property each: a generic descriptor (`__get__` in
     # Python) reads one about 3x slower and `property(attrgetter(...))` no faster, and
@@ -376,28 +372,55 @@ class JournalEntry(msgspec.Struct, gc=False):
 
 
 class _Entries(Sequence[JournalEntry]):
-    """A journal's entries as two columns of equal length, oldest first: the stamps and
-    the (often shared) records. An entry object is built when read, so a held entry
-    costs its stamp and two pointers."""
+    """A journal's entries as three columns, oldest first: seqs and times in arrays of
+    64-bit ints, and the (often shared) records in a list. An entry object is built when
+    read, so a held entry costs 24 bytes: two ints and a pointer.
 
-    __slots__ = ("records", "stamps")
+    The columns grow to `capacity`, then turn into a ring: each new entry overwrites
+    the oldest, at `_head`, which then moves on. A full journal takes a request without
+    allocating or freeing anything (a deque of int objects freed one per request,
+    scattered through memory that the CPU cache no longer held).
+    """
 
-    def __init__(self, max_entries: int, entries: Iterable[JournalEntry] = ()) -> None:
-        self.stamps: deque[int] = deque(maxlen=max_entries)
-        self.records: deque[_Request] = deque(maxlen=max_entries)
+    __slots__ = ("_head", "capacity", "records", "seqs", "times")
+
+    def __init__(self, capacity: int, entries: Iterable[JournalEntry] = ()) -> None:
+        self.capacity = capacity
+        self.seqs = array("q")
+        self.times = array("q")
+        self.records: list[_Request] = []
+        #: Where the oldest entry is, once the columns are full (0 until then): the next
+        #: entry overwrites it.
+        self._head = 0
         for entry in entries:
-            self.append(entry.stamp, entry.request)
+            self.append(entry.seq, entry.time_us, entry.request)
 
-    def append(self, stamp: int, record: _Request) -> None:
-        self.stamps.append(stamp)
-        self.records.append(record)
+    def append(self, seq: int, time_us: int, record: _Request) -> None:
+        records = self.records
+        if len(records) < self.capacity:
+            self.seqs.append(seq)
+            self.times.append(time_us)
+            records.append(record)
+        elif records:  # else `--journal-size 0`: nothing is kept
+            head = self._head
+            self.seqs[head] = seq
+            self.times[head] = time_us
+            records[head] = record
+            head += 1
+            self._head = 0 if head == len(records) else head
 
     def clear(self) -> None:
-        self.stamps.clear()
-        self.records.clear()
+        self.seqs = array("q")
+        self.times = array("q")
+        self.records = []
+        self._head = 0
+
+    @property
+    def oldest_seq(self) -> int | None:
+        return self.seqs[self._head] if self.records else None
 
     def __len__(self) -> int:
-        return len(self.stamps)
+        return len(self.records)
 
     @overload
     def __getitem__(self, index: int) -> JournalEntry: ...
@@ -406,13 +429,40 @@ class _Entries(Sequence[JournalEntry]):
     def __getitem__(self, index: int | slice) -> JournalEntry | list[JournalEntry]:
         if isinstance(index, slice):
             return list(self)[index]
-        return JournalEntry(self.stamps[index], self.records[index])
+        size = len(self.records)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("journal index out of range")
+        at = self._head + index
+        if at >= size:
+            at -= size
+        return JournalEntry(self.seqs[at], self.times[at], self.records[at])
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return map(JournalEntry, self.stamps, self.records)
+        head = self._head
+        if not head:
+            return map(JournalEntry, self.seqs, self.times, self.records)
+        seqs, times, records = self.seqs, self.times, self.records
+        return chain(
+            map(JournalEntry, seqs[head:], times[head:], records[head:]),
+            map(JournalEntry, seqs[:head], times[:head], records[:head]),
+        )
 
     def __reversed__(self) -> Iterator[JournalEntry]:
-        return map(JournalEntry, reversed(self.stamps), reversed(self.records))
+        head = self._head
+        seqs, times, records = self.seqs, self.times, self.records
+        if not head:
+            return map(JournalEntry, reversed(seqs), reversed(times), reversed(records))
+        return chain(
+            map(JournalEntry, seqs[head - 1 :: -1], times[head - 1 :: -1], records[head - 1 :: -1]),
+            map(
+                JournalEntry,
+                seqs[: head - 1 : -1],
+                times[: head - 1 : -1],
+                records[: head - 1 : -1],
+            ),
+        )
 
 
 class Journal:
@@ -443,7 +493,7 @@ class Journal:
         return seq
 
     def append(self, entry: JournalEntry) -> None:
-        self._entries.append(entry.stamp, entry.request)
+        self._entries.append(entry.seq, entry.time_us, entry.request)
         self._appended += 1
         if entry.unanswered:
             self._unanswered.append(entry.seq)
@@ -487,9 +537,10 @@ class Journal:
         saw all of it); a proxied origin's answer is kept to the same limit."""
         seq = self._next_seq
         self._next_seq = seq + 1
+        time_us = time.time_ns() // 1000
         entry = JournalEntry.record(
             seq,
-            time.time_ns() // 1000,
+            time_us,
             method,
             path,
             query_string,
@@ -509,7 +560,7 @@ class Journal:
         )
         if origin is not None:
             origin.limit = self.body_limit
-        self._entries.append(entry.stamp, entry.request)
+        self._entries.append(seq, time_us, entry.request)
         self._appended += 1
         if near_misses is not None and route_id is None and origin is None:
             self._unanswered.append(seq)
@@ -531,8 +582,9 @@ class Journal:
     def unanswered_count(self) -> int:
         """How many entries are unanswered (no route matched, nothing else answered)."""
         seqs = self._unanswered
-        stamps = self._entries.stamps
-        oldest = stamps[0] >> _TIME_BITS if stamps else self._next_seq
+        oldest = self._entries.oldest_seq
+        if oldest is None:
+            oldest = self._next_seq
         while seqs and seqs[0] < oldest:
             seqs.popleft()
         return len(seqs)
@@ -548,10 +600,11 @@ class Journal:
 
         Removed entries were not evicted, so `evicted` stays what it was.
         """
-        removed = [entry for entry in self._entries if predicate(entry)]
+        removed: list[JournalEntry] = []
+        kept: list[JournalEntry] = []
+        for entry in self._entries:
+            (removed if predicate(entry) else kept).append(entry)
         if removed:
-            gone = {entry.stamp for entry in removed}
-            kept = [entry for entry in self._entries if entry.stamp not in gone]
             self._entries = _Entries(self.max_entries, kept)
             self._appended -= len(removed)
             self._unanswered = deque(

@@ -50,7 +50,6 @@ __all__ = ["ADMIN_PREFIX", "AdminHandler", "MockHandler"]
 _log = get_logger("mock")
 _encode = msgspec.json.encode
 _JSON_HEADERS = {"Content-Type": "application/json"}
-_PREFIX_LEN = len(SESSION_PREFIX)
 #: What an unmatched request's journal entry records as its answer.
 _NO_ROUTE = Outcome(web.Response(status=404), 404, "no_route", 0.0, "no_route")
 #: Where WireMock serves its admin API on its one port (`--admin-on-mock-port`).
@@ -84,9 +83,8 @@ class MockHandler:
             return self.admin(request)
         store = self.store
         if path.startswith(SESSION_PREFIX):
-            session_id, _, rest = path[_PREFIX_LEN:].partition("/")
-            path = "/" + rest
-            session = store.get(session_id)
+            split = store.split_paths.get(path)
+            session, session_id, path = store.split(path) if split is None else split
         else:
             session_id = request.headers.get(SESSION_HEADER)  # type: ignore[assignment]
             session = store.default if session_id is None else store.get(session_id)

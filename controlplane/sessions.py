@@ -52,6 +52,9 @@ __all__ = [
 DEFAULT_SESSION = "default"
 SESSION_HEADER = "X-Controlplane-Session"
 SESSION_PREFIX = "/_s/"
+_PREFIX_LEN = len(SESSION_PREFIX)
+#: How many paths `SessionStore.split_paths` keeps before it starts again.
+_SPLIT_PATHS = 4096
 #: A session's own answer to a request no route matched (already journaled), given
 #: the near misses; a dialect installs one (WireMock's plain-text diff report).
 UnmatchedAnswer = Callable[["SessionState", RequestView, list[wire.NearMiss]], web.Response]
@@ -367,6 +370,10 @@ class SessionStore:
         #: in memory.
         self.shared: SharedState | None = None
         self._sessions: dict[str, SessionState] = {}
+        #: Mock paths under `/_s/{id}/` seen lately, each with what `split` gave for it:
+        #: a request to one of them pays one dict lookup for its session and its path.
+        #: Holds only existing sessions' paths: a deletion clears it.
+        self.split_paths: dict[str, tuple[SessionState, str, str]] = {}
         self.default = self._add(DEFAULT_SESSION, None)
 
     @property
@@ -425,6 +432,22 @@ class SessionStore:
     def get(self, session_id: str) -> SessionState | None:
         return self._sessions.get(session_id)
 
+    def split(self, path: str) -> tuple[SessionState | None, str, str]:
+        """The session a mock path `/_s/{id}/rest` names (None if none), its id and the
+        path as that session's routes see it (`/rest`), kept in `split_paths` when the
+        session exists."""
+        end = path.find("/", _PREFIX_LEN)
+        if end < 0:  # `/_s/{id}` alone: the session's root
+            session_id, rest = path[_PREFIX_LEN:], "/"
+        else:
+            session_id, rest = path[_PREFIX_LEN:end], path[end:]
+        state = self._sessions.get(session_id)
+        if state is not None:
+            if len(self.split_paths) >= _SPLIT_PATHS:
+                self.split_paths.clear()
+            self.split_paths[path] = (state, session_id, rest)
+        return state, session_id, rest
+
     def require(self, session_id: str) -> SessionState:
         state = self._sessions.get(session_id)
         if state is None:
@@ -442,6 +465,7 @@ class SessionStore:
             )
         state = self.require(session_id)
         del self._sessions[session_id]
+        self.split_paths.clear()
         if state.shared is not None:
             state.shared.deleted()
         state.streams.close_all(reason="session deleted")

@@ -78,6 +78,13 @@ def test_a_journal_reads_as_its_newest_entries_at_every_wrap(count: int) -> None
     _check(journal, model, count)
 
 
+@pytest.mark.parametrize("count", [15, 16, 17, 32, 33, 39, 40, 41, 3 * 40 + 7])
+def test_a_journal_grows_past_each_doubling_then_wraps(count: int) -> None:
+    """Columns grow 16, 32, 40 (the size) slots: every step's edges, then wraps."""
+    journal, model = _fill(40, count)
+    _check(journal, model, count)
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 7])
 def test_a_journal_of_one_keeps_the_newest(count: int) -> None:
     journal, model = _fill(1, count)

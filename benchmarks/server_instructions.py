@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
 [--connections N] [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`:
-the bare server's GET and POST, 1 route, the conditions POST, 10,000 exact routes,
+the bare server's GET and POST, 1 route, the conditions POST, the same POST to one
+route without conditions, 10,000 exact routes,
 10,000 templates, 100 sessions round-robin, an unmatched GET at 10,000 exact routes on
 one path and on a new path each request; `1_route_state`: 1 route with `--state` on a
 redis-server started here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`,
@@ -53,6 +54,7 @@ from setups import (
     condition_routes,
     exact_routes,
     one_route,
+    plain_post_route,
     register,
     template_routes,
 )
@@ -129,6 +131,8 @@ SCENARIOS: dict[str, tuple[str, Any, Any]] = {
         lambda i: _get("/hello"),
     ),
     "conditions": ("cp", lambda url: register(url, condition_routes()), lambda i: _post()),
+    # The same POST answered by one route asking nothing of it (setups.py's cp_post_plain).
+    "post_plain": ("cp", lambda url: register(url, [plain_post_route()]), lambda i: _post()),
     "proxy": ("cp", _setup_proxy, lambda i: _get("/hello")),
     # The last of 10,000 exact routes (setups.py's cp_10k_exact): one dict lookup.
     "10k_exact": ("cp", _setup_exact, lambda i: _get(f"/items/{ROUTES - 1}")),

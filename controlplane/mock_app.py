@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
+from aiohttp.streams import EmptyStreamReader
 
 from controlplane import wire
 from controlplane.forward_proxy import ForwardProxy
@@ -102,8 +103,7 @@ class MockHandler:
         """Match, answer, journal: `path` is without any session prefix; `target_host` is
         a forward-proxy request's destination (None for every other request)."""
         started = time.monotonic() if self._debug else 0.0
-        # Most mock requests carry no body: skip the read machinery for them.
-        body = _received(request) if request.body_exists else b""
+        body = _received(request)
         if body is None:
             if request.headers.get(hdrs.EXPECT) is not None:
                 await _continue(request)
@@ -315,8 +315,9 @@ async def _send(request: web.BaseRequest, response: web.StreamResponse) -> None:
 
 
 def _received(request: web.BaseRequest) -> bytes | None:
-    """The body when it has all arrived as one chunk (a small body nearly always
-    does), else None: then `request.read()` waits for it and applies the size limit.
+    """The body when there is none (b"": most mock requests) or it has all arrived as one
+    chunk (a small body nearly always does), else None: then `request.read()` waits for
+    it and applies the size limit.
 
     `request.read()` costs about 16,000 instructions on a body already complete (a
     coroutine per chunk, a `bytearray`, and a parser re-entry to resume reading);
@@ -324,13 +325,18 @@ def _received(request: web.BaseRequest) -> bytes | None:
     it, so `request.read()` still answers in-process code the same bytes. A body
     complete before the handler ran was sent without waiting for `100 Continue`.
     """
-    payload: Any = request.content  # aiohttp's private buffer, read where it exists
+    # aiohttp's private attributes, read where they exist: `_payload` is `content`,
+    # `_eof` what `is_eof()` answers, `_client_max_size` is `client_max_size`: no
+    # property or method call (about 1,000 instructions each).
+    payload: Any = request._payload
+    if type(payload) is EmptyStreamReader:  # what `body_exists` asks
+        return b""
     chunks = getattr(payload, "_buffer", None)
     taken: int = getattr(payload, "_buffer_offset", 1)  # of the first chunk, already read
-    if chunks is None or len(chunks) != 1 or taken or not payload.is_eof():
+    if chunks is None or len(chunks) != 1 or taken or not getattr(payload, "_eof", False):
         return None
     body = chunks[0]
-    limit = request.client_max_size
+    limit = request._client_max_size
     if type(body) is not bytes or (limit and len(body) > limit):
         return None  # read() raises the 413
     return body

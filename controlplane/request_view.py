@@ -96,6 +96,7 @@ class RequestView:
         "_text",
         "body",
         "headers",
+        "known_header",
         "method",
         "path",
         "peer",
@@ -122,6 +123,10 @@ class RequestView:
         self.path = path
         self.query_string = query_string
         self.headers = headers
+        #: (name lower-cased, value) when the request carries that header exactly once,
+        #: with that value, and a route table has looked it up already (its narrowing,
+        #: `index._ByHeader`): an `equals` condition on it holds without a second lookup.
+        self.known_header: tuple[str, str] | None = None
         self.body = body
         self._query: Any = _UNSET
         self._query_text: Any = _UNSET

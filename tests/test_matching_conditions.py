@@ -61,6 +61,42 @@ def test_repeated_header_matches_when_any_value_matches() -> None:
     assert not m(view(headers=[("Accept", "text/html"), ("Accept", "text/plain")]))
 
 
+def test_a_header_matcher_judging_value_by_value_is_decided_by_any_value() -> None:
+    """The first value decides when it matches; a missing header is the matcher's
+    answer for no value; otherwise every value is tried."""
+    prefix = match(headers={"Authorization": {"starts_with": "Bearer "}})
+    assert prefix(view(headers=[("Authorization", "Bearer t")]))
+    assert prefix(view(headers=[("Authorization", "Basic x"), ("Authorization", "Bearer t")]))
+    assert not prefix(view(headers=[("Authorization", "Basic x"), ("Authorization", "b")]))
+    assert not prefix(view())
+    assert match(headers={"X-Debug": {"absent": True}})(view())
+    assert not match(headers={"X-Debug": {"absent": True}})(view(headers=[("X-Debug", "1")]))
+    assert match(headers={"X-Debug": {"not": {"contains": "1"}}})(view())
+
+
+def test_includes_and_has_exactly_headers_judge_all_values_at_once() -> None:
+    """A first value that would match alone does not decide: `has_exactly` counts them."""
+    m = match(headers={"X-Tag": {"has_exactly": ["a"]}})
+    assert m(view(headers=[("X-Tag", "a")]))
+    assert not m(view(headers=[("X-Tag", "a"), ("X-Tag", "b")]))
+    both = match(headers={"X-Tag": {"includes": ["a", "b"]}})
+    assert both(view(headers=[("X-Tag", "a"), ("X-Tag", "b")]))
+    assert not both(view(headers=[("X-Tag", "a")]))
+
+
+def test_an_equals_header_holds_when_the_request_is_known_to_carry_that_value() -> None:
+    """`known_header` is what the route table found looking the header up (one value,
+    that one): an `equals` condition on it is not looked up again. A name multidict
+    would not fold the same (non-ASCII: the Kelvin sign lower-cases to `k`) is."""
+    request = view()
+    request.known_header = ("x-tenant", "acme")
+    assert match(headers={"X-Tenant": "acme"})(request)
+    assert not match(headers={"X-Tenant": "globex"})(request)
+    assert not match(headers={"X-Plan": "acme"})(request)
+    request.known_header = ("x-key", "v")
+    assert not match(headers={"X-\u212aey": "v"})(request)
+
+
 def test_query_absent_and_repeated_values() -> None:
     m = match(query={"debug": {"absent": True}, "tag": "b"})
     assert m(view(query="tag=a&tag=b"))

@@ -418,6 +418,22 @@ def test_a_repeated_header_matches_a_route_requiring_any_of_its_values() -> None
     )
 
 
+def test_narrowing_tells_the_request_the_one_value_it_looked_up() -> None:
+    """Only one value that picked its routes is known; a repeated, unknown or missing
+    header leaves nothing known."""
+    t = table(_tenant("acme", 0, "acme"), _tenant("globex", 1, "globex"))
+    cases = [
+        ([("x-TENANT", "acme")], ("x-tenant", "acme")),
+        ([("X-Tenant", "initech")], None),
+        ([("X-Tenant", "acme"), ("X-Tenant", "globex")], None),
+        ([], None),
+    ]
+    for headers, known in cases:
+        request = view("POST", "/orders", headers=headers)
+        t.find(request)
+        assert request.known_header == known, headers
+
+
 def test_narrowed_lookups_agree_with_trying_every_route_in_order() -> None:
     rng = random.Random(11)
     tenants = ["acme", "globex", "initech"]

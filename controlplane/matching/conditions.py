@@ -68,13 +68,14 @@ class _ValuesCheck(Check):
     two with the matcher's `matches_any`.
     """
 
-    __slots__ = ("_any", "_equals", "_name", "cost")
+    __slots__ = ("_any", "_equals", "_matcher", "_name", "cost")
     kind = ""
 
     def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
         self.field = f"{self.kind} {name}"
         self._name = name
         matcher: CompiledStringMatcher = compile_string_matcher(spec)
+        self._matcher = matcher
         self._any = matcher.matches_any
         self._equals = matcher.equals
         self.expected = matcher.description
@@ -88,12 +89,27 @@ class _ValuesCheck(Check):
 
 
 class _HeaderCheck(_ValuesCheck):
-    __slots__ = ()
+    """A header condition. An `equals` one holds without a lookup when the route table
+    already read the header (`RequestView.known_header`); any other matcher that judges
+    value by value (`per_value`) reads the first value alone (`get`: no list), and all
+    of them only when that one does not match (a repeated header)."""
+
+    __slots__ = ("_known", "_missing", "_one")
     kind = "header"
 
     def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
         super().__init__(name, spec, cost)
         self._name = istr(name)  # its case-folded form computed once, not per lookup
+        matcher = self._matcher
+        #: What `known_header` holds when this `equals` holds (multidict folds ASCII
+        #: names only, and so does the table); None for any other condition.
+        self._known = (
+            (name.lower(), self._equals) if self._equals is not None and name.isascii() else None
+        )
+        #: The answer without the header; the one-value test, None when values are
+        #: judged all at once.
+        self._missing = matcher.matches_any(())
+        self._one = matcher.__call__ if matcher.per_value else None
 
     def values(self, view: RequestView) -> Sequence[str]:
         return view.headers.getall(self._name, ())
@@ -104,9 +120,20 @@ class _HeaderCheck(_ValuesCheck):
         return None if self._equals is None else (self._name, self._equals)
 
     def __call__(self, view: RequestView) -> bool:
-        values = view.headers.getall(self._name, ())
         equals = self._equals
-        return equals in values if equals is not None else self._any(values)
+        if equals is not None:
+            known = view.known_header
+            if known is not None and known == self._known:
+                return True
+            return equals in view.headers.getall(self._name, ())
+        one = self._one
+        if one is not None:
+            value = view.headers.get(self._name)
+            if value is None:
+                return self._missing
+            if one(value):
+                return True
+        return self._any(view.headers.getall(self._name, ()))
 
 
 #: Characters that make a query name or value untestable in the raw query text.

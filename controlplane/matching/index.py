@@ -67,7 +67,9 @@ class _ByHeader:
     not require the header at all, in their (priority, order). A request without the
     header can only match the latter; one with the header repeated is given every route
     (a route requiring `a` matches `X: a, b`). Every candidate still checks all its
-    conditions, that one included: the narrowing only skips routes that would fail it.
+    conditions, but a request whose one value picked its list says so
+    (`RequestView.known_header`), and each `equals` condition on that value holds
+    without looking the header up again.
     """
 
     __slots__ = ("_all", "_by_value", "_name", "_others")
@@ -77,11 +79,12 @@ class _ByHeader:
         self._name = name
         self._all = routes
         self._others = [route for route in routes if route.id not in keyed]
-        self._by_value: dict[str, _Routes] = {}
+        #: value -> its routes, and what the request is then known to carry.
+        self._by_value: dict[str, tuple[_Routes, tuple[str, str]]] = {}
+        folded = name.lower()
         for value in dict.fromkeys(keyed.values()):
-            self._by_value[value] = [
-                route for route in routes if keyed.get(route.id, value) == value
-            ]
+            routes_of = [route for route in routes if keyed.get(route.id, value) == value]
+            self._by_value[value] = (routes_of, (folded, value))
 
     @classmethod
     def build(cls, routes: _Routes) -> _ByHeader | None:
@@ -118,7 +121,11 @@ class _ByHeader:
     def __call__(self, view: RequestView) -> _Routes:
         values = view.headers.getall(self._name, ())
         if len(values) == 1:
-            return self._by_value.get(values[0], self._others)
+            found = self._by_value.get(values[0])
+            if found is None:
+                return self._others
+            routes, view.known_header = found
+            return routes
         return self._all if values else self._others
 
 

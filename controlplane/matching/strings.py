@@ -35,6 +35,9 @@ class CompiledStringMatcher:
     #: The text a value must equal when that is all this matcher asks (`equals`, not
     #: case-insensitive), else None: conditions test it with `in`, without a call.
     equals: str | None = None
+    #: Whether `matches_any` holds exactly when some value matches on its own (every
+    #: operator but `includes` and `has_exactly`): one matching value then decides.
+    per_value = True
 
     def __call__(self, value: str | None) -> bool:
         raise NotImplementedError
@@ -218,6 +221,7 @@ class _Includes(CompiledStringMatcher):
     """Over all values of a field: each inner matcher matches at least one of them."""
 
     __slots__ = ("_inner",)
+    per_value = False
 
     def __init__(self, inner: tuple[CompiledStringMatcher, ...]) -> None:
         self._inner = inner

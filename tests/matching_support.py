@@ -43,3 +43,19 @@ def every_route_assessed(
     scored = [(assess(request, r), r.key, place) for place, r in enumerate(routes)]
     best = heapq.nsmallest(limit, scored, key=lambda item: (item[0].distance, item[1], item[2]))
     return [miss for miss, *_ in best]
+
+
+def similarity(a: str, b: str) -> float:
+    """The near-miss similarity by brute force, the reference `near_miss` must equal:
+    2 * the longest common subsequence / both lengths, of the first 256 characters of
+    each (0 when either is empty), the subsequence by a dynamic programme over every
+    pair of characters."""
+    a, b = a[:256], b[:256]
+    if not a or not b:
+        return 0.0
+    row = [0] * (len(b) + 1)
+    for char in a:
+        diagonal = 0
+        for j, other in enumerate(b, 1):
+            diagonal, row[j] = row[j], diagonal + 1 if char == other else max(row[j], row[j - 1])
+    return 2.0 * row[-1] / (len(a) + len(b))

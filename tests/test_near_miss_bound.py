@@ -5,16 +5,18 @@ nothing: the result is the one assessing every route gives, ties included."""
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 
 from controlplane.matching import CompiledRoute, assess, rank_near_misses
+from controlplane.matching.near_miss import _where
 from tests.matching_support import every_route_assessed, route, table, view
 
 
 def test_a_route_whose_floor_equals_the_limit_th_distance_and_ranks_before_it_is_kept() -> None:
-    # "far" is assessed first (floor 0.25: its path shares every character with the
-    # request's, which difflib does not match in order) and comes out at 0.3; "at-bound"
-    # has a floor of exactly 0.3 (its method differs, nothing else) and an earlier key:
-    # it ties and wins the tie, so its floor, equal to the best so far, must not prune it.
+    # Both floors are exactly 0.3, their distances: "far"'s path shares 4 of its 8
+    # characters with the request's, in order (0.15 + 0.35 * 3/7), and "at-bound"'s method
+    # differs, nothing else. "at-bound" has the earlier key and wins the tie; "far",
+    # reached once it is kept, ties on the floor and is skipped, not ended on.
     far = route("far", 2, path="/a/a/abc")
     at_bound = route("at-bound", 1, method="POST", path="/ab/cd")
     request = view("GET", "/ab/cd")
@@ -127,3 +129,68 @@ def test_more_distinct_misses_than_pools_kept_rank_as_fresh_ones() -> None:
             fresh = table(*routes).near_misses(request)
             assert t.near_misses(request) == fresh, (round_, i)
     assert len(t._pools) == 64  # the memory bound: the newest 64 (method, path) pools
+
+
+def test_rankings_of_neighbours_are_the_ones_assessing_every_route_gives() -> None:
+    # A table past the small-table threshold pools the request path's sorted
+    # neighbours: many tie (one character apart); priorities and declaration order
+    # break the ties.
+    rng = random.Random(7)
+    routes = [
+        route(f"r{i}", i, path=f"/items/{i}", priority=rng.choice([1, 5, 5]))
+        for i in rng.sample(range(3000), 300)
+    ]
+    t = table(*routes)
+    sources = sorted((r.pattern.source, r.id) for r in routes)
+    by_id = {r.id: r for r in routes}
+    for _ in range(150):
+        path = f"/items/{rng.randint(0, 3100)}" + rng.choice(["", "x", "0", "/", "12"])
+        request = view("GET", path)
+        at = bisect_left(sources, (path,))
+        pool = [by_id[i] for _, i in sources[max(0, at - 10) : at + 10]]
+        pool += [r for r in routes if r.pattern.source == path and r not in pool]
+        for limit in (0, 1, 2, 3, 7, len(pool) + 5):
+            got = t.near_misses(request, limit)
+            assert got == every_route_assessed(request, pool, limit), (path, limit)
+            assert rank_near_misses(request, pool, limit) == got
+
+
+def test_rankings_of_every_path_kind_are_the_ones_assessing_every_route_gives() -> None:
+    rng = random.Random(11)
+    words = ["items", "item", "users", "a", "ab", "v1", "x"]
+    routes: list[CompiledRoute] = []
+    for order in range(45):
+        segments = "/" + "/".join(rng.choice(words) for _ in range(rng.randint(1, 3)))
+        fields: dict[str, object] = rng.choice(
+            [{"path": segments}, {"path": segments + "/{id}"}, {"path_regex": segments + "/[0-9]+"}]
+        )
+        method = rng.choice(["GET", "POST", "*"])
+        routes.append(route(f"r{order}", order, method=method, **fields))
+    t = table(*routes)  # small: every route is pooled
+    for _ in range(120):
+        path = "/" + "/".join(rng.choice([*words, "7"]) for _ in range(rng.randint(1, 4)))
+        request = view(rng.choice(["GET", "POST"]), path)
+        for limit in (0, 1, 3, 45):
+            assert t.near_misses(request, limit) == every_route_assessed(request, routes, limit), (
+                request.method,
+                path,
+                limit,
+            )
+
+
+def test_a_floor_that_rounds_to_the_limit_th_distance_but_is_above_it_does_not_end_it() -> None:
+    # Floors are sorted unrounded and rounded as distances when reached: "near" and
+    # "twin" cost 0.385454..., "far" 0.385534...; all three round to 0.3855. "twin"
+    # ties "near" with a later key and is skipped, and the ranking goes on: "far",
+    # further unrounded, ties too, with the earliest key, and wins.
+    path = "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
+    near = route("near", 5, path=path[:9] + "012345")
+    twin = route("twin", 6, path=path[:9] + "012345")
+    far = route("far", 1, path=path[:26] + "0123456789" * 9 + "012")
+    request = view("GET", path)
+    assert [assess(request, r).distance for r in (near, twin, far)] == [0.3855] * 3
+    floors = [_where(r.pattern.skeleton, path) for r in (near, far)]
+    assert floors[0] < floors[1]
+    for limit in (1, 2, 3):
+        ranked = rank_near_misses(request, [near, twin, far], limit)
+        assert [m.route_id for m in ranked] == ["far", "near", "twin"][:limit]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from controlplane.matching.paths import regex_skeleton
 from controlplane.request_view import RequestView
 from tests.conftest import SessionHandle
 from tests.matching_support import route as compiled_route
+from tests.matching_support import similarity as ratio
 
 
 def near_misses(cp: SessionHandle, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -175,10 +175,6 @@ def request(method: str, path: str, query: str = "", **headers: str) -> RequestV
     return RequestView(method, path, query, CIMultiDict(headers), b"")
 
 
-def ratio(a: str, b: str) -> float:
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
 def test_each_difference_adds_its_own_cost() -> None:
     exact = compiled_route("r", 0, path="/abcd")
     assert assess(request("GET", "/abcd"), exact).distance == 0.0
@@ -220,7 +216,8 @@ def test_the_distance_is_capped_at_one_and_rounded_to_four_places() -> None:
 
 
 def test_a_long_path_with_one_typo_stays_close() -> None:
-    # difflib's "autojunk" would treat the repeated characters as junk and call these far.
+    # A similarity with difflib's "autojunk" would treat the repeated characters as junk
+    # and call these far.
     long = "/" + "ab/" * 70
     typo = long[:105] + "Z" + long[106:]
     assert assess(request("GET", typo), compiled_route("l", 0, path=long)).distance < 0.16

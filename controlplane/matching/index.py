@@ -469,6 +469,11 @@ class RouteTable:
     def _pool(self, view: RequestView, hits: list[_Hit]) -> Iterable[CompiledRoute]:
         if len(self._by_id) <= _SMALL_TABLE:
             return self._by_id.values()
+        by_id = self._by_id
+        at = bisect_left(self._sources, (view.path,))
+        neighbours = self._sources[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]
+        if not hits:  # the neighbours alone, each route once
+            return [by_id[route_id] for _, route_id in neighbours]
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
@@ -480,7 +485,6 @@ class RouteTable:
             if len(pool) >= _PATH_POOL:
                 break
             pool[route.id] = route
-        at = bisect_left(self._sources, (view.path,))
-        for _, route_id in self._sources[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]:
-            pool[route_id] = self._by_id[route_id]
+        for _, route_id in neighbours:
+            pool[route_id] = by_id[route_id]
         return pool.values()

@@ -4,7 +4,7 @@ The distance is in [0, 1], 0 meaning "would have matched". It is a sum, capped a
 
 - method differs: 0.3;
 - path does not match: 0.15, plus up to 0.35 as the path and the route's path
-  *skeleton* differ (difflib's ratio): an exact path itself, a template without its
+  *skeleton* differ (their similarity, below): an exact path itself, a template without its
   parameters, a regex's literal characters (`/users/[0-9]+` -> `/users/`). So a typo
   costs little, another resource much, and a regex costs as far as the request is from
   it, not a flat figure;
@@ -21,24 +21,24 @@ are not judged (they read the path), and a `url` condition on an exact path is j
 as if the request had gone to that path: a WireMock `url` stub pays for a wrong path
 once, as the path, and its `url` diff appears only when its query differs too.
 
-The similarity is difflib's ratio (`SequenceMatcher(None, a, b, autojunk=False)`),
-found by substring searches (`_matching`) at about a quarter of difflib's cost.
+The similarity of two strings is 2 * their longest common subsequence / their lengths
+added (the Indel ratio; 0 when either is empty), of their first 256 characters each,
+the subsequence found by rapidfuzz in C (`LCSseq`). It was difflib's ratio until
+issue 15, the same figure wherever difflib's blocks make a longest common subsequence,
+as they nearly always do for paths (docs/decisions.md).
 
 Ties keep the routes' order (priority, then declaration). Ranking does real work per
-route (conditions, a ratio on at most 256 characters), so callers pass a small pool
-(see `RouteTable.near_misses`), never every route of a large table, and the ranking
-assesses that pool cheapest-first: each route first gets a *floor*, a distance it
-cannot beat (its method exactly, whether its path matches, and for a path that does
-not, difflib's ratio bounded by the prefix and suffix both sides share and the
-characters of the middles between them, found by one xor of the sides' codes, no
-difflib: where the bounds meet the floor is the path's cost, and no difflib runs for
-it; conditions and `times` count 0, so a `Pool`'s floors hold for later requests with
-the same method and path). Routes are
-assessed in (floor, priority, order) order; once `limit` are kept, a route whose
-floor, rounded as a distance, ranks after the `limit`-th best is skipped, and the
-ranking stops at the first whose rounded floor is above that distance: every later one
-ranks after it too (rounded only when reached: a pool of 20 would round 20). The
-floor adds the same terms in the same order as `assess`, each no greater, so it is
+route (conditions, a similarity on at most 256 characters), so callers pass a small
+pool (see `RouteTable.near_misses`), never every route of a large table, and the
+ranking assesses that pool cheapest-first: each route first gets a *floor*, a distance
+it cannot beat, its method and path costs exactly (conditions and `times` count 0, so
+a `Pool`'s floors hold for later requests with the same method and path). Routes are
+assessed in floor order (equal floors in any order); once `limit` are kept, a route
+whose floor, rounded as a distance, ranks after the `limit`-th best (by distance, then
+priority, order and place) is skipped, and the ranking stops at the first whose
+rounded floor is above that distance: every later one ranks after it too (rounded
+only when reached: a pool of 20 would round 20). The
+floor adds the same terms as `assess`, without the conditions and `times`, so it is
 never above the distance, rounding included; the result is the one assessing every
 route of the pool gives.
 """
@@ -49,8 +49,9 @@ from bisect import insort
 from collections.abc import Container, Iterable
 from operator import itemgetter
 
+from rapidfuzz.distance import LCSseq
+
 from controlplane import wire
-from controlplane.matching.paths import CODE, PathPattern
 from controlplane.matching.paths import COMPARED as _COMPARED
 from controlplane.matching.route import CompiledRoute
 from controlplane.request_view import RequestView
@@ -63,55 +64,18 @@ _WHERE_SPREAD = 0.35
 _CONDITION_FLOOR = 0.1
 _CONDITION_SPREAD = 0.02
 _TIMES = 0.05
-#: (distance or floor, route key, place in the pool): the ranking order.
-_rank = itemgetter(0, 1, 2)
-
-
-def _matching(a: str, b: str) -> int:
-    """The characters `SequenceMatcher(None, a, b, autojunk=False)` finds matching (its
-    matching blocks' sizes added up), found as difflib finds them but by substring
-    searches: the longest block common to both ranges, the first in `a` among equally
-    long ones and then the first in `b`, then the same left and right of it. Scanning
-    `a`, a window one longer than the longest so far is looked for in `b`; found, the
-    longest window found there is bisected (a window found has every prefix found). A
-    range costs about its length in `str.find` calls, not difflib's loop over every
-    pair of equal characters."""
-    total = 0
-    find = b.find
-    ranges = [(0, len(a), 0, len(b))]
-    while ranges:
-        alo, ahi, blo, bhi = ranges.pop()
-        size = besti = bestj = 0
-        i = alo
-        while i + size < ahi:
-            j = find(a[i : i + size + 1], blo, bhi)
-            if j >= 0:
-                # The longest window at i found in b: `low` found, `high + 1` not.
-                low, high = size + 1, min(ahi - i, bhi - blo)
-                while low < high:
-                    middle = (low + high + 1) // 2
-                    found = find(a[i : i + middle], blo, bhi)
-                    if found >= 0:
-                        low, j = middle, found
-                    else:
-                        high = middle - 1
-                size, besti, bestj = low, i, j
-            i += 1
-        if size:
-            total += size
-            if alo < besti and blo < bestj:
-                ranges.append((alo, besti, blo, bestj))
-            if besti + size < ahi and bestj + size < bhi:
-                ranges.append((besti + size, ahi, bestj + size, bhi))
-    return total
+#: The length of the longest common subsequence of two strings.
+_common = LCSseq.similarity
+_floor_of = itemgetter(0)
 
 
 def _similarity(expected: str, actual: str) -> float:
-    """difflib's ratio of the two (their first `_COMPARED` characters each)."""
+    """2 * their longest common subsequence / their lengths added, of their first
+    `_COMPARED` characters each; 0 when either is empty."""
     if not expected or not actual:
         return 0.0
     a, b = expected[:_COMPARED], actual[:_COMPARED]
-    return 2.0 * _matching(a, b) / (len(a) + len(b))
+    return 2.0 * _common(a, b) / (len(a) + len(b))
 
 
 def _where(skeleton: str, actual: str) -> float:
@@ -119,101 +83,25 @@ def _where(skeleton: str, actual: str) -> float:
     return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - _similarity(skeleton, actual))
 
 
-class _RequestPath:
-    """The request path, compared with many skeletons: its characters are encoded once
-    for the floors, each skeleton's cost is kept for a pool asked again."""
-
-    __slots__ = ("_costs", "code", "path", "size")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        compared = path[:_COMPARED]
-        self.size = len(compared)
-        self.code = int.from_bytes(compared.encode(CODE, "surrogatepass"))
-        #: Skeleton -> its cost, for a pool answering the same request path again, and
-        #: for the skeletons whose floor is their cost (`where_floor`).
-        self._costs: dict[str, float] = {}
-
-    def where(self, skeleton: str) -> float:
-        """`_where(skeleton, self.path)`."""
-        cost = self._costs.get(skeleton)
-        if cost is None:
-            cost = self._costs[skeleton] = _where(skeleton, self.path)
-        return cost
-
-    def where_floor(self, pattern: PathPattern) -> float:
-        """A cost `where(pattern.skeleton)` cannot go below, without difflib; when the
-        bounds below meet, it is that cost, and is kept as it. difflib's ratio is
-        2 * matched / (both lengths), and of the matched characters:
-
-        - at least the common prefix, or the common suffix: difflib's first block is
-          the longest common one, at least as long as either;
-        - at most the longest common subsequence (the blocks are one): the common
-          prefix, the common suffix of the rest, and of the middles between them at
-          most the characters of the shorter that the longer has, and fewer than the
-          shorter's length when the two are equally long (they differ where the prefix
-          ends).
-
-        Prefix and suffix come from one xor of the two sides' codes (32 bits a character)."""
-        size = pattern.skeleton_size
-        length = self.size
-        if not size or not length:
-            return _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - 0.0)
-        shorter = size if size < length else length
-        code = pattern.skeleton_code
-        mine = self.code
-        head = (code >> 32 * (size - shorter)) ^ (mine >> 32 * (length - shorter))
-        prefix = shorter - (head.bit_length() + 31) // 32
-        if prefix == shorter:  # one is the other's beginning
-            least = most = shorter
-        else:
-            skeleton = pattern.skeleton
-            path = self.path
-            if skeleton[size - 1] != path[length - 1]:
-                suffix = 0
-            else:
-                tail = (code ^ mine) & ((1 << 32 * shorter) - 1)
-                suffix = ((tail & -tail).bit_length() - 1) // 32 if tail else shorter
-            least = prefix if prefix > suffix else suffix
-            if suffix > shorter - prefix:
-                suffix = shorter - prefix
-            # The subsequence: prefix, suffix of the rest, and of the middles at most
-            # the shorter one's characters that the longer one has, and one less than
-            # the shorter one when they are equally long (they differ where the prefix
-            # ends).
-            ours = skeleton[prefix : size - suffix]
-            theirs = path[prefix : length - suffix]
-            if size < length:
-                found = sum(map(theirs.__contains__, ours))
-                most = prefix + suffix + found
-            else:
-                found = sum(map(ours.__contains__, theirs))
-                middle = shorter - prefix - suffix - (size == length)
-                most = prefix + suffix + (found if found < middle else middle)
-        cost = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - 2.0 * most / (size + length))
-        if least == most:
-            self._costs[pattern.skeleton] = cost
-        return cost
-
-
 def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
     """How far `route` is from matching `view`, and every difference (each once)."""
     path = view.path
-    return _assess(view, route, route.pattern.match(path) is not None, _RequestPath(path))
+    matches = route.pattern.match(path) is not None
+    return _assess(view, route, None if matches else _where(route.pattern.skeleton, path))
 
 
-def _assess(
-    view: RequestView, route: CompiledRoute, path_matches: bool, request_path: _RequestPath
-) -> wire.NearMiss:
+def _assess(view: RequestView, route: CompiledRoute, where: float | None) -> wire.NearMiss:
+    """`assess`, given the path's cost (`_where`), None when the path matches."""
     diffs: list[wire.Diff] = []
     distance = 0.0
     if route.method is not None and route.method != view.method:
         diffs.append(wire.Diff(field="method", expected=route.method, actual=view.method))
         distance += _METHOD
     pattern = route.pattern
-    if not path_matches:
+    path_matches = where is None
+    if where is not None:
         diffs.append(wire.Diff(field="path", expected=pattern.source, actual=view.path))
-        distance += request_path.where(pattern.skeleton)
+        distance += where
     if route.conditions is not None:
         exact = pattern.kind == "exact"
         for check in route.conditions.checks:
@@ -252,7 +140,7 @@ class Pool:
     same object, so a caller may keep what it derived from it (`controlplane.no_route`).
     """
 
-    __slots__ = ("_floors", "_kept", "_request_path")
+    __slots__ = ("_floors", "_kept")
 
     def __init__(
         self,
@@ -263,26 +151,35 @@ class Pool:
     ) -> None:
         """`matching`, when given, holds the ids of the routes whose path matches `path`
         (the table's index found them): no route's pattern is matched again."""
-        request_path = self._request_path = _RequestPath(path)
-        floors: list[tuple[float, tuple[int, int], int, CompiledRoute, bool]] = []
+        # The floor of a route, a distance `assess` cannot go below: its method and
+        # path terms (conditions and `times` count 0, so the floors outlive calls),
+        # added in any order: floating point addition commutes, and adding more cannot
+        # round lower. At most 0.3 + 0.5, so `assess`'s cap at 1 cannot lower the
+        # distance below it. Rounded as a distance only when the ranking reaches it.
+        # The path's term is `_where`, inline (a call per route costs as much again):
+        # skeletons hold their compared characters only.
+        actual = path[:_COMPARED]
+        size = len(actual)
+        floors: list[tuple[float, tuple[int, int], int, CompiledRoute, float | None]] = []
         for place, route in enumerate(routes):
             if matching is None:
                 matches = route.pattern.match(path) is not None
             else:
                 matches = route.id in matching
-            # The floor, a distance `assess` cannot go below: its terms in its order,
-            # each no greater (conditions and `times` count 0, so the floors outlive
-            # calls), so floating point rounds it no higher; at most 0.3 + 0.5, so
-            # `assess`'s cap at 1 cannot lower the distance below it. Rounded as a
-            # distance only when the ranking reaches it. Inline: a pool of 120 routes
-            # would pay 120 calls more.
-            floor = 0.0
+            if matches:
+                floor = 0.0
+                where = None
+            else:
+                skeleton = route.pattern.skeleton
+                common = _common(skeleton, actual)
+                similarity = 2.0 * common / (len(skeleton) + size) if common else 0.0
+                floor = where = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
             if route.method is not None and route.method != method:
                 floor += _METHOD
-            if not matches:
-                floor += request_path.where_floor(route.pattern)
-            floors.append((floor, route.key, place, route, matches))
-        floors.sort(key=_rank)
+            floors.append((floor, route.key, place, route, where))
+        # By floor alone, equal floors in any order: the ranking never stops inside a
+        # tie and judges each tied route by its own key and place.
+        floors.sort(key=_floor_of)
         self._floors = floors
         #: (limit, its ranking) when that ranking read no condition and no `times`.
         self._kept: tuple[int, list[wire.NearMiss]] | None = None
@@ -292,23 +189,24 @@ class Pool:
         kept = self._kept
         if kept is not None and kept[0] == limit:
             return kept[1]
-        request_path = self._request_path
         best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         if limit <= 0:
             return []
         fixed = True
-        for floor, key, place, route, matches in self._floors:
+        seen = least = -1.0  # the last floor rounded, and its rounding
+        for floor, key, place, route, where in self._floors:
             if len(best) == limit:
-                least = round(floor, 4)
+                if floor != seen:  # ties on the floor are many among neighbours
+                    seen, least = floor, round(floor, 4)
                 last = best[-1]
                 if least > last[0]:
                     break  # this route, and every one after it, ranks after the limit-th
                 if (least, key, place) > last[:3]:
                     continue  # a tie on the distance, with a later key or place
-            miss = _assess(view, route, matches, request_path)
+            miss = _assess(view, route, where)
             if route.conditions is not None or route.remaining is not None:
                 fixed = False
-            insort(best, (miss.distance, key, place, miss), key=_rank)
+            insort(best, (miss.distance, key, place, miss))
             del best[limit:]
         ranked = [miss for *_, miss in best]
         if fixed:

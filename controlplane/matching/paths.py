@@ -24,7 +24,6 @@ from controlplane.regex import UserMatch, UserRegex, compile_user
 from controlplane.wire import PATH_PARAM
 
 __all__ = [
-    "CODE",
     "COMPARED",
     "NO_PARAMS",
     "Match",
@@ -43,11 +42,8 @@ Match = re.Match[str] | UserMatch
 #: Never mutated (params are read, journaled and echoed, never written).
 NO_PARAMS: dict[str, str] = {}
 
-#: Characters of each side near misses compare with difflib: bounded work for long
-#: paths and urls.
+#: Characters of each side near misses compare: bounded work for long paths and urls.
 COMPARED = 256
-#: The encoding of `PathPattern.skeleton_code`: every character in 32 bits.
-CODE = "utf-32-be"
 
 PathKind = Literal["exact", "template", "regex"]
 
@@ -65,8 +61,6 @@ class PathPattern:
         "kind",
         "prefix",
         "skeleton",
-        "skeleton_code",
-        "skeleton_size",
         "source",
         "tail",
         "tail_source",
@@ -114,20 +108,15 @@ class PathPattern:
             else None
         )
         #: The literal text a matching path contains, for near misses: an exact path
-        #: itself, a template without its parameters, a regex's literal characters.
+        #: itself, a template without its parameters, a regex's literal characters;
+        #: its first `COMPARED` characters, the ones near misses compare.
         self.skeleton = (
             source
             if kind == "exact"
             else PATH_PARAM.sub("", source)
             if kind == "template"
             else regex_skeleton(source)
-        )
-        compared = self.skeleton[:COMPARED]
-        #: The skeleton's compared characters as one integer, 32 bits a character, and
-        #: their number: near misses find the prefix and suffix it shares with a request
-        #: path by one xor (`skeleton_code`), not a loop over characters.
-        self.skeleton_code = int.from_bytes(compared.encode(CODE, "surrogatepass"))
-        self.skeleton_size = len(compared)
+        )[:COMPARED]
 
     @property
     def regex(self) -> Regex | None:

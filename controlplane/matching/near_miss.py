@@ -37,7 +37,8 @@ assessed in floor order (equal floors in any order); once `limit` are kept, a ro
 whose floor, rounded as a distance, ranks after the `limit`-th best (by distance, then
 priority, order and place) is skipped, and the ranking stops at the first whose
 rounded floor is above that distance: every later one ranks after it too (rounded
-only when reached: a pool of 20 would round 20). The
+only when reached, each distinct floor once: a pool of 20 would round 20). A route
+without conditions and `times` has its floor as its distance, rounded the same. The
 floor adds the same terms as `assess`, without the conditions and `times`, so it is
 never above the distance, rounding included; the result is the one assessing every
 route of the pool gives.
@@ -90,8 +91,11 @@ def assess(view: RequestView, route: CompiledRoute) -> wire.NearMiss:
     return _assess(view, route, None if matches else _where(route.pattern.skeleton, path))
 
 
-def _assess(view: RequestView, route: CompiledRoute, where: float | None) -> wire.NearMiss:
-    """`assess`, given the path's cost (`_where`), None when the path matches."""
+def _assess(
+    view: RequestView, route: CompiledRoute, where: float | None, rounded: float | None = None
+) -> wire.NearMiss:
+    """`assess`, given the path's cost (`_where`), None when the path matches, and,
+    for a route without conditions and `times`, its distance when already rounded."""
     diffs: list[wire.Diff] = []
     distance = 0.0
     if route.method is not None and route.method != view.method:
@@ -126,7 +130,7 @@ def _assess(view: RequestView, route: CompiledRoute, where: float | None) -> wir
     return wire.NearMiss(
         route_id=route.id,
         handler=route.handler,
-        distance=round(min(distance, 1.0), 4),
+        distance=round(min(distance, 1.0), 4) if rounded is None else rounded,
         diffs=diffs,
     )
 
@@ -195,16 +199,19 @@ class Pool:
         fixed = True
         seen = least = -1.0  # the last floor rounded, and its rounding
         for floor, key, place, route, where in self._floors:
+            if floor != seen:  # ties on the floor are many among neighbours
+                seen, least = floor, round(floor, 4)
             if len(best) == limit:
-                if floor != seen:  # ties on the floor are many among neighbours
-                    seen, least = floor, round(floor, 4)
                 last = best[-1]
                 if least > last[0]:
                     break  # this route, and every one after it, ranks after the limit-th
                 if (least, key, place) > last[:3]:
                     continue  # a tie on the distance, with a later key or place
-            miss = _assess(view, route, where)
-            if route.conditions is not None or route.remaining is not None:
+            if route.conditions is None and route.remaining is None:
+                # Its floor is its distance: the same terms, and at most 0.8.
+                miss = _assess(view, route, where, least)
+            else:
+                miss = _assess(view, route, where)
                 fixed = False
             insort(best, (miss.distance, key, place, miss))
             del best[limit:]

@@ -2,9 +2,10 @@
 
 Run: `.venv/bin/python benchmarks/server_instructions.py [--baseline DIR] [--requests N]
 [--connections N] [SCENARIO ...]`. Needs valgrind. Each scenario's server (`setups.py`:
-the bare server's GET and POST, 1 route, the conditions POST, the same POST to one
-route without conditions, 10,000 exact routes,
-10,000 templates, 100 sessions round-robin, an unmatched GET at 10,000 exact routes on
+the bare server's GET and POST, and its GET on a new path each request, 1 route, the
+conditions POST, the same POST to one route without conditions, 10,000 exact routes,
+10,000 templates (the same path, a new id each request), 100 sessions round-robin, an
+unmatched GET at 10,000 exact routes on
 one path and on a new path each request; `1_route_state`: 1 route with `--state` on a
 redis-server started here) runs twice under `valgrind --tool=cachegrind --cache-sim=no`,
 set up the same way (`proxy`: a route forwarding `GET /hello` to the bare server, which runs outside
@@ -123,6 +124,9 @@ def _setup_proxy(admin_url: str) -> None:
 SCENARIOS: dict[str, tuple[str, Any, Any]] = {
     "bare_get": ("bare", None, lambda i: _get("/hello")),
     "bare_post": ("bare", None, lambda i: _post()),
+    # The bare server's GET on a new path each request: what aiohttp and yarl charge
+    # anyone for a path not seen before (a new URL, built and kept).
+    "bare_get_ids": ("bare", None, lambda i: _get(f"/svc{ROUTES - 1}/items/{i}")),
     "1_route": ("cp", lambda url: register(url, [one_route()]), lambda i: _get("/hello")),
     # The same with `--state`: journal entries go to Redis, each answer waits for its batch.
     "1_route_state": (

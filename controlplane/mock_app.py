@@ -79,7 +79,11 @@ class MockHandler:
         if raw_path[0] != "/" and raw_path != "*":
             # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
             return self.proxy.serve(request)
-        path = request.path
+        # aiohttp's decoded path (`request.path`) is the request line's when it has
+        # nothing to decode or cut off: read so, a path not seen before costs no
+        # decoding of its new URL (yarl keeps only recent ones decoded).
+        plain = "%" not in raw_path and "?" not in raw_path and "#" not in raw_path
+        path = raw_path if plain else request.path
         if self.admin is not None and path.startswith(ADMIN_PREFIX):
             return self.admin(request)
         store = self.store
@@ -111,7 +115,8 @@ class MockHandler:
         view = RequestView(
             request.method,
             path,
-            request.query_string,
+            # No '?' in the request line: no query (a new path's URL decodes none).
+            request.query_string if "?" in request.raw_path else "",
             request.headers,
             body,
             target_host,

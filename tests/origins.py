@@ -1,10 +1,11 @@
 """Real origin servers for proxy tests: an aiohttp app on 127.0.0.1:0 in its own thread.
 
 `Origin` answers what proxy tests need to observe: `/echo/...` describes the request
-it got (method, raw path and query, headers in order, body), `/gzip` sends a gzip body
-as it is, `/redirect` a 302, `/events` an SSE stream whose second event waits for the
-test (`release()`), `/stall` never answers, `/broken` declares more body than it sends
-(`?declare=N` bytes, 1000 by default) and closes, `/hop` sends hop-by-hop headers.
+it got (method, raw path and query, aiohttp's decoded path, headers in order, body),
+`/gzip` sends a gzip body as it is, `/redirect` a 302, `/events` an SSE stream whose
+second event waits for the test (`release()`), `/stall` never answers, `/broken`
+declares more body than it sends (`?declare=N` bytes, 1000 by default) and closes,
+`/hop` sends hop-by-hop headers.
 For recording: `/json/{name}` answers JSON naming the request (its query and body;
 its `Date` is the request's `X-Answer-Date` when given),
 `/count` counts its calls, `/bytes` sends bytes that are not UTF-8, `/brotli` a body
@@ -117,6 +118,7 @@ class Origin:
             {
                 "method": request.method,
                 "raw_path": request.raw_path,
+                "path": request.path,
                 "headers": [[k, v] for k, v in request.headers.items()],
                 "body_base64": base64.b64encode(body).decode(),
                 "client_cert": bool(cert),

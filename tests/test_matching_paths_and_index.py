@@ -289,6 +289,84 @@ def test_index_agrees_with_trying_every_route_in_order() -> None:
     assert hits > 1_000
 
 
+#: Tables of each kind the index looks up differently: exact paths and templates whose
+#: only parameter is the last segment (`find`'s two dict lookups); templates of several
+#: shapes (parameters elsewhere, several, a trailing slash, empty segments); and those
+#: with a tail and a path_regex too (the walk, the regexes, the kept hits).
+TABLE_KINDS = {
+    "last_segment": ["/a", "/a/b", "/a/{x}", "/{x}", "/a/b/{y}", "/b/{y}", "/a//{y}", "/a/b/c"],
+    "shapes": [
+        "/a/{x}",
+        "/a/{x}/",
+        "/a/{x}/c",
+        "/a/{x}/b",
+        "/{x}/b/c",
+        "/{x}/{y}",
+        "/{x}/{y}/c",
+        "/a/{x}/{y}",
+        "/{x}/b/{y}",
+        "/a//{x}/",
+        "/{x}//c",
+        "/a/b",
+        "/a/b/c",
+    ],
+    "mixed": ["/a/{x}", "/a/{x}/c", "/{x}/b", "/a/b", "/a/{n:[0-9]+}", "/a/v{n}", "/{p:.*}"],
+}
+
+
+@pytest.mark.parametrize("kind", TABLE_KINDS)
+def test_each_kind_of_table_agrees_with_trying_every_route_in_order(kind: str) -> None:
+    sources = TABLE_KINDS[kind]
+    rng = random.Random(11)
+    orders = rng.sample(range(100), len(sources))
+    routes = [
+        route(f"r{i}", orders[i], path=source, priority=rng.choice([1, 5, 9]))
+        for i, source in enumerate(sources)
+    ]
+    if kind == "mixed":
+        routes.append(route("re", 100, path_regex="/a/(?P<d>[0-9])/?", priority=5))
+    t = table(*routes)
+    alive = sorted(routes, key=lambda r: r.key)
+    pieces = ["a", "b", "c", "1", "v2", ""]
+    gone = list(routes)
+    rng.shuffle(gone)
+    hits = 0
+    while True:
+        for _ in range(300):
+            path = "/" + "/".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4)))
+            path = rng.choice([path, path, path.lstrip("/"), "*"])
+            naive = next(
+                ((r.id, p) for r in alive if (p := r.pattern.match(path)) is not None), None
+            )
+            assert winner(t, "GET", path) == naive, path
+            assert winner(t, "GET", path) == naive, path  # again: kept or not, the same
+            hits += naive is not None
+        if not gone:
+            break
+        t.remove(gone[0].id)
+        alive.remove(gone.pop(0))
+    assert hits > 150
+    assert t.find(view("GET", "/a/1")) is None
+
+
+def test_a_template_and_an_exact_path_on_one_path_merge_by_priority_and_order() -> None:
+    # Both found by `find`'s two dict lookups: the lower (priority, order) wins, and a
+    # route that does not accept the request leaves it to the other.
+    t = table(
+        route("tpl", 2, path="/users/{id}"),
+        route("me", 1, path="/users/me", method="POST"),
+        route("late", 3, path="/users/me"),
+    )
+    assert winner(t, "GET", "/users/me") == ("tpl", {"id": "me"})
+    assert winner(t, "POST", "/users/me") == ("me", {})
+    assert winner(t, "GET", "/users/you") == ("tpl", {"id": "you"})
+    assert winner(t, "GET", "/users/") is None
+    assert winner(t, "GET", "users/me") is None
+    t.remove("tpl")
+    assert winner(t, "GET", "/users/me") == ("late", {})
+    assert winner(t, "GET", "/users/you") is None
+
+
 def test_lookups_stay_right_while_routes_are_removed_in_any_order() -> None:
     sources = ["/a/{x}", "/a/{x}/c", "/a/{n:[0-9]+}", "/a/{n:[0-9]+}/c", "/a/b", "/{p:.*}"]
     paths = ["/a/1", "/a/1/c", "/a/b", "/a/x/c", "/zz"]
@@ -310,7 +388,7 @@ def test_lookups_stay_right_while_routes_are_removed_in_any_order() -> None:
         assert len(t) == 0
     # Trie nodes start with shared empty containers and take their own when first
     # written: the shared ones never hold anything.
-    assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})
+    assert (index._NO_STATIC, index._NO_TAILS) == ({}, {})
 
 
 def test_a_trie_node_takes_each_kind_of_entry_after_holding_another() -> None:
@@ -334,7 +412,7 @@ def test_a_trie_node_takes_each_kind_of_entry_after_holding_another() -> None:
             # First declared wins among the routes whose path matches.
             matching = [s for s in order if compile_path(s, None).match(path) is not None]
             assert found[0].pattern.source == matching[0] and expected in matching, path
-    assert (index._NO_STATIC, index._NO_ROUTES, index._NO_TAILS) == ({}, [], {})
+    assert (index._NO_STATIC, index._NO_TAILS) == ({}, {})
 
 
 # ------------------------------------------------------------------ narrowing by a header

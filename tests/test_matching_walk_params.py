@@ -3,8 +3,10 @@ and the conditions compiled for the hot path: each agrees with its reference."""
 
 from __future__ import annotations
 
+import json
+import socket
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -15,6 +17,7 @@ from controlplane.matching.json_equality import subset_test
 from controlplane.request_view import MAX_JSON_DEPTH, NOT_JSON, RequestView, parse_query
 from tests.conftest import SessionHandle
 from tests.matching_support import route, table, view
+from tests.origins import Origin
 
 # (template or path_regex, request path, the params) for every shape a path can take.
 SHAPES: list[tuple[str, str, dict[str, str]]] = [
@@ -137,6 +140,67 @@ def test_percent_encoded_params_arrive_decoded_over_the_mock_port(cp: SessionHan
     assert requests.get(f"{cp.mock_url}/t%201/files/a%2Fb/c.txt", timeout=10).status_code == 200
     assert cp.calls("user")[0]["path_params"] == {"name": "café x"}
     assert cp.calls("files")[0]["path_params"] == {"tenant": "t 1", "path": "a/b/c.txt"}
+
+
+#: Request targets as sent on the request line, each with something to decode, to cut
+#: off, or that a decoder could be tempted to normalise (aiohttp's parser refuses
+#: anything but ASCII there: non-ASCII arrives percent-encoded).
+REQUEST_TARGETS = [
+    b"/p/plain",
+    b"/p/a%2Fb",
+    b"/p/a%20b",
+    b"/p/caf%C3%A9",
+    b"/p/%25",
+    b"/p/%zz",
+    b"/p/a+b",
+    b"/p/../q",
+    b"/p/./q",
+    b"//p//q/",
+    b"/p/a:b",
+    b"/p/x?q=1",
+    b"/p/x%3Fy?q=%20",
+    b"/p/x#frag",
+    b"/p/x?q#frag",
+]
+
+
+def _get_target(url: str, target: bytes, headers: bytes = b"") -> bytes:
+    """GET `target` as the request line has it (`headers`: whole lines); the answer."""
+    parts = urlsplit(url)
+    head = b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + b"\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(b"GET " + target + head)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_the_path_matched_and_journaled_is_aiohttps_decoded_path(cp: SessionHandle) -> None:
+    # The mock port reads the request line's path as it is when there is nothing to
+    # decode or cut off, else aiohttp's `request.path`: the same path either way, with
+    # the session named by its header or by its path prefix.
+    cp.add_route(method="GET", path="/{rest:.*}", handler="all")
+    cp.register("all", {"type": "json", "body": {"ok": True}})
+    prefix = urlsplit(cp.mock_url).path.encode()
+    assert prefix.startswith(b"/_s/")
+    by_header = f"X-Controlplane-Session: {cp.id}\r\n".encode()
+    with Origin() as origin:
+        for target in REQUEST_TARGETS:
+            answer = _get_target(origin.url, b"/echo" + target)
+            echoed = json.loads(answer.partition(b"\r\n\r\n")[2])
+            assert echoed["path"].startswith("/echo/"), target
+            path = echoed["path"].removeprefix("/echo")
+            for sent in (
+                _get_target(cp.mock_url, target, by_header),
+                _get_target(cp.mock_url, prefix + target),
+            ):
+                assert sent.startswith(b"HTTP/1.1 200"), target
+                call = cp.calls("all")[-1]
+                assert (call["path"], call["path_params"]) == (path, {"rest": path[1:]}), target
+        raw_utf8 = "/p/café".encode()
+        assert _get_target(origin.url, b"/echo" + raw_utf8).startswith(b"HTTP/1.0 400")
+        assert _get_target(cp.mock_url, raw_utf8, by_header).startswith(b"HTTP/1.0 400")
 
 
 # ------------------------------------------------------------------ conditions

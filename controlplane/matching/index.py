@@ -3,9 +3,14 @@
 Routes live in one of three places, by path kind:
 
 - exact paths in a dict, path -> routes sorted by (priority, order);
-- templates in a segment trie: static segments are keyed children, a one-segment
-  parameter is the wildcard child, and a template whose remainder has a custom regex
-  or a mixed segment (`v{version}`) hangs a full-match regex for that remainder off
+- templates whose every segment is simple (a static string or a one-segment
+  parameter: `/svc{i}/items/{id}`) by *shape*, their number of segments and where
+  their parameters sit: a path's static segments at a shape's static places are one
+  dict key (`_Shape`), so a path not seen before costs a split (or, when only the last
+  segment is a parameter, one `rpartition`) and a dict lookup per shape of its length;
+- other templates in a segment trie: static segments are keyed children, a
+  one-segment parameter is the wildcard child, and the template's remainder from its
+  first custom regex or mixed segment (`v{version}`) is a full-match regex hung off
   the deepest simple node (routes sharing a remainder share one regex);
 - `path_regex` routes in a list of regexes, grouped by source, which *is* scanned on
   every lookup: they are rare, and nothing about an arbitrary regex can be indexed.
@@ -15,10 +20,10 @@ A lookup gathers the sorted candidate lists whose path matches, merges them by
 whose method, remaining `times` and conditions all hold. Several routes on one exact
 path that tell requests apart by a header's exact value (`X-Tenant: acme`) are
 narrowed first (`_ByHeader`): the request's value of that header picks, in one dict
-lookup, the routes that can still match, in the same (priority, order). The walk keeps what it read
-(the segments under parameters, the tail's or regex's match), so the winner's path
-params cost no second match of the path. The table never assumes that
-insertion order is `order`: the caller supplies it.
+lookup, the routes that can still match, in the same (priority, order). The lookup
+keeps what it read (the segments under parameters, the tail's or regex's match), so
+the winner's path params cost no second match of the path. The table never assumes
+that insertion order is `order`: the caller supplies it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from controlplane import wire
 from controlplane.matching.conditions import required_headers
@@ -47,8 +52,8 @@ _PATH_POOL = 100
 #: Near-miss pools kept, by (method, path), for requests that miss again; any change to
 #: the routes drops them all, the oldest goes first when full.
 _POOLS = 64
-#: Paths whose index hits a table with templates or regexes keeps, emptied when full,
-#: and the longest path kept: at most about 150 kB per table.
+#: Paths whose index hits a table with tails or regexes keeps, emptied when full, and
+#: the longest path kept: at most about 150 kB per table.
 _HIT_CACHE = 256
 _CACHED_PATH = 256
 
@@ -143,19 +148,61 @@ class _Group:
         self.routes: _Routes = []
 
 
-class _Node:
-    """A trie node. Most nodes of a large table hold one kind of thing (a static child,
-    the wildcard child or routes), so the others start as shared empty containers that
-    are never written: a node gets its own on its first entry of that kind. 10,000
-    `/svc{i}/items/{id}` routes hold 20,000 containers instead of 90,000 (fewer objects
-    for the garbage collector to walk, and 0.5 kB a route less)."""
+class _Shape:
+    """The simple templates (every segment a static string or a one-segment parameter)
+    with `size` segments and parameters at the same places, by their static segments;
+    but for those whose only parameter is the last segment (`RouteTable._last`).
 
-    __slots__ = ("routes", "static", "tails", "wild")
+    A path of `size` segments has a template's static segments where they are exactly
+    when its key here is the template's: the segments at the static places, and the
+    text before the first '/' (which must be empty), picked by one `itemgetter`. Its
+    segments at the parameters' places are then the params, when none is empty (a
+    parameter is one non-empty segment).
+    """
+
+    __slots__ = ("one", "pick_key", "pick_wild", "routes", "size")
+
+    def __init__(self, size: int, wild_at: tuple[int, ...]) -> None:
+        self.size = size
+        #: One parameter: `pick_wild` gives a string, not a tuple.
+        self.one = len(wild_at) == 1
+        static_at = (i for i in range(1, size + 1) if i not in wild_at)
+        #: Split path -> the key (a string when every segment is a parameter).
+        self.pick_key = itemgetter(0, *static_at)
+        #: Split path -> its segments at the parameters' places.
+        self.pick_wild = itemgetter(*wild_at)
+        #: Key -> the routes with those static segments, sorted.
+        self.routes: dict[object, _Routes] = {}
+
+    def key(self, prefix: tuple[str | None, ...]) -> object:
+        """The key of the template with this prefix (of this shape)."""
+        return self.pick_key(["", *prefix])
+
+
+def _shape_of(prefix: tuple[str | None, ...]) -> tuple[int, tuple[int, ...]]:
+    """The shape of a simple template's prefix: its size and parameters' places."""
+    return len(prefix), tuple(i for i, segment in enumerate(prefix, 1) if segment is None)
+
+
+def _last_key(prefix: tuple[str | None, ...]) -> str | None:
+    """A simple template whose only parameter is its last segment: its path before the
+    last '/' (`/svc1/items/{id}` -> `/svc1/items`, `/{id}` -> ``); else None."""
+    if prefix[-1] is not None or None in prefix[:-1]:
+        return None
+    return "".join(f"/{segment}" for segment in prefix[:-1])
+
+
+class _Node:
+    """A trie node of the templates with a tail. Most nodes hold one kind of thing (a
+    static child, the wildcard child or tails), so the others start as shared empty
+    containers that are never written: a node gets its own on its first entry of that
+    kind (fewer objects for the garbage collector to walk)."""
+
+    __slots__ = ("static", "tails", "wild")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = _NO_STATIC
         self.wild: _Node | None = None
-        self.routes: _Routes = _NO_ROUTES
         #: Tail regex source -> its group.
         self.tails: dict[str, _Group] = _NO_TAILS
 
@@ -168,12 +215,6 @@ class _Node:
             child = self.static[segment] = _Node()
         return child
 
-    def own_routes(self) -> _Routes:
-        """The node's routes list, its own (created on first use)."""
-        if self.routes is _NO_ROUTES:
-            self.routes = []
-        return self.routes
-
     def own_tails(self) -> dict[str, _Group]:
         """The node's tail groups, its own (created on first use)."""
         if self.tails is _NO_TAILS:
@@ -181,12 +222,11 @@ class _Node:
         return self.tails
 
     def empty(self) -> bool:
-        return not (self.static or self.wild or self.routes or self.tails)
+        return not (self.static or self.wild or self.tails)
 
 
 #: The shared empty containers of `_Node` (never written).
 _NO_STATIC: dict[str, _Node] = {}
-_NO_ROUTES: _Routes = []
 _NO_TAILS: dict[str, _Group] = {}
 
 
@@ -201,7 +241,7 @@ def _first_key(hit: tuple[CompiledRoute, object, object]) -> tuple[int, int]:
 
 
 def _walk(root: _Node, path: str, out: list[_Hit]) -> None:
-    """Add a hit for every trie branch that matches `path` (which starts with '/').
+    """Add a hit for every tail in the trie that matches `path` (which starts with '/').
 
     Iterative: the walk follows one branch while it has one way on, and keeps the
     others (a segment that is both a static child and a parameter) on a stack. A node
@@ -220,10 +260,7 @@ def _walk(root: _Node, path: str, out: list[_Hit]) -> None:
                 found = tail.regex.fullmatch(path, pos)
                 if found is not None:
                     out.append((tail.routes, wild, found))
-        if i == end:
-            if node.routes:
-                out.append((node.routes, wild, None))
-        else:
+        if i < end:
             segment = segments[i]
             i += 1
             child = node.static.get(segment)
@@ -252,15 +289,25 @@ class RouteTable:
         """Remove every route."""
         self._by_id: dict[str, CompiledRoute] = {}
         self._exact: dict[str, _Routes] = {}
+        #: Simple templates whose only parameter is the last segment, by the path
+        #: before it (`/svc1/items`): a path's `rpartition('/')` finds them.
+        self._last: dict[str, _Routes] = {}
+        #: Other simple templates: size -> its shapes, in the order first added;
+        #: shape -> the shape.
+        self._shapes: dict[int, list[_Shape]] = {}
+        self._shape: dict[tuple[int, tuple[int, ...]], _Shape] = {}
+        #: Templates with a tail, in the trie.
         self._root = _Node()
         self._templates = 0
+        self._tailed = 0
         #: path_regex source -> its group; scanned on every lookup.
         self._regexes: dict[str, _Group] = {}
         #: (path source, route id), sorted: near misses look up lexicographic neighbours.
         self._sources: list[tuple[str, str]] = []
         self._pools: dict[tuple[str, str], Pool] = {}
-        #: Path -> its hits, for tables with templates or regexes; any change to the
-        #: routes empties it, and so does filling it.
+        #: Path -> its hits, for tables with tails or regexes (whose lookups are a trie
+        #: walk and regex matches); any change to the routes empties it, and so does
+        #: filling it.
         self._hit_cache: dict[str, list[_Hit]] = {}
         #: Exact path with several routes -> its narrowing (None: no header narrows
         #: them, every route is a candidate), made when the path is first requested; a
@@ -302,6 +349,7 @@ class RouteTable:
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
             self._templates += 1
+            self._tailed += route.pattern.tail_source is not None
 
     def _unplace(self, route: CompiledRoute) -> None:
         self._pools.clear()
@@ -314,6 +362,7 @@ class RouteTable:
             self._crowded -= 1
         if pattern.kind == "template":
             self._templates -= 1
+            self._tailed -= pattern.tail_source is not None
         del self._sources[bisect_left(self._sources, (pattern.source, route.id))]
         if bucket:
             return
@@ -321,6 +370,8 @@ class RouteTable:
             del self._exact[pattern.source]
         elif pattern.kind == "regex":
             del self._regexes[pattern.source]
+        elif pattern.tail_source is None:
+            self._drop_simple(pattern)
         else:
             self._prune(pattern)
 
@@ -330,6 +381,16 @@ class RouteTable:
             return self._exact.setdefault(pattern.source, [])
         if pattern.kind == "regex":
             return self._group(self._regexes, pattern).routes
+        if pattern.tail_source is None:
+            last = _last_key(pattern.prefix)
+            if last is not None:
+                return self._last.setdefault(last, [])
+            shape_id = _shape_of(pattern.prefix)
+            shape = self._shape.get(shape_id)
+            if shape is None:
+                shape = self._shape[shape_id] = _Shape(*shape_id)
+                self._shapes.setdefault(shape.size, []).append(shape)
+            return shape.routes.setdefault(shape.key(pattern.prefix), [])
         node = self._root
         for segment in pattern.prefix:
             if segment is None:
@@ -338,8 +399,6 @@ class RouteTable:
                 node = node.wild
             else:
                 node = node.static_child(segment)
-        if pattern.tail_source is None:
-            return node.own_routes()
         return self._group(node.own_tails(), pattern).routes
 
     @staticmethod
@@ -351,8 +410,24 @@ class RouteTable:
             group = groups[source] = _Group(pattern)
         return group
 
+    def _drop_simple(self, pattern: PathPattern) -> None:
+        """Drop a simple template's emptied routes list, and its shape when emptied."""
+        last = _last_key(pattern.prefix)
+        if last is not None:
+            del self._last[last]
+            return
+        shape_id = _shape_of(pattern.prefix)
+        shape = self._shape[shape_id]
+        del shape.routes[shape.key(pattern.prefix)]
+        if not shape.routes:
+            del self._shape[shape_id]
+            same_size = self._shapes[shape.size]
+            same_size.remove(shape)
+            if not same_size:
+                del self._shapes[shape.size]
+
     def _prune(self, pattern: PathPattern) -> None:
-        """Drop an emptied tail group and the trie nodes left without routes."""
+        """Drop an emptied tail group and the trie nodes left without tails."""
         trail: list[tuple[_Node, str | None]] = []
         node = self._root
         for segment in pattern.prefix:
@@ -360,8 +435,8 @@ class RouteTable:
             child = node.wild if segment is None else node.static[segment]
             assert child is not None
             node = child
-        if pattern.tail_source is not None:
-            del node.tails[pattern.tail_source]
+        assert pattern.tail_source is not None  # a simple template is in no trie
+        del node.tails[pattern.tail_source]
         for parent, segment in reversed(trail):
             if not node.empty():
                 break
@@ -391,12 +466,29 @@ class RouteTable:
         exact = self._exact.get(path)
         if exact is not None:
             out.append((exact, (), None))
-        if self._templates and path.startswith("/"):
+        if self._last:
+            head, slash, segment = path.rpartition("/")
+            routes = self._last.get(head)
+            if routes is not None and segment and slash:
+                out.append((routes, (segment,), None))
+        if self._shapes:
+            segments = path.split("/")
+            for shape in self._shapes.get(len(segments) - 1, ()):
+                routes = shape.routes.get(shape.pick_key(segments))
+                if routes is not None:
+                    wild = shape.pick_wild(segments)
+                    if shape.one:
+                        if wild:
+                            out.append((routes, (wild,), None))
+                    elif "" not in wild:
+                        out.append((routes, wild, None))
+        if self._tailed and path.startswith("/"):
             _walk(self._root, path, out)
-        for group in self._regexes.values():
-            found = group.regex.fullmatch(path)
-            if found is not None:
-                out.append((group.routes, (), found))
+        if self._regexes:
+            for group in self._regexes.values():
+                found = group.regex.fullmatch(path)
+                if found is not None:
+                    out.append((group.routes, (), found))
         return out
 
     def find(self, view: RequestView) -> tuple[CompiledRoute, dict[str, str]] | None:
@@ -405,8 +497,10 @@ class RouteTable:
         The index has matched the path: each candidate is asked only the rest
         (`CompiledRoute.accepts`), and the winner's params come from what the index
         read (`PathPattern.params`), not from matching the path again. What the index
-        read for a path is kept for the next request to it (up to `_HIT_CACHE` paths,
-        until a route changes): a trie walk costs five times a dict lookup.
+        read for a path in a table with tails or regexes is kept for the next request to
+        it (up to `_HIT_CACHE` paths, until a route changes): a trie walk costs five
+        times a dict lookup. Simple templates are not kept: their shapes' lookups cost
+        less than keeping them would (`benchmarks/README.md`).
         """
         if not self._templates and not self._regexes:
             # The common all-exact table: one dict lookup.
@@ -424,13 +518,36 @@ class RouteTable:
                         return route, NO_PARAMS
             return None
         path = view.path
-        hits = self._hit_cache.get(path)
-        if hits is None:
+        if not (self._shapes or self._tailed or self._regexes):
+            # Exact paths and templates whose only parameter is the last segment: two
+            # dict lookups (`_hits`'s first two), cheaper than keeping what they found.
+            head, slash, segment = path.rpartition("/")
+            routes = self._last.get(head) if segment and slash else None
+            exact = self._exact.get(path) if self._exact else None
+            if exact is None:
+                if routes is not None:
+                    for route in routes:
+                        if route.accepts(view):
+                            # Its one parameter is the last segment: `params`, inlined.
+                            name = route.pattern.one_name
+                            assert name is not None
+                            return route, {name: segment}
+                return None
+            if routes is None:
+                for route in exact:
+                    if route.accepts(view):
+                        return route, NO_PARAMS
+                return None
             hits = self._hits(path)
-            if len(path) <= _CACHED_PATH:
-                if len(self._hit_cache) >= _HIT_CACHE:
-                    self._hit_cache.clear()
-                self._hit_cache[path] = hits
+        else:
+            kept = self._hit_cache.get(path)
+            if kept is None:
+                kept = self._hits(path)
+                if len(path) <= _CACHED_PATH:
+                    if len(self._hit_cache) >= _HIT_CACHE:
+                        self._hit_cache.clear()
+                    self._hit_cache[path] = kept
+            hits = kept
         if len(hits) == 1:
             routes, wild, found = hits[0]
             for route in routes:

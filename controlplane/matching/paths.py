@@ -54,11 +54,11 @@ class PathPattern:
     __slots__ = (
         "_head",
         "_names",
-        "_one_name",
         "_regex",
         "_tail_names",
         "_wild_names",
         "kind",
+        "one_name",
         "prefix",
         "skeleton",
         "source",
@@ -97,8 +97,9 @@ class PathPattern:
         #: The names of the prefix's parameters, in order (one per `None` in `prefix`).
         self._wild_names = wild_names
         #: The name of a template's only parameter, a whole segment (`/users/{id}`): its
-        #: params are a one-entry dict built without `zip` (a quarter of the instructions).
-        self._one_name = wild_names[0] if len(wild_names) == 1 and tail_source is None else None
+        #: params are a one-entry dict built without `zip` (a quarter of the instructions),
+        #: by `params` or by the route index itself (`{one_name: segment}`).
+        self.one_name = wild_names[0] if len(wild_names) == 1 and tail_source is None else None
         # Static segments then a tail: every param is in the tail, which the route index
         # has just matched at the same place (a user regex remembers that answer), so
         # `match` reads the params from the tail instead of running a second regex.
@@ -154,7 +155,7 @@ class PathPattern:
         what it read on the way: the segments where the prefix has parameters (`wild`,
         in order) and the match of the tail (a template's) or of the whole path (a
         path_regex's). The same as `match` gives that path, without matching it again."""
-        one = self._one_name
+        one = self.one_name
         if one is not None:
             return {one: wild[0]}
         if self.kind == "template":

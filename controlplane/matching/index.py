@@ -1,6 +1,6 @@
 """The route table: finds the winning route for a request without scanning every route.
 
-Routes live in one of three places, by path kind:
+Routes live in one of four places, by path kind:
 
 - exact paths in a dict, path -> routes sorted by (priority, order);
 - templates whose every segment is simple (a static string or a one-segment

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ import pytest
 import redis
 import requests
 
+from tests.process import ServerProcess
 from tests.redis_support import redis_server, redis_url
 from tests.shared_support import OwnRedis, prepare, serve_many, wait_until
 
@@ -85,6 +87,16 @@ def own(tmp_path: Path) -> Iterator[OwnRedis]:
         started.stop()
 
 
+@contextmanager
+def _one_server(tmp_path: Path, own: OwnRedis, *args: str) -> Iterator[tuple[ServerProcess, str]]:
+    """One process on `own`'s Redis, with session s1's routes and its mock URL, and
+    `GET /r/before` already answered (seq 1 in s1's journal)."""
+    with serve_many(tmp_path, own.url, 1, *args) as [server]:
+        [url] = prepare([server], "s1", ROUTES)
+        assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+        yield server, url
+
+
 def _journaled(admin_url: str) -> list[tuple[int, str]]:
     """Session s1's journal as (seq, path), oldest first (at most 100)."""
     listed = requests.get(
@@ -96,9 +108,7 @@ def _journaled(admin_url: str) -> list[tuple[int, str]]:
 def test_redis_lost_mock_traffic_answered_backlog_lands_when_back(
     tmp_path: Path, own: OwnRedis
 ) -> None:
-    with serve_many(tmp_path, own.url, 1, "--log-format", "json") as [server]:
-        [url] = prepare([server], "s1", ROUTES)
-        assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+    with _one_server(tmp_path, own, "--log-format", "json") as (server, url):
         own.stop()
         started = time.monotonic()
         during = [requests.get(f"{url}/r/during-{i}", timeout=10) for i in range(20)]
@@ -135,9 +145,7 @@ def test_redis_lost_mock_traffic_answered_backlog_lands_when_back(
 def test_redis_holding_a_batch_past_the_write_timeout_answers_and_writes_it_later(
     tmp_path: Path, own: OwnRedis
 ) -> None:
-    with serve_many(tmp_path, own.url, 1, "--log-format", "json") as [server]:
-        [url] = prepare([server], "s1", ROUTES)
-        assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+    with _one_server(tmp_path, own, "--log-format", "json") as (server, url):
         client = redis.Redis.from_url(own.url)
         # Writes wait 6 s in Redis: the batch's write times out (2 s) and is kept.
         client.execute_command("CLIENT", "PAUSE", 6000, "WRITE")
@@ -157,9 +165,7 @@ def test_redis_holding_a_batch_past_the_write_timeout_answers_and_writes_it_late
 
 
 def test_a_redis_that_lost_the_append_script_gets_it_again(tmp_path: Path, own: OwnRedis) -> None:
-    with serve_many(tmp_path, own.url, 1) as [server]:
-        [url] = prepare([server], "s1", ROUTES)
-        assert requests.get(f"{url}/r/before", timeout=10).status_code == 200
+    with _one_server(tmp_path, own) as (server, url):
         client = redis.Redis.from_url(own.url)
 
         def loads() -> int:

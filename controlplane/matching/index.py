@@ -313,8 +313,6 @@ class RouteTable:
         #: them, every route is a candidate), made when the path is first requested; a
         #: change to its routes drops it.
         self._narrowing: dict[str, _ByHeader | None] = {}
-        #: Exact paths with more than one route: while none, `find` pays one test.
-        self._crowded = 0
 
     # ------------------------------------------------------------------ mutation
 
@@ -344,8 +342,6 @@ class RouteTable:
         self._narrowing.pop(route.pattern.source, None)
         bucket = self._bucket(route.pattern)
         insort(bucket, route, key=_KEY)
-        if len(bucket) == 2 and route.pattern.kind == "exact":
-            self._crowded += 1
         insort(self._sources, (route.pattern.source, route.id))
         if route.pattern.kind == "template":
             self._templates += 1
@@ -358,8 +354,6 @@ class RouteTable:
         pattern = route.pattern
         bucket = self._bucket(pattern)
         bucket.remove(route)
-        if len(bucket) == 1 and pattern.kind == "exact":
-            self._crowded -= 1
         if pattern.kind == "template":
             self._templates -= 1
             self._tailed -= pattern.tail_source is not None
@@ -506,7 +500,7 @@ class RouteTable:
             # The common all-exact table: one dict lookup.
             candidates = self._exact.get(view.path)
             if candidates is not None:
-                if self._crowded and len(candidates) > 1:
+                if len(candidates) > 1:
                     try:
                         narrow = self._narrowing[view.path]
                     except KeyError:  # the first request since the path's routes changed

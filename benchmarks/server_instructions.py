@@ -26,6 +26,11 @@ entries per journal batch are printed beside the figure: a batch holds at most o
 request per connection (`--connections 32` is wrk's), so the per-batch costs weigh
 more with fewer connections.
 
+With `--cache-sim` the caches of one core are simulated too (`CACHES`) and the misses
+per request printed beside the instructions: first-level instruction (`I1`) and data
+(`D1`) misses and last-level data misses (`LLd`), which wall-clock pays and an
+instruction count does not see (a request that frees what an old journal entry held).
+
 With `--baseline DIR` (a package tree, e.g. `git archive REV controlplane | tar -x -C
 DIR`; repeatable) each controlplane scenario also runs from that tree (`PYTHONPATH=DIR`).
 """
@@ -62,6 +67,18 @@ from setups import (
 
 #: Keep-alive connections the requests are spread over (`--connections`).
 CONNECTIONS = 4
+#: `--cache-sim`: the simulated caches, about one core's of this machine (32 KiB L1i,
+#: 48 KiB L1d, 2 MiB L2), with the L2 as the last level: the L3 the VM reports
+#: (480 MiB) is the host's, shared with its other guests. The figures to read are
+#: last-level data misses (`LLd`): memory a request touches that its core no longer held.
+CACHES = ["--cache-sim=yes", "--I1=32768,8,64", "--D1=49152,12,64", "--LL=2097152,16,64"]
+#: What is read from cachegrind's summary.
+_COUNTS = {
+    "I": r"I\s+refs:\s+([\d,]+)",
+    "I1": r"I1\s+misses:\s+([\d,]+)",
+    "D1": r"D1\s+misses:\s+([\d,]+)",
+    "LLd": r"LLd\s+misses:\s+([\d,]+)",
+}
 _HOST = "127.0.0.1"
 
 
@@ -184,7 +201,11 @@ def _instructions(
     state: RedisServer | None,
     keep: Path | None = None,
     warmup: int = 0,
-) -> int:
+    cache_sim: bool = False,
+) -> dict[str, int]:
+    """Cachegrind's counts for one run: `I` (instructions), and with `cache_sim` also
+    `I1`, `D1` (first-level instruction and data misses) and `LLd` (last-level data
+    misses)."""
     kind, setup, request = SCENARIOS[name]
     ready = tmp / f"ready-{name}-{requests}-{os.getpid()}-{time.monotonic_ns()}.json"
     if kind == "bare":
@@ -207,8 +228,8 @@ def _instructions(
     valgrind = [
         "valgrind",
         "--tool=cachegrind",
-        "--cache-sim=no",
         f"--cachegrind-out-file={out_file}",
+        *(CACHES if cache_sim else ["--cache-sim=no"]),
     ]
     server = subprocess.Popen(
         [*valgrind, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -232,10 +253,14 @@ def _instructions(
     finally:
         server.terminate()
     out = server.communicate(timeout=600)[0]
-    found = re.search(r"I\s+refs:\s+([\d,]+)", out)
-    if found is None:
+    counts = {
+        label: int(found.group(1).replace(",", ""))
+        for label, pattern in _COUNTS.items()
+        if (found := re.search(pattern, out)) is not None
+    }
+    if "I" not in counts:
         raise RuntimeError(f"{name}: no instruction count in valgrind's output:\n{out[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return counts
 
 
 def main() -> None:
@@ -250,6 +275,11 @@ def main() -> None:
         "--baseline", action="append", default=[], help="a package tree to run too (repeatable)"
     )
     parser.add_argument("--only-baselines", action="store_true", help="not the working tree")
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="simulate one core's caches (`CACHES`); print misses per request too",
+    )
     parser.add_argument(
         "--keep",
         type=Path,
@@ -270,12 +300,14 @@ def main() -> None:
             state = start_redis(procs)
         with tempfile.TemporaryDirectory(prefix="cp-instr-") as tmp:
             for name, pythonpath in runs:
-                more = (args.connections, state, args.keep, args.warmup)
+                more = (args.connections, state, args.keep, args.warmup, args.cache_sim)
                 idle = _instructions(name, 0, pythonpath, Path(tmp), *more)
                 before = state.calls("evalsha", "xadd") if state is not None else [0, 0]
                 loaded = _instructions(name, args.requests, pythonpath, Path(tmp), *more)
                 label = name if pythonpath is None else f"{name}@{Path(pythonpath).name}"
-                line = f"{label:<24} {(loaded - idle) / args.requests:10,.0f} instructions/request"
+                per = {key: (loaded[key] - idle[key]) / args.requests for key in loaded}
+                line = f"{label:<24} {per.pop('I'):10,.0f} instructions/request"
+                line += "".join(f"  {per[key]:8,.1f} {key} misses" for key in per)
                 if SCENARIOS[name][0] == "state" and state is not None:
                     batches, entries = (
                         after - was

@@ -59,6 +59,11 @@ __all__ = [
     "required_headers",
 ]
 
+#: The longest header value, query string or body whose verdict a condition keeps for
+#: the next request (the same request again costs one comparison): what one condition
+#: may hold on to between requests.
+_MEMO_TEXT = 1024
+
 
 class _ValuesCheck(Check):
     """A string matcher on the (possibly repeated) values of one named field.
@@ -94,7 +99,7 @@ class _HeaderCheck(_ValuesCheck):
     value by value (`per_value`) reads the first value alone (`get`: no list), and all
     of them only when that one does not match (a repeated header)."""
 
-    __slots__ = ("_known", "_missing", "_one")
+    __slots__ = ("_known", "_missing", "_one", "_seen", "_seen_holds")
     kind = "header"
 
     def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
@@ -110,6 +115,10 @@ class _HeaderCheck(_ValuesCheck):
         #: judged all at once.
         self._missing = matcher.matches_any(())
         self._one = matcher.__call__ if matcher.per_value else None
+        #: The last first value `_one` judged (up to `_MEMO_TEXT` characters), and its
+        #: verdict: the same value again costs a string comparison, not a call.
+        self._seen: str | None = None
+        self._seen_holds = False
 
     def values(self, view: RequestView) -> Sequence[str]:
         return view.headers.getall(self._name, ())
@@ -131,8 +140,15 @@ class _HeaderCheck(_ValuesCheck):
             value = view.headers.get(self._name)
             if value is None:
                 return self._missing
-            if one(value):
-                return True
+            if value == self._seen:
+                if self._seen_holds:
+                    return True
+            else:
+                holds = one(value)
+                if len(value) <= _MEMO_TEXT:
+                    self._seen, self._seen_holds = value, holds
+                if holds:
+                    return True
         return self._any(view.headers.getall(self._name, ()))
 
 
@@ -175,9 +191,11 @@ class _QueryCheck(_ValuesCheck):
 
 class _QueryTexts(Check):
     """A route's query conditions that have needles, answered from the query text in
-    one call: what `CompiledMatch` runs in their place (it keeps them for `diffs`)."""
+    one call: what `CompiledMatch` runs in their place (it keeps them for `diffs`).
+    Its verdict on the last query string it judged (up to `_MEMO_TEXT` characters) is
+    kept: the same query again costs one string comparison."""
 
-    __slots__ = ("_absent", "_checks", "_present")
+    __slots__ = ("_absent", "_checks", "_present", "_seen", "_verdict")
     cost = 1
 
     def __init__(self, checks: Sequence[_QueryCheck]) -> None:
@@ -186,8 +204,19 @@ class _QueryTexts(Check):
         self._checks = tuple(checks)
         self._present = tuple(c._needles[0] for c in checks if c._present)
         self._absent = tuple(n for c in checks if not c._present for n in c._needles)
+        self._seen: str | None = None
+        self._verdict = False
 
     def __call__(self, view: RequestView) -> bool:
+        query = view.query_string
+        if query == self._seen:
+            return self._verdict
+        verdict = self._judge(view)
+        if len(query) <= _MEMO_TEXT:
+            self._seen, self._verdict = query, verdict
+        return verdict
+
+    def _judge(self, view: RequestView) -> bool:
         text = view.query_text
         if text is None:  # encoded: each parses
             for check in self._checks:  # noqa: SIM110 (hot path: no generator)
@@ -264,18 +293,43 @@ class _BodyMatcher(Check):
         return show_body(view)
 
 
-class _JsonEqual(Check):
+class _OnBody(Check):
+    """A condition on the body alone (its JSON): its verdict on the last body it judged
+    (up to `_MEMO_TEXT` bytes) is kept, so the same body sent again (a client repeating
+    its request) is not decoded and walked again: one bytes comparison instead."""
+
+    __slots__ = ("_seen", "_verdict")
+
+    def __init__(self) -> None:
+        self._seen: bytes | None = None
+        self._verdict = False
+
+    def __call__(self, view: RequestView) -> bool:
+        body = view.body
+        if body == self._seen:
+            return self._verdict
+        verdict = self.judge(view)
+        if len(body) <= _MEMO_TEXT:
+            self._seen, self._verdict = body, verdict
+        return verdict
+
+    def judge(self, view: RequestView) -> bool:
+        raise NotImplementedError
+
+
+class _JsonEqual(_OnBody):
     __slots__ = ("_plain", "_value")
     cost = 6
 
     def __init__(self, value: Any) -> None:
+        super().__init__()
         self.field = "json"
         self._value = value
         # Without numbers or booleans, Python's == is exactly JSON equality, and faster.
         self._plain = not has_number_or_bool(value)
         self.expected = clip(json_text(value))
 
-    def __call__(self, view: RequestView) -> bool:
+    def judge(self, view: RequestView) -> bool:
         data = view.json
         if data is NOT_JSON:
             return False
@@ -287,16 +341,17 @@ class _JsonEqual(Check):
         return show_json_body(view)
 
 
-class _JsonSubset(Check):
+class _JsonSubset(_OnBody):
     __slots__ = ("_holds",)
     cost = 6
 
     def __init__(self, value: Any) -> None:
+        super().__init__()
         self.field = "json_subset"
         self._holds = subset_test(value)
         self.expected = clip(json_text(value))
 
-    def __call__(self, view: RequestView) -> bool:
+    def judge(self, view: RequestView) -> bool:
         data = view.json
         return data is not NOT_JSON and self._holds(data)
 
@@ -314,11 +369,12 @@ def _comparer(spec: wire.JsonCompare) -> Callable[[Any], bool]:
     )
 
 
-class _JsonCompare(Check):
+class _JsonCompare(_OnBody):
     __slots__ = ("_holds",)
     cost = 6
 
     def __init__(self, spec: wire.JsonCompare) -> None:
+        super().__init__()
         lenient = [
             name
             for name in ("ignore_array_order", "ignore_extra_fields", "ignore_extra_items")
@@ -328,7 +384,7 @@ class _JsonCompare(Check):
         self._holds = _comparer(spec)
         self.expected = clip(json_text(spec.value))
 
-    def __call__(self, view: RequestView) -> bool:
+    def judge(self, view: RequestView) -> bool:
         data = view.json
         return data is not NOT_JSON and self._holds(data)
 
@@ -483,11 +539,12 @@ _TOO_LARGE = (
 )
 
 
-class _JsonPath(Check):
+class _JsonPath(_OnBody):
     __slots__ = ("_compare", "_matcher", "_path", "_scans")
     cost = 7
 
     def __init__(self, condition: wire.JsonPathCondition) -> None:
+        super().__init__()
         self.field = f"json_path {condition.expression}"
         try:
             self._path: Any = compile_json_path(condition.expression)
@@ -518,7 +575,7 @@ class _JsonPath(Check):
         # Strings as they are, everything else by its JSON text: 42, true, null, {...}.
         return [v if isinstance(v, str) else json_text(v) for v in self._found(data)]
 
-    def __call__(self, view: RequestView) -> bool:
+    def judge(self, view: RequestView) -> bool:
         data = view.json
         if data is NOT_JSON or (self._scans and view.json_large):
             return False

@@ -174,12 +174,22 @@ class _Request(msgspec.Struct, frozen=True, gc=False):
 #: like the proxy's decoded-header cache: cleared when full (entries keep theirs).
 _SHARED: dict[tuple[object, ...], _Request] = {}
 _SHARED_LIMIT = 4096
+#: The last shared record's key and record, by route id (None: unmatched), asked first:
+#: a route answering the same request again finds it with one comparison of the keys,
+#: not hashing the request's header bytes and body for `_SHARED` (bounded the same way).
+_LAST: dict[str | None, tuple[tuple[object, ...], _Request]] = {}
 #: The path parameters of every shared record (it has none); never mutated.
 _NO_PARAMS: dict[str, str] = {}
 #: Bodies up to this long are shared with their request; longer ones are kept per entry.
 _SHARED_BODY = 256
 #: What a journal's record slots not yet used hold.
 _VACANT = _Request("", "", "", (), b"", 0, None, None, _NO_PARAMS, 0, "", 0.0, None, None, None)
+
+
+def _remember_last(route_id: str | None, key: tuple[object, ...], request: _Request) -> None:
+    if len(_LAST) >= _SHARED_LIMIT:
+        _LAST.clear()
+    _LAST[route_id] = (key, request)
 
 
 class JournalEntry(msgspec.Struct, gc=False):
@@ -238,8 +248,12 @@ class JournalEntry(msgspec.Struct, gc=False):
                 delay_ms,
                 error,
             )
+            last = _LAST.get(route_id)
+            if last is not None and last[0] == key:
+                return cls(seq, time_us, last[1])
             shared = _SHARED.get(key)
             if shared is not None:
+                _remember_last(route_id, key, shared)
                 return cls(seq, time_us, shared)
         request = _Request(
             method,
@@ -262,6 +276,7 @@ class JournalEntry(msgspec.Struct, gc=False):
             if len(_SHARED) >= _SHARED_LIMIT:
                 _SHARED.clear()
             _SHARED[key] = request
+            _remember_last(route_id, key, request)
         return cls(seq, time_us, request)
 
     @property

@@ -126,3 +126,29 @@ def test_the_shared_records_are_forgotten_when_too_many_differ() -> None:
     assert again.request is first.request
     assert later.request is not first.request
     assert later.request == first.request
+
+
+def test_requests_alternating_between_routes_and_bodies_share_by_value() -> None:
+    journal = Journal("s", 20)
+    sent = [
+        {"route_id": "r1", "body": b"a"},
+        {"route_id": "r2", "body": b"a"},
+        {"route_id": "r1", "body": b"b"},
+        {"route_id": "r1", "body": b"a"},
+        {"route_id": "r2", "body": b"a"},
+        {"route_id": "r1", "body": b"b"},
+        {"route_id": None, "handler": None, "status": 404, "body": b"a"},
+        {"route_id": None, "handler": None, "status": 404, "body": b"a"},
+    ]
+    # Fresh objects each time, as aiohttp parses them per request.
+    entries = [
+        _record(journal, **{**changes, "body": bytes(bytearray(changes["body"]))})
+        for changes in sent
+    ]
+    records = [entry.request for entry in entries]
+    assert records[3] is records[0] and records[4] is records[1] and records[5] is records[2]
+    assert records[7] is records[6]
+    assert len({id(record) for record in records}) == 4
+    assert [(e.route_id, e.body, e.status) for e in journal] == [
+        (changes["route_id"], changes["body"], changes.get("status", 200)) for changes in sent
+    ]

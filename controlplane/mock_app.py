@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
-from aiohttp.streams import EmptyStreamReader
+from aiohttp.streams import EmptyStreamReader, StreamReader
 
 from controlplane import wire
 from controlplane.forward_proxy import ForwardProxy
@@ -79,11 +79,15 @@ class MockHandler:
         if raw_path[0] != "/" and raw_path != "*":
             # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
             return self.proxy.serve(request)
-        # aiohttp's decoded path (`request.path`) is the request line's when it has
-        # nothing to decode or cut off: read so, a path not seen before costs no
-        # decoding of its new URL (yarl keeps only recent ones decoded).
-        plain = "%" not in raw_path and "?" not in raw_path and "#" not in raw_path
-        path = raw_path if plain else request.path
+        # aiohttp's decoded path (`request.path`) is the request line's up to any '?'
+        # when it has nothing to decode or cut off: read so, a path not seen before
+        # costs no decoding of its new URL (yarl keeps only recent ones decoded).
+        if "%" in raw_path or "#" in raw_path:
+            path = request.path
+        elif "?" in raw_path:
+            path = raw_path.partition("?")[0]
+        else:
+            path = raw_path
         if self.admin is not None and path.startswith(ADMIN_PREFIX):
             return self.admin(request)
         store = self.store
@@ -112,11 +116,16 @@ class MockHandler:
             if request.headers.get(hdrs.EXPECT) is not None:
                 await _continue(request)
             body = await request.read()
+        # The query string as aiohttp decodes it (`request.query_string`) is the request
+        # line's after its '?' when there is nothing to decode ('%', '+') or cut off.
+        raw_path = request.raw_path
+        _, mark, query = raw_path.partition("?")
+        if mark and ("%" in raw_path or "+" in query or "#" in raw_path):
+            query = request.query_string
         view = RequestView(
             request.method,
             path,
-            # No '?' in the request line: no query (a new path's URL decodes none).
-            request.query_string if "?" in request.raw_path else "",
+            query,
             request.headers,
             body,
             target_host,
@@ -330,15 +339,19 @@ def _received(request: web.BaseRequest) -> bytes | None:
     it, so `request.read()` still answers in-process code the same bytes. A body
     complete before the handler ran was sent without waiting for `100 Continue`.
     """
-    # aiohttp's private attributes, read where they exist: `_payload` is `content`,
-    # `_eof` what `is_eof()` answers, `_client_max_size` is `client_max_size`: no
-    # property or method call (about 1,000 instructions each).
+    # aiohttp's private attributes: `_payload` is `content`, `_eof` what `is_eof()`
+    # answers, `_client_max_size` is `client_max_size`: no property or method call
+    # (about 1,000 instructions each), and read from a `StreamReader` alone (no
+    # `getattr` with a default: a builtin call each); any other payload is `read()`.
     payload: Any = request._payload
-    if type(payload) is EmptyStreamReader:  # what `body_exists` asks
+    kind = type(payload)
+    if kind is EmptyStreamReader:  # what `body_exists` asks
         return b""
-    chunks = getattr(payload, "_buffer", None)
-    taken: int = getattr(payload, "_buffer_offset", 1)  # of the first chunk, already read
-    if chunks is None or len(chunks) != 1 or taken or not getattr(payload, "_eof", False):
+    if kind is not StreamReader:
+        return None
+    chunks = payload._buffer
+    # `_buffer_offset`: of the first chunk, already read.
+    if len(chunks) != 1 or payload._buffer_offset or not payload._eof:
         return None
     body = chunks[0]
     limit = request._client_max_size

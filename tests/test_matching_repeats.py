@@ -4,6 +4,8 @@ judges every request by its own values."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 import msgspec
@@ -191,3 +193,55 @@ def test_the_mock_port_answers_repeated_and_changed_requests_each_by_its_own_val
         "orders_acme",
     ]
     assert [dict(e["headers"])["Authorization"] for e in journal][-2:] == ["Basic t", "Bearer t"]
+
+
+def _soon(seconds: float) -> tuple[str, float]:
+    """A date-time `seconds` from now (ISO 8601, UTC), and that moment's epoch time."""
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z"), moment.timestamp()
+
+
+def _pass(moment: float) -> None:
+    """Let the clock pass `moment`: the verdict under test depends on the time itself."""
+    time.sleep(max(0.0, moment - time.time()) + 0.05)
+
+
+@pytest.mark.parametrize(
+    "on",
+    [
+        "header",
+        "header in any_of",
+        "query",
+        "json_path",
+        "json_path in not",
+    ],
+)
+def test_a_condition_on_the_time_now_judges_the_same_value_again_when_asked_again(
+    on: str,
+) -> None:
+    # `after: now` reads the clock per request: the same value, later, may not hold.
+    after_now: dict[str, Any] = {"after": "now"}
+    if on == "header in any_of":
+        after_now = {"any_of": [{"equals": "never"}, after_now]}
+    if on == "json_path in not":
+        after_now = {"not": {"not": after_now}}
+    fields: dict[str, Any] = {
+        "header": {"headers": {"X-Expires": after_now}},
+        "header in any_of": {"headers": {"X-Expires": after_now}},
+        "query": {"query": {"expires": after_now}},
+        "json_path": {"json_path": [{"expression": "$.expires", "matcher": after_now}]},
+        "json_path in not": {"json_path": [{"expression": "$.expires", "matcher": after_now}]},
+    }[on]
+    m = match(**fields)
+    value, moment = _soon(0.3)
+
+    def ask() -> bool:
+        if on.startswith("header"):
+            return m(view(headers=[("X-Expires", value)]))
+        if on == "query":
+            return m(view(query=f"expires={value}"))
+        return m(view(f'{{"expires":"{value}"}}'.encode()))
+
+    assert ask() and ask()
+    _pass(moment)
+    assert not ask()

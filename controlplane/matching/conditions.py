@@ -63,6 +63,26 @@ __all__ = [
 #: the next request (the same request again costs one comparison): what one condition
 #: may hold on to between requests.
 _MEMO_TEXT = 1024
+#: The date-time operators: `now` in their expected value is read per request.
+_DATE_TIME = ("before", "after", "equals_date_time")
+
+
+def _reads_the_clock(spec: wire.StringMatcherSpec | None) -> bool:
+    """Whether `spec` holds a date-time matcher, anywhere inside it: its verdict on one
+    value may change with the time (`after: now`), so it is never kept."""
+    if spec is None or isinstance(spec, str):
+        return False
+    if any(getattr(spec, name) is not None for name in _DATE_TIME):
+        return True
+    inner = [*(spec.any_of or ()), *(spec.all_of or ()), *(spec.includes or ())]
+    inner += [*(spec.has_exactly or ()), spec.not_]
+    return any(_reads_the_clock(each) for each in inner)
+
+
+def _memo_limit(spec: wire.StringMatcherSpec | None) -> int:
+    """The longest value whose verdict a condition with the matcher `spec` keeps: none
+    (-1) when the verdict may change with the time."""
+    return -1 if _reads_the_clock(spec) else _MEMO_TEXT
 
 
 class _ValuesCheck(Check):
@@ -99,7 +119,7 @@ class _HeaderCheck(_ValuesCheck):
     value by value (`per_value`) reads the first value alone (`get`: no list), and all
     of them only when that one does not match (a repeated header)."""
 
-    __slots__ = ("_known", "_missing", "_one", "_seen", "_seen_holds")
+    __slots__ = ("_known", "_limit", "_missing", "_one", "_seen", "_seen_holds")
     kind = "header"
 
     def __init__(self, name: str, spec: wire.StringMatcherSpec, cost: int) -> None:
@@ -115,10 +135,11 @@ class _HeaderCheck(_ValuesCheck):
         #: judged all at once.
         self._missing = matcher.matches_any(())
         self._one = matcher.__call__ if matcher.per_value else None
-        #: The last first value `_one` judged (up to `_MEMO_TEXT` characters), and its
+        #: The last first value `_one` judged (up to `_limit` characters), and its
         #: verdict: the same value again costs a string comparison, not a call.
         self._seen: str | None = None
         self._seen_holds = False
+        self._limit = _memo_limit(spec)
 
     def values(self, view: RequestView) -> Sequence[str]:
         return view.headers.getall(self._name, ())
@@ -145,7 +166,7 @@ class _HeaderCheck(_ValuesCheck):
                     return True
             else:
                 holds = one(value)
-                if len(value) <= _MEMO_TEXT:
+                if len(value) <= self._limit:
                     self._seen, self._seen_holds = value, holds
                 if holds:
                     return True
@@ -298,18 +319,20 @@ class _OnBody(Check):
     (up to `_MEMO_TEXT` bytes) is kept, so the same body sent again (a client repeating
     its request) is not decoded and walked again: one bytes comparison instead."""
 
-    __slots__ = ("_seen", "_verdict")
+    __slots__ = ("_limit", "_seen", "_verdict")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = _MEMO_TEXT) -> None:
+        """`limit`: the longest body whose verdict is kept (-1: none)."""
         self._seen: bytes | None = None
         self._verdict = False
+        self._limit = limit
 
     def __call__(self, view: RequestView) -> bool:
         body = view.body
         if body == self._seen:
             return self._verdict
         verdict = self.judge(view)
-        if len(body) <= _MEMO_TEXT:
+        if len(body) <= self._limit:
             self._seen, self._verdict = body, verdict
         return verdict
 
@@ -544,7 +567,7 @@ class _JsonPath(_OnBody):
     cost = 7
 
     def __init__(self, condition: wire.JsonPathCondition) -> None:
-        super().__init__()
+        super().__init__(_memo_limit(condition.matcher))
         self.field = f"json_path {condition.expression}"
         try:
             self._path: Any = compile_json_path(condition.expression)

@@ -1389,13 +1389,16 @@ class RecordedRequest(Struct, kw_only=True):
     proxied: bool = False
 
 
-class Diff(Struct, kw_only=True):
+#: `gc=False` (Diff and NearMiss): the journal keeps every unmatched request's near misses,
+#: which the collector would otherwise walk; they hold strings, a float and a list of
+#: Diffs, so no cycle can pass through them.
+class Diff(Struct, kw_only=True, gc=False):
     field: str
     expected: str
     actual: str
 
 
-class NearMiss(Struct, kw_only=True):
+class NearMiss(Struct, kw_only=True, gc=False):
     route_id: str
     handler: str
     distance: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 from controlplane import wire
@@ -97,3 +98,13 @@ def test_large_table_finds_same_path_and_neighbouring_routes_quickly() -> None:
         t.near_misses(view("GET", "/items/04242x"))
     per_call = (time.perf_counter() - started) / 20
     assert per_call < 0.02  # generous for slow CI; the benchmark shows ~1 ms
+
+
+def test_near_misses_are_left_out_of_the_garbage_collector() -> None:
+    # The journal keeps every unmatched request's near misses: the collector would walk
+    # them on every full collection. They hold strings and a float, so no cycle can form.
+    t = table(route("r1", 1, method="POST", path="/orders"))
+    [miss] = t.near_misses(view("GET", "/order"))
+    assert [d.field for d in miss.diffs] == ["method", "path"]
+    assert not gc.is_tracked(miss)
+    assert not any(gc.is_tracked(diff) for diff in miss.diffs)

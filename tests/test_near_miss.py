@@ -108,3 +108,16 @@ def test_near_misses_are_left_out_of_the_garbage_collector() -> None:
     assert [d.field for d in miss.diffs] == ["method", "path"]
     assert not gc.is_tracked(miss)
     assert not any(gc.is_tracked(diff) for diff in miss.diffs)
+
+
+def test_neighbours_on_one_path_are_found_and_removed_by_their_own_id() -> None:
+    # Past the small-table threshold: the neighbours come from the table's sorted
+    # sources, where routes on one path sit by id, whatever their declaration order.
+    routes = [route(f"r{i:02d}", i, path=f"/items/{i:02d}") for i in range(60)]
+    routes += [route(name, 60 + i, path="/items/07") for i, name in enumerate("cab")]
+    t = table(*routes)
+    request = view("GET", "/items/07x")
+    assert [m.route_id for m in t.near_misses(request, limit=4)] == ["r07", "c", "a", "b"]
+    t.remove("a")
+    t.replace(route("c", 60, path="/elsewhere"))
+    assert [m.route_id for m in t.near_misses(request, limit=3)] == ["r07", "b", "r00"]

@@ -28,7 +28,7 @@ that insertion order is `order`: the caller supplies it.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -43,6 +43,7 @@ from controlplane.request_view import RequestView
 __all__ = ["RouteTable"]
 
 _KEY = attrgetter("key")
+_ID = attrgetter("id")
 #: With this many routes or fewer, near misses consider every route.
 _SMALL_TABLE = 50
 #: Lexicographic neighbours of the request path taken on each side for near misses.
@@ -302,8 +303,11 @@ class RouteTable:
         self._tailed = 0
         #: path_regex source -> its group; scanned on every lookup.
         self._regexes: dict[str, _Group] = {}
-        #: (path source, route id), sorted: near misses look up lexicographic neighbours.
-        self._sources: list[tuple[str, str]] = []
+        #: Every route's path source, sorted, and the routes in the same order (equal
+        #: sources by route id): near misses bisect the strings for lexicographic
+        #: neighbours and slice the routes.
+        self._sources: list[str] = []
+        self._by_source: _Routes = []
         self._pools: dict[tuple[str, str], Pool] = {}
         #: Path -> its hits, for tables with tails or regexes (whose lookups are a trie
         #: walk and regex matches); any change to the routes empties it, and so does
@@ -342,7 +346,10 @@ class RouteTable:
         self._narrowing.pop(route.pattern.source, None)
         bucket = self._bucket(route.pattern)
         insort(bucket, route, key=_KEY)
-        insort(self._sources, (route.pattern.source, route.id))
+        source = route.pattern.source
+        at = self._source_place(source, route.id)
+        self._sources.insert(at, source)
+        self._by_source.insert(at, route)
         if route.pattern.kind == "template":
             self._templates += 1
             self._tailed += route.pattern.tail_source is not None
@@ -357,7 +364,9 @@ class RouteTable:
         if pattern.kind == "template":
             self._templates -= 1
             self._tailed -= pattern.tail_source is not None
-        del self._sources[bisect_left(self._sources, (pattern.source, route.id))]
+        at = self._source_place(pattern.source, route.id)
+        del self._sources[at]
+        del self._by_source[at]
         if bucket:
             return
         if pattern.kind == "exact":
@@ -368,6 +377,13 @@ class RouteTable:
             self._drop_simple(pattern)
         else:
             self._prune(pattern)
+
+    def _source_place(self, source: str, route_id: str) -> int:
+        """Where (source, route_id) sits, or would, in `_sources` and `_by_source`."""
+        sources = self._sources
+        low = bisect_left(sources, source)
+        high = bisect_right(sources, source, low)
+        return bisect_left(self._by_source, route_id, low, high, key=_ID)
 
     def _bucket(self, pattern: PathPattern) -> _Routes:
         """The sorted list that holds routes with this pattern, created when missing."""
@@ -580,11 +596,10 @@ class RouteTable:
     def _pool(self, view: RequestView, hits: list[_Hit]) -> Iterable[CompiledRoute]:
         if len(self._by_id) <= _SMALL_TABLE:
             return self._by_id.values()
-        by_id = self._by_id
-        at = bisect_left(self._sources, (view.path,))
-        neighbours = self._sources[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]
+        at = bisect_left(self._sources, view.path)
+        neighbours = self._by_source[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]
         if not hits:  # the neighbours alone, each route once
-            return [by_id[route_id] for _, route_id in neighbours]
+            return neighbours
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
@@ -596,6 +611,6 @@ class RouteTable:
             if len(pool) >= _PATH_POOL:
                 break
             pool[route.id] = route
-        for _, route_id in neighbours:
-            pool[route_id] = by_id[route_id]
+        for route in neighbours:
+            pool[route.id] = route
         return pool.values()

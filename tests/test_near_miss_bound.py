@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from bisect import bisect_left
 
+import pytest
+
 from controlplane.matching import CompiledRoute, assess, rank_near_misses
 from controlplane.matching.near_miss import _where
 from tests.matching_support import every_route_assessed, route, table, view
@@ -194,3 +196,41 @@ def test_a_floor_that_rounds_to_the_limit_th_distance_but_is_above_it_does_not_e
     for limit in (1, 2, 3):
         ranked = rank_near_misses(request, [near, twin, far], limit)
         assert [m.route_id for m in ranked] == ["far", "near", "twin"][:limit]
+
+
+@pytest.mark.parametrize("methods", [["GET"], ["GET", "*"], ["POST"], ["GET", "POST"]])
+def test_pools_ranked_by_similarity_are_the_ones_assessing_every_route_gives(
+    methods: list[str],
+) -> None:
+    # When no path matches and the method costs every pooled route the same (all take
+    # the request's method, or none does), rapidfuzz ranks the pool by similarity and
+    # floors are computed only as far as the ranking goes. Exact paths, templates and
+    # regexes of many lengths (equal similarities of unequal lengths: 2/4 and 4/8),
+    # routes with conditions and `times` (ranked afresh on a repeated miss).
+    rng = random.Random(13)
+    routes: list[CompiledRoute] = []
+    for order, i in enumerate(rng.sample(range(3000), 240)):
+        fields: dict[str, object] = rng.choice(
+            [{"path": f"/items/{i}"}, {"path": f"/it/{i}/{{id}}"}, {"path_regex": f"/i/{i}/[a-z]+"}]
+        )
+        fields |= rng.choice([{}, {}, {"match": {"headers": {"X-A": "1"}}}, {"times": 1}])
+        method = rng.choice(methods)
+        routes.append(route(f"r{i}", order, method=method, priority=rng.choice([1, 5]), **fields))
+    t = table(*routes)
+    sources = sorted((r.pattern.source, r.id) for r in routes)
+    by_id = {r.id: r for r in routes}
+    checked = 0
+    for _ in range(200):
+        path = rng.choice(["/items/", "/it/", "/i/", "/"]) + str(rng.randint(0, 3100))
+        path += rng.choice(["", "x", "0", "/", "/ab/c"])
+        if any(r.pattern.match(path) is not None for r in routes):
+            continue  # the table pools the routes whose path matches too
+        checked += 1
+        request = view(rng.choice(["GET", "POST", "PUT"]), path)
+        at = bisect_left(sources, (path,))
+        pool = [by_id[i] for _, i in sources[max(0, at - 10) : at + 10]]
+        for limit in (1, 3, 7):
+            expected = every_route_assessed(request, pool, limit)
+            assert t.near_misses(request, limit) == expected, (request.method, path, limit)
+            assert t.near_misses(request, limit) == expected  # again, from the kept pool
+    assert checked > 100

@@ -47,10 +47,11 @@ route of the pool gives.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Container, Iterable
-from operator import itemgetter
+from collections.abc import Container, Iterable, Iterator
+from operator import attrgetter, itemgetter
 
-from rapidfuzz.distance import LCSseq
+from rapidfuzz.distance import Indel, LCSseq
+from rapidfuzz.process import extract as _extract
 
 from controlplane import wire
 from controlplane.matching.paths import COMPARED as _COMPARED
@@ -68,6 +69,11 @@ _TIMES = 0.05
 #: The length of the longest common subsequence of two strings.
 _common = LCSseq.similarity
 _floor_of = itemgetter(0)
+_skeleton_of = attrgetter("pattern.skeleton")
+_method_of = attrgetter("method")
+#: The similarity as rapidfuzz computes it, 1 - the Indel distance / the lengths added:
+#: not the same float as `_similarity`'s, but in the same order (`Pool`).
+_SIMILARITY = Indel.normalized_similarity
 
 
 def _similarity(expected: str, actual: str) -> float:
@@ -144,7 +150,7 @@ class Pool:
     same object, so a caller may keep what it derived from it (`controlplane.no_route`).
     """
 
-    __slots__ = ("_floors", "_kept")
+    __slots__ = ("_actual", "_kept", "_routes", "_shift", "_similar", "_steps")
 
     def __init__(
         self,
@@ -162,9 +168,34 @@ class Pool:
         # distance below it. Rounded as a distance only when the ranking reaches it.
         # The path's term is `_where`, inline (a call per route costs as much again):
         # skeletons hold their compared characters only.
-        actual = path[:_COMPARED]
+        self._routes = routes = list(routes)
+        self._actual = actual = path[:_COMPARED]
         size = len(actual)
-        floors: list[tuple[float, tuple[int, int], int, CompiledRoute, float | None]] = []
+        #: (limit, its ranking) when that ranking read no condition and no `times`.
+        self._kept: tuple[int, list[wire.NearMiss]] | None = None
+        #: (skeleton, similarity, place) of each route, most similar first, equal ones
+        #: by place (rapidfuzz's order), when the floors rank as the similarities; else
+        #: `_steps`, (floor, path term, place) of each route by floor.
+        self._similar: list[tuple[str, float, int]] | None = None
+        self._steps: list[tuple[float, float | None, int]] = []
+        self._shift = 0.0  # the method's term, when it is every route's
+        methods = set(map(_method_of, routes))
+        if (
+            size
+            and matching is not None
+            and not matching
+            and (methods <= {None, method} or not methods & {None, method})
+        ):
+            # No path matches and the method costs every route the same: the floors
+            # rank as the similarities, and rapidfuzz ranks those in one call, in C.
+            # A similarity is a ratio of integers at most 512, so distinct ones are
+            # distinct floats, and equal ones the same floor: the floor is computed
+            # once for each distinct similarity the ranking reaches (`_by_similarity`).
+            self._shift = 0.0 if methods <= {None, method} else _METHOD
+            skeletons = list(map(_skeleton_of, routes))
+            self._similar = _extract(actual, skeletons, scorer=_SIMILARITY, limit=None)
+            return
+        steps = self._steps
         for place, route in enumerate(routes):
             if matching is None:
                 matches = route.pattern.match(path) is not None
@@ -180,13 +211,25 @@ class Pool:
                 floor = where = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
             if route.method is not None and route.method != method:
                 floor += _METHOD
-            floors.append((floor, route.key, place, route, where))
+            steps.append((floor, where, place))
         # By floor alone, equal floors in any order: the ranking never stops inside a
         # tie and judges each tied route by its own key and place.
-        floors.sort(key=_floor_of)
-        self._floors = floors
-        #: (limit, its ranking) when that ranking read no condition and no `times`.
-        self._kept: tuple[int, list[wire.NearMiss]] | None = None
+        steps.sort(key=_floor_of)
+
+    def _by_similarity(self) -> Iterator[tuple[float, float | None, int]]:
+        """(floor, path term, place) of each route, most similar first: `__init__`'s
+        floors, for a pool rapidfuzz ranked, computed only as far as the ranking goes."""
+        actual, shift = self._actual, self._shift
+        size = len(actual)
+        seen = where = floor = -1.0
+        for skeleton, similar, place in self._similar or ():
+            if similar != seen:
+                seen = similar
+                common = _common(skeleton, actual)
+                similarity = 2.0 * common / (len(skeleton) + size) if common else 0.0
+                where = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
+                floor = where + shift
+            yield floor, where, place
 
     def rank(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
         """`rank_near_misses` of these routes; `view` has the pool's method and path."""
@@ -196,16 +239,19 @@ class Pool:
         best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         if limit <= 0:
             return []
+        routes = self._routes
         fixed = True
         seen = least = -1.0  # the last floor rounded, and its rounding
-        for floor, key, place, route, where in self._floors:
+        steps = self._steps if self._similar is None else self._by_similarity()
+        for floor, where, place in steps:
             if floor != seen:  # ties on the floor are many among neighbours
                 seen, least = floor, round(floor, 4)
+            route = routes[place]
             if len(best) == limit:
                 last = best[-1]
                 if least > last[0]:
                     break  # this route, and every one after it, ranks after the limit-th
-                if (least, key, place) > last[:3]:
+                if (least, route.key, place) > last[:3]:
                     continue  # a tie on the distance, with a later key or place
             if route.conditions is None and route.remaining is None:
                 # Its floor is its distance: the same terms, and at most 0.8.
@@ -213,7 +259,7 @@ class Pool:
             else:
                 miss = _assess(view, route, where)
                 fixed = False
-            insort(best, (miss.distance, key, place, miss))
+            insort(best, (miss.distance, route.key, place, miss))
             del best[limit:]
         ranked = [miss for *_, miss in best]
         if fixed:

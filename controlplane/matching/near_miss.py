@@ -242,16 +242,17 @@ class Pool:
         routes = self._routes
         fixed = True
         seen = least = -1.0  # the last floor rounded, and its rounding
+        #: (distance, key, place) of the limit-th best, once `limit` are kept.
+        bound: tuple[float, tuple[int, int], int] | None = None
         steps = self._steps if self._similar is None else self._by_similarity()
         for floor, where, place in steps:
             if floor != seen:  # ties on the floor are many among neighbours
                 seen, least = floor, round(floor, 4)
             route = routes[place]
-            if len(best) == limit:
-                last = best[-1]
-                if least > last[0]:
+            if bound is not None:
+                if least > bound[0]:
                     break  # this route, and every one after it, ranks after the limit-th
-                if (least, route.key, place) > last[:3]:
+                if (least, route.key, place) > bound:
                     continue  # a tie on the distance, with a later key or place
             if route.conditions is None and route.remaining is None:
                 # Its floor is its distance: the same terms, and at most 0.8.
@@ -260,7 +261,9 @@ class Pool:
                 miss = _assess(view, route, where)
                 fixed = False
             insort(best, (miss.distance, route.key, place, miss))
-            del best[limit:]
+            if len(best) >= limit:
+                del best[limit:]
+                bound = best[-1][:3]
         ranked = [miss for *_, miss in best]
         if fixed:
             self._kept = (limit, ranked)

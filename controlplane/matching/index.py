@@ -29,7 +29,7 @@ that insertion order is `order`: the caller supplies it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from operator import attrgetter, itemgetter
 
@@ -303,11 +303,13 @@ class RouteTable:
         self._tailed = 0
         #: path_regex source -> its group; scanned on every lookup.
         self._regexes: dict[str, _Group] = {}
-        #: Every route's path source, sorted, and the routes in the same order (equal
-        #: sources by route id): near misses bisect the strings for lexicographic
-        #: neighbours and slice the routes.
+        #: Every route's path source, sorted, and in the same order (equal sources by
+        #: route id) the routes, their path skeletons and their methods: near misses
+        #: bisect the sources for lexicographic neighbours and slice the others.
         self._sources: list[str] = []
         self._by_source: _Routes = []
+        self._skeletons: list[str] = []
+        self._methods: list[str | None] = []
         self._pools: dict[tuple[str, str], Pool] = {}
         #: Path -> its hits, for tables with tails or regexes (whose lookups are a trie
         #: walk and regex matches); any change to the routes empties it, and so does
@@ -350,6 +352,8 @@ class RouteTable:
         at = self._source_place(source, route.id)
         self._sources.insert(at, source)
         self._by_source.insert(at, route)
+        self._skeletons.insert(at, route.pattern.skeleton)
+        self._methods.insert(at, route.method)
         if route.pattern.kind == "template":
             self._templates += 1
             self._tailed += route.pattern.tail_source is not None
@@ -367,6 +371,8 @@ class RouteTable:
         at = self._source_place(pattern.source, route.id)
         del self._sources[at]
         del self._by_source[at]
+        del self._skeletons[at]
+        del self._methods[at]
         if bucket:
             return
         if pattern.kind == "exact":
@@ -587,19 +593,20 @@ class RouteTable:
         if pool is None:
             if len(self._pools) >= _POOLS:
                 del self._pools[next(iter(self._pools))]
-            hits = self._hits(view.path)
-            matching = {route.id for routes, _, _ in hits for route in routes}
-            pool = Pool(view.method, view.path, self._pool(view, hits), matching)
+            pool = self._pool(view, self._hits(view.path))
             self._pools[signature] = pool
         return pool.rank(view, limit)
 
-    def _pool(self, view: RequestView, hits: list[_Hit]) -> Iterable[CompiledRoute]:
+    def _pool(self, view: RequestView, hits: list[_Hit]) -> Pool:
+        matching = {route.id for routes, _, _ in hits for route in routes}
         if len(self._by_id) <= _SMALL_TABLE:
-            return self._by_id.values()
+            return Pool(view.method, view.path, self._by_id.values(), matching)
         at = bisect_left(self._sources, view.path)
-        neighbours = self._by_source[max(0, at - _NEIGHBOURS) : at + _NEIGHBOURS]
+        near = slice(max(0, at - _NEIGHBOURS), at + _NEIGHBOURS)
+        neighbours = self._by_source[near]
         if not hits:  # the neighbours alone, each route once
-            return neighbours
+            skeletons, methods = self._skeletons[near], self._methods[near]
+            return Pool(view.method, view.path, neighbours, matching, skeletons, methods)
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []
@@ -613,4 +620,4 @@ class RouteTable:
             pool[route.id] = route
         for route in neighbours:
             pool[route.id] = route
-        return pool.values()
+        return Pool(view.method, view.path, pool.values(), matching)

@@ -158,9 +158,13 @@ class Pool:
         path: str,
         routes: Iterable[CompiledRoute],
         matching: Container[str] | None = None,
+        skeletons: list[str] | None = None,
+        methods: list[str | None] | None = None,
     ) -> None:
         """`matching`, when given, holds the ids of the routes whose path matches `path`
-        (the table's index found them): no route's pattern is matched again."""
+        (the table's index found them): no route's pattern is matched again.
+        `skeletons` and `methods`, when given, are the routes' path skeletons and
+        methods, in their order (the table keeps them beside its routes)."""
         # The floor of a route, a distance `assess` cannot go below: its method and
         # path terms (conditions and `times` count 0, so the floors outlive calls),
         # added in any order: floating point addition commutes, and adding more cannot
@@ -179,20 +183,21 @@ class Pool:
         self._similar: list[tuple[str, float, int]] | None = None
         self._steps: list[tuple[float, float | None, int]] = []
         self._shift = 0.0  # the method's term, when it is every route's
-        methods = set(map(_method_of, routes))
+        kinds = set(map(_method_of, routes) if methods is None else methods)
         if (
             size
             and matching is not None
             and not matching
-            and (methods <= {None, method} or not methods & {None, method})
+            and (kinds <= {None, method} or not kinds & {None, method})
         ):
             # No path matches and the method costs every route the same: the floors
             # rank as the similarities, and rapidfuzz ranks those in one call, in C.
             # A similarity is a ratio of integers at most 512, so distinct ones are
             # distinct floats, and equal ones the same floor: the floor is computed
             # once for each distinct similarity the ranking reaches (`_by_similarity`).
-            self._shift = 0.0 if methods <= {None, method} else _METHOD
-            skeletons = list(map(_skeleton_of, routes))
+            self._shift = 0.0 if kinds <= {None, method} else _METHOD
+            if skeletons is None:
+                skeletons = list(map(_skeleton_of, routes))
             self._similar = _extract(actual, skeletons, scorer=_SIMILARITY, limit=None)
             return
         steps = self._steps

@@ -8,9 +8,9 @@ Once full, the columns are a ring: a new entry overwrites the oldest in place, s
 journaling a request allocates and frees nothing that outlives it, however full the
 journals (`benchmarks/full_journals.py`). Records are untracked `msgspec.Struct`s
 (`gc=False`): the garbage collector never walks the journal (its pauses grew with
-it). A record without per-request parts (path parameters, near misses, an origin
-answer, a body over 256 bytes) is shared with every equal one recorded lately, so a
-journal full of the same request costs 24 bytes per entry (two ints and a pointer;
+it). A record without per-request parts (near misses, an origin answer, a body over
+256 bytes) is shared with every equal one recorded lately, path parameters included,
+so a journal full of the same request costs 24 bytes per entry (two ints and a pointer;
 `benchmarks/journal_memory.py`). A `JournalEntry` is built only when someone reads
 the journal, and nothing is decoded twice: the `RequestView` that matching used is
 rebuilt then, and the wire shape (`RecordedRequest`) only then too.
@@ -61,6 +61,7 @@ __all__ = [
     "Page",
     "RawHeaders",
     "iso_utc",
+    "shares",
     "yielding",
 ]
 
@@ -178,10 +179,19 @@ _SHARED_LIMIT = 4096
 #: a route answering the same request again finds it with one comparison of the keys,
 #: not hashing the request's header bytes and body for `_SHARED` (bounded the same way).
 _LAST: dict[str | None, tuple[tuple[object, ...], _Request]] = {}
-#: The path parameters of every shared record (it has none); never mutated.
+#: The path parameters of every record without any; never mutated.
 _NO_PARAMS: dict[str, str] = {}
 #: Bodies up to this long are shared with their request; longer ones are kept per entry.
 _SHARED_BODY = 256
+
+
+def shares(near_misses: object, origin: object, body_size: int) -> bool:
+    """Whether a record with these parts may be shared between equal requests: not
+    with near misses or an origin answer (objects of their own request), nor a body
+    over `_SHARED_BODY` bytes (a journal holding it per entry keeps it bounded)."""
+    return near_misses is None and origin is None and body_size <= _SHARED_BODY
+
+
 #: What a journal's record slots not yet used hold.
 _VACANT = _Request("", "", "", (), b"", 0, None, None, _NO_PARAMS, 0, "", 0.0, None, None, None)
 
@@ -227,12 +237,11 @@ class JournalEntry(msgspec.Struct, gc=False):
     ) -> JournalEntry:
         """An entry; its record is shared when the same one was recorded lately.
 
-        Only records without per-request objects are shared: no path parameters, near
-        misses or origin answer (mutable), a short body.
+        Only records without per-request objects are shared (`shares`): no near misses
+        or origin answer, a short body. Path parameters are part of what is compared:
+        a template route hit on the same path again shares its record too.
         """
-        shareable = not (
-            path_params or near_misses is not None or origin is not None or body_size > _SHARED_BODY
-        )
+        shareable = shares(near_misses, origin, body_size)
         if shareable:
             key = (
                 method,
@@ -249,10 +258,12 @@ class JournalEntry(msgspec.Struct, gc=False):
                 error,
             )
             last = _LAST.get(route_id)
-            if last is not None and last[0] == key:
+            # The path parameters are compared apart (a dict: no hashing, no tuple built
+            # for the key); a route replaced under its id may name them otherwise.
+            if last is not None and last[0] == key and last[1].path_params == path_params:
                 return cls(seq, time_us, last[1])
             shared = _SHARED.get(key)
-            if shared is not None:
+            if shared is not None and shared.path_params == path_params:
                 _remember_last(route_id, key, shared)
                 return cls(seq, time_us, shared)
         request = _Request(

@@ -66,16 +66,34 @@ def test_per_request_parts_are_never_shared() -> None:
     journal = Journal("s", 20, body_limit=300)
     long_body = b"b" * 257
     for changes in (
-        {"path_params": {"id": "1"}},
         {"near_misses": [], "route_id": None, "handler": None, "status": 404},
         {"body": long_body},
     ):
         first, second = _record(journal, **changes), _record(journal, **changes)
         assert first.request is not second.request
-    [*_, params, _, misses, _, body, _] = journal
-    assert params.path_params == {"id": "1"}
+    [*_, misses, _, body, _] = journal
     assert misses.unanswered and misses.near_misses == []
     assert (body.body, body.body_size, body.body_truncated) == (long_body, 257, False)
+
+
+def test_a_body_of_256_bytes_is_shared_and_one_more_is_not() -> None:
+    journal = Journal("s", 20, body_limit=300)
+    for size, shared in ((256, True), (257, False)):
+        body = b"b" * size
+        first, second = _record(journal, body=body), _record(journal, body=bytes(bytearray(body)))
+        assert (first.request is second.request) is shared
+
+
+def test_path_parameters_are_shared_only_with_the_same_parameters() -> None:
+    journal = Journal("s", 20)
+    # The same route id and path with other parameters: a route replaced under its id.
+    sent = [{"id": "1"}, {"id": "1"}, {"id": "2"}, {"name": "1"}, {}, {}]
+    # Fresh dicts each time, as the route's pattern builds them per request.
+    entries = [_record(journal, path_params=dict(params)) for params in sent]
+    records = [entry.request for entry in entries]
+    assert records[1] is records[0] and records[5] is records[4]
+    assert len({id(record) for record in records}) == 4
+    assert [entry.path_params for entry in journal] == sent
 
 
 def test_a_body_cut_to_the_limit_is_shared_only_with_the_same_whole_length() -> None:

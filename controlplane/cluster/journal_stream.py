@@ -51,7 +51,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from controlplane import wire
-from controlplane.journal import Journal, JournalEntry, OriginAnswer, RawHeaders
+from controlplane.journal import Journal, JournalEntry, OriginAnswer, RawHeaders, shares
 from controlplane.logs import get_logger
 
 __all__ = ["BACKLOG_LIMIT", "SharedJournal", "StreamWriter", "decode_entry", "encode_entry"]
@@ -157,8 +157,6 @@ _HEAD = b"\xdc\x00\x10\xcf"
 #: (`JournalEntry.record`), by the record's id: (the record, its bytes). Cleared when full.
 _TAILS: dict[int, tuple[object, bytes]] = {}
 _TAILS_LIMIT = 4096
-#: Records with bodies up to this long have their bytes kept in `_TAILS`.
-_TAIL_BODY = 256
 
 
 def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
@@ -171,12 +169,7 @@ def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
         tail = kept[1]
     else:
         tail = _encode_tail(entry)
-        if (
-            not request.path_params
-            and request.near_misses is None
-            and request.origin is None
-            and request.body_size <= _TAIL_BODY
-        ):
+        if shares(request.near_misses, request.origin, request.body_size):
             if len(_TAILS) >= _TAILS_LIMIT:
                 _TAILS.clear()
             _TAILS[id(request)] = (request, tail)  # the record is kept: its id stays its own

@@ -9,7 +9,7 @@ from bisect import bisect_left
 
 import pytest
 
-from controlplane.matching import CompiledRoute, assess, rank_near_misses
+from controlplane.matching import CompiledRoute, assess, near_miss, rank_near_misses
 from controlplane.matching.near_miss import _where
 from tests.matching_support import every_route_assessed, route, table, view
 
@@ -234,3 +234,27 @@ def test_pools_ranked_by_similarity_are_the_ones_assessing_every_route_gives(
             assert t.near_misses(request, limit) == expected, (request.method, path, limit)
             assert t.near_misses(request, limit) == expected  # again, from the kept pool
     assert checked > 100
+
+
+def test_the_floors_kept_by_similarity_are_bounded_and_start_again_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A pool rapidfuzz ranks reads each run's path term and rounded floor from a table
+    # keyed by the similarity (without and with the method's term); it holds at most
+    # `_FLOORS` entries, then starts again, and the ranking is the same either way.
+    monkeypatch.setattr(near_miss, "_FLOORS", 2)
+    near_miss._UNSHIFTED.clear()
+    near_miss._SHIFTED.clear()
+    routes = [route(f"r{i}", i, path=f"/items/{i}") for i in range(200)]
+    t = table(*routes)
+    sources = sorted(routes, key=lambda r: r.pattern.source)
+    for method in ("GET", "POST"):
+        for path in ("/items/1x", "/items/10x", "/items/1yy", "/items/199/z", "/items/5"):
+            request = view(method, path)
+            at = bisect_left([r.pattern.source for r in sources], path)
+            pool = sources[max(0, at - 10) : at + 10]
+            assert t.near_misses(request) == every_route_assessed(request, pool, 3), path
+            assert len(near_miss._UNSHIFTED) <= 2
+            assert len(near_miss._SHIFTED) <= 2
+    assert near_miss._UNSHIFTED
+    assert near_miss._SHIFTED

@@ -37,7 +37,8 @@ assessed in floor order (equal floors in any order); once `limit` are kept, a ro
 whose floor, rounded as a distance, ranks after the `limit`-th best (by distance, then
 priority, order and place) is skipped, and the ranking stops at the first whose
 rounded floor is above that distance: every later one ranks after it too (rounded
-only when reached, each distinct floor once: a pool of 20 would round 20). A route
+only when reached, each distinct floor once: a pool of 20 would round 20; a pool
+ranked by similarity reads them from a bounded table by similarity, `_floor`). A route
 without conditions and `times` has its floor as its distance, rounded the same. The
 floor adds the same terms as `assess`, without the conditions and `times`, so it is
 never above the distance, rounding included; the result is the one assessing every
@@ -47,7 +48,7 @@ route of the pool gives.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable
 from operator import attrgetter, itemgetter
 
 from rapidfuzz.distance import Indel, LCSseq
@@ -141,6 +142,28 @@ def _assess(
     )
 
 
+#: (path term, rounded floor) of a route by rapidfuzz's similarity of its skeleton
+#: (`Pool`: equal similarities are equal ratios, so the same terms), without and with
+#: the method's term: a rounding costs about 3,000 instructions, a lookup 100.
+_UNSHIFTED: dict[float, tuple[float, float]] = {}
+_SHIFTED: dict[float, tuple[float, float]] = {}
+_FLOORS = 4096  # entries each keeps, at most (then it starts again)
+
+
+def _floor(
+    floors: dict[float, tuple[float, float]], skeleton: str, actual: str, shift: float, key: float
+) -> tuple[float, float]:
+    """The path term and rounded floor of `skeleton` against `actual`, kept in `floors`
+    under `key`, rapidfuzz's similarity of the two."""
+    common = _common(skeleton, actual)
+    similarity = 2.0 * common / (len(skeleton) + len(actual)) if common else 0.0
+    where = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
+    if len(floors) >= _FLOORS:
+        floors.clear()
+    found = floors[key] = (where, round(where + shift, 4))
+    return found
+
+
 class Pool:
     """Routes to rank for one request method and path, sorted by floor: what does not
     change while the routes do not (`RouteTable` keeps a few, for requests that miss
@@ -221,20 +244,51 @@ class Pool:
         # tie and judges each tied route by its own key and place.
         steps.sort(key=_floor_of)
 
-    def _by_similarity(self) -> Iterator[tuple[float, float | None, int]]:
-        """(floor, path term, place) of each route, most similar first: `__init__`'s
-        floors, for a pool rapidfuzz ranked, computed only as far as the ranking goes."""
-        actual, shift = self._actual, self._shift
-        size = len(actual)
-        seen = where = floor = -1.0
-        for skeleton, similar, place in self._similar or ():
-            if similar != seen:
-                seen = similar
-                common = _common(skeleton, actual)
-                similarity = 2.0 * common / (len(skeleton) + size) if common else 0.0
-                where = _WHERE_FLOOR + _WHERE_SPREAD * (1.0 - similarity)
-                floor = where + shift
-            yield floor, where, place
+    def _rank_similar(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
+        """`rank` of a pool rapidfuzz ordered (`_similar`), a run of equal similarities
+        at a time: the run's routes share a floor, and are taken by (key, place), so
+        the first that ranks after the limit-th best ends the run (every later one
+        ranks after it too, conditions or not) and its routes need no step each."""
+        routes, actual, similar = self._routes, self._actual, self._similar or []
+        count, shift = len(similar), self._shift
+        best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
+        bound: tuple[float, tuple[int, int], int] | None = None
+        fixed = True
+        start = 0
+        floors = _SHIFTED if shift else _UNSHIFTED
+        while start < count:
+            similar_to = similar[start][1]
+            found = floors.get(similar_to)
+            if found is None:
+                found = _floor(floors, similar[start][0], actual, shift, similar_to)
+            where, least = found
+            if bound is not None and least > bound[0]:
+                break  # this run, and every one after it, ranks after the limit-th
+            end = start + 1
+            while end < count and similar[end][1] == similar_to:
+                end += 1
+            run = [(routes[place].key, place) for _, _, place in similar[start:end]]
+            start = end
+            if len(run) > 1:
+                run.sort()
+            for key, place in run:
+                if bound is not None and (least, key, place) > bound:
+                    break  # so do the rest of the run: later keys, the same floor
+                route = routes[place]
+                if route.conditions is None and route.remaining is None:
+                    # Its floor is its distance: the same terms, and at most 0.8.
+                    miss = _assess(view, route, where, least)
+                else:
+                    miss = _assess(view, route, where)
+                    fixed = False
+                insort(best, (miss.distance, key, place, miss))
+                if len(best) >= limit:
+                    del best[limit:]
+                    bound = best[-1][:3]
+        ranked = [miss for *_, miss in best]
+        if fixed:
+            self._kept = (limit, ranked)
+        return ranked
 
     def rank(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
         """`rank_near_misses` of these routes; `view` has the pool's method and path."""
@@ -244,13 +298,14 @@ class Pool:
         best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         if limit <= 0:
             return []
+        if self._similar is not None:
+            return self._rank_similar(view, limit)
         routes = self._routes
         fixed = True
         seen = least = -1.0  # the last floor rounded, and its rounding
         #: (distance, key, place) of the limit-th best, once `limit` are kept.
         bound: tuple[float, tuple[int, int], int] | None = None
-        steps = self._steps if self._similar is None else self._by_similarity()
-        for floor, where, place in steps:
+        for floor, where, place in self._steps:
             if floor != seen:  # ties on the floor are many among neighbours
                 seen, least = floor, round(floor, 4)
             route = routes[place]

@@ -251,6 +251,7 @@ class Pool:
         ranks after it too, conditions or not) and its routes need no step each."""
         routes, actual, similar = self._routes, self._actual, self._similar or []
         count, shift = len(similar), self._shift
+        path, method = view.path, view.method
         best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         bound: tuple[float, tuple[int, int], int] | None = None
         fixed = True
@@ -276,8 +277,15 @@ class Pool:
                     break  # so do the rest of the run: later keys, the same floor
                 route = routes[place]
                 if route.conditions is None and route.remaining is None:
-                    # Its floor is its distance: the same terms, and at most 0.8.
-                    miss = _assess(view, route, where, least)
+                    # `_assess` of a route no path matches, whose method differs when
+                    # `shift` (every route's does): its floor is its distance.
+                    diffs = [wire.Diff(field="path", expected=route.pattern.source, actual=path)]
+                    if shift:
+                        other = route.method or ""  # never None: shifted, it differs
+                        diffs.insert(0, wire.Diff(field="method", expected=other, actual=method))
+                    miss = wire.NearMiss(
+                        route_id=route.id, handler=route.handler, distance=least, diffs=diffs
+                    )
                 else:
                     miss = _assess(view, route, where)
                     fixed = False

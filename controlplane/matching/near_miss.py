@@ -265,11 +265,12 @@ class Pool:
             where, least = found
             if bound is not None and least > bound[0]:
                 break  # this run, and every one after it, ranks after the limit-th
-            end = start + 1
-            while end < count and similar[end][1] == similar_to:
-                end += 1
-            run = [(routes[place].key, place) for _, _, place in similar[start:end]]
-            start = end
+            run: list[tuple[tuple[int, int], int]] = []
+            for _, score, place in similar[start:]:
+                if score != similar_to:
+                    break
+                run.append((routes[place].key, place))
+            start += len(run)
             if len(run) > 1:
                 run.sort()
             for key, place in run:

@@ -70,6 +70,7 @@ _TIMES = 0.05
 #: The length of the longest common subsequence of two strings.
 _common = LCSseq.similarity
 _floor_of = itemgetter(0)
+_miss_of = itemgetter(3)
 _skeleton_of = attrgetter("pattern.skeleton")
 _method_of = attrgetter("method")
 #: The similarity as rapidfuzz computes it, 1 - the Indel distance / the lengths added:
@@ -294,7 +295,7 @@ class Pool:
                 if len(best) >= limit:
                     del best[limit:]
                     bound = best[-1][:3]
-        ranked = [miss for *_, miss in best]
+        ranked = list(map(_miss_of, best))
         if fixed:
             self._kept = (limit, ranked)
         return ranked
@@ -333,7 +334,7 @@ class Pool:
             if len(best) >= limit:
                 del best[limit:]
                 bound = best[-1][:3]
-        ranked = [miss for *_, miss in best]
+        ranked = list(map(_miss_of, best))
         if fixed:
             self._kept = (limit, ranked)
         return ranked

@@ -238,8 +238,10 @@ class JournalEntry(msgspec.Struct, gc=False):
         """An entry; its record is shared when the same one was recorded lately.
 
         Only records without per-request objects are shared (`shares`): no near misses
-        or origin answer, a short body. Path parameters are part of what is compared:
-        a template route hit on the same path again shares its record too.
+        or origin answer, a short body. A record with path parameters is shared only
+        with its route's next request when that is the same again (a template hit on
+        one path, polled): it never enters `_SHARED`, so a template hit with a new value
+        each time (a new id per request) hashes nothing and leaves no record behind.
         """
         shareable = shares(near_misses, origin, body_size)
         if shareable:
@@ -262,10 +264,11 @@ class JournalEntry(msgspec.Struct, gc=False):
             # for the key); a route replaced under its id may name them otherwise.
             if last is not None and last[0] == key and last[1].path_params == path_params:
                 return cls(seq, time_us, last[1])
-            shared = _SHARED.get(key)
-            if shared is not None and shared.path_params == path_params:
-                _remember_last(route_id, key, shared)
-                return cls(seq, time_us, shared)
+            if not path_params:
+                shared = _SHARED.get(key)
+                if shared is not None:
+                    _remember_last(route_id, key, shared)
+                    return cls(seq, time_us, shared)
         request = _Request(
             method,
             path,
@@ -284,9 +287,10 @@ class JournalEntry(msgspec.Struct, gc=False):
             origin,
         )
         if shareable:
-            if len(_SHARED) >= _SHARED_LIMIT:
-                _SHARED.clear()
-            _SHARED[key] = request
+            if not path_params:
+                if len(_SHARED) >= _SHARED_LIMIT:
+                    _SHARED.clear()
+                _SHARED[key] = request
             _remember_last(route_id, key, request)
         return cls(seq, time_us, request)
 

@@ -96,6 +96,19 @@ def test_path_parameters_are_shared_only_with_the_same_parameters() -> None:
     assert [entry.path_params for entry in journal] == sent
 
 
+def test_a_record_with_path_parameters_is_shared_only_with_its_routes_next_request() -> None:
+    journal = Journal("s", 20)
+    sent = [("/items/1", "1"), ("/items/2", "2"), ("/items/1", "1"), ("/items/1", "1")]
+    entries = [_record(journal, path=path, path_params={"id": id_}) for path, id_ in sent]
+    records = [entry.request for entry in entries]
+    # Not kept by value (a new id each request would fill the table): only the last.
+    assert records[2] is not records[0]
+    assert records[3] is records[2]
+    assert [(entry.path, entry.path_params) for entry in journal] == [
+        (path, {"id": id_}) for path, id_ in sent
+    ]
+
+
 def test_a_body_cut_to_the_limit_is_shared_only_with_the_same_whole_length() -> None:
     journal = Journal("s", 10, body_limit=2)
     cut = _record(journal, body=b"abc")

@@ -175,9 +175,10 @@ class _Request(msgspec.Struct, frozen=True, gc=False):
 #: like the proxy's decoded-header cache: cleared when full (entries keep theirs).
 _SHARED: dict[tuple[object, ...], _Request] = {}
 _SHARED_LIMIT = 4096
-#: The last shared record's key and record, by route id (None: unmatched), asked first:
-#: a route answering the same request again finds it with one comparison of the keys,
-#: not hashing the request's header bytes and body for `_SHARED` (bounded the same way).
+#: The last shareable record's key and record, by route id (None: unmatched), asked
+#: first: a route answering the same request again finds it with one comparison of the
+#: keys, not hashing the request's header bytes and body for `_SHARED` (bounded the
+#: same way). The only sharing a record with path parameters gets (never in `_SHARED`).
 _LAST: dict[str | None, tuple[tuple[object, ...], _Request]] = {}
 #: The path parameters of every record without any; never mutated.
 _NO_PARAMS: dict[str, str] = {}

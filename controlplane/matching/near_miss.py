@@ -151,6 +151,20 @@ _SHIFTED: dict[float, tuple[float, float]] = {}
 _FLOORS = 4096  # entries each keeps, at most (then it starts again)
 
 
+#: A near miss kept by a ranking, with what orders it: (distance, key, place, miss).
+_Kept = tuple[float, tuple[int, int], int, wire.NearMiss]
+
+
+def _keep(best: list[_Kept], kept: _Kept, limit: int) -> tuple[float, tuple[int, int], int] | None:
+    """Put `kept` in its place in `best` (sorted), at most `limit` staying; the
+    (distance, key, place) of the limit-th best once there are `limit`, else None."""
+    insort(best, kept)
+    if len(best) < limit:
+        return None
+    del best[limit:]
+    return best[-1][:3]
+
+
 def _floor(
     floors: dict[float, tuple[float, float]], skeleton: str, actual: str, shift: float, key: float
 ) -> tuple[float, float]:
@@ -253,7 +267,7 @@ class Pool:
         routes, actual, similar = self._routes, self._actual, self._similar or []
         count, shift = len(similar), self._shift
         path, method = view.path, view.method
-        best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
+        best: list[_Kept] = []
         bound: tuple[float, tuple[int, int], int] | None = None
         fixed = True
         start = 0
@@ -291,10 +305,12 @@ class Pool:
                 else:
                     miss = _assess(view, route, where)
                     fixed = False
-                insort(best, (miss.distance, key, place, miss))
-                if len(best) >= limit:
-                    del best[limit:]
-                    bound = best[-1][:3]
+                bound = _keep(best, (miss.distance, key, place, miss), limit)
+        return self._ranked(best, limit, fixed)
+
+    def _ranked(self, best: list[_Kept], limit: int, fixed: bool) -> list[wire.NearMiss]:
+        """The near misses of `best`, kept for the next call when `fixed` (the ranking
+        read no condition and no `times`)."""
         ranked = list(map(_miss_of, best))
         if fixed:
             self._kept = (limit, ranked)
@@ -305,11 +321,11 @@ class Pool:
         kept = self._kept
         if kept is not None and kept[0] == limit:
             return kept[1]
-        best: list[tuple[float, tuple[int, int], int, wire.NearMiss]] = []
         if limit <= 0:
             return []
         if self._similar is not None:
             return self._rank_similar(view, limit)
+        best: list[_Kept] = []
         routes = self._routes
         fixed = True
         seen = least = -1.0  # the last floor rounded, and its rounding
@@ -330,14 +346,8 @@ class Pool:
             else:
                 miss = _assess(view, route, where)
                 fixed = False
-            insort(best, (miss.distance, route.key, place, miss))
-            if len(best) >= limit:
-                del best[limit:]
-                bound = best[-1][:3]
-        ranked = list(map(_miss_of, best))
-        if fixed:
-            self._kept = (limit, ranked)
-        return ranked
+            bound = _keep(best, (miss.distance, route.key, place, miss), limit)
+        return self._ranked(best, limit, fixed)
 
 
 def rank_near_misses(

@@ -4,7 +4,8 @@ Run: `.venv/bin/python benchmarks/matching_micro.py` (all scenarios, interleaved
 µs per request and the ratio to 1 route). It drives the real `MockHandler` as
 `hot_path_micro.py` does (prebuilt aiohttp requests, a full journal that evicts one
 entry per request) on the suite's setups (`setups.py`): 1 route, the conditions POST
-(4 routes on `/orders`, the request matching the 4th), 10,000 template routes (the
+(4 routes on `/orders`, the request matching the 4th), the same POST to one route
+without conditions (`post_plain`), 10,000 template routes (the
 last declared hit), 100 sessions served round-robin through `/_s/{id}`, and an
 unmatched GET at 10,000 exact routes (answered 404 with near misses), on one path and
 on a new path each request.
@@ -38,6 +39,7 @@ from setups import (
     SESSIONS,
     condition_routes,
     exact_routes,
+    plain_post_route,
 )
 from setups import one_route as one_route_spec
 from setups import template_routes as template_route_specs
@@ -64,6 +66,12 @@ def _one_route(journal: int) -> SessionStore:
 def _conditions(journal: int) -> SessionStore:
     store = SessionStore(journal)
     store.default.add_routes(_routes(condition_routes()))
+    return store
+
+
+def _post_plain(journal: int) -> SessionStore:
+    store = SessionStore(journal)
+    store.default.add_routes(_routes([plain_post_route()]))
     return store
 
 
@@ -140,6 +148,9 @@ SCENARIOS: dict[
     # than the near-miss pools kept), as setups.py's cp_unmatched_10k(_paths).
     "10k_unmatched": (_exact, _get(f"/items/{ROUTES - 1}x"), 404),
     "10k_unmatched_paths": (_exact, lambda i: _get(f"/items/{i % ROUTES}x")(i), 404),
+    # The conditions POST to one route asking nothing of it (setups.py's cp_post_plain):
+    # the floor the conditions are measured from.
+    "post_plain": (_post_plain, _post, 201),
 }
 
 

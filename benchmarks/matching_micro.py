@@ -5,10 +5,10 @@ Run: `.venv/bin/python benchmarks/matching_micro.py` (all scenarios, interleaved
 `hot_path_micro.py` does (prebuilt aiohttp requests, a full journal that evicts one
 entry per request) on the suite's setups (`setups.py`): 1 route, the conditions POST
 (4 routes on `/orders`, the request matching the 4th), the same POST to one route
-without conditions (`post_plain`), 10,000 template routes (the
-last declared hit), 100 sessions served round-robin through `/_s/{id}`, and an
-unmatched GET at 10,000 exact routes (answered 404 with near misses), on one path and
-on a new path each request.
+without conditions (`post_plain`), 10,000 template routes (the last declared hit; on
+one path, then a new id each request), 100 sessions served round-robin through
+`/_s/{id}`, and an unmatched GET at 10,000 exact routes (answered 404 with near
+misses), on one path and on a new path each request.
 
 `--scenario NAME --handled N` builds `--count` requests of one scenario (2,000) and
 handles the first N, untimed: run it under `valgrind --tool=cachegrind --cache-sim=no`
@@ -143,6 +143,9 @@ SCENARIOS: dict[
     "1_route": (_one_route, _get("/hello"), 200),
     "conditions": (_conditions, _post, 201),
     "10k_template": (_templates, _get(f"/svc{ROUTES - 1}/items/42"), 200),
+    # The same routes, a new id each request (as lua/template_ids.lua): nothing kept
+    # from one request helps the next, and each journal record is new.
+    "10k_template_ids": (_templates, lambda i: _get(f"/svc{ROUTES - 1}/items/{i}")(i), 200),
     "100_sessions": (_sessions, _round_robin, 200),
     # Unmatched at 10,000 exact routes: one path, then a new path each request (more
     # than the near-miss pools kept), as setups.py's cp_unmatched_10k(_paths).

@@ -11,9 +11,11 @@ journals (`benchmarks/full_journals.py`). Records are untracked `msgspec.Struct`
 it). A record without per-request parts (near misses, an origin answer, a body over
 256 bytes) is shared with every equal one recorded lately, path parameters included,
 so a journal full of the same request costs 24 bytes per entry (two ints and a pointer;
-`benchmarks/journal_memory.py`). A `JournalEntry` is built only when someone reads
-the journal, and nothing is decoded twice: the `RequestView` that matching used is
-rebuilt then, and the wire shape (`RecordedRequest`) only then too.
+`benchmarks/journal_memory.py`). A record of its own (a new id each request) keeps
+the header tuple of the record before it when the headers are the same. A
+`JournalEntry` is built only when someone reads the journal, and nothing is decoded
+twice: the `RequestView` that matching used is rebuilt then, and the wire shape
+(`RecordedRequest`) only then too.
 
 An entry keeps at most `--journal-body-limit` bytes of its body (the mock port cuts it
 when it records) and the body's full length, so a journal's memory is bounded by its
@@ -180,6 +182,12 @@ _SHARED_LIMIT = 4096
 #: keys, not hashing the request's header bytes and body for `_SHARED` (bounded the
 #: same way). The only sharing a record with path parameters gets (never in `_SHARED`).
 _LAST: dict[str | None, tuple[tuple[object, ...], _Request]] = {}
+#: The header tuple of the last record built: a request with the same headers (a
+#: client sends the same ones again, whatever the path) keeps it instead of its own,
+#: so a record that cannot be shared (a new id each request) holds no header tuples
+#: of its own, which the collector would walk and evicting would free, long after
+#: the request, from memory the core no longer holds.
+_HEADERS: list[RawHeaders] = [()]
 #: The path parameters of every record without any; never mutated.
 _NO_PARAMS: dict[str, str] = {}
 #: Bodies up to this long are shared with their request; longer ones are kept per entry.
@@ -195,12 +203,6 @@ def shares(near_misses: object, origin: object, body_size: int) -> bool:
 
 #: What a journal's record slots not yet used hold.
 _VACANT = _Request("", "", "", (), b"", 0, None, None, _NO_PARAMS, 0, "", 0.0, None, None, None)
-
-
-def _remember_last(route_id: str | None, key: tuple[object, ...], request: _Request) -> None:
-    if len(_LAST) >= _SHARED_LIMIT:
-        _LAST.clear()
-    _LAST[route_id] = (key, request)
 
 
 class JournalEntry(msgspec.Struct, gc=False):
@@ -244,6 +246,11 @@ class JournalEntry(msgspec.Struct, gc=False):
         one path, polled): it never enters `_SHARED`, so a template hit with a new value
         each time (a new id per request) hashes nothing and leaves no record behind.
         """
+        seen = _HEADERS[0]
+        if raw_headers == seen:  # differing ones: compared up to their first difference
+            raw_headers = seen
+        else:
+            _HEADERS[0] = raw_headers
         shareable = shares(near_misses, origin, body_size)
         if shareable:
             key = (
@@ -265,34 +272,37 @@ class JournalEntry(msgspec.Struct, gc=False):
             # for the key); a route replaced under its id may name them otherwise.
             if last is not None and last[0] == key and last[1].path_params == path_params:
                 return cls(seq, time_us, last[1])
-            if not path_params:
-                shared = _SHARED.get(key)
-                if shared is not None:
-                    _remember_last(route_id, key, shared)
-                    return cls(seq, time_us, shared)
-        request = _Request(
-            method,
-            path,
-            query_string,
-            raw_headers,
-            body,
-            body_size,
-            route_id,
-            handler,
-            path_params if path_params else _NO_PARAMS,
-            status,
-            response_type,
-            delay_ms,
-            error,
-            near_misses,
-            origin,
-        )
+            found = None if path_params else _SHARED.get(key)
+        else:
+            found = None
+        request = found
+        if request is None:
+            request = _Request(
+                method,
+                path,
+                query_string,
+                raw_headers,
+                body,
+                body_size,
+                route_id,
+                handler,
+                path_params if path_params else _NO_PARAMS,
+                status,
+                response_type,
+                delay_ms,
+                error,
+                near_misses,
+                origin,
+            )
         if shareable:
-            if not path_params:
+            if found is None and not path_params:
                 if len(_SHARED) >= _SHARED_LIMIT:
                     _SHARED.clear()
                 _SHARED[key] = request
-            _remember_last(route_id, key, request)
+            # Remembered in place, not through a function: a new id each request pays it.
+            if len(_LAST) >= _SHARED_LIMIT:
+                _LAST.clear()
+            _LAST[route_id] = (key, request)
         return cls(seq, time_us, request)
 
     @property

@@ -109,6 +109,31 @@ def test_a_record_with_path_parameters_is_shared_only_with_its_routes_next_reque
     ]
 
 
+def _fresh_headers(host: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """A header tuple of new objects, as aiohttp parses one per request."""
+    return tuple([(bytes(bytearray(b"Host")), bytes(bytearray(host)))])
+
+
+def test_records_of_their_own_keep_one_header_tuple_while_the_headers_repeat() -> None:
+    journal = Journal("s", 20)
+    hosts = [b"a:1", b"a:1", b"b:2", b"b:2", b"a:1"]
+    # A new id each request: no record can be shared, the header tuple can.
+    entries = [
+        _record(
+            journal,
+            path=f"/items/{i}",
+            path_params={"id": str(i)},
+            raw_headers=_fresh_headers(host),
+        )
+        for i, host in enumerate(hosts)
+    ]
+    held = [entry.raw_headers for entry in entries]
+    assert held[1] is held[0] and held[3] is held[2]
+    assert held[2] is not held[0] and held[4] is not held[0]
+    assert [entry.raw_headers for entry in journal] == [((b"Host", host),) for host in hosts]
+    assert [entry.view.headers["Host"] for entry in journal] == [h.decode() for h in hosts]
+
+
 def test_a_body_cut_to_the_limit_is_shared_only_with_the_same_whole_length() -> None:
     journal = Journal("s", 10, body_limit=2)
     cut = _record(journal, body=b"abc")

@@ -180,6 +180,11 @@ class _Shape:
         return self.pick_key(["", *prefix])
 
 
+def _conditional(route: CompiledRoute) -> bool:
+    """Whether near misses must read `route`'s conditions or `times` (not a plain route)."""
+    return route.conditions is not None or route.spec.times is not None
+
+
 def _shape_of(prefix: tuple[str | None, ...]) -> tuple[int, tuple[int, ...]]:
     """The shape of a simple template's prefix: its size and parameters' places."""
     return len(prefix), tuple(i for i, segment in enumerate(prefix, 1) if segment is None)
@@ -310,6 +315,11 @@ class RouteTable:
         self._by_source: _Routes = []
         self._skeletons: list[str] = []
         self._methods: list[str | None] = []
+        self._keys: list[tuple[int, int]] = []
+        #: Routes by method (None: any), and how many have conditions or `times`: what
+        #: a pool of neighbours needs to know of them, known here, not per request.
+        self._method_counts: dict[str | None, int] = {}
+        self._conditional = 0
         self._pools: dict[tuple[str, str], Pool] = {}
         #: Path -> its hits, for tables with tails or regexes (whose lookups are a trie
         #: walk and regex matches); any change to the routes empties it, and so does
@@ -354,6 +364,10 @@ class RouteTable:
         self._by_source.insert(at, route)
         self._skeletons.insert(at, route.pattern.skeleton)
         self._methods.insert(at, route.method)
+        self._keys.insert(at, route.key)
+        counts = self._method_counts
+        counts[route.method] = counts.get(route.method, 0) + 1
+        self._conditional += _conditional(route)
         if route.pattern.kind == "template":
             self._templates += 1
             self._tailed += route.pattern.tail_source is not None
@@ -373,6 +387,12 @@ class RouteTable:
         del self._by_source[at]
         del self._skeletons[at]
         del self._methods[at]
+        del self._keys[at]
+        counts = self._method_counts
+        counts[route.method] -= 1
+        if not counts[route.method]:
+            del counts[route.method]
+        self._conditional -= _conditional(route)
         if bucket:
             return
         if pattern.kind == "exact":
@@ -602,11 +622,12 @@ class RouteTable:
         if len(self._by_id) <= _SMALL_TABLE:
             return Pool(view.method, view.path, self._by_id.values(), matching)
         at = bisect_left(self._sources, view.path)
-        near = slice(max(0, at - _NEIGHBOURS), at + _NEIGHBOURS)
-        neighbours = self._by_source[near]
+        start, stop = max(0, at - _NEIGHBOURS), at + _NEIGHBOURS
         if not hits:  # the neighbours alone, each route once
-            skeletons, methods = self._skeletons[near], self._methods[near]
-            return Pool(view.method, view.path, neighbours, matching, skeletons, methods)
+            columns = (self._by_source, self._skeletons, self._methods, self._keys)
+            kinds, plain = self._method_counts, not self._conditional
+            return Pool.neighbours(view.method, view.path, columns, start, stop, kinds, plain)
+        neighbours = self._by_source[start:stop]
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []

@@ -48,7 +48,7 @@ route of the pool gives.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Container, Iterable
+from collections.abc import Collection, Container, Iterable, Sequence
 from operator import attrgetter, itemgetter
 
 from rapidfuzz.distance import Indel, LCSseq
@@ -151,6 +151,11 @@ _SHIFTED: dict[float, tuple[float, float]] = {}
 _FLOORS = 4096  # entries each keeps, at most (then it starts again)
 
 
+#: A table's sorted columns (`RouteTable`): routes, their skeletons, methods and keys.
+_Columns = tuple[
+    Sequence[CompiledRoute], Sequence[str], Sequence[str | None], Sequence[tuple[int, int]]
+]
+
 #: A near miss kept by a ranking, with what orders it: (distance, key, place, miss).
 _Kept = tuple[float, tuple[int, int], int, wire.NearMiss]
 
@@ -188,7 +193,7 @@ class Pool:
     same object, so a caller may keep what it derived from it (`controlplane.no_route`).
     """
 
-    __slots__ = ("_actual", "_kept", "_routes", "_shift", "_similar", "_steps")
+    __slots__ = ("_actual", "_kept", "_keys", "_offset", "_routes", "_shift", "_similar", "_steps")
 
     def __init__(
         self,
@@ -196,13 +201,9 @@ class Pool:
         path: str,
         routes: Iterable[CompiledRoute],
         matching: Container[str] | None = None,
-        skeletons: list[str] | None = None,
-        methods: list[str | None] | None = None,
     ) -> None:
         """`matching`, when given, holds the ids of the routes whose path matches `path`
-        (the table's index found them): no route's pattern is matched again.
-        `skeletons` and `methods`, when given, are the routes' path skeletons and
-        methods, in their order (the table keeps them beside its routes)."""
+        (the table's index found them): no route's pattern is matched again."""
         # The floor of a route, a distance `assess` cannot go below: its method and
         # path terms (conditions and `times` count 0, so the floors outlive calls),
         # added in any order: floating point addition commutes, and adding more cannot
@@ -210,7 +211,13 @@ class Pool:
         # distance below it. Rounded as a distance only when the ranking reaches it.
         # The path's term is `_where`, inline (a call per route costs as much again):
         # skeletons hold their compared characters only.
-        self._routes = routes = list(routes)
+        self._routes: Sequence[CompiledRoute] = list(routes)
+        routes = self._routes
+        #: Where the pool's routes start in `_routes` (`neighbours`: the table's list).
+        self._offset = 0
+        #: The routes' (priority, order) keys, by their place in `_routes`, when every
+        #: route has neither conditions nor `times` (`neighbours`): `_rank_plain`.
+        self._keys: Sequence[tuple[int, int]] | None = None
         self._actual = actual = path[:_COMPARED]
         size = len(actual)
         #: (limit, its ranking) when that ranking read no condition and no `times`.
@@ -221,7 +228,7 @@ class Pool:
         self._similar: list[tuple[str, float, int]] | None = None
         self._steps: list[tuple[float, float | None, int]] = []
         self._shift = 0.0  # the method's term, when it is every route's
-        kinds = set(map(_method_of, routes) if methods is None else methods)
+        kinds = set(map(_method_of, routes))
         if (
             size
             and matching is not None
@@ -234,8 +241,7 @@ class Pool:
             # distinct floats, and equal ones the same floor: the floor is computed
             # once for each distinct similarity the ranking reaches (`_by_similarity`).
             self._shift = 0.0 if kinds <= {None, method} else _METHOD
-            if skeletons is None:
-                skeletons = list(map(_skeleton_of, routes))
+            skeletons = list(map(_skeleton_of, routes))
             self._similar = _extract(actual, skeletons, scorer=_SIMILARITY, limit=None)
             return
         steps = self._steps
@@ -259,13 +265,97 @@ class Pool:
         # tie and judges each tied route by its own key and place.
         steps.sort(key=_floor_of)
 
+    @classmethod
+    def neighbours(
+        cls,
+        method: str,
+        path: str,
+        table: _Columns,
+        start: int,
+        stop: int,
+        kinds: Collection[str | None],
+        plain: bool,
+    ) -> Pool:
+        """The pool of `table`'s routes from `start` to `stop` (sorted columns: routes,
+        skeletons, methods, keys), none of whose paths matches `path`. `kinds` holds
+        every method of the table's routes, `plain` says none has conditions or `times`:
+        facts of the table, known when its routes change, so a pool of one method's
+        routes needs no set of the slice's methods, and a plain one reads no route
+        object until it builds the near misses it keeps (`_rank_plain`)."""
+        routes, skeletons, methods, keys = table
+        actual = path[:_COMPARED]
+        if len(kinds) == 1:
+            shift: float | None = 0.0 if None in kinds or method in kinds else _METHOD
+        else:
+            seen = set(methods[start:stop])
+            same = {None, method}
+            shift = 0.0 if seen <= same else None if seen & same else _METHOD
+        if not actual or shift is None:
+            return cls(method, path, routes[start:stop], ())
+        pool = cls.__new__(cls)
+        pool._routes, pool._offset, pool._actual = routes, start, actual
+        pool._keys = keys if plain else None
+        pool._kept, pool._steps, pool._shift = None, [], shift
+        pool._similar = _extract(actual, skeletons[start:stop], scorer=_SIMILARITY, limit=None)
+        return pool
+
+    def _rank_plain(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
+        """`rank` of a pool rapidfuzz ordered whose routes have no conditions and no
+        `times`: each distance is its rounded floor, so the routes are taken a group of
+        equal distances at a time (in rapidfuzz's order, every later group ranks after
+        it), by key within the group, until `limit` are taken; only those are read."""
+        keys, offset, similar = self._keys or (), self._offset, self._similar or []
+        shift, actual = self._shift, self._actual
+        floors = _SHIFTED if shift else _UNSHIFTED
+        taken: list[tuple[float, int]] = []  # (distance, place) of the routes kept
+        count = len(similar)
+        i = 0
+        while i < count and len(taken) < limit:
+            skeleton, score, place = similar[i]
+            found = floors.get(score)
+            if found is None:
+                found = _floor(floors, skeleton, actual, shift, score)
+            least = found[1]
+            group = [(keys[offset + place], place)]
+            i += 1
+            while i < count:
+                skeleton, other, place = similar[i]
+                if other != score:  # a new similarity: the same group if it rounds the same
+                    found = floors.get(other)
+                    if found is None:
+                        found = _floor(floors, skeleton, actual, shift, other)
+                    if found[1] != least:
+                        break
+                    score = other
+                group.append((keys[offset + place], place))
+                i += 1
+            if len(group) > 1:
+                group.sort()  # keys are unique: a place never decides
+            for _, place in group[: limit - len(taken)]:
+                taken.append((least, place))
+        routes, path, method = self._routes, view.path, view.method
+        ranked = []
+        for distance, place in taken:
+            route = routes[offset + place]
+            diffs = [wire.Diff(field="path", expected=route.pattern.source, actual=path)]
+            if shift:
+                other_method = route.method or ""  # never None: shifted, it differs
+                diffs.insert(0, wire.Diff(field="method", expected=other_method, actual=method))
+            ranked.append(
+                wire.NearMiss(
+                    route_id=route.id, handler=route.handler, distance=distance, diffs=diffs
+                )
+            )
+        self._kept = (limit, ranked)
+        return ranked
+
     def _rank_similar(self, view: RequestView, limit: int) -> list[wire.NearMiss]:
         """`rank` of a pool rapidfuzz ordered (`_similar`), a run of equal similarities
         at a time: the run's routes share a floor, and are taken by (key, place), so
         the first that ranks after the limit-th best ends the run (every later one
         ranks after it too, conditions or not) and its routes need no step each."""
         routes, actual, similar = self._routes, self._actual, self._similar or []
-        count, shift = len(similar), self._shift
+        count, shift, offset = len(similar), self._shift, self._offset
         path, method = view.path, view.method
         best: list[_Kept] = []
         bound: tuple[float, tuple[int, int], int] | None = None
@@ -284,14 +374,14 @@ class Pool:
             for _, score, place in similar[start:]:
                 if score != similar_to:
                     break
-                run.append((routes[place].key, place))
+                run.append((routes[offset + place].key, place))
             start += len(run)
             if len(run) > 1:
                 run.sort()
             for key, place in run:
                 if bound is not None and (least, key, place) > bound:
                     break  # so do the rest of the run: later keys, the same floor
-                route = routes[place]
+                route = routes[offset + place]
                 if route.conditions is None and route.remaining is None:
                     # `_assess` of a route no path matches, whose method differs when
                     # `shift` (every route's does): its floor is its distance.
@@ -324,6 +414,8 @@ class Pool:
         if limit <= 0:
             return []
         if self._similar is not None:
+            if self._keys is not None:
+                return self._rank_plain(view, limit)
             return self._rank_similar(view, limit)
         best: list[_Kept] = []
         routes = self._routes

@@ -2,8 +2,9 @@
 route came closest and how, with the near misses (`wire.NoRouteBody`).
 
 A route table gives the same near-miss list object again while its ranking cannot
-change (`matching.near_miss.Pool`: a request that misses again, the routes it was
-near having no conditions and no `times`). The answer to such a list is the same
+change (`matching.near_miss.Pool`: from the third request that misses on the same
+method and path, the routes it was near having no conditions and no `times`; a path
+that missed once keeps no pool). The answer to such a list is the same
 bytes every time, so it is encoded once, on the second request that brings it, and
 sent in one write (`responses.one_write.Canned`); a list seen once is only noted, so
 a request with a new path pays a dict lookup for it, not an encoding it will not reuse,

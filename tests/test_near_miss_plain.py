@@ -11,7 +11,7 @@ from bisect import bisect_left
 
 import pytest
 
-from controlplane.matching import CompiledRoute, assess
+from controlplane.matching import CompiledRoute, RouteTable, assess
 from tests.matching_support import every_route_assessed, route, table, view
 
 
@@ -119,3 +119,26 @@ def test_a_slice_of_one_method_in_a_table_of_several_is_ranked_by_similarity() -
             pool = _neighbours(every, path)
             for limit in (1, 3, 12):
                 assert t.near_misses(request, limit) == every_route_assessed(request, pool, limit)
+
+
+def test_a_path_that_misses_once_keeps_no_pool_and_one_that_misses_again_does() -> None:
+    t = table(*(route(f"r{i}", i, path=f"/items/{i}") for i in range(60)))
+    request = view("GET", "/items/7x")
+    first = t.near_misses(request)
+    assert t._pools == {}
+    second = t.near_misses(request)
+    assert second == first and second is not first
+    assert list(t._pools) == [("GET", "/items/7x")]
+    assert t.near_misses(request) is second  # the kept pool's ranking, given again
+    t.add(route("new", 99, path="/items/77"))  # any change drops the pools
+    assert t._pools == {}
+
+
+def test_the_misses_noted_once_are_bounded() -> None:
+    t = RouteTable()
+    for i in range(60):
+        t.add(route(f"r{i}", i, path=f"/items/{i}"))
+    for i in range(1000):
+        t.near_misses(view("GET", f"/items/{i}x"))
+    assert len(t._missed) <= 256
+    assert t._pools == {}

@@ -53,6 +53,8 @@ _PATH_POOL = 100
 #: Near-miss pools kept, by (method, path), for requests that miss again; any change to
 #: the routes drops them all, the oldest goes first when full.
 _POOLS = 64
+#: (method, path) of misses noted once (`RouteTable.near_misses`), at most.
+_MISSED = 256
 #: Paths whose index hits a table with tails or regexes keeps, emptied when full, and
 #: the longest path kept: at most about 150 kB per table.
 _HIT_CACHE = 256
@@ -321,6 +323,9 @@ class RouteTable:
         self._method_counts: dict[str | None, int] = {}
         self._conditional = 0
         self._pools: dict[tuple[str, str], Pool] = {}
+        #: (method, path) of misses seen once, whose pool was not kept: a path that
+        #: misses once costs no pool kept and none evicted (emptied when full).
+        self._missed: dict[tuple[str, str], None] = {}
         #: Path -> its hits, for tables with tails or regexes (whose lookups are a trie
         #: walk and regex matches); any change to the routes empties it, and so does
         #: filling it.
@@ -605,16 +610,24 @@ class RouteTable:
         Examines a small pool, never every route of a large table: routes whose path
         matches (those with the request's method first, at most 100), the routes whose
         path sources sort next to the request path, and every route of a table of 50
-        or fewer. The pool, with what it knows of the path, is kept for the next miss
-        with the same method and path (the last 64, until the routes change).
+        or fewer. A method and path that miss a second time keep their pool, with what
+        it knows of the path, for the misses after (the last 64, until the routes
+        change); one that misses once is only noted, so a new path each request keeps
+        and evicts no pool.
         """
         signature = (view.method, view.path)
         pool = self._pools.get(signature)
         if pool is None:
-            if len(self._pools) >= _POOLS:
-                del self._pools[next(iter(self._pools))]
             pool = self._pool(view, self._hits(view.path))
-            self._pools[signature] = pool
+            missed = self._missed
+            if signature in missed:
+                if len(self._pools) >= _POOLS:
+                    del self._pools[next(iter(self._pools))]
+                self._pools[signature] = pool
+            else:
+                if len(missed) >= _MISSED:
+                    missed.clear()
+                missed[signature] = None
         return pool.rank(view, limit)
 
     def _pool(self, view: RequestView, hits: list[_Hit]) -> Pool:

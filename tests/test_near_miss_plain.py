@@ -142,3 +142,21 @@ def test_the_misses_noted_once_are_bounded() -> None:
         t.near_misses(view("GET", f"/items/{i}x"))
     assert len(t._missed) <= 256
     assert t._pools == {}
+
+
+def test_keys_of_any_priority_and_newest_first_orders_rank_as_the_pairs() -> None:
+    # The table compares a route's (priority, order) as one int: WireMock's dialect
+    # declares newest first (orders 0, -1, -2, ...), and a priority may be any int.
+    rng = random.Random(23)
+    priorities = [-(2**70), -3, 0, 1, 5, 2**70]
+    routes = [
+        route(f"r{i}", -997 * i, path=f"/items/{i}", priority=rng.choice(priorities))
+        for i in range(300)
+    ]
+    t = table(*routes)
+    for i in range(0, 300, 7):
+        path = f"/items/{i}x"
+        request = view("GET", path)
+        for limit in (1, 3, 12):
+            expected = every_route_assessed(request, _neighbours(routes, path), limit)
+            assert t.near_misses(request, limit) == expected, (path, limit)

@@ -182,6 +182,14 @@ class _Shape:
         return self.pick_key(["", *prefix])
 
 
+def _rank(route: CompiledRoute) -> int:
+    """`route.key`, (priority, order), as one int in the same order (any priority; an
+    order is a count of routes, far below 2**63 either way), for near misses to
+    compare."""
+    priority, order = route.key
+    return (priority << 64) + order
+
+
 def _conditional(route: CompiledRoute) -> bool:
     """Whether near misses must read `route`'s conditions or `times` (not a plain route)."""
     return route.conditions is not None or route.spec.times is not None
@@ -317,7 +325,7 @@ class RouteTable:
         self._by_source: _Routes = []
         self._skeletons: list[str] = []
         self._methods: list[str | None] = []
-        self._keys: list[tuple[int, int]] = []
+        self._keys: list[int] = []
         #: Routes by method (None: any), and how many have conditions or `times`: what
         #: a pool of neighbours needs to know of them, known here, not per request.
         self._method_counts: dict[str | None, int] = {}
@@ -369,7 +377,7 @@ class RouteTable:
         self._by_source.insert(at, route)
         self._skeletons.insert(at, route.pattern.skeleton)
         self._methods.insert(at, route.method)
-        self._keys.insert(at, route.key)
+        self._keys.insert(at, _rank(route))
         counts = self._method_counts
         counts[route.method] = counts.get(route.method, 0) + 1
         self._conditional += _conditional(route)
@@ -630,17 +638,22 @@ class RouteTable:
                 missed[signature] = None
         return pool.rank(view, limit)
 
+    def _near(self, path: str) -> tuple[int, int]:
+        """Where the routes whose sources sort next to `path` start and stop."""
+        at = bisect_left(self._sources, path)
+        return max(0, at - _NEIGHBOURS), at + _NEIGHBOURS
+
     def _pool(self, view: RequestView, hits: list[_Hit]) -> Pool:
-        matching = {route.id for routes, _, _ in hits for route in routes}
-        if len(self._by_id) <= _SMALL_TABLE:
-            return Pool(view.method, view.path, self._by_id.values(), matching)
-        at = bisect_left(self._sources, view.path)
-        start, stop = max(0, at - _NEIGHBOURS), at + _NEIGHBOURS
-        if not hits:  # the neighbours alone, each route once
+        large = len(self._by_id) > _SMALL_TABLE
+        if large and not hits:  # the neighbours alone, each route once
+            start, stop = self._near(view.path)
             columns = (self._by_source, self._skeletons, self._methods, self._keys)
             kinds, plain = self._method_counts, not self._conditional
             return Pool.neighbours(view.method, view.path, columns, start, stop, kinds, plain)
-        neighbours = self._by_source[start:stop]
+        matching = {route.id for routes, _, _ in hits for route in routes}
+        if not large:
+            return Pool(view.method, view.path, self._by_id.values(), matching)
+        neighbours = self._by_source[slice(*self._near(view.path))]
         pool: dict[str, CompiledRoute] = {}
         same_method: _Routes = []
         other_method: _Routes = []

@@ -152,9 +152,7 @@ _FLOORS = 4096  # entries each keeps, at most (then it starts again)
 
 
 #: A table's sorted columns (`RouteTable`): routes, their skeletons, methods and keys.
-_Columns = tuple[
-    Sequence[CompiledRoute], Sequence[str], Sequence[str | None], Sequence[tuple[int, int]]
-]
+_Columns = tuple[Sequence[CompiledRoute], Sequence[str], Sequence[str | None], Sequence[int]]
 
 #: A near miss kept by a ranking, with what orders it: (distance, key, place, miss).
 _Kept = tuple[float, tuple[int, int], int, wire.NearMiss]
@@ -217,7 +215,7 @@ class Pool:
         self._offset = 0
         #: The routes' (priority, order) keys, by their place in `_routes`, when every
         #: route has neither conditions nor `times` (`neighbours`): `_rank_plain`.
-        self._keys: Sequence[tuple[int, int]] | None = None
+        self._keys: Sequence[int] | None = None
         self._actual = actual = path[:_COMPARED]
         size = len(actual)
         #: (limit, its ranking) when that ranking read no condition and no `times`.
@@ -304,8 +302,9 @@ class Pool:
         `times`: each distance is its rounded floor, so the routes are taken a group of
         equal distances at a time (in rapidfuzz's order, every later group ranks after
         it), by key within the group, until `limit` are taken; only those are read."""
-        keys, offset, similar = self._keys or (), self._offset, self._similar or []
+        offset, similar = self._offset, self._similar or []
         shift, actual = self._shift, self._actual
+        keys = (self._keys or [])[offset : offset + len(similar)]
         floors = _SHIFTED if shift else _UNSHIFTED
         taken: list[tuple[float, int]] = []  # (distance, place) of the routes kept
         count = len(similar)
@@ -316,7 +315,7 @@ class Pool:
             if found is None:
                 found = _floor(floors, skeleton, actual, shift, score)
             least = found[1]
-            group = [(keys[offset + place], place)]
+            group = [(keys[place], place)]
             i += 1
             while i < count:
                 skeleton, other, place = similar[i]
@@ -327,7 +326,7 @@ class Pool:
                     if found[1] != least:
                         break
                     score = other
-                group.append((keys[offset + place], place))
+                group.append((keys[place], place))
                 i += 1
             if len(group) > 1:
                 group.sort()  # keys are unique: a place never decides

@@ -76,6 +76,12 @@ class MockHandler:
         # Not a coroutine: it picks the session and hands aiohttp `answer`'s coroutine,
         # so the hot path pays no second coroutine frame.
         raw_path = request.raw_path
+        store = self.store
+        split = store.split_paths.get(raw_path)
+        if split is not None:
+            # A plain path under `/_s/{id}/` seen lately (`SessionStore.split`): nothing to
+            # decode or cut off, neither the proxy's form nor the admin's prefix.
+            return self.answer(request, split[0], split[2])
         if raw_path[0] != "/" and raw_path != "*":
             # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
             return self.proxy.serve(request)
@@ -90,7 +96,6 @@ class MockHandler:
             path = raw_path
         if self.admin is not None and path.startswith(ADMIN_PREFIX):
             return self.admin(request)
-        store = self.store
         if path.startswith(SESSION_PREFIX):
             split = store.split_paths.get(path)
             session, session_id, path = store.split(path) if split is None else split

@@ -371,8 +371,10 @@ class SessionStore:
         self.shared: SharedState | None = None
         self._sessions: dict[str, SessionState] = {}
         #: Mock paths under `/_s/{id}/` seen lately, each with what `split` gave for it:
-        #: a request to one of them pays one dict lookup for its session and its path.
-        #: Holds only existing sessions' paths: a deletion clears it.
+        #: a request to one of them pays one dict lookup for its session and its path,
+        #: by its raw request target before anything else is read of it. Holds only
+        #: existing sessions' paths without '%', '?' or '#' (a target equal to one is
+        #: that path, nothing to decode); a deletion clears it.
         self.split_paths: dict[str, tuple[SessionState, str, str]] = {}
         self.default = self._add(DEFAULT_SESSION, None)
 
@@ -435,14 +437,16 @@ class SessionStore:
     def split(self, path: str) -> tuple[SessionState | None, str, str]:
         """The session a mock path `/_s/{id}/rest` names (None if none), its id and the
         path as that session's routes see it (`/rest`), kept in `split_paths` when the
-        session exists."""
+        session exists and the path holds no '%', '?' or '#'."""
         end = path.find("/", _PREFIX_LEN)
         if end < 0:  # `/_s/{id}` alone: the session's root
             session_id, rest = path[_PREFIX_LEN:], "/"
         else:
             session_id, rest = path[_PREFIX_LEN:end], path[end:]
         state = self._sessions.get(session_id)
-        if state is not None:
+        # Kept only when a request line naming the same path is that path (nothing to
+        # decode or cut off): the mock port looks its raw target up here first.
+        if state is not None and not ("%" in path or "?" in path or "#" in path):
             if len(self.split_paths) >= _SPLIT_PATHS:
                 self.split_paths.clear()
             self.split_paths[path] = (state, session_id, rest)

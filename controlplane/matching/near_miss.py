@@ -143,6 +143,21 @@ def _assess(
     )
 
 
+def _plain_miss(
+    route: CompiledRoute, path: str, method: str, shift: float, distance: float
+) -> wire.NearMiss:
+    """`_assess` of a route without conditions and `times` that no path matches, whose
+    method differs when `shift` (then every route's of its pool does): `distance` is
+    its rounded floor, which is its distance. Built directly, not through `_assess`:
+    the two plain rankings keep three a request, and this skips every test that
+    cannot apply."""
+    diffs = [wire.Diff(field="path", expected=route.pattern.source, actual=path)]
+    if shift:
+        other = route.method or ""  # never None: shifted, it differs
+        diffs.insert(0, wire.Diff(field="method", expected=other, actual=method))
+    return wire.NearMiss(route_id=route.id, handler=route.handler, distance=distance, diffs=diffs)
+
+
 #: (path term, rounded floor) of a route by rapidfuzz's similarity of its skeleton
 #: (`Pool`: equal similarities are equal ratios, so the same terms), without and with
 #: the method's term: a rounding costs about 3,000 instructions, a lookup 100.
@@ -333,18 +348,10 @@ class Pool:
             for _, place in group[: limit - len(taken)]:
                 taken.append((least, place))
         routes, path, method = self._routes, view.path, view.method
-        ranked = []
-        for distance, place in taken:
-            route = routes[offset + place]
-            diffs = [wire.Diff(field="path", expected=route.pattern.source, actual=path)]
-            if shift:
-                other_method = route.method or ""  # never None: shifted, it differs
-                diffs.insert(0, wire.Diff(field="method", expected=other_method, actual=method))
-            ranked.append(
-                wire.NearMiss(
-                    route_id=route.id, handler=route.handler, distance=distance, diffs=diffs
-                )
-            )
+        ranked = [
+            _plain_miss(routes[offset + place], path, method, shift, distance)
+            for distance, place in taken
+        ]
         self._kept = (limit, ranked)
         return ranked
 
@@ -382,15 +389,7 @@ class Pool:
                     break  # so do the rest of the run: later keys, the same floor
                 route = routes[offset + place]
                 if route.conditions is None and route.remaining is None:
-                    # `_assess` of a route no path matches, whose method differs when
-                    # `shift` (every route's does): its floor is its distance.
-                    diffs = [wire.Diff(field="path", expected=route.pattern.source, actual=path)]
-                    if shift:
-                        other = route.method or ""  # never None: shifted, it differs
-                        diffs.insert(0, wire.Diff(field="method", expected=other, actual=method))
-                    miss = wire.NearMiss(
-                        route_id=route.id, handler=route.handler, distance=least, diffs=diffs
-                    )
+                    miss = _plain_miss(route, path, method, shift, least)
                 else:
                     miss = _assess(view, route, where)
                     fixed = False

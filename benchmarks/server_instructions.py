@@ -15,7 +15,13 @@ request once the answer is in), the other none, and both stop. Both first serve
 so what registration left to the garbage collector is collected before the counted
 part: a full collection over 10,000 routes' objects costs about 60 million instructions
 once, 30,000 per request when it falls among 2,000 counted ones (wrk's warm-up absorbs
-it too). The difference of their instruction counts over N is what one request costs
+it too). With 3,000 the default journal (10,000 entries) still grows while the counted
+requests run; wrk's runs see it full (a ring that overwrites in place): `--warmup 12000`
+measures that steady state. A full collection can still fall inside the counted window
+by chance (under wrk the server ran one in 12 s of new-id templates: 202 gen0, 18 gen1,
+1 gen2, 30 ms in all); with `--cache-sim` it shows as 50-70 last-level misses a request
+in gcmodule.c (`--keep`, then cg_annotate), so read those beside the instruction counts,
+which it moves far less. The difference of their instruction counts over N is what one request costs
 the server in user space: the load of a shared machine, which moves every wall-clock
 and CPU-time figure, does not change it. Kernel time (the socket calls) is not
 counted; wrk's batching under 32 connections is not reproduced. Ratios between

@@ -143,6 +143,16 @@ def _assess(
     )
 
 
+def _shift_of(kinds: set[str | None], method: str) -> float | None:
+    """The method's term every route of a pool with these methods (None: any) pays
+    against `method`: 0 when each accepts it, `_METHOD` when none does; None when
+    they differ (then the floors do not rank as the path similarities)."""
+    same = {None, method}
+    if kinds <= same:
+        return 0.0
+    return None if kinds & same else _METHOD
+
+
 def _plain_miss(
     route: CompiledRoute, path: str, method: str, shift: float, distance: float
 ) -> wire.NearMiss:
@@ -241,19 +251,14 @@ class Pool:
         self._similar: list[tuple[str, float, int]] | None = None
         self._steps: list[tuple[float, float | None, int]] = []
         self._shift = 0.0  # the method's term, when it is every route's
-        kinds = set(map(_method_of, routes))
-        if (
-            size
-            and matching is not None
-            and not matching
-            and (kinds <= {None, method} or not kinds & {None, method})
-        ):
+        shift = _shift_of(set(map(_method_of, routes)), method)
+        if size and matching is not None and not matching and shift is not None:
             # No path matches and the method costs every route the same: the floors
             # rank as the similarities, and rapidfuzz ranks those in one call, in C.
             # A similarity is a ratio of integers at most 512, so distinct ones are
             # distinct floats, and equal ones the same floor: the floor is computed
             # once for each distinct similarity the ranking reaches (`_by_similarity`).
-            self._shift = 0.0 if kinds <= {None, method} else _METHOD
+            self._shift = shift
             skeletons = list(map(_skeleton_of, routes))
             self._similar = _extract(actual, skeletons, scorer=_SIMILARITY, limit=None)
             return
@@ -297,12 +302,10 @@ class Pool:
         object until it builds the near misses it keeps (`_rank_plain`)."""
         routes, skeletons, methods, keys = table
         actual = path[:_COMPARED]
-        if len(kinds) == 1:
+        if len(kinds) == 1:  # `_shift_of` of the table's one method, no set built
             shift: float | None = 0.0 if None in kinds or method in kinds else _METHOD
         else:
-            seen = set(methods[start:stop])
-            same = {None, method}
-            shift = 0.0 if seen <= same else None if seen & same else _METHOD
+            shift = _shift_of(set(methods[start:stop]), method)
         if not actual or shift is None:
             return cls(method, path, routes[start:stop], ())
         pool = cls.__new__(cls)

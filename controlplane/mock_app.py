@@ -97,7 +97,8 @@ class MockHandler:
         if self.admin is not None and path.startswith(ADMIN_PREFIX):
             return self.admin(request)
         if path.startswith(SESSION_PREFIX):
-            split = store.split_paths.get(path)
+            # The raw target missed `split_paths` above: so does the same string.
+            split = None if path is raw_path else store.split_paths.get(path)
             session, session_id, path = store.split(path) if split is None else split
         else:
             session_id = request.headers.get(SESSION_HEADER)  # type: ignore[assignment]

@@ -82,6 +82,9 @@ def _vs(key: str, ref: str, minimum: float) -> Callable[[dict[str, Any]], Measur
     def figure(r: dict[str, Any]) -> Measured:
         m = r["matrix"]
         detail = f"; wall-clock medians: {m[key]['rps'] / m[ref]['rps']:.2f}"
+        paired = paired_median(m[key].get("rounds", []), m[ref].get("rounds", []))
+        if paired is not None:
+            detail += f"; per-round paired median: {paired:.3f}"
         if key == "cp_conditions" and "bare_post" in m and "bare" in m:
             detail += (
                 "; the bare server's POST vs its GET: "
@@ -95,6 +98,22 @@ def _vs(key: str, ref: str, minimum: float) -> Callable[[dict[str, Any]], Measur
         return ratio_figure(_rate(m[key]), _rate(m[ref]), minimum, detail)
 
     return figure
+
+
+def paired_median(rounds: list[float], ref_rounds: list[float]) -> float | None:
+    """The median of the per-round ratios `rounds[i] / ref_rounds[i]` (wall-clock rates
+    of the same interleaved round), or None when the rounds do not pair up.
+
+    A round's two targets ran minutes apart at most, so a machine's drift between rounds
+    cancels out of each ratio; beside the ratio of medians it shows how robust a pass is.
+    """
+    if not rounds or len(rounds) != len(ref_rounds) or not all(ref_rounds):
+        return None
+    ratios = sorted(a / b for a, b in zip(rounds, ref_rounds, strict=True))
+    middle = len(ratios) // 2
+    if len(ratios) % 2:
+        return ratios[middle]
+    return (ratios[middle - 1] + ratios[middle]) / 2
 
 
 def _unmatched_p50(r: dict[str, Any]) -> Measured:
@@ -488,7 +507,8 @@ def render(r: dict[str, Any]) -> str:
         f"Server on core 0, wrk on core 1 (`taskset`); wrk -t1 -c{cfg['connections']}; "
         f"{cfg['warmup']:g} s warm-up per target, then {cfg['rounds']} interleaved rounds of "
         f"{cfg['seconds']:g} s (each round visits every target, in a rotated order). "
-        "Figures are medians over rounds; ratios are of medians.",
+        "Figures are medians over rounds; ratios are of medians (a row against another also "
+        "gives the median of its per-round ratios, each round's two rates paired).",
         "",
         "## Budget",
         "",

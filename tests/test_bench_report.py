@@ -207,6 +207,27 @@ def test_the_conditions_row_gives_the_plain_posts_ratio_beside_its_own() -> None
     )
 
 
+def test_paired_median_is_the_middle_per_round_ratio_odd_even_and_unpaired() -> None:
+    # odd: ratios 0.5, 2.0, 0.9 -> 0.9; even: 0.5, 0.8, 0.9, 2.0 -> (0.8 + 0.9) / 2
+    assert report.paired_median([50.0, 200.0, 90.0], [100.0, 100.0, 100.0]) == 0.9
+    assert report.paired_median([50.0, 80.0, 90.0, 200.0], [100.0] * 4) == pytest.approx(0.85)
+    assert report.paired_median([7.0], [10.0]) == 0.7
+    assert report.paired_median([], []) is None
+    assert report.paired_median([1.0, 2.0], [1.0]) is None
+    assert report.paired_median([1.0], [0.0]) is None
+
+
+def test_a_row_with_rounds_gives_the_paired_median_after_the_wall_clock_medians() -> None:
+    one = {**_summary(30_000, 29_000), "rounds": [29_000.0, 30_000.0, 28_000.0]}
+    ids = {**_summary(28_000, 27_000), "rounds": [27_000.0, 29_000.0, 27_500.0]}
+    lines = report.budget({"matrix": {"cp_1_route": one, "cp_10k_template_ids": ids}})
+    assert (
+        "| 10,000 template routes vs 1 route (a new id each request: no kept lookup) | 15 "
+        "| ≥ 0.95 | 0.93 (28,000 / 30,000 per CPU-s; wall-clock medians: 0.93; per-round "
+        "paired median: 0.967) | **MISS** — short by 0.017 (500 req per CPU-s) |" in lines
+    )
+
+
 def _proxy(wall: float, growth_kb: float | None, requests: int) -> dict[str, Any]:
     samples = [(0, 60_000), (20_000, 65_000), (requests, 65_000 + (growth_kb or 0))]
     return {

@@ -319,24 +319,26 @@ class Pool:
         """`rank` of a pool rapidfuzz ordered whose routes have no conditions and no
         `times`: each distance is its rounded floor, so the routes are taken a group of
         equal distances at a time (in rapidfuzz's order, every later group ranks after
-        it), by key within the group, until `limit` are taken; only those are read."""
-        offset, similar = self._offset, self._similar or []
-        shift, actual = self._shift, self._actual
-        keys = (self._keys or [])[offset : offset + len(similar)]
+        it), by key within the group, until `limit` are taken; only those are read.
+        A group is its routes' places in the table, sorted by the table's keys (unique:
+        a place never decides): no (key, place) pair is built per route, and only the
+        keys of the routes grouped are read."""
+        offset, shift, actual = self._offset, self._shift, self._actual
+        keys = self._keys or []
         floors = _SHIFTED if shift else _UNSHIFTED
-        taken: list[tuple[float, int]] = []  # (distance, place) of the routes kept
-        count = len(similar)
-        i = 0
-        while i < count and len(taken) < limit:
-            skeleton, score, place = similar[i]
+        routes, path, method = self._routes, view.path, view.method
+        ranked: list[wire.NearMiss] = []
+        pending = iter(self._similar or ())
+        entry = next(pending, None)  # the first route of the next group, if any
+        while entry is not None and len(ranked) < limit:
+            skeleton, score, place = entry
             found = floors.get(score)
             if found is None:
                 found = _floor(floors, skeleton, actual, shift, score)
             least = found[1]
-            group = [(keys[place], place)]
-            i += 1
-            while i < count:
-                skeleton, other, place = similar[i]
+            group = [offset + place]
+            for entry in pending:
+                skeleton, other, place = entry
                 if other != score:  # a new similarity: the same group if it rounds the same
                     found = floors.get(other)
                     if found is None:
@@ -344,17 +346,13 @@ class Pool:
                     if found[1] != least:
                         break
                     score = other
-                group.append((keys[place], place))
-                i += 1
+                group.append(offset + place)
+            else:
+                entry = None
             if len(group) > 1:
-                group.sort()  # keys are unique: a place never decides
-            for _, place in group[: limit - len(taken)]:
-                taken.append((least, place))
-        routes, path, method = self._routes, view.path, view.method
-        ranked = [
-            _plain_miss(routes[offset + place], path, method, shift, distance)
-            for distance, place in taken
-        ]
+                group.sort(key=keys.__getitem__)
+            for at in group[: limit - len(ranked)]:
+                ranked.append(_plain_miss(routes[at], path, method, shift, least))
         self._kept = (limit, ranked)
         return ranked
 

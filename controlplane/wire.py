@@ -1416,8 +1416,12 @@ class UnknownSessionBody(Struct, kw_only=True):
     session: str
 
 
-class NoRouteBody(Struct, kw_only=True):
-    """The mock port's 404 body for a request no route matched, closest routes first."""
+class NoRouteBody(Struct, kw_only=True, gc=False):
+    """The mock port's 404 body for a request no route matched, closest routes first.
+
+    `gc=False`: one is made per unmatched request and dropped once encoded; it holds
+    strings and the near-miss list, which never refers back to it (no cycle).
+    """
 
     message: str
     session: str

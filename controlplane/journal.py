@@ -11,8 +11,11 @@ journals (`benchmarks/full_journals.py`). Records are untracked `msgspec.Struct`
 it). A record without per-request parts (near misses, an origin answer, a body over
 256 bytes) is shared with every equal one recorded lately, path parameters included,
 so a journal full of the same request costs 24 bytes per entry (two ints and a pointer;
-`benchmarks/journal_memory.py`). A record of its own (a new id each request) keeps
-the header tuple of the record before it when the headers are the same. A
+`benchmarks/journal_memory.py`). A template hit's record keeps its route's path
+pattern, not the parameters (rebuilt from the path when read), so the route's requests
+on other paths (a new id each request) share it too, each entry keeping only its path.
+A record of its own keeps the header tuple of the record before it when the headers
+are the same. A
 `JournalEntry` is built only when someone reads the journal, and nothing is decoded
 twice: the `RequestView` that matching used is rebuilt then, and the wire shape
 (`RecordedRequest`) only then too.
@@ -45,7 +48,7 @@ from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import msgspec
 from multidict import CIMultiDict
@@ -53,6 +56,9 @@ from multidict import CIMultiDict
 from controlplane import wire
 from controlplane.paging import DEFAULT_PAGE_SIZE, Page, page
 from controlplane.request_view import NOT_JSON, RequestView
+
+if TYPE_CHECKING:
+    from controlplane.matching.paths import PathPattern
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
@@ -171,6 +177,11 @@ class _Request(msgspec.Struct, frozen=True, gc=False):
     error: str | None
     near_misses: list[wire.NearMiss] | None
     origin: OriginAnswer | None
+    #: The route's path pattern when the path params are read from it on read
+    #: (`pattern.match(path)`), not kept: a template hit's record is then shared by its
+    #: route's requests on other paths (a new id each request), each entry keeping
+    #: only its path (`JournalEntry.own_path`).
+    pattern: PathPattern | None = None
 
 
 #: Shared `_Request`s by value: a full journal of the same request holds one. Bounded
@@ -208,14 +219,17 @@ _VACANT = _Request("", "", "", (), b"", 0, None, None, _NO_PARAMS, 0, "", 0.0, N
 class JournalEntry(msgspec.Struct, gc=False):
     """One request and what was answered, read through its properties.
 
-    Built when the journal is read, from its three columns: the `seq`, the time in
-    microseconds since the epoch, and `request`, the record, which equal requests with
-    equal answers share (`record` builds it). Its properties read as the fields did.
+    Built when the journal is read, from its columns: the `seq`, the time in
+    microseconds since the epoch, `request`, the record, which equal requests with
+    equal answers share (`record` builds it), and `own_path`, the entry's path when it
+    is not its record's (a template hit sharing its route's record on another path).
+    Its properties read as the fields did.
     """
 
     seq: int
     time_us: int
     request: _Request
+    own_path: str | None = None
 
     @classmethod
     def record(
@@ -237,46 +251,75 @@ class JournalEntry(msgspec.Struct, gc=False):
         error: str | None,
         near_misses: list[wire.NearMiss] | None,
         origin: OriginAnswer | None,
+        pattern: PathPattern | None = None,
     ) -> JournalEntry:
         """An entry; its record is shared when the same one was recorded lately.
 
         Only records without per-request objects are shared (`shares`): no near misses
-        or origin answer, a short body. A record with path parameters is shared only
-        with its route's next request when that is the same again (a template hit on
-        one path, polled): it never enters `_SHARED`, so a template hit with a new value
-        each time (a new id per request) hashes nothing and leaves no record behind.
+        or origin answer, a short body. A record with path parameters never enters
+        `_SHARED` (a template hit with a new value each time would fill it): it is
+        shared only through its route's last record (`_LAST`). Given the `pattern` the
+        parameters were read from (the route's), the record keeps the pattern, not the
+        parameters, and the key holds the pattern in the path's place: the route's
+        next request on any path shares the record, and its entry keeps its own path
+        (`own_path`) when that differs from the record's. Without it, the parameters
+        are kept and compared, and only a request on the same path shares the record.
         """
         seen = _HEADERS[0]
         if raw_headers == seen:  # differing ones: compared up to their first difference
             raw_headers = seen
         else:
             _HEADERS[0] = raw_headers
-        shareable = shares(near_misses, origin, body_size)
-        if shareable:
-            key = (
-                method,
-                path,
-                query_string,
-                raw_headers,
-                body,
-                body_size,
-                route_id,
-                handler,
-                status,
-                response_type,
-                delay_ms,
-                error,
+        if not shares(near_misses, origin, body_size):
+            return cls(
+                seq,
+                time_us,
+                _Request(
+                    method,
+                    path,
+                    query_string,
+                    raw_headers,
+                    body,
+                    body_size,
+                    route_id,
+                    handler,
+                    path_params if path_params else _NO_PARAMS,
+                    status,
+                    response_type,
+                    delay_ms,
+                    error,
+                    near_misses,
+                    origin,
+                ),
             )
-            last = _LAST.get(route_id)
-            # The path parameters are compared apart (a dict: no hashing, no tuple built
-            # for the key); a route replaced under its id may name them otherwise.
-            if last is not None and last[0] == key and last[1].path_params == path_params:
+        # The pattern the record keeps instead of the params, None to keep the params.
+        kept = pattern if path_params else None
+        key = (
+            method,
+            path if kept is None else kept,
+            query_string,
+            raw_headers,
+            body,
+            body_size,
+            route_id,
+            handler,
+            status,
+            response_type,
+            delay_ms,
+            error,
+        )
+        last = _LAST.get(route_id)
+        if last is not None and last[0] == key:
+            if kept is not None:
+                # On the record's own path, the entry keeps none of its own.
+                request = last[1]
+                return cls(seq, time_us, request, None if path == request.path else path)
+            # The parameters are compared apart (a dict: no hashing, no tuple built for
+            # the key); a route replaced under its id may name them otherwise.
+            if last[1].path_params == path_params:
                 return cls(seq, time_us, last[1])
-            found = None if path_params else _SHARED.get(key)
-        else:
-            found = None
-        request = found
-        if request is None:
+        found = None if path_params else _SHARED.get(key)
+        if found is None:
             request = _Request(
                 method,
                 path,
@@ -286,23 +329,25 @@ class JournalEntry(msgspec.Struct, gc=False):
                 body_size,
                 route_id,
                 handler,
-                path_params if path_params else _NO_PARAMS,
+                path_params if path_params and kept is None else _NO_PARAMS,
                 status,
                 response_type,
                 delay_ms,
                 error,
                 near_misses,
                 origin,
+                kept,
             )
-        if shareable:
-            if found is None and not path_params:
+            if not path_params:
                 if len(_SHARED) >= _SHARED_LIMIT:
                     _SHARED.clear()
                 _SHARED[key] = request
-            # Remembered in place, not through a function: a new id each request pays it.
-            if len(_LAST) >= _SHARED_LIMIT:
-                _LAST.clear()
-            _LAST[route_id] = (key, request)
+        else:
+            request = found
+        # Remembered in place, not through a function: a new id each request pays it.
+        if len(_LAST) >= _SHARED_LIMIT:
+            _LAST.clear()
+        _LAST[route_id] = (key, request)
         return cls(seq, time_us, request)
 
     @property
@@ -319,7 +364,8 @@ class JournalEntry(msgspec.Struct, gc=False):
 
     @property
     def path(self) -> str:
-        return self.request.path
+        own = self.own_path
+        return self.request.path if own is None else own
 
     @property
     def query_string(self) -> str:
@@ -349,7 +395,15 @@ class JournalEntry(msgspec.Struct, gc=False):
 
     @property
     def path_params(self) -> dict[str, str]:
-        return self.request.path_params
+        """The path params the route read from the path (rebuilt from its pattern when
+        the record keeps that instead: the route matched this path)."""
+        request = self.request
+        pattern = request.pattern
+        if pattern is None:
+            return request.path_params
+        params = pattern.match(self.path)
+        assert params is not None  # the route's index matched this very path
+        return params
 
     @property
     def status(self) -> int:
@@ -408,15 +462,15 @@ class JournalEntry(msgspec.Struct, gc=False):
             (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
             for name, value in request.raw_headers
         )
-        return RequestView(
-            request.method, request.path, request.query_string, headers, request.body
-        )
+        return RequestView(request.method, self.path, request.query_string, headers, request.body)
 
 
 class _Entries(Sequence[JournalEntry]):
-    """A journal's entries as three columns, oldest first: seqs and times (µs) in arrays
-    of 64-bit ints, and the (often shared) records in a list. An entry object is built
-    when read, so a held entry costs 24 bytes: two ints and a pointer.
+    """A journal's entries as columns, oldest first: seqs and times (µs) in arrays of
+    64-bit ints, the (often shared) records in a list, and the entries' own paths
+    (`JournalEntry.own_path`) in a list made when the first one is kept. An entry
+    object is built when read, so a held entry costs 24 bytes: two ints and a pointer
+    (32 with a path column, plus the path of an entry that has its own).
 
     The columns grow (doubling) to `capacity`, then are a ring: each new entry
     overwrites the oldest, at `_head`, which then moves on. A full journal takes a
@@ -427,20 +481,22 @@ class _Entries(Sequence[JournalEntry]):
     1.5 times the cost. Readers read the arrays, up to `_size`.
     """
 
-    __slots__ = ("_head", "_seq_slots", "_size", "_time_slots", "capacity", "records", "seqs",
-                 "times")  # fmt: skip
+    __slots__ = ("_head", "_seq_slots", "_size", "_time_slots", "capacity", "paths", "records",
+                 "seqs", "times")  # fmt: skip
 
     def __init__(self, capacity: int, entries: Iterable[JournalEntry] = ()) -> None:
         self.capacity = capacity
         self._empty()
         for entry in entries:
-            self.append(entry.seq, entry.time_us, entry.request)
+            self.append(entry.seq, entry.time_us, entry.request, entry.own_path)
 
     def _empty(self) -> None:
         self.seqs = array("q")
         self.times = array("q")
         #: As long as the arrays: the slots past `_size` hold `_VACANT`.
         self.records: list[_Request] = []
+        #: None until an entry has a path of its own; then as long as `records`.
+        self.paths: list[str | None] | None = None
         self._seq_slots = memoryview(self.seqs)
         self._time_slots = memoryview(self.times)
         #: Entries held.
@@ -449,7 +505,7 @@ class _Entries(Sequence[JournalEntry]):
         #: entry overwrites it.
         self._head = 0
 
-    def append(self, seq: int, time_us: int, record: _Request) -> None:
+    def append(self, seq: int, time_us: int, record: _Request, own_path: str | None) -> None:
         size = self._size
         if size == self.capacity:  # full: the newest takes the oldest's slots
             if not size:
@@ -464,6 +520,13 @@ class _Entries(Sequence[JournalEntry]):
         self._seq_slots[at] = seq
         self._time_slots[at] = time_us
         self.records[at] = record
+        if own_path is None:
+            if self.paths is not None:
+                self.paths[at] = None
+        else:
+            if self.paths is None:
+                self.paths = [None] * len(self.records)
+            self.paths[at] = own_path
 
     def _grow(self) -> None:
         """Room for twice as many entries (at least 16, at most `capacity`)."""
@@ -477,6 +540,8 @@ class _Entries(Sequence[JournalEntry]):
         self._seq_slots = memoryview(self.seqs)
         self._time_slots = memoryview(self.times)
         self.records.extend([_VACANT] * more)
+        if self.paths is not None:
+            self.paths.extend([None] * more)
 
     def clear(self) -> None:
         self._seq_slots.release()
@@ -505,27 +570,35 @@ class _Entries(Sequence[JournalEntry]):
         at = self._head + index
         if at >= size:
             at -= size
-        return JournalEntry(self.seqs[at], self.times[at], self.records[at])
+        paths = self.paths
+        own_path = None if paths is None else paths[at]
+        return JournalEntry(self.seqs[at], self.times[at], self.records[at], own_path)
 
-    def _columns(self) -> tuple[array[int], array[int], list[_Request]]:
-        """Copies of the three columns, oldest first (a reader iterating them is not
-        disturbed by entries recorded meanwhile)."""
+    def _columns(
+        self,
+    ) -> tuple[array[int], array[int], list[_Request], list[str | None]]:
+        """Copies of the columns, oldest first (a reader iterating them is not disturbed
+        by entries recorded meanwhile)."""
         head, size = self._head, self._size
         seqs, times, records = self.seqs, self.times, self.records
+        paths: list[str | None] = [None] * len(records) if self.paths is None else self.paths
         if not head:
-            return seqs[:size], times[:size], records[:size]
+            return seqs[:size], times[:size], records[:size], paths[:size]
         return (
             seqs[head:] + seqs[:head],
             times[head:] + times[:head],
             records[head:] + records[:head],
+            paths[head:] + paths[:head],
         )
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return map(JournalEntry, *self._columns())
 
     def __reversed__(self) -> Iterator[JournalEntry]:
-        seqs, times, records = self._columns()
-        return map(JournalEntry, reversed(seqs), reversed(times), reversed(records))
+        seqs, times, records, paths = self._columns()
+        return map(
+            JournalEntry, reversed(seqs), reversed(times), reversed(records), reversed(paths)
+        )
 
 
 class Journal:
@@ -556,7 +629,7 @@ class Journal:
         return seq
 
     def append(self, entry: JournalEntry) -> None:
-        self._entries.append(entry.seq, entry.time_us, entry.request)
+        self._entries.append(entry.seq, entry.time_us, entry.request, entry.own_path)
         self._appended += 1
         if entry.unanswered:
             self._unanswered.append(entry.seq)
@@ -595,9 +668,12 @@ class Journal:
         error: str | None,
         near_misses: list[wire.NearMiss] | None = None,
         origin: OriginAnswer | None = None,
+        pattern: PathPattern | None = None,
     ) -> JournalEntry:
         """Journal one request and its answer, the body cut to `body_limit` (matching
-        saw all of it); a proxied origin's answer is kept to the same limit."""
+        saw all of it); a proxied origin's answer is kept to the same limit. `pattern`:
+        the path pattern `path_params` were read from (the route's), which the entry
+        keeps instead of them (`JournalEntry.record`)."""
         seq = self._next_seq
         self._next_seq = seq + 1
         time_us = time.time_ns() // 1000
@@ -620,10 +696,11 @@ class Journal:
             error,
             near_misses,
             origin,
+            pattern,
         )
         if origin is not None:
             origin.limit = self.body_limit
-        self._entries.append(seq, time_us, entry.request)
+        self._entries.append(seq, time_us, entry.request, entry.own_path)
         self._appended += 1
         if near_misses is not None and route_id is None and origin is None:
             self._unanswered.append(seq)

@@ -197,6 +197,9 @@ class MockHandler:
             outcome.error,
             None,
             outcome.origin,
+            # Its params are rebuilt from it when read: the record is the route's, shared
+            # by its requests on other paths too.
+            route.pattern,
         )
         if shared is not None:  # `record`'s wait, inlined: in memory this test is its cost
             await shared.committed()  # answered only once its entry is in Redis

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from controlplane.journal import _SHARED_LIMIT, Journal, JournalEntry
+from controlplane.matching.paths import compile_path
 from tests.conftest import SessionHandle
 
 
@@ -106,6 +107,108 @@ def test_a_record_with_path_parameters_is_shared_only_with_its_routes_next_reque
     assert records[3] is records[2]
     assert [(entry.path, entry.path_params) for entry in journal] == [
         (path, {"id": id_}) for path, id_ in sent
+    ]
+
+
+def test_a_template_hit_shares_its_routes_record_on_every_path() -> None:
+    journal = Journal("s", 20)
+    pattern = compile_path("/items/{id}", None)
+    # Fresh strings each time, as aiohttp parses them per request.
+    ids = ["1", "2", "2", "1", "3"]
+    entries = [
+        _record(journal, path=f"/items/{id_}", path_params={"id": id_}, pattern=pattern)
+        for id_ in ids
+    ]
+    record = entries[0].request
+    assert all(entry.request is record for entry in entries)
+    assert (record.path, record.path_params, record.pattern) == ("/items/1", {}, pattern)
+    # Only a path other than the record's is kept per entry.
+    assert [entry.own_path for entry in entries] == [None, "/items/2", "/items/2", None, "/items/3"]
+    expected = [(f"/items/{id_}", {"id": id_}) for id_ in ids]
+    assert [(entry.path, entry.path_params) for entry in journal] == expected
+    assert [(entry.path, entry.path_params) for entry in reversed(journal)] == expected[::-1]
+    assert [journal._entries[i].path for i in range(len(ids))] == [path for path, _ in expected]
+    assert [entry.view.path for entry in journal] == [path for path, _ in expected]
+
+
+def test_a_template_hit_gets_its_own_record_when_anything_else_differs() -> None:
+    journal = Journal("s", 20)
+    pattern = compile_path("/items/{id}", None)
+    first = _record(journal, path="/items/1", path_params={"id": "1"}, pattern=pattern)
+    # The route replaced under its id: another pattern, its params named otherwise.
+    renamed = compile_path("/items/{key}", None)
+    others = [
+        _record(journal, path="/items/2", path_params={"key": "2"}, pattern=renamed),
+        _record(journal, path="/items/3", path_params={"key": "3"}, pattern=renamed, status=201),
+        # A route without params (or a pattern without any) keeps the path in its key.
+        _record(journal, path="/items/4", pattern=compile_path("/items/4", None)),
+        _record(journal, path="/items/5", pattern=compile_path("/items/4", None)),
+    ]
+    assert len({id(entry.request) for entry in [first, *others]}) == 5
+    assert [entry.own_path for entry in others] == [None] * 4
+    assert [(entry.path, entry.path_params, entry.status) for entry in journal] == [
+        ("/items/1", {"id": "1"}, 200),
+        ("/items/2", {"key": "2"}, 200),
+        ("/items/3", {"key": "3"}, 201),
+        ("/items/4", {}, 200),
+        ("/items/5", {}, 200),
+    ]
+
+
+def test_entries_keep_their_own_paths_through_growth_wraps_removal_and_clearing() -> None:
+    journal = Journal("s", 40)
+    pattern = compile_path("/t/{id}", None)
+    for _ in range(3):  # records of their own path: no path column yet
+        _record(journal, path="/plain")
+    assert journal._entries.paths is None
+    for n in range(60):  # the column made at the 4th entry, grown past 16 and 32, wrapped
+        if n % 3:
+            _record(journal, path=f"/t/{n}", path_params={"id": str(n)}, pattern=pattern)
+        else:
+            _record(journal, path="/plain")
+    expected = [(f"/t/{n}", {"id": str(n)}) if n % 3 else ("/plain", {}) for n in range(20, 60)]
+    assert [(entry.path, entry.path_params) for entry in journal] == expected
+    journal.remove_where(lambda entry: entry.path.endswith(("1", "2")))
+    kept = [item for item in expected if not item[0].endswith(("1", "2"))]
+    assert [(entry.path, entry.path_params) for entry in journal] == kept
+    copy = Journal("s", 40)
+    for entry in journal:
+        copy.append(entry)
+    assert [(entry.path, entry.path_params) for entry in copy] == kept
+    journal.clear()
+    assert journal._entries.paths is None
+    _record(journal, path="/t/9", path_params={"id": "9"}, pattern=pattern)
+    assert [(entry.path, entry.path_params) for entry in journal] == [("/t/9", {"id": "9"})]
+
+
+def test_a_template_routes_entries_read_as_their_own_requests_over_the_wire(
+    cp: SessionHandle,
+) -> None:
+    cp.add_route(method="GET", path="/items/{id}", handler="item", response={"type": "json"})
+    ids = ["1", "2", "3", "2"]
+    for id_ in ids:
+        requests.get(f"{cp.mock_url}/items/{id_}", timeout=10)
+    listed = requests.get(f"{cp.api}/requests", timeout=10).json()["requests"]
+    assert [(e["path"], e["path_params"]) for e in listed] == [
+        (f"/items/{id_}", {"id": id_}) for id_ in ids
+    ]
+    assert [e["path_params"] for e in cp.calls("item")] == [{"id": id_} for id_ in ids]
+    by_path = requests.get(f"{cp.api}/requests", params={"path": "/items/2"}, timeout=10)
+    assert [e["seq"] for e in by_path.json()["requests"]] == [listed[1]["seq"], listed[3]["seq"]]
+    newest = requests.get(f"{cp.api}/requests", params={"limit": 2}, timeout=10).json()
+    assert [e["path"] for e in newest["requests"]] == ["/items/3", "/items/2"]
+    admin = cp.api + "/__admin"
+    events = requests.get(f"{admin}/requests", timeout=10).json()["requests"]
+    assert [e["request"]["url"] for e in events] == [f"/items/{id_}" for id_ in reversed(ids)]
+    by_param: dict[str, object] = {"method": "GET", "urlPathTemplate": "/items/{id}"}
+    by_param["pathParameters"] = {"id": {"equalTo": "2"}}
+    count = requests.post(f"{admin}/requests/count", json=by_param, timeout=10)
+    assert count.json()["count"] == 2
+    removed = requests.post(f"{admin}/requests/remove", json={"url": "/items/1"}, timeout=10)
+    assert [e["request"]["url"] for e in removed.json()["serveEvents"]] == ["/items/1"]
+    left = requests.get(f"{cp.api}/requests", timeout=10).json()["requests"]
+    assert [(e["path"], e["path_params"]) for e in left] == [
+        (f"/items/{id_}", {"id": id_}) for id_ in ids[1:]
     ]
 
 

@@ -23,7 +23,8 @@ from controlplane.cluster.journal_stream import (
     encode_entry,
     journal_keys,
 )
-from controlplane.journal import JournalEntry, OriginAnswer
+from controlplane.journal import Journal, JournalEntry, OriginAnswer
+from controlplane.matching.paths import compile_path
 from tests.redis_support import redis_server, redis_url
 from tests.shared_support import fire, prepare, serve_many
 
@@ -169,6 +170,20 @@ def test_an_entry_round_trips_through_its_stored_bytes() -> None:
         11,
         True,
     )
+
+
+def test_a_template_routes_entries_are_stored_with_their_own_paths_and_params() -> None:
+    pattern = compile_path("/t/{id}", None)
+    journal = Journal("s", 10)
+    for id_ in ("1", "2", "1", "3"):  # one record, shared by the route on every path
+        journal.record(
+            "GET", f"/t/{id_}", "", (), b"", "r", "h", {"id": id_}, 200, "raw", 0.0, None,
+            pattern=pattern,
+        )  # fmt: skip
+    back = [decode_entry(entry.seq, encode_entry(entry.time_us, entry)) for entry in journal]
+    assert [(entry.path, entry.path_params) for entry in back] == [
+        (f"/t/{id_}", {"id": id_}) for id_ in ("1", "2", "1", "3")
+    ]
 
 
 def test_entries_of_several_sessions_batched_together_land_in_their_own_journals(

@@ -53,6 +53,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from controlplane import wire
 from controlplane.journal import Journal, JournalEntry, OriginAnswer, RawHeaders, shares
 from controlplane.logs import get_logger
+from controlplane.matching.paths import PathPattern
 
 __all__ = ["BACKLOG_LIMIT", "SharedJournal", "StreamWriter", "decode_entry", "encode_entry"]
 
@@ -164,12 +165,14 @@ def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
     fields of `_Stored`, in order, as one msgpack array. Identical requests share one
     record: its fields are encoded once, only the time per entry."""
     request = entry.request
-    kept = _TAILS.get(id(request))
+    # An entry on a path of its own (its record is its route's) is encoded alone.
+    alone = entry.own_path is not None
+    kept = None if alone else _TAILS.get(id(request))
     if kept is not None and kept[0] is request:
         tail = kept[1]
     else:
         tail = _encode_tail(entry)
-        if shares(request.near_misses, request.origin, request.body_size):
+        if not alone and shares(request.near_misses, request.origin, request.body_size):
             if len(_TAILS) >= _TAILS_LIMIT:
                 _TAILS.clear()
             _TAILS[id(request)] = (request, tail)  # the record is kept: its id stays its own
@@ -178,11 +181,17 @@ def encode_entry(time_us: int, entry: JournalEntry) -> bytes:
 
 def _encode_tail(entry: JournalEntry) -> bytes:
     """The fields of `_Stored` after the time, each encoded, one after another."""
-    fields = msgspec.structs.astuple(entry.request)  # method ... origin, as `_Stored`
+    # method ... error, as `_Stored`; the path and its params are the entry's own.
+    fields = msgspec.structs.astuple(entry.request)[:13]
     origin = entry.origin
     encoded = _encoder.encode(
         (
-            *fields[:-1],
+            fields[0],
+            entry.path,
+            *fields[2:8],
+            entry.path_params,
+            *fields[9:],
+            entry.near_misses,
             None
             if origin is None
             else (
@@ -539,6 +548,7 @@ class SharedJournal(Journal):
         error: str | None,
         near_misses: list[wire.NearMiss] | None = None,
         origin: OriginAnswer | None = None,
+        pattern: PathPattern | None = None,
     ) -> JournalEntry:
         """Send the entry to the stream; the entry returned has a seq of this process only
         (the stream gives the shared one)."""
@@ -563,6 +573,7 @@ class SharedJournal(Journal):
             error,
             near_misses,
             origin,
+            pattern,
         )
         self._writer.add(self.session_id, encode_entry(time_us, entry))
         return entry

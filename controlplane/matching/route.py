@@ -36,6 +36,7 @@ class CompiledRoute:
 
     __slots__ = (
         "_checks",
+        "_remembered",
         "conditions",
         "effects",
         "handler",
@@ -75,6 +76,8 @@ class CompiledRoute:
             check.__call__
             for check in (() if self.conditions is None else self.conditions.in_cost_order)
         )
+        #: What the last request all of them held for sent, when that decides them.
+        self._remembered = None if self.conditions is None else self.conditions.remembered
         self.order = order
         self.key = (spec.priority, order)
         #: Times left: None is unlimited, 0 is used up (the route no longer matches).
@@ -100,12 +103,28 @@ class CompiledRoute:
     def accepts(self, view: RequestView) -> bool:
         """Whether `view` matches all but the path: the method (unless `*`), `times`
         left, every condition. `RouteTable.find` calls it for routes its index found by
-        path, with the params the index read while finding them."""
+        path, with the params the index read while finding them. A request sending what
+        the last one that all conditions held for sent holds without asking them
+        (`conditions.Remembered`: only routes whose conditions that decides)."""
         if self.remaining == 0 or (self.method is not None and self.method != view.method):
             return False
-        for holds in self._checks:  # noqa: SIM110 (hot path: no generator)
+        kept = self._remembered
+        if kept is not None and view.body == kept.body and view.query_string == kept.query:
+            headers = view.headers
+            for name, first in kept.firsts:
+                if headers.get(name) != first:
+                    break
+            else:
+                return True  # what the last request they all held for sent
+        for holds in self._checks:
             if not holds(view):
                 return False
+        if kept is not None:
+            # Kept when the same body comes twice in a row: a body sent once costs this.
+            if view.body == kept.last:
+                kept.keep(view)
+            else:
+                kept.last = view.body
         return True
 
     def took(self) -> None:

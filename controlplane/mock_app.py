@@ -81,17 +81,21 @@ class MockHandler:
         if split is not None:
             # A plain path under `/_s/{id}/` seen lately (`SessionStore.split`): nothing to
             # decode or cut off, neither the proxy's form nor the admin's prefix.
-            return self.answer(request, split[0], split[2])
+            return self.answer(request, split[0], split[2], None, "")
         if raw_path[0] != "/" and raw_path != "*":
             # `GET http://host/x` or `CONNECT host:443`: we are the client's HTTP proxy.
             return self.proxy.serve(request)
         # aiohttp's decoded path (`request.path`) is the request line's up to any '?'
         # when it has nothing to decode or cut off: read so, a path not seen before
         # costs no decoding of its new URL (yarl keeps only recent ones decoded).
+        query: str | None = ""
         if "%" in raw_path or "#" in raw_path:
-            path = request.path
+            path, query = request.path, None
         elif "?" in raw_path:
-            path = raw_path.partition("?")[0]
+            # The query string likewise (`request.query_string`), unless '+' is in it.
+            path, _, query = raw_path.partition("?")
+            if "+" in query:
+                query = None
         else:
             path = raw_path
         if self.admin is not None and path.startswith(ADMIN_PREFIX):
@@ -105,7 +109,7 @@ class MockHandler:
             session = store.default if session_id is None else store.get(session_id)
         if session is None:
             return _answered(self.unknown_session(session_id))
-        return self.answer(request, session, path)
+        return self.answer(request, session, path, None, query)
 
     async def answer(
         self,
@@ -113,21 +117,25 @@ class MockHandler:
         session: SessionState,
         path: str,
         target_host: str | None = None,
+        query: str | None = None,
     ) -> web.StreamResponse:
         """Match, answer, journal: `path` is without any session prefix; `target_host` is
-        a forward-proxy request's destination (None for every other request)."""
+        a forward-proxy request's destination (None for every other request); `query` is
+        the query string as aiohttp decodes it, when the caller read it already."""
         started = time.monotonic() if self._debug else 0.0
         body = _received(request)
         if body is None:
             if request.headers.get(hdrs.EXPECT) is not None:
                 await _continue(request)
             body = await request.read()
-        # The query string as aiohttp decodes it (`request.query_string`) is the request
-        # line's after its '?' when there is nothing to decode ('%', '+') or cut off.
-        raw_path = request.raw_path
-        _, mark, query = raw_path.partition("?")
-        if mark and ("%" in raw_path or "+" in query or "#" in raw_path):
-            query = request.query_string
+        if query is None:
+            # The query string as aiohttp decodes it (`request.query_string`) is the
+            # request line's after its '?' when there is nothing to decode ('%', '+') or
+            # cut off.
+            raw_path = request.raw_path
+            _, mark, query = raw_path.partition("?")
+            if mark and ("%" in raw_path or "+" in query or "#" in raw_path):
+                query = request.query_string
         view = RequestView(
             request.method,
             path,

@@ -3,7 +3,9 @@
 `CompiledMatch.__call__` is the hot path: checks run cheapest first (headers before
 query before cookies, byte comparisons before decoding, JSON last) and stop at the
 first failure. `CompiledMatch.diffs` is the slow path for near misses and explains
-every failing condition.
+every failing condition. A route whose conditions read only the body, the query
+string and headers' first values remembers what the last request they all held for
+sent (`Remembered`): the same request again holds without asking them.
 
 JSON semantics (`json` equality, `json_subset`, `json_compare`'s leniencies and
 placeholders) are `json_equality`'s.

@@ -138,3 +138,27 @@ def test_the_same_request_again_stops_matching_when_the_routes_times_are_used_up
 ) -> None:
     cp.add_route(**_orders(times=3))
     assert [_post(cp) for _ in range(4)] == [201, 201, 201, 404]
+
+
+def test_a_long_bearer_token_and_a_long_body_are_judged_by_their_own_values() -> None:
+    r = route(
+        headers={"Authorization": {"starts_with": "Bearer "}},
+        json_subset={"customer": {"tier": "gold"}},
+    )
+    token = "Bearer " + "t" * 2_000
+    basic = "Basic x" + "t" * 2_000  # as long, differing inside
+    pad = "p" * 2_000
+    gold = f'{{"customer":{{"tier":"gold"}},"pad":"{pad}"}}'.encode()
+    grey = f'{{"customer":{{"tier":"grey"}},"pad":"{pad}"}}'.encode()
+    sent = [
+        view([("Authorization", token)]),
+        view([("Authorization", token)]),
+        view([("Authorization", token)]),
+        view([("Authorization", basic)]),
+        view([("Authorization", token)], gold),
+        view([("Authorization", token)], gold),
+        view([("Authorization", token)], grey),
+        view([("Authorization", basic)], gold),
+        view([("Authorization", token)]),
+    ]
+    assert [r.accepts(v) for v in sent] == [True, True, True, False, True, True, False, False, True]

@@ -634,6 +634,8 @@ class Remembered:
     comparison more, not a copy of its first values), and only for a request whose
     first values alone decided its header conditions: a header sent twice can make a
     condition hold that its first value does not. A verdict that failed is never kept.
+    A route holds at most 1,024 bytes of body and of query string (`_MEMO_TEXT`), and
+    header values as long as aiohttp parses (8,190 bytes: a long bearer token is kept).
     """
 
     __slots__ = ("_headers", "body", "firsts", "last", "query")
@@ -656,7 +658,7 @@ class Remembered:
         headers: list[_HeaderCheck] = []
         for check in checks:
             if isinstance(check, _HeaderCheck):
-                if check._one is None:  # a clock's verdict (`_limit` -1) is never kept
+                if check._one is None or check._limit < 0:  # -1: a clock's verdict
                     return None
                 headers.append(check)
             elif not isinstance(check, _QueryTexts | _BodyBytes) and not (
@@ -668,6 +670,9 @@ class Remembered:
     def keep(self, view: RequestView) -> None:
         """Every condition held for `view`, whose body is `last`'s: keep what it sent."""
         body, query = view.body, view.query_string
+        # Forgotten whatever follows: a request that cannot be kept (a long body, a
+        # header held by its repeat) sent again comes here every other time, not each.
+        self.last = None
         if len(body) > _MEMO_TEXT or len(query) > _MEMO_TEXT:
             return
         firsts = []
@@ -676,7 +681,7 @@ class Remembered:
             if first is None:
                 if not check._missing:
                     return
-            elif len(first) > check._limit or not check._matcher(first):
+            elif not check._matcher(first):
                 return
             firsts.append((check._name, first))
         self.body, self.query, self.firsts = body, query, tuple(firsts)

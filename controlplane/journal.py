@@ -270,56 +270,40 @@ class JournalEntry(msgspec.Struct, gc=False):
             raw_headers = seen
         else:
             _HEADERS[0] = raw_headers
-        if not shares(near_misses, origin, body_size):
-            return cls(
-                seq,
-                time_us,
-                _Request(
-                    method,
-                    path,
-                    query_string,
-                    raw_headers,
-                    body,
-                    body_size,
-                    route_id,
-                    handler,
-                    path_params if path_params else _NO_PARAMS,
-                    status,
-                    response_type,
-                    delay_ms,
-                    error,
-                    near_misses,
-                    origin,
-                ),
+        key: tuple[object, ...] | None
+        found: _Request | None
+        if shares(near_misses, origin, body_size):
+            # The pattern the record keeps instead of the params, None to keep the params.
+            kept = pattern if path_params else None
+            key = (
+                method,
+                path if kept is None else kept,
+                query_string,
+                raw_headers,
+                body,
+                body_size,
+                route_id,
+                handler,
+                status,
+                response_type,
+                delay_ms,
+                error,
             )
-        # The pattern the record keeps instead of the params, None to keep the params.
-        kept = pattern if path_params else None
-        key = (
-            method,
-            path if kept is None else kept,
-            query_string,
-            raw_headers,
-            body,
-            body_size,
-            route_id,
-            handler,
-            status,
-            response_type,
-            delay_ms,
-            error,
-        )
-        last = _LAST.get(route_id)
-        if last is not None and last[0] == key:
-            if kept is not None:
-                # On the record's own path, the entry keeps none of its own.
-                request = last[1]
-                return cls(seq, time_us, request, None if path == request.path else path)
-            # The parameters are compared apart (a dict: no hashing, no tuple built for
-            # the key); a route replaced under its id may name them otherwise.
-            if last[1].path_params == path_params:
-                return cls(seq, time_us, last[1])
-        found = None if path_params else _SHARED.get(key)
-        if found is None:
+            last = _LAST.get(route_id)
+            if last is not None and last[0] == key:
+                if kept is not None:
+                    # On the record's own path, the entry keeps none of its own.
+                    shared = last[1]
+                    return cls(seq, time_us, shared, None if path == shared.path else path)
+                # The parameters are compared apart (a dict: no hashing, no tuple built
+                # for the key); a route replaced under its id may name them otherwise.
+                if last[1].path_params == path_params:
+                    return cls(seq, time_us, last[1])
+            found = None if path_params else _SHARED.get(key)
+        else:
+            kept = key = found = None
+        request = found
+        if request is None:
             request = _Request(
                 method,
                 path,
@@ -338,16 +322,15 @@ class JournalEntry(msgspec.Struct, gc=False):
                 origin,
                 kept,
             )
-            if not path_params:
+        if key is not None:
+            if found is None and not path_params:
                 if len(_SHARED) >= _SHARED_LIMIT:
                     _SHARED.clear()
                 _SHARED[key] = request
-        else:
-            request = found
-        # Remembered in place, not through a function: a new id each request pays it.
-        if len(_LAST) >= _SHARED_LIMIT:
-            _LAST.clear()
-        _LAST[route_id] = (key, request)
+            # Remembered in place, not through a function: a new id each request pays it.
+            if len(_LAST) >= _SHARED_LIMIT:
+                _LAST.clear()
+            _LAST[route_id] = (key, request)
         return cls(seq, time_us, request)
 
     @property
